@@ -1,0 +1,28 @@
+# Meridian: `make run` for the demo, `make test` for the tests.
+GO       ?= go
+BIN      := bin
+MERIDIAN := $(BIN)/meridian
+
+.PHONY: all build test lint bench run clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+test:
+	$(GO) test -count=1 -timeout 20m ./...
+
+lint:
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+	$(GO) run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.3.0 ./workflows/...
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+
+run: build
+	$(MERIDIAN) dev --spec testdata/demo --tour
+
+clean:
+	rm -rf $(BIN)

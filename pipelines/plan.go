@@ -1,0 +1,38 @@
+package pipelines
+
+import "github.com/meridian-deploy/meridian/placement"
+
+// Plan is the compiled rollout plan of a spec: one Pipeline per
+// (service, cloud, boundary), sorted by service, cloud, boundary.
+type Plan struct {
+	Pipelines []Pipeline `json:"pipelines"`
+}
+
+// Pipeline is the ordered stages that roll a change to one service out
+// inside one (cloud, boundary).
+type Pipeline struct {
+	Service   string `json:"service"`
+	Cloud     string `json:"cloud"`
+	Boundary  string `json:"boundary"`
+	TaskQueue string `json:"taskQueue"`
+	// Definition names the spec's pipeline this one was built from.
+	Definition string `json:"definition"`
+	Rollback   string `json:"rollback"` // automatic | stage | manual
+	// After and Lag come from the boundary's rules: this pipeline starts
+	// only once the service's pipelines in the After boundaries have
+	// succeeded, and Lag after that.
+	After  []string           `json:"after,omitempty"`
+	Lag    placement.Duration `json:"lag,omitempty"`
+	Stages []Stage            `json:"stages"`
+}
+
+// Stage is a set of targets rolled out together, then verified, baked and
+// optionally approved.
+type Stage struct {
+	Name        string             `json:"name"`
+	Environment string             `json:"environment"`
+	MaxParallel int                `json:"maxParallel"`
+	Bake        placement.Duration `json:"bake,omitempty"`
+	Approval    bool               `json:"approval,omitempty"`
+	Targets     []placement.Target `json:"targets"`
+}
