@@ -157,3 +157,15 @@ type Restarter interface {
 	// RestartInstance restarts one instance in place; readiness is read with Instances.
 	RestartInstance(ctx context.Context, t placement.Target, id string) error
 }
+
+// Sharder moves an auto-sharded service's shards off an instance before it
+// restarts, and back after (a generic HTTP drain protocol, Dicer, …).
+type Sharder interface {
+	ErrorCoder
+	// Drain asks the sharder to move every shard off the instance.
+	Drain(ctx context.Context, t placement.Target, inst Instance) error
+	// Owned reports how many shards the instance still owns.
+	Owned(ctx context.Context, t placement.Target, inst Instance) (int, error)
+	// Undrain lets the sharder assign shards to the instance again.
+	Undrain(ctx context.Context, t placement.Target, inst Instance) error
+}
