@@ -2,11 +2,29 @@
 // A driver's test supplies a Harness that builds the driver against a real
 // or faked backend and lets the suite steer that backend (fail a rollout,
 // trip a gate, throttle); RunConformanceTests does the rest.
+//
+// Every subtest gets a new Harness and a fresh target. Rollouts are awaited
+// by polling Status with a short interval until a condition holds (bounded by
+// AwaitTimeout), so a fake may be instant or model progress over time.
+//
+// Contracts the suite checks beyond the driver package's doc comments:
+//   - revisions are opaque strings; the suite passes back exactly what
+//     Deploy (or ApplyConfig) returned;
+//   - Status of a revision the target never had fails with code NotFound;
+//   - a rollout that fails ends in StateFailed with a non-empty Reason;
+//   - once a revision is ready, Ready == Desired > 0;
+//   - a canceled context makes a call fail promptly with code Canceled or an
+//     error wrapping context.Canceled;
+//   - a throttled backend either surfaces code Throttled or is retried
+//     inside the driver.
 package drivertest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
@@ -25,6 +43,7 @@ type Harness interface {
 	Image() string
 	// FailVersion makes every later rollout of version on t fail the way the
 	// cloud reports it (a tripped circuit breaker, an unhealthy revision).
+	// The suite's failing versions always contain "bad".
 	FailVersion(t placement.Target, version string)
 	// Gate returns a gate the backend can evaluate on t, and SetHealth sets
 	// what it reports from then on.
@@ -56,8 +75,485 @@ type RestartHarness interface {
 // HarnessMaker makes a new Harness for each test.
 type HarnessMaker func(ctx context.Context, t *testing.T) (Harness, error)
 
+// AwaitTimeout bounds every wait for a rollout, a config or a gate to reach
+// the state the suite expects.
+var AwaitTimeout = 60 * time.Second
+
+// instances is how many instances the suite asks for per target.
+const instances = 2
+
 // RunConformanceTests runs the suite against the driver newHarness builds.
 func RunConformanceTests(t *testing.T, newHarness HarnessMaker) {
 	t.Helper()
-	t.Skip("drivertest: conformance suite not written yet")
+	tests := []struct {
+		name string
+		run  func(*testing.T, *suite)
+	}{
+		{"DeployReportsPrevious", testDeployReportsPrevious},
+		{"DeployIsIdempotent", testDeployIsIdempotent},
+		{"StatusProgressThenReady", testStatusProgressThenReady},
+		{"FailedRollout", testFailedRollout},
+		{"Rollback", testRollback},
+		{"Config", testConfig},
+		{"Gates", testGates},
+		{"Throttled", testThrottled},
+		{"ErrorCodes", testErrorCodes},
+		{"Canceled", testCanceled},
+		{"RestartInstance", testRestartInstance},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			h, err := newHarness(ctx, t)
+			if err != nil {
+				t.Fatalf("harness: %v", err)
+			}
+			defer h.Close()
+			d, err := h.Deployer(ctx)
+			if err != nil {
+				t.Fatalf("deployer: %v", err)
+			}
+			tgt, err := h.Target(ctx)
+			if err != nil {
+				t.Fatalf("target: %v", err)
+			}
+			tc.run(t, &suite{ctx: ctx, h: h, d: d, target: tgt})
+		})
+	}
+}
+
+// suite is one subtest's driver, harness and fresh target.
+type suite struct {
+	ctx    context.Context
+	h      Harness
+	d      driver.Deployer
+	target placement.Target
+}
+
+func (s *suite) request(version string) driver.DeployRequest {
+	return driver.DeployRequest{
+		Target:    s.target,
+		Image:     s.h.Image(),
+		Version:   version,
+		ChangeID:  "conformance-" + version,
+		Instances: instances,
+	}
+}
+
+func (s *suite) deploy(t *testing.T, version string) driver.Deployment {
+	t.Helper()
+	dep, err := s.d.Deploy(s.ctx, s.request(version))
+	if err != nil {
+		t.Fatalf("Deploy(%s): %v (code %v)", version, err, s.d.ErrorCode(err))
+	}
+	if dep.Revision == "" {
+		t.Fatalf("Deploy(%s) reported an empty revision", version)
+	}
+	return dep
+}
+
+// awaitStatus polls Status of revision until it leaves StateProgressing and
+// returns the final status. Every status seen on the way must be for the
+// revision and consistent (Ready <= Desired).
+func (s *suite) awaitStatus(t *testing.T, revision string) driver.Status {
+	t.Helper()
+	var last driver.Status
+	await(t, s.ctx, "rollout of "+revision+" to finish", func() (bool, error) {
+		st, err := s.d.Status(s.ctx, s.target, revision)
+		if err != nil {
+			return false, fmt.Errorf("Status(%s): %w (code %v)", revision, err, s.d.ErrorCode(err))
+		}
+		if st.Revision != revision {
+			return false, fmt.Errorf("Status(%s) reported revision %q", revision, st.Revision)
+		}
+		if st.Ready > st.Desired {
+			return false, fmt.Errorf("Status(%s): ready %d > desired %d", revision, st.Ready, st.Desired)
+		}
+		last = st
+		return st.State != driver.StateProgressing, nil
+	})
+	return last
+}
+
+// awaitReady waits for revision to be ready and checks Ready == Desired > 0.
+func (s *suite) awaitReady(t *testing.T, revision string) {
+	t.Helper()
+	st := s.awaitStatus(t, revision)
+	if st.State != driver.StateReady {
+		t.Fatalf("revision %s ended %s (%s), want ready", revision, st.State, st.Reason)
+	}
+	if st.Desired <= 0 || st.Ready != st.Desired {
+		t.Fatalf("revision %s ready with %d/%d instances, want all of at least one", revision, st.Ready, st.Desired)
+	}
+}
+
+func (s *suite) deployReady(t *testing.T, version string) driver.Deployment {
+	t.Helper()
+	dep := s.deploy(t, version)
+	s.awaitReady(t, dep.Revision)
+	return dep
+}
+
+// await polls cond with a short, growing interval until it reports done,
+// fails the test on a condition error, and gives up after AwaitTimeout.
+func await(t *testing.T, ctx context.Context, what string, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(AwaitTimeout)
+	interval := 5 * time.Millisecond
+	for {
+		done, err := cond()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", AwaitTimeout, what)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v", what, ctx.Err())
+		case <-time.After(interval):
+		}
+		interval = min(2*interval, 200*time.Millisecond)
+	}
+}
+
+func testDeployReportsPrevious(t *testing.T, s *suite) {
+	first := s.deploy(t, "v1")
+	if first.Previous != "" || !first.Changed {
+		t.Fatalf("first Deploy = %+v, want previous \"\" and changed", first)
+	}
+	s.awaitReady(t, first.Revision)
+	second := s.deploy(t, "v2")
+	if second.Previous != first.Revision || !second.Changed {
+		t.Fatalf("second Deploy = %+v, want previous %q and changed", second, first.Revision)
+	}
+	if second.Revision == first.Revision {
+		t.Fatalf("v2 got v1's revision %q", first.Revision)
+	}
+	s.awaitReady(t, second.Revision)
+}
+
+func testDeployIsIdempotent(t *testing.T, s *suite) {
+	first := s.deploy(t, "v1")
+	again := s.deploy(t, "v1")
+	if again.Changed || again.Revision != first.Revision {
+		t.Fatalf("Deploy of v1 while it rolls out = %+v, want unchanged revision %q", again, first.Revision)
+	}
+	s.awaitReady(t, first.Revision)
+	live := s.deploy(t, "v1")
+	if live.Changed || live.Revision != first.Revision {
+		t.Fatalf("Deploy of live v1 = %+v, want unchanged revision %q", live, first.Revision)
+	}
+}
+
+func testStatusProgressThenReady(t *testing.T, s *suite) {
+	dep := s.deploy(t, "v1")
+	var states []driver.State
+	await(t, s.ctx, "v1 to be ready", func() (bool, error) {
+		st, err := s.d.Status(s.ctx, s.target, dep.Revision)
+		if err != nil {
+			return false, fmt.Errorf("Status: %w", err)
+		}
+		if len(states) == 0 || states[len(states)-1] != st.State {
+			states = append(states, st.State)
+		}
+		switch st.State {
+		case driver.StateProgressing:
+			if st.Ready > st.Desired {
+				return false, fmt.Errorf("progressing with ready %d > desired %d", st.Ready, st.Desired)
+			}
+			return false, nil
+		case driver.StateReady:
+			if st.Desired <= 0 || st.Ready != st.Desired {
+				return false, fmt.Errorf("ready with %d/%d instances", st.Ready, st.Desired)
+			}
+			return true, nil
+		}
+		return false, fmt.Errorf("unexpected state %q (%s) on the way to ready", st.State, st.Reason)
+	})
+	t.Logf("states seen: %v", states)
+	// Once ready, a revision stays ready.
+	st, err := s.d.Status(s.ctx, s.target, dep.Revision)
+	if err != nil || st.State != driver.StateReady {
+		t.Fatalf("Status after ready = %+v, %v; want ready", st, err)
+	}
+}
+
+func testFailedRollout(t *testing.T, s *suite) {
+	good := s.deployReady(t, "v1")
+	s.h.FailVersion(s.target, "v2-bad")
+	bad := s.deploy(t, "v2-bad")
+	if bad.Previous != good.Revision {
+		t.Fatalf("Deploy(v2-bad).Previous = %q, want %q", bad.Previous, good.Revision)
+	}
+	st := s.awaitStatus(t, bad.Revision)
+	if st.State != driver.StateFailed {
+		t.Fatalf("rollout of v2-bad ended %+v, want failed", st)
+	}
+	if st.Reason == "" {
+		t.Fatal("failed rollout has no reason")
+	}
+	t.Logf("failure reason: %s", st.Reason)
+	// The failed rollout is recovered the way the workflow does it.
+	if err := s.d.Rollback(s.ctx, s.target, good.Revision); err != nil {
+		t.Fatalf("Rollback(%s): %v", good.Revision, err)
+	}
+	s.awaitReady(t, good.Revision)
+}
+
+func testRollback(t *testing.T, s *suite) {
+	first := s.deployReady(t, "v1")
+	second := s.deployReady(t, "v2")
+	if err := s.d.Rollback(s.ctx, s.target, first.Revision); err != nil {
+		t.Fatalf("Rollback(%s): %v (code %v)", first.Revision, err, s.d.ErrorCode(err))
+	}
+	s.awaitReady(t, first.Revision)
+	// Rolling back to the live revision again is harmless.
+	if err := s.d.Rollback(s.ctx, s.target, first.Revision); err != nil {
+		t.Fatalf("second Rollback(%s): %v", first.Revision, err)
+	}
+	s.awaitReady(t, first.Revision)
+	third := s.deploy(t, "v3")
+	if third.Previous != first.Revision {
+		t.Fatalf("Deploy after rollback reported previous %q, want the rolled-back-to %q (not %q)", third.Previous, first.Revision, second.Revision)
+	}
+	s.awaitReady(t, third.Revision)
+}
+
+// configurer returns the driver's Configurer, or nil.
+func (s *suite) configurer(t *testing.T) driver.Configurer {
+	if ch, ok := s.h.(ConfigHarness); ok {
+		c, err := ch.Configurer(s.ctx)
+		if err != nil {
+			t.Fatalf("configurer: %v", err)
+		}
+		return c
+	}
+	c, _ := s.d.(driver.Configurer)
+	return c
+}
+
+// awaitConfig waits for config revision to be live and checks it is ready.
+func (s *suite) awaitConfig(t *testing.T, c driver.Configurer, revision string) {
+	t.Helper()
+	var last driver.Status
+	await(t, s.ctx, "config "+revision+" to be applied", func() (bool, error) {
+		st, err := c.ConfigStatus(s.ctx, s.target, revision)
+		if err != nil {
+			return false, fmt.Errorf("ConfigStatus(%s): %w (code %v)", revision, err, c.ErrorCode(err))
+		}
+		last = st
+		return st.State != driver.StateProgressing, nil
+	})
+	if last.State != driver.StateReady {
+		t.Fatalf("config %s ended %s (%s), want ready", revision, last.State, last.Reason)
+	}
+}
+
+func testConfig(t *testing.T, s *suite) {
+	c := s.configurer(t)
+	if c == nil {
+		t.Skip("driver does not deliver config")
+	}
+	s.deployReady(t, "v1")
+	apply := func(version, doc string) driver.Deployment {
+		t.Helper()
+		dep, err := c.ApplyConfig(s.ctx, driver.ConfigRequest{Target: s.target, Version: version, Data: []byte(doc)})
+		if err != nil {
+			t.Fatalf("ApplyConfig(%s): %v (code %v)", version, err, c.ErrorCode(err))
+		}
+		if dep.Revision == "" {
+			t.Fatalf("ApplyConfig(%s) reported an empty revision", version)
+		}
+		return dep
+	}
+	c1 := apply("c1", `{"greeting":"hello","maxConnections":100}`)
+	if c1.Previous != "" || !c1.Changed {
+		t.Fatalf("first ApplyConfig = %+v, want previous \"\" and changed", c1)
+	}
+	s.awaitConfig(t, c, c1.Revision)
+	if again := apply("c1", `{"greeting":"hello","maxConnections":100}`); again.Changed || again.Revision != c1.Revision {
+		t.Fatalf("ApplyConfig of live c1 = %+v, want unchanged revision %q", again, c1.Revision)
+	}
+	c2 := apply("c2", `{"greeting":"bonjour","maxConnections":200}`)
+	if c2.Previous != c1.Revision || !c2.Changed || c2.Revision == c1.Revision {
+		t.Fatalf("ApplyConfig(c2) = %+v, want a new revision with previous %q", c2, c1.Revision)
+	}
+	s.awaitConfig(t, c, c2.Revision)
+	if err := c.RollbackConfig(s.ctx, s.target, c1.Revision); err != nil {
+		t.Fatalf("RollbackConfig(%s): %v (code %v)", c1.Revision, err, c.ErrorCode(err))
+	}
+	s.awaitConfig(t, c, c1.Revision)
+	if _, err := c.ConfigStatus(s.ctx, s.target, "no-such-config"); c.ErrorCode(err) != driver.NotFound {
+		t.Fatalf("ConfigStatus of an unknown version: err %v (code %v), want not-found", err, c.ErrorCode(err))
+	}
+}
+
+// gateEvaluator returns the driver's GateEvaluator, or nil.
+func (s *suite) gateEvaluator(t *testing.T) driver.GateEvaluator {
+	if gh, ok := s.h.(GateHarness); ok {
+		g, err := gh.GateEvaluator(s.ctx)
+		if err != nil {
+			t.Fatalf("gate evaluator: %v", err)
+		}
+		return g
+	}
+	g, _ := s.d.(driver.GateEvaluator)
+	return g
+}
+
+func testGates(t *testing.T, s *suite) {
+	g := s.gateEvaluator(t)
+	if g == nil {
+		t.Skip("driver does not evaluate gates")
+	}
+	s.deployReady(t, "v1")
+	gate := s.h.Gate(s.target)
+	for _, want := range []driver.Health{driver.Healthy, driver.Unhealthy, driver.Healthy, driver.HealthUnknown} {
+		s.h.SetHealth(s.target, want)
+		var last driver.Observation
+		await(t, s.ctx, fmt.Sprintf("gate %s to report %s", gate.Name, want), func() (bool, error) {
+			obs, err := g.EvaluateGate(s.ctx, s.target, gate)
+			if err != nil {
+				return false, fmt.Errorf("EvaluateGate: %w (code %v)", err, g.ErrorCode(err))
+			}
+			last = obs
+			return obs.Health == want, nil
+		})
+		t.Logf("%s: %+v", want, last)
+	}
+}
+
+func testThrottled(t *testing.T, s *suite) {
+	s.h.Throttle(2)
+	var dep driver.Deployment
+	var throttled int
+	await(t, s.ctx, "Deploy to succeed after throttling", func() (bool, error) {
+		var err error
+		dep, err = s.d.Deploy(s.ctx, s.request("v1"))
+		if err == nil {
+			return true, nil
+		}
+		if code := s.d.ErrorCode(err); code != driver.Throttled {
+			return false, fmt.Errorf("Deploy on a throttling backend: %v (code %v), want throttled or success", err, code)
+		}
+		if throttled++; throttled > 10 {
+			return false, fmt.Errorf("still throttled after %d attempts: %v", throttled, err)
+		}
+		return false, nil
+	})
+	t.Logf("throttled answers surfaced: %d", throttled)
+	s.awaitReady(t, dep.Revision)
+}
+
+func testErrorCodes(t *testing.T, s *suite) {
+	if _, err := s.d.Status(s.ctx, s.target, "no-such-revision"); s.d.ErrorCode(err) != driver.NotFound {
+		t.Fatalf("Status on a target with nothing deployed: err %v (code %v), want not-found", err, s.d.ErrorCode(err))
+	}
+	s.deployReady(t, "v1")
+	if _, err := s.d.Status(s.ctx, s.target, "no-such-revision"); s.d.ErrorCode(err) != driver.NotFound {
+		t.Fatalf("Status of an unknown revision: err %v (code %v), want not-found", err, s.d.ErrorCode(err))
+	}
+	if code := s.d.ErrorCode(errors.New("some unrelated error")); code.Retryable() && code != driver.Unknown {
+		t.Fatalf("an unrelated error maps to %v, want unknown or a permanent code", code)
+	}
+}
+
+// promptly bounds how long a call with a canceled context may take.
+const promptly = 5 * time.Second
+
+func testCanceled(t *testing.T, s *suite) {
+	dep := s.deployReady(t, "v1")
+	ctx, cancel := context.WithCancel(s.ctx)
+	cancel()
+	check := func(call string, err error, took time.Duration) {
+		t.Helper()
+		if err == nil {
+			t.Fatalf("%s with a canceled context succeeded", call)
+		}
+		if s.d.ErrorCode(err) != driver.Canceled && !errors.Is(err, context.Canceled) {
+			t.Fatalf("%s with a canceled context: %v (code %v), want canceled", call, err, s.d.ErrorCode(err))
+		}
+		if took > promptly {
+			t.Fatalf("%s with a canceled context took %v", call, took)
+		}
+	}
+	start := time.Now()
+	_, err := s.d.Deploy(ctx, s.request("v2"))
+	check("Deploy", err, time.Since(start))
+	start = time.Now()
+	_, err = s.d.Status(ctx, s.target, dep.Revision)
+	check("Status", err, time.Since(start))
+	start = time.Now()
+	err = s.d.Rollback(ctx, s.target, dep.Revision)
+	check("Rollback", err, time.Since(start))
+	// The canceled calls changed nothing: v1 is still live.
+	again := s.deploy(t, "v1")
+	if again.Changed || again.Revision != dep.Revision {
+		t.Fatalf("after canceled calls, Deploy(v1) = %+v, want unchanged %q", again, dep.Revision)
+	}
+}
+
+// restarter returns the driver's Restarter, or nil.
+func (s *suite) restarter(t *testing.T) driver.Restarter {
+	if rh, ok := s.h.(RestartHarness); ok {
+		r, err := rh.Restarter(s.ctx)
+		if err != nil {
+			t.Fatalf("restarter: %v", err)
+		}
+		return r
+	}
+	r, _ := s.d.(driver.Restarter)
+	return r
+}
+
+func testRestartInstance(t *testing.T, s *suite) {
+	r := s.restarter(t)
+	if r == nil {
+		t.Skip("driver does not restart instances")
+	}
+	dep := s.deployReady(t, "v1")
+	var list []driver.Instance
+	await(t, s.ctx, "every instance to be listed ready", func() (bool, error) {
+		var err error
+		list, err = r.Instances(s.ctx, s.target)
+		if err != nil {
+			return false, fmt.Errorf("Instances: %w (code %v)", err, r.ErrorCode(err))
+		}
+		if len(list) == 0 {
+			return false, nil
+		}
+		for _, in := range list {
+			if in.ID == "" || in.Revision != dep.Revision {
+				return false, fmt.Errorf("instance %+v, want an id and revision %q", in, dep.Revision)
+			}
+			if !in.Ready {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	id := list[0].ID
+	if err := r.RestartInstance(s.ctx, s.target, id); err != nil {
+		t.Fatalf("RestartInstance(%s): %v (code %v)", id, err, r.ErrorCode(err))
+	}
+	await(t, s.ctx, "instance "+id+" to come back ready", func() (bool, error) {
+		list, err := r.Instances(s.ctx, s.target)
+		if err != nil {
+			return false, fmt.Errorf("Instances: %w", err)
+		}
+		for _, in := range list {
+			if in.ID == id {
+				return in.Ready && in.Revision == dep.Revision, nil
+			}
+		}
+		return false, nil
+	})
+	if err := r.RestartInstance(s.ctx, s.target, "no-such-instance"); r.ErrorCode(err) != driver.NotFound {
+		t.Fatalf("RestartInstance of an unknown instance: err %v (code %v), want not-found", err, r.ErrorCode(err))
+	}
 }

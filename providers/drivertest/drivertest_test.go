@@ -1,0 +1,182 @@
+package drivertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/meridian-deploy/meridian/placement"
+	"github.com/meridian-deploy/meridian/providers/driver"
+)
+
+// TestConformance runs the suite against memDriver, a minimal in-memory
+// driver whose rollouts finish after a few Status polls. It checks the
+// suite itself; real drivers run it against their own backends.
+func TestConformance(t *testing.T) {
+	RunConformanceTests(t, func(ctx context.Context, t *testing.T) (Harness, error) {
+		return &memHarness{d: &memDriver{targets: map[string]*memTarget{}, bad: map[string]bool{}}}, nil
+	})
+}
+
+var (
+	errNotFound  = errors.New("mem: not found")
+	errThrottled = errors.New("mem: throttled")
+)
+
+type memTarget struct {
+	revisions []string // revision i+1 is revisions[i], a version
+	live      string
+	polls     map[string]int
+	health    driver.Health
+}
+
+type memDriver struct {
+	mu       sync.Mutex
+	targets  map[string]*memTarget
+	bad      map[string]bool
+	throttle int
+	nextTgt  int
+}
+
+func (d *memDriver) ErrorCode(err error) driver.Code {
+	switch {
+	case errors.Is(err, errNotFound):
+		return driver.NotFound
+	case errors.Is(err, errThrottled):
+		return driver.Throttled
+	case errors.Is(err, context.Canceled):
+		return driver.Canceled
+	}
+	return driver.Unknown
+}
+
+// enter checks the context and the throttle, and locks the driver.
+func (d *memDriver) enter(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	if d.throttle > 0 {
+		d.throttle--
+		d.mu.Unlock()
+		return errThrottled
+	}
+	return nil
+}
+
+func (d *memDriver) target(t placement.Target) *memTarget {
+	mt := d.targets[t.ID()]
+	if mt == nil {
+		mt = &memTarget{polls: map[string]int{}, health: driver.Healthy}
+		d.targets[t.ID()] = mt
+	}
+	return mt
+}
+
+func (d *memDriver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.Deployment, error) {
+	if err := d.enter(ctx); err != nil {
+		return driver.Deployment{}, err
+	}
+	defer d.mu.Unlock()
+	mt := d.target(req.Target)
+	if mt.live != "" && mt.revisions[revIndex(mt.live)] == req.Version {
+		return driver.Deployment{Revision: mt.live, Previous: mt.live}, nil
+	}
+	mt.revisions = append(mt.revisions, req.Version)
+	prev := mt.live
+	mt.live = fmt.Sprintf("rev-%d", len(mt.revisions))
+	return driver.Deployment{Revision: mt.live, Previous: prev, Changed: true}, nil
+}
+
+func revIndex(rev string) int {
+	var n int
+	if _, err := fmt.Sscanf(rev, "rev-%d", &n); err != nil {
+		return -1
+	}
+	return n - 1
+}
+
+func (d *memDriver) Status(ctx context.Context, t placement.Target, rev string) (driver.Status, error) {
+	if err := d.enter(ctx); err != nil {
+		return driver.Status{}, err
+	}
+	defer d.mu.Unlock()
+	mt := d.target(t)
+	i := revIndex(rev)
+	if i < 0 || i >= len(mt.revisions) {
+		return driver.Status{}, fmt.Errorf("revision %s: %w", rev, errNotFound)
+	}
+	mt.polls[rev]++
+	st := driver.Status{Revision: rev, State: driver.StateProgressing, Desired: 2, Ready: min(mt.polls[rev]-1, 2)}
+	switch {
+	case d.bad[mt.revisions[i]] && st.Ready == 2:
+		st.State, st.Ready, st.Reason = driver.StateFailed, 0, "circuit breaker tripped"
+	case st.Ready == 2:
+		st.State = driver.StateReady
+	}
+	return st, nil
+}
+
+func (d *memDriver) Rollback(ctx context.Context, t placement.Target, rev string) error {
+	if err := d.enter(ctx); err != nil {
+		return err
+	}
+	defer d.mu.Unlock()
+	mt := d.target(t)
+	if i := revIndex(rev); i < 0 || i >= len(mt.revisions) {
+		return fmt.Errorf("revision %s: %w", rev, errNotFound)
+	}
+	mt.live = rev
+	return nil
+}
+
+func (d *memDriver) EvaluateGate(ctx context.Context, t placement.Target, g placement.Gate) (driver.Observation, error) {
+	if err := d.enter(ctx); err != nil {
+		return driver.Observation{}, err
+	}
+	defer d.mu.Unlock()
+	return driver.Observation{Health: d.target(t).health}, nil
+}
+
+type memHarness struct{ d *memDriver }
+
+func (h *memHarness) Deployer(context.Context) (driver.Deployer, error) { return h.d, nil }
+
+func (h *memHarness) Target(context.Context) (placement.Target, error) {
+	h.d.mu.Lock()
+	defer h.d.mu.Unlock()
+	h.d.nextTgt++
+	return placement.Target{Service: "svc", Environment: "test", Cloud: "mem", Boundary: "public", Region: fmt.Sprintf("r%d", h.d.nextTgt)}, nil
+}
+
+func (h *memHarness) Image() string { return "mem/svc" }
+
+func (h *memHarness) FailVersion(_ placement.Target, version string) {
+	if !strings.Contains(version, "bad") {
+		panic("suite fails only versions containing bad")
+	}
+	h.d.mu.Lock()
+	defer h.d.mu.Unlock()
+	h.d.bad[version] = true
+}
+
+func (h *memHarness) Gate(placement.Target) placement.Gate {
+	return placement.Gate{Name: "mem", Alarm: &placement.AlarmGate{Name: "mem"}}
+}
+
+func (h *memHarness) SetHealth(t placement.Target, health driver.Health) {
+	h.d.mu.Lock()
+	defer h.d.mu.Unlock()
+	h.d.target(t).health = health
+}
+
+func (h *memHarness) Throttle(n int) {
+	h.d.mu.Lock()
+	defer h.d.mu.Unlock()
+	h.d.throttle = n
+}
+
+func (h *memHarness) Close() {}
