@@ -1,0 +1,419 @@
+// Package fake is an in-memory provider driver for tests: it implements
+// every driver capability (deploy, status, rollback, config, gates,
+// instance restarts, sharding), keeps revisions per target, lets a test
+// inject failures per target, and records every call in order so a test
+// can assert what happened (rollback order, no target deployed twice).
+// It is safe for concurrent use.
+package fake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/meridian-deploy/meridian/placement"
+	"github.com/meridian-deploy/meridian/providers/driver"
+)
+
+// Error is the fake's raw error; ErrorCode returns its Code.
+type Error struct {
+	Code driver.Code
+	Msg  string
+}
+
+func (e *Error) Error() string { return "fake: " + e.Msg }
+
+// Call is one recorded driver call.
+type Call struct {
+	Op     string // deploy, status, rollback, apply-config, config-status, rollback-config, evaluate-gate, instances, restart-instance, drain, owned, undrain
+	Target string // target ID
+	// Arg is the version, revision, gate name or instance id the call was about.
+	Arg string
+	// Changed is set on deploy and apply-config calls that changed the target.
+	Changed bool
+	Err     bool
+}
+
+// Options configure a Driver. nil means defaults.
+type Options struct {
+	// Progress is how many Status calls a new revision reports
+	// "progressing" before it is ready (0: ready at once).
+	Progress int
+	// Instances is how many instances each target runs (default 3).
+	Instances int
+	// Shards is how many shards each instance owns before a drain (default 4).
+	Shards int
+}
+
+// Faults are the failures injected on one target. The zero value injects none.
+type Faults struct {
+	Deploy   driver.Code // Deploy fails with this code (Unknown: no fault)
+	Ready    bool        // every new revision (and config) fails to become ready
+	Rollback driver.Code // Rollback and RollbackConfig fail with this code
+	// Health is what gates report (default healthy); UnhealthyAfter > 0
+	// makes them report unhealthy from that evaluation on.
+	Health         driver.Health
+	UnhealthyAfter int
+	GateError      bool // EvaluateGate returns an Unavailable error
+	StuckDrain     bool // drained instances never give up their shards
+}
+
+type target struct {
+	live, previous string // revisions
+	config         string
+	configPrevious string
+	polls          int
+	evaluations    int
+	instances      []driver.Instance
+	owned          map[string]int
+	drained        map[string]bool
+	faults         Faults
+}
+
+// Driver is the in-memory driver.
+type Driver struct {
+	mu       sync.Mutex
+	opts     Options
+	targets  map[string]*target
+	calls    []Call
+	throttle int
+	failing  map[string]bool // target ID + "@" + version: that version fails
+}
+
+var (
+	_ driver.Deployer      = (*Driver)(nil)
+	_ driver.Configurer    = (*Driver)(nil)
+	_ driver.GateEvaluator = (*Driver)(nil)
+	_ driver.Restarter     = (*Driver)(nil)
+	_ driver.Sharder       = (*Driver)(nil)
+)
+
+// New returns an empty Driver.
+func New(opts *Options) *Driver {
+	o := Options{Instances: 3, Shards: 4}
+	if opts != nil {
+		o.Progress = opts.Progress
+		if opts.Instances > 0 {
+			o.Instances = opts.Instances
+		}
+		if opts.Shards > 0 {
+			o.Shards = opts.Shards
+		}
+	}
+	return &Driver{opts: o, targets: map[string]*target{}, failing: map[string]bool{}}
+}
+
+// ErrorCode classifies the fake's errors.
+func (d *Driver) ErrorCode(err error) driver.Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return driver.Unknown
+}
+
+// target returns the state of t, creating it. d.mu is held.
+func (d *Driver) target(id string) *target {
+	s, ok := d.targets[id]
+	if !ok {
+		s = &target{owned: map[string]int{}, drained: map[string]bool{}}
+		for i := range d.opts.Instances {
+			iid := fmt.Sprintf("%s#%d", id, i)
+			s.instances = append(s.instances, driver.Instance{ID: iid, Ready: true})
+			s.owned[iid] = d.opts.Shards
+		}
+		d.targets[id] = s
+	}
+	return s
+}
+
+// record appends a call and applies the global throttle. d.mu is held.
+func (d *Driver) record(c Call) error {
+	if d.throttle > 0 {
+		d.throttle--
+		c.Err = true
+		d.calls = append(d.calls, c)
+		return &Error{Code: driver.Throttled, Msg: "rate exceeded"}
+	}
+	d.calls = append(d.calls, c)
+	return nil
+}
+
+func (d *Driver) fail(code driver.Code, msg string) error {
+	d.calls[len(d.calls)-1].Err = true
+	return &Error{Code: code, Msg: msg}
+}
+
+// SetLive makes revision live on the target, as if deployed before the test.
+func (d *Driver) SetLive(t placement.Target, revision string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := d.target(t.ID())
+	s.live = revision
+	for i := range s.instances {
+		s.instances[i].Revision = revision
+	}
+}
+
+// SetFaults replaces the faults injected on t.
+func (d *Driver) SetFaults(t placement.Target, f Faults) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.target(t.ID()).faults = f
+}
+
+// FailVersion makes every later rollout of version on t fail to become ready.
+func (d *Driver) FailVersion(t placement.Target, version string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.failing[t.ID()+"@"+version] = true
+}
+
+// SetHealth sets what t's gates report from now on.
+func (d *Driver) SetHealth(t placement.Target, h driver.Health) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.target(t.ID()).faults.Health = h
+}
+
+// Throttle makes the next n calls, on any target, fail with Throttled.
+func (d *Driver) Throttle(n int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.throttle = n
+}
+
+// Live returns the live revision and config version of t.
+func (d *Driver) Live(t placement.Target) (revision, config string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := d.target(t.ID())
+	return s.live, s.config
+}
+
+// Calls returns every call so far, in order.
+func (d *Driver) Calls() []Call {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]Call(nil), d.calls...)
+}
+
+// Deploy makes version live; the revision is the version itself.
+func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.Deployment, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	id := req.Target.ID()
+	if err := d.record(Call{Op: "deploy", Target: id, Arg: req.Version}); err != nil {
+		return driver.Deployment{}, err
+	}
+	if req.Version == "" {
+		return driver.Deployment{}, d.fail(driver.Invalid, "empty version")
+	}
+	s := d.target(id)
+	if s.faults.Deploy != driver.Unknown {
+		return driver.Deployment{}, d.fail(s.faults.Deploy, "deploy of "+req.Version+" refused")
+	}
+	if s.live == req.Version {
+		return driver.Deployment{Revision: s.live, Previous: s.previous}, nil
+	}
+	s.previous, s.live, s.polls = s.live, req.Version, 0
+	for i := range s.instances {
+		s.instances[i].Revision = req.Version
+	}
+	d.calls[len(d.calls)-1].Changed = true
+	return driver.Deployment{Revision: s.live, Previous: s.previous, Changed: true}, nil
+}
+
+// status is the rollout state of what is live on s. d.mu is held.
+func (d *Driver) status(id string, s *target, revision string) driver.Status {
+	st := driver.Status{Revision: revision, Desired: len(s.instances)}
+	switch {
+	case s.faults.Ready || d.failing[id+"@"+revision]:
+		st.State, st.Reason = driver.StateFailed, "revision "+revision+" is unhealthy"
+	case s.polls < d.opts.Progress:
+		s.polls++
+		st.State, st.Ready = driver.StateProgressing, len(s.instances)*s.polls/(d.opts.Progress+1)
+	default:
+		st.State, st.Ready = driver.StateReady, len(s.instances)
+	}
+	return st
+}
+
+// Status reports the rollout of revision on t.
+func (d *Driver) Status(ctx context.Context, t placement.Target, revision string) (driver.Status, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	id := t.ID()
+	if err := d.record(Call{Op: "status", Target: id, Arg: revision}); err != nil {
+		return driver.Status{}, err
+	}
+	s := d.target(id)
+	if s.live != revision {
+		return driver.Status{}, d.fail(driver.NotFound, fmt.Sprintf("revision %q is not live on %s (live: %q)", revision, id, s.live))
+	}
+	return d.status(id, s, revision), nil
+}
+
+// Rollback makes revision live again.
+func (d *Driver) Rollback(ctx context.Context, t placement.Target, revision string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	id := t.ID()
+	if err := d.record(Call{Op: "rollback", Target: id, Arg: revision}); err != nil {
+		return err
+	}
+	s := d.target(id)
+	if s.faults.Rollback != driver.Unknown {
+		return d.fail(s.faults.Rollback, "rollback to "+revision+" refused")
+	}
+	if s.live != revision {
+		s.previous, s.live, s.polls = s.live, revision, d.opts.Progress
+	}
+	for i := range s.instances {
+		s.instances[i].Revision = revision
+	}
+	return nil
+}
+
+// ApplyConfig makes config version live on the target.
+func (d *Driver) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (driver.Deployment, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	id := req.Target.ID()
+	if err := d.record(Call{Op: "apply-config", Target: id, Arg: req.Version}); err != nil {
+		return driver.Deployment{}, err
+	}
+	s := d.target(id)
+	if s.faults.Deploy != driver.Unknown {
+		return driver.Deployment{}, d.fail(s.faults.Deploy, "config "+req.Version+" refused")
+	}
+	if s.config == req.Version {
+		return driver.Deployment{Revision: s.config, Previous: s.configPrevious}, nil
+	}
+	s.configPrevious, s.config, s.polls = s.config, req.Version, 0
+	d.calls[len(d.calls)-1].Changed = true
+	return driver.Deployment{Revision: s.config, Previous: s.configPrevious, Changed: true}, nil
+}
+
+// ConfigStatus reports the rollout of config version on t.
+func (d *Driver) ConfigStatus(ctx context.Context, t placement.Target, version string) (driver.Status, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	id := t.ID()
+	if err := d.record(Call{Op: "config-status", Target: id, Arg: version}); err != nil {
+		return driver.Status{}, err
+	}
+	s := d.target(id)
+	if s.config != version {
+		return driver.Status{}, d.fail(driver.NotFound, fmt.Sprintf("config %q is not live on %s", version, id))
+	}
+	return d.status(id, s, version), nil
+}
+
+// RollbackConfig makes config version live again.
+func (d *Driver) RollbackConfig(ctx context.Context, t placement.Target, version string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	id := t.ID()
+	if err := d.record(Call{Op: "rollback-config", Target: id, Arg: version}); err != nil {
+		return err
+	}
+	s := d.target(id)
+	if s.faults.Rollback != driver.Unknown {
+		return d.fail(s.faults.Rollback, "config rollback to "+version+" refused")
+	}
+	if s.config != version {
+		s.configPrevious, s.config, s.polls = s.config, version, d.opts.Progress
+	}
+	return nil
+}
+
+// EvaluateGate reports the target's injected health.
+func (d *Driver) EvaluateGate(ctx context.Context, t placement.Target, g placement.Gate) (driver.Observation, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	id := t.ID()
+	if err := d.record(Call{Op: "evaluate-gate", Target: id, Arg: g.Name}); err != nil {
+		return driver.Observation{}, err
+	}
+	s := d.target(id)
+	s.evaluations++
+	switch {
+	case s.faults.GateError:
+		return driver.Observation{}, d.fail(driver.Unavailable, "gate backend unavailable")
+	case s.faults.UnhealthyAfter > 0 && s.evaluations >= s.faults.UnhealthyAfter:
+		return driver.Observation{Health: driver.Unhealthy, Message: fmt.Sprintf("%s unhealthy since evaluation %d", g.Name, s.faults.UnhealthyAfter)}, nil
+	case s.faults.Health != "":
+		return driver.Observation{Health: s.faults.Health, Message: g.Name + " reports " + string(s.faults.Health)}, nil
+	}
+	return driver.Observation{Health: driver.Healthy}, nil
+}
+
+// Instances lists t's instances.
+func (d *Driver) Instances(ctx context.Context, t placement.Target) ([]driver.Instance, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	id := t.ID()
+	if err := d.record(Call{Op: "instances", Target: id}); err != nil {
+		return nil, err
+	}
+	return append([]driver.Instance(nil), d.target(id).instances...), nil
+}
+
+// RestartInstance restarts one instance; it is ready again at once.
+func (d *Driver) RestartInstance(ctx context.Context, t placement.Target, iid string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	id := t.ID()
+	if err := d.record(Call{Op: "restart-instance", Target: id, Arg: iid}); err != nil {
+		return err
+	}
+	for _, inst := range d.target(id).instances {
+		if inst.ID == iid {
+			return nil
+		}
+	}
+	return d.fail(driver.NotFound, "no instance "+iid)
+}
+
+// Drain moves the instance's shards away (at once, unless StuckDrain).
+func (d *Driver) Drain(ctx context.Context, t placement.Target, inst driver.Instance) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	id := t.ID()
+	if err := d.record(Call{Op: "drain", Target: id, Arg: inst.ID}); err != nil {
+		return err
+	}
+	s := d.target(id)
+	s.drained[inst.ID] = true
+	if !s.faults.StuckDrain {
+		s.owned[inst.ID] = 0
+	}
+	return nil
+}
+
+// Owned reports how many shards the instance owns.
+func (d *Driver) Owned(ctx context.Context, t placement.Target, inst driver.Instance) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	id := t.ID()
+	if err := d.record(Call{Op: "owned", Target: id, Arg: inst.ID}); err != nil {
+		return 0, err
+	}
+	return d.target(id).owned[inst.ID], nil
+}
+
+// Undrain gives the instance its shards back.
+func (d *Driver) Undrain(ctx context.Context, t placement.Target, inst driver.Instance) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	id := t.ID()
+	if err := d.record(Call{Op: "undrain", Target: id, Arg: inst.ID}); err != nil {
+		return err
+	}
+	s := d.target(id)
+	delete(s.drained, inst.ID)
+	s.owned[inst.ID] = d.opts.Shards
+	return nil
+}

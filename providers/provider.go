@@ -1,0 +1,238 @@
+// Package providers holds the portable provider type the rollout engine
+// calls. A Provider wraps one driver.Deployer and the optional capabilities
+// (config, gates, instance restarts, sharding) the way gocloud.dev's
+// blob.Bucket wraps driver.Bucket: drivers return raw SDK errors, the
+// Provider wraps each of them once into an *Error carrying the driver's
+// Code, and callers branch on Code(err), never on message text.
+package providers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/meridian-deploy/meridian/placement"
+	"github.com/meridian-deploy/meridian/providers/driver"
+)
+
+// Error is a driver error classified by the driver's code.
+type Error struct {
+	Code driver.Code
+	Op   string // the Provider method that failed: "deploy", "status", …
+	Err  error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s: %v", e.Op, e.Code, e.Err) }
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Code returns the code of the *Error in err's chain: Canceled for a
+// context error, Unknown for any other error, and Unknown for nil.
+func Code(err error) driver.Code {
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+		return e.Code
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return driver.Canceled
+	}
+	return driver.Unknown
+}
+
+// ErrUnsupported is wrapped (with code Invalid) when a Provider is asked for
+// a capability its driver does not have.
+var ErrUnsupported = errors.New("capability not supported by this provider")
+
+// Options adds optional capabilities to a Provider. A nil field falls back
+// to the Deployer itself when it implements the capability.
+type Options struct {
+	Configurer driver.Configurer
+	Gates      driver.GateEvaluator
+	Restarter  driver.Restarter
+	Sharder    driver.Sharder
+}
+
+// Provider is the portable type the workflows' activities call.
+type Provider struct {
+	deployer  driver.Deployer
+	config    driver.Configurer
+	gates     driver.GateEvaluator
+	restarter driver.Restarter
+	sharder   driver.Sharder
+}
+
+// New wraps a Deployer and, from opts or the Deployer itself, the optional
+// capabilities. opts may be nil.
+func New(d driver.Deployer, opts *Options) *Provider {
+	if opts == nil {
+		opts = &Options{}
+	}
+	p := &Provider{deployer: d, config: opts.Configurer, gates: opts.Gates, restarter: opts.Restarter, sharder: opts.Sharder}
+	if c, ok := d.(driver.Configurer); ok && p.config == nil {
+		p.config = c
+	}
+	if g, ok := d.(driver.GateEvaluator); ok && p.gates == nil {
+		p.gates = g
+	}
+	if r, ok := d.(driver.Restarter); ok && p.restarter == nil {
+		p.restarter = r
+	}
+	if s, ok := d.(driver.Sharder); ok && p.sharder == nil {
+		p.sharder = s
+	}
+	return p
+}
+
+// wrap classifies err once with coder; errors already wrapped pass through.
+func wrap(ctx context.Context, coder driver.ErrorCoder, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	code := coder.ErrorCode(err)
+	if ctx.Err() != nil {
+		code = driver.Canceled
+	}
+	return &Error{Code: code, Op: op, Err: err}
+}
+
+func unsupported(op string) error { return &Error{Code: driver.Invalid, Op: op, Err: ErrUnsupported} }
+
+// Deploy rolls req.Image:req.Version out to req.Target.
+func (p *Provider) Deploy(ctx context.Context, req driver.DeployRequest) (driver.Deployment, error) {
+	d, err := p.deployer.Deploy(ctx, req)
+	return d, wrap(ctx, p.deployer, "deploy", err)
+}
+
+// Status reports the rollout progress of revision on t.
+func (p *Provider) Status(ctx context.Context, t placement.Target, revision string) (driver.Status, error) {
+	s, err := p.deployer.Status(ctx, t, revision)
+	return s, wrap(ctx, p.deployer, "status", err)
+}
+
+// Rollback makes revision live again on t.
+func (p *Provider) Rollback(ctx context.Context, t placement.Target, revision string) error {
+	return wrap(ctx, p.deployer, "rollback", p.deployer.Rollback(ctx, t, revision))
+}
+
+// ApplyConfig applies a config version to a target.
+func (p *Provider) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (driver.Deployment, error) {
+	if p.config == nil {
+		return driver.Deployment{}, unsupported("apply-config")
+	}
+	d, err := p.config.ApplyConfig(ctx, req)
+	return d, wrap(ctx, p.config, "apply-config", err)
+}
+
+// ConfigStatus reports the progress of a config version on t.
+func (p *Provider) ConfigStatus(ctx context.Context, t placement.Target, version string) (driver.Status, error) {
+	if p.config == nil {
+		return driver.Status{}, unsupported("config-status")
+	}
+	s, err := p.config.ConfigStatus(ctx, t, version)
+	return s, wrap(ctx, p.config, "config-status", err)
+}
+
+// RollbackConfig makes version the live config of t again.
+func (p *Provider) RollbackConfig(ctx context.Context, t placement.Target, version string) error {
+	if p.config == nil {
+		return unsupported("rollback-config")
+	}
+	return wrap(ctx, p.config, "rollback-config", p.config.RollbackConfig(ctx, t, version))
+}
+
+// EvaluateGate observes gate g on t.
+func (p *Provider) EvaluateGate(ctx context.Context, t placement.Target, g placement.Gate) (driver.Observation, error) {
+	if p.gates == nil {
+		return driver.Observation{}, unsupported("evaluate-gate")
+	}
+	o, err := p.gates.EvaluateGate(ctx, t, g)
+	return o, wrap(ctx, p.gates, "evaluate-gate", err)
+}
+
+// Instances lists the instances running on t.
+func (p *Provider) Instances(ctx context.Context, t placement.Target) ([]driver.Instance, error) {
+	if p.restarter == nil {
+		return nil, unsupported("instances")
+	}
+	is, err := p.restarter.Instances(ctx, t)
+	return is, wrap(ctx, p.restarter, "instances", err)
+}
+
+// RestartInstance restarts one instance of t in place.
+func (p *Provider) RestartInstance(ctx context.Context, t placement.Target, id string) error {
+	if p.restarter == nil {
+		return unsupported("restart-instance")
+	}
+	return wrap(ctx, p.restarter, "restart-instance", p.restarter.RestartInstance(ctx, t, id))
+}
+
+// HasSharder reports whether restarts drain instances through a sharder.
+func (p *Provider) HasSharder() bool { return p.sharder != nil }
+
+// Drain asks the sharder to move every shard off inst.
+func (p *Provider) Drain(ctx context.Context, t placement.Target, inst driver.Instance) error {
+	if p.sharder == nil {
+		return unsupported("drain")
+	}
+	return wrap(ctx, p.sharder, "drain", p.sharder.Drain(ctx, t, inst))
+}
+
+// Owned reports how many shards inst still owns.
+func (p *Provider) Owned(ctx context.Context, t placement.Target, inst driver.Instance) (int, error) {
+	if p.sharder == nil {
+		return 0, unsupported("owned")
+	}
+	n, err := p.sharder.Owned(ctx, t, inst)
+	return n, wrap(ctx, p.sharder, "owned", err)
+}
+
+// Undrain lets the sharder assign shards to inst again.
+func (p *Provider) Undrain(ctx context.Context, t placement.Target, inst driver.Instance) error {
+	if p.sharder == nil {
+		return unsupported("undrain")
+	}
+	return wrap(ctx, p.sharder, "undrain", p.sharder.Undrain(ctx, t, inst))
+}
+
+// Set maps (cloud, boundary) to the Provider serving it. A worker builds
+// one Set at start; it is read-only afterwards and safe for concurrent use.
+type Set struct {
+	byKey map[string]*Provider
+}
+
+// NewSet returns an empty Set.
+func NewSet() *Set { return &Set{byKey: map[string]*Provider{}} }
+
+func setKey(cloud, boundary string) string { return cloud + "/" + boundary }
+
+// Add registers p for the cloud and boundary. An empty boundary makes p
+// the cloud's fallback for boundaries without a Provider of their own.
+func (s *Set) Add(cloud, boundary string, p *Provider) *Set {
+	s.byKey[setKey(cloud, boundary)] = p
+	return s
+}
+
+// For returns the Provider for t's cloud and boundary.
+func (s *Set) For(t placement.Target) (*Provider, error) {
+	if p, ok := s.byKey[setKey(t.Cloud, t.Boundary)]; ok {
+		return p, nil
+	}
+	if p, ok := s.byKey[setKey(t.Cloud, "")]; ok {
+		return p, nil
+	}
+	return nil, &Error{Code: driver.Invalid, Op: "provider", Err: fmt.Errorf("no provider for cloud %q boundary %q (have %v)", t.Cloud, t.Boundary, s.keys())}
+}
+
+func (s *Set) keys() []string {
+	keys := make([]string, 0, len(s.byKey))
+	for k := range s.byKey {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
