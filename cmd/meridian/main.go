@@ -29,6 +29,7 @@ func newRootCmd() *cobra.Command {
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
+		newRegionsCmd(),
 	// Each command lives in its own file: newXCmd().
 	)
 	return root
