@@ -1,0 +1,181 @@
+package pipelines
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/meridian-deploy/meridian/placement"
+)
+
+// Markdown renders the plan for people: per service, per (cloud, boundary),
+// a table of its stages and their targets.
+func (p *Plan) Markdown() string {
+	var b strings.Builder
+	services, targets := 0, 0
+	for i, pl := range p.Pipelines {
+		if i == 0 || p.Pipelines[i-1].Service != pl.Service {
+			services++
+		}
+		for _, st := range pl.Stages {
+			targets += len(st.Targets)
+		}
+	}
+	fmt.Fprintf(&b, "# Meridian plan\n\n%s · %s · %s\n", plural(services, "service"), plural(len(p.Pipelines), "pipeline"), plural(targets, "target"))
+	for i, pl := range p.Pipelines {
+		if i == 0 || p.Pipelines[i-1].Service != pl.Service {
+			fmt.Fprintf(&b, "\n## %s\n", pl.Service)
+		}
+		fmt.Fprintf(&b, "\n### %s/%s\n\n", pl.Cloud, pl.Boundary)
+		fmt.Fprintf(&b, "Pipeline %s, task queue %s, rollback %s", code(pl.Definition), code(pl.TaskQueue), pl.Rollback)
+		if len(pl.After) > 0 {
+			fmt.Fprintf(&b, "; starts %s after %s", cmp.Or(duration(pl.Lag), "0s"), strings.Join(pl.After, ", "))
+		}
+		b.WriteString(".\n\n| stage | environment | targets | parallel | bake | approval |\n| --- | --- | --- | --- | --- | --- |\n")
+		for _, st := range pl.Stages {
+			ids := make([]string, len(st.Targets))
+			for i, t := range st.Targets {
+				ids[i] = regionCell(t)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %d | %s | %s |\n", st.Name, st.Environment, strings.Join(ids, ", "),
+				st.MaxParallel, cmp.Or(duration(st.Bake), "—"), yes(st.Approval))
+		}
+	}
+	return b.String()
+}
+
+// Markdown renders the change as a pull request comment: a summary, a loud
+// line when a sovereign boundary is touched, a table of services, and the
+// details of each service folded in a <details> block.
+func (c *Change) Markdown() string {
+	var b strings.Builder
+	s := c.Summary
+	if c.Empty() {
+		b.WriteString("### Meridian: no change to the plan\n")
+		return b.String()
+	}
+	fmt.Fprintf(&b, "### Meridian: %s changed (%d added, %d removed) · targets +%d / −%d · %s changed\n\n",
+		plural(s.ServicesChanged, "service"), s.ServicesAdded, s.ServicesRemoved, s.TargetsAdded, s.TargetsRemoved, plural(s.PipelinesChanged, "pipeline"))
+	if len(s.Sovereign) > 0 {
+		fmt.Fprintf(&b, "> ⚠️ **Sovereign boundary touched: %s**\n\n", strings.Join(s.Sovereign, ", "))
+	}
+	if len(c.Boundaries) > 0 {
+		b.WriteString("**Boundary rules**\n\n| boundary | change | field | before | after |\n| --- | --- | --- | --- | --- |\n")
+		for _, bc := range c.Boundaries {
+			for _, f := range bc.Fields {
+				fmt.Fprintf(&b, "| %s/%s | %s | %s | %s | %s |\n", bc.Cloud, bc.Boundary, bc.Kind, f.Field, value(f.Old), value(f.New))
+			}
+		}
+		b.WriteString("\n")
+	}
+	if len(c.Services) == 0 {
+		return b.String()
+	}
+	b.WriteString("| service | change | targets | pipelines | boundaries |\n| --- | --- | --- | --- | --- |\n")
+	for _, sc := range c.Services {
+		fmt.Fprintf(&b, "| %s | %s | +%d / −%d | %d | %s |\n", sc.Service, sc.Kind, len(sc.TargetsAdded), len(sc.TargetsRemoved),
+			len(sc.Pipelines), boundaries(sc.Boundaries))
+	}
+	for _, sc := range c.Services {
+		writeService(&b, sc)
+	}
+	return b.String()
+}
+
+func writeService(b *strings.Builder, sc ServiceChange) {
+	fmt.Fprintf(b, "\n<details>\n<summary><b>%s</b> %s: +%d / −%d targets, %s</summary>\n\n",
+		sc.Service, sc.Kind, len(sc.TargetsAdded), len(sc.TargetsRemoved), plural(len(sc.Pipelines), "pipeline"))
+	if fields := slices.Concat(sc.Fields, sc.Config); len(fields) > 0 {
+		b.WriteString("| field | before | after |\n| --- | --- | --- |\n")
+		for _, f := range fields {
+			fmt.Fprintf(b, "| %s | %s | %s |\n", f.Field, value(f.Old), value(f.New))
+		}
+		b.WriteString("\n")
+	}
+	writeTargets(b, "Targets added", sc.TargetsAdded)
+	writeTargets(b, "Targets removed", sc.TargetsRemoved)
+	if len(sc.Pipelines) > 0 {
+		b.WriteString("**Pipelines**\n\n")
+		for _, pc := range sc.Pipelines {
+			fmt.Fprintf(b, "- %s/%s %s", pc.Cloud, pc.Boundary, pc.Kind)
+			writeFields(b, pc.Fields)
+			b.WriteString("\n")
+			for _, st := range pc.Stages {
+				fmt.Fprintf(b, "  - stage %s (%s) %s", code(st.Name), st.Environment, st.Kind)
+				writeFields(b, st.Fields)
+				writeIDs(b, "+", st.TargetsAdded)
+				writeIDs(b, "−", st.TargetsRemoved)
+				b.WriteString("\n")
+			}
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("</details>\n")
+}
+
+func writeTargets(b *strings.Builder, title string, ts []placement.Target) {
+	if len(ts) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "**%s**\n\n| environment | cloud | boundary | region | cell |\n| --- | --- | --- | --- | --- |\n", title)
+	for _, t := range ts {
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", t.Environment, t.Cloud, t.Boundary, t.Region, t.Cell)
+	}
+	b.WriteString("\n")
+}
+
+func writeFields(b *strings.Builder, fields []FieldChange) {
+	for _, f := range fields {
+		fmt.Fprintf(b, "; %s %s → %s", f.Field, value(f.Old), value(f.New))
+	}
+}
+
+func writeIDs(b *strings.Builder, sign string, ids []string) {
+	if len(ids) > 0 {
+		fmt.Fprintf(b, "; %s%s", sign, strings.Join(ids, ", "+sign))
+	}
+}
+
+// boundaries writes cloud/boundary pairs, flagging sovereign ones.
+func boundaries(list []string) string {
+	out := make([]string, len(list))
+	for i, cb := range list {
+		out[i] = cb
+		if !strings.HasSuffix(cb, "/public") {
+			out[i] = "⚠️ " + cb
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// value writes a field value as inline code, or "—" when absent.
+func value(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return code(s)
+}
+
+// code writes s as inline code that is safe inside a table cell.
+func code(s string) string {
+	s = strings.ReplaceAll(s, "|", `\|`)
+	if strings.Contains(s, "`") {
+		return "`` " + s + " ``"
+	}
+	return "`" + s + "`"
+}
+
+func yes(b bool) string {
+	if b {
+		return "yes"
+	}
+	return ""
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
