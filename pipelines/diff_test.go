@@ -15,7 +15,7 @@ func TestDiff(t *testing.T) {
 		Boundaries: []placement.BoundaryRule{govRule},
 		Services: []placement.Service{
 			{Name: "billing", Owner: "payments", Pipeline: "standard", Artifact: placement.Artifact{Image: "r.example.com/billing", Version: "1.0"},
-				Config: map[string]any{"db": map[string]any{"pool": 10, "host": "db"}, "mode": "a"},
+				Config:  map[string]any{"db": map[string]any{"pool": 10, "host": "db"}, "mode": "a"},
 				Targets: targets("billing", "prod/aws/public/us-east-1", "prod/aws/public/eu-west-1", "staging/aws/public/us-west-2")},
 			{Name: "gone", Owner: "x", Pipeline: "standard", Targets: targets("gone", "prod/aws/public/us-east-1")},
 			{Name: "same", Owner: "x", Pipeline: "standard", Targets: targets("same", "prod/aws/us-gov/us-gov-west-1")},
@@ -26,7 +26,7 @@ func TestDiff(t *testing.T) {
 		Boundaries: []placement.BoundaryRule{govRule},
 		Services: []placement.Service{
 			{Name: "billing", Owner: "payments", Pipeline: "standard", Artifact: placement.Artifact{Image: "r.example.com/billing", Version: "1.1"},
-				Config: map[string]any{"db": map[string]any{"pool": 20, "host": "db"}, "mode": "a"},
+				Config:  map[string]any{"db": map[string]any{"pool": 20, "host": "db"}, "mode": "a"},
 				Targets: targets("billing", "prod/aws/public/us-east-1", "prod/aws/public/eu-central-1", "staging/aws/public/us-west-2", "prod/aws/us-gov/us-gov-west-1")},
 			{Name: "new", Owner: "y", Pipeline: "standard", Targets: targets("new", "prod/gcp/public/europe-west3")},
 			{Name: "same", Owner: "x", Pipeline: "standard", Targets: targets("same", "prod/aws/us-gov/us-gov-west-1")},
