@@ -1,0 +1,287 @@
+// Package demoshard is the demo fleet's sharding system: an Assigner that
+// spreads a fixed number of cache shards over a fleet of meridian-demo
+// instances, and a Sharder driver on top of it.
+//
+// The Assigner is the source of truth for who owns which shard. On every
+// Reconcile it reads each member's GET /shards, treats members that answer
+// and are not draining as live, and moves shards so that every shard has a
+// live owner and live members own nearly equal numbers (a draining
+// member's shards all move away). A shard that moves names its previous
+// owner in the new owner's assignment so the warm cache entries are copied
+// over before the new owner takes it (handover); the new owners are told
+// first, the losers after, so a key is always served by an owner with its
+// entries. A member that died cannot hand over: its shards start cold.
+// Clients route a key to Route(key).
+//
+// See docs/drain-protocol.md for the wire protocol.
+package demoshard
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Member is one instance the Assigner may give shards to.
+type Member struct {
+	ID      string
+	Address string // host:port
+}
+
+// Assigner assigns one fleet's shards. It is safe for concurrent use;
+// reconciles are serialized.
+type Assigner struct {
+	total   int
+	members func(context.Context) ([]Member, error)
+	client  *http.Client
+
+	reconcile sync.Mutex // one Reconcile at a time
+
+	mu         sync.Mutex
+	owner      []string          // shard → member id, "" when unassigned
+	address    map[string]string // member id → address
+	generation int64
+}
+
+// NewAssigner returns an Assigner of total shards over the fleet members
+// lists.
+func NewAssigner(total int, members func(context.Context) ([]Member, error)) *Assigner {
+	return &Assigner{
+		total:   total,
+		members: members,
+		client:  &http.Client{Timeout: 10 * time.Second},
+		owner:   make([]string, total),
+		address: map[string]string{},
+	}
+}
+
+// Route returns the address of the member that owns key's shard.
+func (a *Assigner) Route(key string) (string, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	id := a.owner[ShardOf(key, a.total)]
+	addr, ok := a.address[id]
+	return addr, ok && id != ""
+}
+
+// Owners reports how many shards each member owns.
+func (a *Assigner) Owners() map[string]int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := map[string]int{}
+	for _, id := range a.owner {
+		if id != "" {
+			n[id]++
+		}
+	}
+	return n
+}
+
+// Run reconciles every interval until ctx ends.
+func (a *Assigner) Run(ctx context.Context, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			a.Reconcile(ctx)
+		}
+	}
+}
+
+// observed is what a member reported on GET /shards; nil when it did not answer.
+type observed = *Shards
+
+// Reconcile observes the members, moves shards off draining and missing
+// members, rebalances, and pushes the assignments that changed.
+func (a *Assigner) Reconcile(ctx context.Context) error {
+	a.reconcile.Lock()
+	defer a.reconcile.Unlock()
+	members, err := a.members(ctx)
+	if err != nil {
+		return fmt.Errorf("demoshard: list members: %w", err)
+	}
+	seen := make([]observed, len(members))
+	var wg sync.WaitGroup
+	for i, m := range members {
+		wg.Go(func() { seen[i] = a.observe(ctx, m) })
+	}
+	wg.Wait()
+
+	alive := map[string]bool{}
+	var live []string
+	a.mu.Lock()
+	for i, m := range members {
+		a.address[m.ID] = m.Address
+		if seen[i] != nil {
+			alive[m.ID] = true
+			if !seen[i].Draining {
+				live = append(live, m.ID)
+			}
+		}
+	}
+	old := slices.Clone(a.owner)
+	address := maps.Clone(a.address)
+	generation := a.generation + 1
+	a.mu.Unlock()
+	if len(live) == 0 {
+		return nil // nobody to move shards to: keep the assignment
+	}
+	next := balance(old, live)
+
+	// Tell the members gaining shards first, with handover from their
+	// previous owners, then everyone whose set differs.
+	gained := map[string]map[int]string{}
+	for sh, id := range next {
+		if old[sh] != id {
+			if gained[id] == nil {
+				gained[id] = map[int]string{}
+			}
+			if prev := old[sh]; prev != "" && alive[prev] {
+				gained[id][sh] = address[prev]
+			} else {
+				gained[id][sh] = ""
+			}
+		}
+	}
+	var errs []error
+	pushed := map[string]bool{}
+	for _, id := range slices.Sorted(maps.Keys(gained)) {
+		if err := a.push(ctx, address[id], generation, shardsOf(next, id), gained[id]); err != nil {
+			errs = append(errs, err)
+			for sh := range gained[id] {
+				next[sh] = old[sh] // keep the old owner until the next reconcile
+			}
+		}
+		pushed[id] = true
+	}
+	a.mu.Lock()
+	a.owner, a.generation = next, generation
+	a.mu.Unlock()
+	for i, m := range members {
+		if pushed[m.ID] || seen[i] == nil {
+			continue
+		}
+		if want := shardsOf(next, m.ID); !slices.Equal(want, seen[i].Shards) || seen[i].Total != a.total {
+			if err := a.push(ctx, m.Address, generation, want, nil); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("demoshard: %v", errs)
+	}
+	return nil
+}
+
+// balance returns a new shard → owner map over live members: every shard
+// owned by a live member, counts differing by at most one, moving as few
+// shards as possible.
+func balance(old []string, live []string) []string {
+	next := slices.Clone(old)
+	count := map[string]int{}
+	isLive := map[string]bool{}
+	for _, id := range live {
+		isLive[id] = true
+		count[id] = 0
+	}
+	for _, id := range next {
+		if isLive[id] {
+			count[id]++
+		}
+	}
+	limit := (len(next) + len(live) - 1) / len(live)
+	for sh := len(next) - 1; sh >= 0; sh-- {
+		id := next[sh]
+		if !isLive[id] {
+			next[sh] = ""
+		} else if count[id] > limit {
+			count[id]--
+			next[sh] = ""
+		}
+	}
+	least := func() string {
+		return slices.MinFunc(live, func(x, y string) int { return count[x] - count[y] })
+	}
+	most := func() string {
+		return slices.MaxFunc(live, func(x, y string) int { return count[x] - count[y] })
+	}
+	for sh, id := range next {
+		if id == "" {
+			to := least()
+			next[sh] = to
+			count[to]++
+		}
+	}
+	for {
+		from, to := most(), least()
+		if count[from]-count[to] <= 1 {
+			return next
+		}
+		sh := slices.Index(next, from)
+		next[sh] = to
+		count[from]--
+		count[to]++
+	}
+}
+
+func shardsOf(owner []string, id string) []int {
+	shards := []int{}
+	for sh, o := range owner {
+		if o == id {
+			shards = append(shards, sh)
+		}
+	}
+	return shards
+}
+
+func (a *Assigner) observe(ctx context.Context, m Member) observed {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+m.Address+"/shards", nil)
+	if err != nil {
+		return nil
+	}
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	var st Shards
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&st) != nil {
+		return nil
+	}
+	return &st
+}
+
+func (a *Assigner) push(ctx context.Context, addr string, generation int64, shards []int, handover map[int]string) error {
+	for sh, from := range handover {
+		if from == "" {
+			delete(handover, sh)
+		}
+	}
+	body, err := json.Marshal(Assignment{Total: a.total, Generation: generation, Shards: shards, Handover: handover})
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, "http://"+addr+"/shards/assignment", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("PUT %s/shards/assignment: %s", addr, resp.Status)
+	}
+	return nil
+}
