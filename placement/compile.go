@@ -1,0 +1,546 @@
+package placement
+
+import (
+	"cmp"
+	"maps"
+	"math"
+	"regexp"
+	"slices"
+	"strings"
+
+	"cuelang.org/go/cue"
+
+	"github.com/meridian-deploy/meridian/regions"
+)
+
+// document is the spec as decoded from CUE, before checks and defaults that
+// depend on the catalog. Field names follow the schema.
+type document struct {
+	Environments map[string]map[string]cloudRegions `json:"environments"`
+	Boundaries   map[string]map[string]BoundaryRule `json:"boundaries"`
+	Pipelines    map[string]struct {
+		Stages   []StageDef `json:"stages"`
+		Rollback string     `json:"rollback"`
+	} `json:"pipelines"`
+	Services map[string]serviceDoc `json:"services"`
+}
+
+type cloudRegions struct {
+	Regions []string            `json:"regions"`
+	Cells   map[string][]string `json:"cells"`
+}
+
+type serviceDoc struct {
+	Owner     string         `json:"owner"`
+	Artifact  Artifact       `json:"artifact"`
+	Placement PlacementRule  `json:"placement"`
+	Pipeline  string         `json:"pipeline"`
+	Instances int            `json:"instances"`
+	Config    map[string]any `json:"config"`
+	Health    struct {
+		Gates []Gate `json:"gates"`
+	} `json:"health"`
+	Sharding *Sharding `json:"sharding"`
+}
+
+// Compile checks a loaded spec against the regions catalog and resolves it
+// into a Model: defaults applied, placement resolved into targets, and
+// everything sorted by name. Its error is always Errors, one per problem.
+func Compile(spec *Spec, cat *regions.Catalog) (*Model, error) {
+	var doc document
+	if err := spec.value.Decode(&doc); err != nil {
+		return nil, spec.pos.fromCUE(err).sorted()
+	}
+	c := &compiler{spec: spec, cat: cat, doc: &doc, envs: map[string]*environment{}, rules: map[boundaryKey]*BoundaryRule{}}
+	m := &Model{
+		Environments: c.environments(),
+		Pipelines:    c.pipelines(),
+	}
+	c.boundaryRules()
+	m.Services = c.services()
+	m.Boundaries = c.usedRules()
+	if err := c.errs.sorted(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// compiler holds what the checks share while one spec compiles.
+type compiler struct {
+	spec *Spec
+	cat  *regions.Catalog
+	doc  *document
+	errs Errors
+
+	envs  map[string]*environment
+	pipes map[string]PipelineDef
+	rules map[boundaryKey]*BoundaryRule
+}
+
+type boundaryKey struct{ cloud, boundary string }
+
+// environment is an environment's regions resolved against the catalog,
+// sorted by cloud, boundary, region.
+type environment struct {
+	regions []envRegion
+}
+
+type envRegion struct {
+	regions.Region
+	cells []string
+}
+
+// errorf records an error at the value the path names.
+func (c *compiler) errorf(path []cue.Selector, format string, args ...any) {
+	c.errs = append(c.errs, c.spec.pos.at(c.spec.posOf(cue.MakePath(path...)), format, args...))
+}
+
+func sel(parts ...any) []cue.Selector {
+	out := make([]cue.Selector, len(parts))
+	for i, p := range parts {
+		switch p := p.(type) {
+		case string:
+			out[i] = cue.Str(p)
+		case int:
+			out[i] = cue.Index(p)
+		}
+	}
+	return out
+}
+
+func (c *compiler) knownCloud(cloud string) bool { return slices.Contains(c.cat.Clouds(), cloud) }
+
+func (c *compiler) environments() []Environment {
+	var out []Environment
+	for _, name := range slices.Sorted(maps.Keys(c.doc.Environments)) {
+		env := &environment{}
+		c.envs[name] = env
+		out = append(out, Environment{Name: name, Regions: map[string][]EnvironmentRegion{}})
+		model := &out[len(out)-1]
+		for _, cloud := range slices.Sorted(maps.Keys(c.doc.Environments[name])) {
+			cr := c.doc.Environments[name][cloud]
+			if !c.knownCloud(cloud) {
+				c.errorf(sel("environments", name, cloud), "environment %q: unknown cloud %q (want one of %s)", name, cloud, strings.Join(c.cat.Clouds(), ", "))
+				continue
+			}
+			listed := map[string]bool{}
+			for i, id := range cr.Regions {
+				at := sel("environments", name, cloud, "regions", i)
+				if listed[id] {
+					c.errorf(at, "region %q is listed twice", id)
+					continue
+				}
+				listed[id] = true
+				r, ok := c.regionOf(at, cloud, id)
+				if !ok {
+					continue
+				}
+				cells := slices.Sorted(slices.Values(cr.Cells[id]))
+				if i := duplicateAt(cells); i >= 0 {
+					c.errorf(sel("environments", name, cloud, "cells", id), "region %q: cell %q is listed twice", id, cells[i])
+				}
+				env.regions = append(env.regions, envRegion{Region: r, cells: cells})
+				model.Regions[cloud] = append(model.Regions[cloud], EnvironmentRegion{ID: id, Cells: cells})
+			}
+			for _, id := range slices.Sorted(maps.Keys(cr.Cells)) {
+				if !listed[id] {
+					c.errorf(sel("environments", name, cloud, "cells", id), "cells for region %q, which environment %q does not list for %s", id, name, cloud)
+				}
+			}
+			slices.SortFunc(model.Regions[cloud], func(a, b EnvironmentRegion) int { return cmp.Compare(a.ID, b.ID) })
+		}
+		slices.SortFunc(env.regions, func(a, b envRegion) int {
+			return cmp.Or(cmp.Compare(a.Cloud, b.Cloud), cmp.Compare(a.Boundary, b.Boundary), cmp.Compare(a.ID, b.ID))
+		})
+	}
+	return out
+}
+
+// regionOf looks a region up in one cloud, reporting an unknown region or
+// one that belongs to another cloud.
+func (c *compiler) regionOf(at []cue.Selector, cloud, id string) (regions.Region, bool) {
+	if r, ok := c.cat.Region(cloud, id); ok {
+		return r, true
+	}
+	if others := c.cat.ByID(id); len(others) > 0 {
+		clouds := make([]string, len(others))
+		for i, r := range others {
+			clouds[i] = r.Cloud
+		}
+		c.errorf(at, "region %q is not a %s region (it is in %s)", id, cloud, strings.Join(clouds, ", "))
+	} else {
+		c.errorf(at, "unknown region %q for cloud %s", id, cloud)
+	}
+	return regions.Region{}, false
+}
+
+func duplicateAt(sorted []string) int {
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i] == sorted[i-1] {
+			return i
+		}
+	}
+	return -1
+}
+
+// credentialKey matches provider setting names that look like credentials.
+var credentialKey = regexp.MustCompile(`(?i)secret|passw|token|credential|api[-_]?key|access[-_]?key|private[-_]?key|client[-_]?key`)
+
+func (c *compiler) boundaryRules() {
+	known := map[string]bool{}
+	for _, b := range c.cat.Boundaries() {
+		known[b.ID] = true
+	}
+	for _, cloud := range slices.Sorted(maps.Keys(c.doc.Boundaries)) {
+		if !c.knownCloud(cloud) {
+			c.errorf(sel("boundaries", cloud), "unknown cloud %q (want one of %s)", cloud, strings.Join(c.cat.Clouds(), ", "))
+			continue
+		}
+		for _, id := range slices.Sorted(maps.Keys(c.doc.Boundaries[cloud])) {
+			at := sel("boundaries", cloud, id)
+			if _, ok := c.cat.Boundary(cloud, id); !ok {
+				c.errorf(at, "unknown boundary %q for cloud %s (want one of %s)", id, cloud, strings.Join(c.boundariesOf(cloud), ", "))
+				continue
+			}
+			rule := c.doc.Boundaries[cloud][id]
+			rule.Cloud, rule.Boundary = cloud, id
+			if rule.TaskQueue == "" {
+				rule.TaskQueue = defaultTaskQueue(cloud, id)
+			}
+			for i, after := range rule.After {
+				if !known[after] {
+					c.errorf(append(at, sel("after", i)...), "unknown boundary %q in after", after)
+				}
+			}
+			for _, key := range slices.Sorted(maps.Keys(rule.Provider)) {
+				if credentialKey.MatchString(key) {
+					c.errorf(append(at, sel("provider", key)...), "provider setting %q looks like a credential; credentials come from the cloud SDK's default chain, never from the spec", key)
+				}
+			}
+			rule.After = sortedCopy(rule.After)
+			rule.Registries = sortedCopy(rule.Registries)
+			if len(rule.Provider) == 0 {
+				rule.Provider = nil
+			}
+			c.rules[boundaryKey{cloud, id}] = &rule
+		}
+	}
+}
+
+func defaultTaskQueue(cloud, boundary string) string { return "meridian-" + cloud + "-" + boundary }
+
+func sortedCopy(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Compact(slices.Sorted(slices.Values(s)))
+}
+
+func (c *compiler) boundariesOf(cloud string) []string {
+	var ids []string
+	for _, b := range c.cat.Boundaries() {
+		if b.Cloud == cloud {
+			ids = append(ids, b.ID)
+		}
+	}
+	return ids
+}
+
+// rule returns the rule of a boundary, adding one with the defaults when
+// the spec does not mention it.
+func (c *compiler) rule(cloud, boundary string) *BoundaryRule {
+	k := boundaryKey{cloud, boundary}
+	r, ok := c.rules[k]
+	if !ok {
+		r = &BoundaryRule{Cloud: cloud, Boundary: boundary, TaskQueue: defaultTaskQueue(cloud, boundary)}
+		c.rules[k] = r
+	}
+	return r
+}
+
+// usedRules returns the rules of the spec and those of every boundary a
+// target is in, sorted by cloud and boundary.
+func (c *compiler) usedRules() []BoundaryRule {
+	var out []BoundaryRule
+	for _, r := range c.rules {
+		out = append(out, *r)
+	}
+	slices.SortFunc(out, func(a, b BoundaryRule) int {
+		return cmp.Or(cmp.Compare(a.Cloud, b.Cloud), cmp.Compare(a.Boundary, b.Boundary))
+	})
+	return out
+}
+
+func (c *compiler) pipelines() []PipelineDef {
+	c.pipes = map[string]PipelineDef{}
+	var out []PipelineDef
+	for _, name := range slices.Sorted(maps.Keys(c.doc.Pipelines)) {
+		doc := c.doc.Pipelines[name]
+		p := PipelineDef{Name: name, Stages: doc.Stages, Rollback: doc.Rollback}
+		c.checkStages(name, p.Stages)
+		c.pipes[name] = p
+		out = append(out, p)
+	}
+	return out
+}
+
+// checkStages reports unknown environments, duplicate stage names, bad
+// selections, and stages that can never have targets.
+func (c *compiler) checkStages(pipeline string, stages []StageDef) {
+	names := map[string]bool{}
+	takenAll := map[string]string{} // environment → stage that takes everything left
+	for i, st := range stages {
+		at := sel("pipelines", pipeline, "stages", i)
+		if names[st.Name] {
+			c.errorf(append(at, sel("name")...), "pipeline %q: stage name %q is used twice", pipeline, st.Name)
+		}
+		names[st.Name] = true
+		env, ok := c.envs[st.Environment]
+		if !ok {
+			c.errorf(append(at, sel("environment")...), "stage %q: unknown environment %q (want one of %s)", st.Name, st.Environment, strings.Join(slices.Sorted(maps.Keys(c.envs)), ", "))
+			continue
+		}
+		if st.Select.Limit > 0 && st.Select.Percent > 0 {
+			c.errorf(append(at, sel("select")...), "stage %q: select sets both limit and percent; choose one", st.Name)
+		}
+		selectors, ok := c.selectors(append(at, sel("select", "regions")...), st.Select.Regions)
+		if !ok {
+			continue
+		}
+		switch {
+		case len(env.regions) == 0:
+			c.errorf(at, "stage %q can never have targets: environment %q has no regions", st.Name, st.Environment)
+		case takenAll[st.Environment] != "":
+			c.errorf(at, "stage %q can never have targets: stage %q before it takes every target of environment %q", st.Name, takenAll[st.Environment], st.Environment)
+		case len(selectors) > 0 && !slices.ContainsFunc(env.regions, func(r envRegion) bool { return matchesAny(selectors, r.Region) }):
+			c.errorf(append(at, sel("select", "regions")...), "stage %q can never have targets: select.regions matches none of the regions of environment %q", st.Name, st.Environment)
+		}
+		if st.Select.Limit == 0 && (st.Select.Percent == 0 || st.Select.Percent == 100) && len(selectors) == 0 && takenAll[st.Environment] == "" {
+			takenAll[st.Environment] = st.Name
+		}
+	}
+}
+
+// selectors parses region selectors, reporting each bad one.
+func (c *compiler) selectors(at []cue.Selector, written []string) ([]regions.Selector, bool) {
+	out := make([]regions.Selector, 0, len(written))
+	ok := true
+	for i, s := range written {
+		parsed, err := regions.ParseSelector(s)
+		if err != nil {
+			c.errorf(append(slices.Clip(at), cue.Index(i)), "%v", err)
+			ok = false
+			continue
+		}
+		if parsed.Kind == regions.KindRegion && len(c.cat.Select(parsed)) == 0 {
+			if parsed.Cloud != "" {
+				c.regionOf(append(slices.Clip(at), cue.Index(i)), parsed.Cloud, parsed.Value)
+			} else {
+				c.errorf(append(slices.Clip(at), cue.Index(i)), "unknown region %q", parsed.Value)
+			}
+			ok = false
+			continue
+		}
+		out = append(out, parsed)
+	}
+	return out, ok
+}
+
+func matchesAny(sels []regions.Selector, r regions.Region) bool {
+	for _, s := range sels {
+		if s.Matches(r) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *compiler) services() []Service {
+	var out []Service
+	for _, name := range slices.Sorted(maps.Keys(c.doc.Services)) {
+		if svc, ok := c.service(name, c.doc.Services[name]); ok {
+			out = append(out, svc)
+		}
+	}
+	return out
+}
+
+func (c *compiler) service(name string, doc serviceDoc) (Service, bool) {
+	at := func(parts ...any) []cue.Selector { return sel(append([]any{"services", name}, parts...)...) }
+	errs := len(c.errs)
+	svc := Service{
+		Name:      name,
+		Owner:     doc.Owner,
+		Artifact:  doc.Artifact,
+		Pipeline:  doc.Pipeline,
+		Instances: doc.Instances,
+		Config:    doc.Config,
+		Sharding:  doc.Sharding,
+		Placement: PlacementRule{
+			Clouds:     sortedCopy(doc.Placement.Clouds),
+			Boundaries: sortedCopy(doc.Placement.Boundaries),
+			Include:    doc.Placement.Include,
+			Exclude:    doc.Placement.Exclude,
+		},
+	}
+	if len(svc.Config) == 0 {
+		svc.Config = nil
+	}
+	svc.Gates = c.gates(at("health", "gates"), doc.Health.Gates)
+
+	pipe, ok := c.pipes[doc.Pipeline]
+	if !ok {
+		c.errorf(at("pipeline"), "service %q: unknown pipeline %q (want one of %s)", name, doc.Pipeline, strings.Join(slices.Sorted(maps.Keys(c.pipes)), ", "))
+	}
+	clouds := map[string]bool{}
+	for i, cloud := range doc.Placement.Clouds {
+		if !c.knownCloud(cloud) {
+			c.errorf(at("placement", "clouds", i), "unknown cloud %q (want one of %s)", cloud, strings.Join(c.cat.Clouds(), ", "))
+		}
+		clouds[cloud] = true
+	}
+	boundaries := map[string]bool{}
+	for i, b := range doc.Placement.Boundaries {
+		if !slices.ContainsFunc(svc.Placement.Clouds, func(cloud string) bool { _, ok := c.cat.Boundary(cloud, b); return ok }) {
+			c.errorf(at("placement", "boundaries", i), "unknown boundary %q for clouds %s", b, strings.Join(svc.Placement.Clouds, ", "))
+		}
+		boundaries[b] = true
+	}
+	include, okInc := c.selectors(at("placement", "include"), doc.Placement.Include)
+	exclude, okExc := c.selectors(at("placement", "exclude"), doc.Placement.Exclude)
+	if okInc {
+		c.checkInclude(at("placement", "include"), include, clouds, boundaries)
+	}
+	if len(c.errs) > errs || !okExc {
+		return svc, false
+	}
+
+	seen := map[string]bool{}
+	for _, st := range pipe.Stages {
+		if seen[st.Environment] {
+			continue
+		}
+		seen[st.Environment] = true
+		env := c.envs[st.Environment]
+		if env == nil {
+			continue
+		}
+		for _, r := range env.regions {
+			if !clouds[r.Cloud] || !boundaries[r.Boundary] || (len(include) > 0 && !matchesAny(include, r.Region)) || matchesAny(exclude, r.Region) {
+				continue
+			}
+			t := Target{Service: name, Environment: st.Environment, Cloud: r.Cloud, Boundary: r.Boundary, Region: r.ID}
+			if len(r.cells) == 0 {
+				svc.Targets = append(svc.Targets, t)
+			}
+			for _, cell := range r.cells {
+				t.Cell = cell
+				svc.Targets = append(svc.Targets, t)
+			}
+		}
+	}
+	if len(svc.Targets) == 0 {
+		c.errorf(at(), "service %q is placed nowhere: no region of the environments of pipeline %q is in its clouds and boundaries and matches its include and exclude", name, doc.Pipeline)
+		return svc, false
+	}
+	slices.SortFunc(svc.Targets, func(a, b Target) int {
+		return cmp.Or(cmp.Compare(a.Environment, b.Environment), cmp.Compare(a.Cloud, b.Cloud), cmp.Compare(a.Boundary, b.Boundary), cmp.Compare(a.Region, b.Region), cmp.Compare(a.Cell, b.Cell))
+	})
+	c.checkRegistry(at("artifact", "image"), svc)
+	return svc, true
+}
+
+// checkInclude reports include entries that name a region, cloud or
+// boundary the service can never run in.
+func (c *compiler) checkInclude(at []cue.Selector, include []regions.Selector, clouds, boundaries map[string]bool) {
+	for i, s := range include {
+		switch s.Kind {
+		case regions.KindRegion:
+			candidates := c.cat.Select(s)
+			if !slices.ContainsFunc(candidates, func(r regions.Region) bool { return clouds[r.Cloud] }) {
+				c.errorf(append(slices.Clip(at), cue.Index(i)), "include %q names a region of no cloud the service uses (placement.clouds: %s)", s, strings.Join(slices.Sorted(maps.Keys(clouds)), ", "))
+				continue
+			}
+			if !slices.ContainsFunc(candidates, func(r regions.Region) bool { return clouds[r.Cloud] && boundaries[r.Boundary] }) {
+				c.errorf(append(slices.Clip(at), cue.Index(i)), "include %q names a region in boundary %q, which the service does not allow (placement.boundaries: %s)", s, candidates[0].Boundary, strings.Join(slices.Sorted(maps.Keys(boundaries)), ", "))
+			}
+		case regions.KindBoundary:
+			if !boundaries[s.Value] {
+				c.errorf(append(slices.Clip(at), cue.Index(i)), "include %q names boundary %q, which the service does not allow (placement.boundaries: %s)", s, s.Value, strings.Join(slices.Sorted(maps.Keys(boundaries)), ", "))
+			}
+		case regions.KindCloud:
+			if !clouds[s.Value] {
+				c.errorf(append(slices.Clip(at), cue.Index(i)), "include %q names cloud %q, which the service does not use (placement.clouds: %s)", s, s.Value, strings.Join(slices.Sorted(maps.Keys(clouds)), ", "))
+			}
+		}
+	}
+}
+
+// checkRegistry reports every boundary of the service's targets whose rules
+// do not allow the artifact's registry, adding default rules for boundaries
+// the spec does not mention.
+func (c *compiler) checkRegistry(at []cue.Selector, svc Service) {
+	registry := Registry(svc.Artifact.Image)
+	var last boundaryKey
+	for _, t := range svc.Targets {
+		k := boundaryKey{t.Cloud, t.Boundary}
+		if k == last {
+			continue
+		}
+		last = k
+		rule := c.rule(t.Cloud, t.Boundary)
+		if len(rule.Registries) > 0 && !slices.Contains(rule.Registries, registry) {
+			c.errorf(at, "service %q: registry %q is not allowed in %s boundary %q (allowed: %s)", svc.Name, registry, t.Cloud, t.Boundary, strings.Join(rule.Registries, ", "))
+		}
+	}
+}
+
+// Registry returns the registry host of an image reference, the way Docker
+// reads it: the first path element when it has a "." or ":" or is
+// "localhost", else docker.io.
+func Registry(image string) string {
+	host, _, found := strings.Cut(image, "/")
+	if found && (strings.ContainsAny(host, ".:") || host == "localhost") {
+		return host
+	}
+	return "docker.io"
+}
+
+// gates checks that each gate has exactly one kind and names it.
+func (c *compiler) gates(at []cue.Selector, gates []Gate) []Gate {
+	if len(gates) == 0 {
+		return nil
+	}
+	names := map[string]bool{}
+	for i := range gates {
+		g := &gates[i]
+		kinds := 0
+		var name string
+		if g.HTTP != nil {
+			kinds++
+			name = "http:" + g.HTTP.Path
+		}
+		if g.Alarm != nil {
+			kinds++
+			name = "alarm:" + g.Alarm.Name
+		}
+		if g.Metric != nil {
+			kinds++
+			name = "metric:" + g.Metric.Name
+			if math.IsNaN(g.Metric.Threshold) || math.IsInf(g.Metric.Threshold, 0) {
+				c.errorf(append(slices.Clip(at), cue.Index(i), cue.Str("metric"), cue.Str("threshold")), "threshold must be a finite number")
+			}
+		}
+		if kinds != 1 {
+			c.errorf(append(slices.Clip(at), cue.Index(i)), "gate must have exactly one of http, alarm and metric (it has %d)", kinds)
+		}
+		if g.Name == "" {
+			g.Name = name
+		}
+		if names[g.Name] {
+			c.errorf(append(slices.Clip(at), cue.Index(i)), "gate name %q is used twice; set name", g.Name)
+		}
+		names[g.Name] = true
+	}
+	return gates
+}

@@ -1,0 +1,97 @@
+package placement_test
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meridian-deploy/meridian/placement"
+	"github.com/meridian-deploy/meridian/regions"
+)
+
+// docExample returns the complete example of docs/spec.md: the first cue
+// code block.
+func docExample(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile("../docs/spec.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "```cue\n")
+	if !ok {
+		t.Fatal("docs/spec.md has no cue block")
+	}
+	example, _, _ := strings.Cut(rest, "```")
+	return example
+}
+
+// TestDocExample compiles the annotated example of docs/spec.md and checks
+// the targets the page says it has.
+func TestDocExample(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "fleet.cue"), []byte(docExample(t)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := placement.Load(dir)
+	if err != nil {
+		t.Fatalf("Load:\n%v", err)
+	}
+	m, err := placement.Compile(spec, regions.Default())
+	if err != nil {
+		t.Fatalf("Compile:\n%v", err)
+	}
+	want := map[string][]string{
+		"billing": {
+			"billing/dev/local/public/eu-central-1",
+			"billing/dev/local/public/us-east-1",
+			"billing/prod/aws/public/eu-central-1",
+			"billing/prod/aws/public/us-east-1/c1",
+			"billing/prod/aws/public/us-east-1/c2",
+			"billing/prod/aws/us-gov/us-gov-west-1",
+			"billing/prod/azure/public/eastus",
+			"billing/prod/azure/public/westeurope",
+			"billing/prod/azure/us-gov/usgovvirginia",
+			"billing/prod/gcp/public/europe-west3",
+			"billing/prod/gcp/public/us-central1",
+			"billing/staging/aws/public/us-west-2",
+			"billing/staging/gcp/public/us-central1",
+		},
+		"search": {
+			"search/prod/aws/public/eu-central-1",
+			"search/prod/aws/public/eu-west-1",
+			"search/prod/aws/public/us-east-1/c1",
+			"search/prod/aws/public/us-east-1/c2",
+			"search/prod/gcp/public/europe-west3",
+			"search/prod/gcp/public/us-central1",
+			"search/staging/aws/public/us-west-2",
+			"search/staging/gcp/public/us-central1",
+		},
+	}
+	for _, svc := range m.Services {
+		var got []string
+		for _, tg := range svc.Targets {
+			got = append(got, tg.ID())
+		}
+		if !slices.Equal(got, want[svc.Name]) {
+			t.Errorf("%s targets:\n got %q\nwant %q", svc.Name, got, want[svc.Name])
+		}
+	}
+	if len(m.Services) != len(want) {
+		t.Errorf("got %d services, want %d", len(m.Services), len(want))
+	}
+	var queues []string
+	for _, r := range m.Boundaries {
+		queues = append(queues, r.TaskQueue)
+	}
+	wantQueues := []string{"meridian-china", "meridian-aws-public", "meridian-aws-us-gov", "meridian-azure-public", "meridian-azure-us-gov", "meridian-gcp-public", "meridian-local-public"}
+	if !slices.Equal(queues, wantQueues) {
+		t.Errorf("boundary task queues:\n got %q\nwant %q", queues, wantQueues)
+	}
+	billing := m.Services[0]
+	if billing.Config["maxConnections"] != int64(200) || billing.Gates[0].Name != "http:/healthz" || billing.Gates[0].HTTP.Status != 200 || billing.Sharding.DrainTimeout != placement.Duration(2*time.Minute) {
+		t.Errorf("billing defaults not applied: %+v", billing)
+	}
+}

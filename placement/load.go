@@ -1,0 +1,324 @@
+package placement
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/build"
+	"cuelang.org/go/cue/cuecontext"
+	"cuelang.org/go/cue/load"
+	"cuelang.org/go/cue/token"
+
+	cueschema "github.com/meridian-deploy/meridian/cue"
+)
+
+// MaxFileSize bounds each spec file; a larger file is reported, not read.
+const MaxFileSize = 64 << 20
+
+// Spec is a loaded spec directory: its package evaluated and checked against
+// the embedded schema (#Spec), ready for Compile.
+type Spec struct {
+	value cue.Value
+	pos   positioner
+	files []*ast.File // the user's files, sorted by name
+	// labels maps a field path (services.billing.placement) to where the
+	// user first wrote it; built on the first error that needs it.
+	labels map[string]token.Pos
+}
+
+// Value is the spec's root value, unified with the schema.
+func (s *Spec) Value() cue.Value { return s.value }
+
+// Load reads the *.cue files of the one package in dir (files whose names
+// start with "." or "_" and non-CUE files are ignored), resolves the import
+// "meridian.dev/schema" to the embedded schema without any network, and
+// checks the package against the schema. Its error is always Errors.
+func Load(dir string) (*Spec, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, Errors{{Msg: fmt.Sprintf("spec directory %s: %v", dir, err)}}
+	}
+	p := positioner{dir: abs}
+	if errs := checkDir(dir, abs); len(errs) > 0 {
+		return nil, errs.sorted()
+	}
+
+	overlay, err := schemaOverlay(abs)
+	if err != nil {
+		return nil, Errors{{Msg: err.Error()}}
+	}
+	insts := load.Instances([]string{"."}, &load.Config{Dir: abs, ModuleRoot: abs, Overlay: overlay})
+	inst := insts[0]
+	var errs Errors
+	if inst.Err != nil {
+		errs = append(errs, p.fromCUE(inst.Err)...)
+	}
+	for _, f := range inst.IgnoredFiles {
+		if base := filepath.Base(f.Filename); !strings.HasPrefix(base, ".") && !strings.HasPrefix(base, "_") {
+			errs = append(errs, Error{File: p.rel(f.Filename), Msg: fmt.Sprintf("file is not part of the spec: %v", f.ExcludeReason)})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs.sorted()
+	}
+
+	spec := &Spec{pos: p}
+	for _, f := range inst.Files {
+		if filepath.Dir(f.Filename) == abs {
+			spec.files = append(spec.files, f)
+		}
+	}
+	slices.SortFunc(spec.files, func(a, b *ast.File) int { return strings.Compare(a.Filename, b.Filename) })
+	errs = append(errs, spec.duplicateServices()...)
+
+	ctx := cuecontext.New()
+	schema, err := buildSchema(ctx)
+	if err != nil {
+		return nil, Errors{{Msg: "embedded schema: " + err.Error()}}
+	}
+	root := ctx.BuildInstance(inst)
+	if err := root.Err(); err != nil {
+		return nil, append(errs, p.fromCUE(err)...).sorted()
+	}
+	spec.value = schema.LookupPath(cue.MakePath(cue.Def("#Spec"))).Unify(root)
+	errs = append(errs, spec.unknownTopLevel()...)
+	if err := spec.value.Validate(cue.Concrete(true)); err != nil {
+		errs = append(errs, p.fromCUE(err)...)
+	}
+	if err := errs.sorted(); err != nil {
+		return nil, err
+	}
+	return spec, nil
+}
+
+// checkDir reports a missing or unreadable directory, one without CUE
+// files, and files too large to read.
+func checkDir(dir, abs string) Errors {
+	entries, err := os.ReadDir(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return Errors{{Msg: fmt.Sprintf("spec directory %s does not exist", dir)}}
+	case err != nil:
+		return Errors{{Msg: fmt.Sprintf("spec directory %s: %v", dir, err)}}
+	}
+	var errs Errors
+	found := false
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".cue") || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || !info.Mode().IsRegular() {
+			continue
+		}
+		found = true
+		if info.Size() > MaxFileSize {
+			errs = append(errs, Error{File: name, Msg: fmt.Sprintf("file is too large (%d MiB; at most %d MiB)", info.Size()>>20, MaxFileSize>>20)})
+		}
+	}
+	if !found {
+		errs = append(errs, Error{Msg: fmt.Sprintf("spec directory %s has no .cue files", dir)})
+	}
+	return errs
+}
+
+// schemaOverlay makes the embedded schema a local package of the spec
+// directory (cue.mod/pkg/meridian.dev/schema), with a synthetic module file
+// when the directory has none of its own. Nothing is written to disk.
+func schemaOverlay(dir string) (map[string]load.Source, error) {
+	overlay := map[string]load.Source{}
+	modFile := filepath.Join(dir, "cue.mod", "module.cue")
+	if _, err := os.Stat(modFile); err != nil {
+		overlay[modFile] = load.FromString("module: \"meridian.local/spec@v0\"\nlanguage: version: \"v0.17.0\"\n")
+	}
+	files, err := fs.Glob(cueschema.FS, "*.cue")
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range files {
+		b, err := fs.ReadFile(cueschema.FS, name)
+		if err != nil {
+			return nil, err
+		}
+		overlay[filepath.Join(dir, filepath.FromSlash(schemaDir), name)] = load.FromBytes(b)
+	}
+	return overlay, nil
+}
+
+// buildSchema evaluates the embedded schema package in ctx.
+func buildSchema(ctx *cue.Context) (cue.Value, error) {
+	inst := build.NewContext().NewInstance(schemaDir, nil)
+	files, err := fs.Glob(cueschema.FS, "*.cue")
+	if err != nil {
+		return cue.Value{}, err
+	}
+	for _, name := range files {
+		b, err := fs.ReadFile(cueschema.FS, name)
+		if err != nil {
+			return cue.Value{}, err
+		}
+		if err := inst.AddFile(path.Join(schemaDir, name), b); err != nil {
+			return cue.Value{}, err
+		}
+	}
+	v := ctx.BuildInstance(inst)
+	return v, v.Err()
+}
+
+// topLevel are the fields of a spec's root.
+var topLevel = []string{"environments", "boundaries", "pipelines", "services"}
+
+// unknownTopLevel reports regular root fields the schema does not know.
+func (s *Spec) unknownTopLevel() Errors {
+	var errs Errors
+	iter, err := s.value.Fields()
+	if err != nil {
+		return nil // reported by Validate
+	}
+	for iter.Next() {
+		name := iter.Selector().Unquoted()
+		if !slices.Contains(topLevel, name) {
+			errs = append(errs, s.pos.at(s.posOf(cue.MakePath(iter.Selector())), "unknown top-level field %q (want one of %s)", name, strings.Join(topLevel, ", ")))
+		}
+	}
+	return errs
+}
+
+// duplicateServices reports a service declared in more than one file. CUE
+// would unify the declarations into one service; two files declaring the
+// same name are almost always a copy-paste mistake. Declarations of one
+// service within one file may be split freely.
+func (s *Spec) duplicateServices() Errors {
+	first := map[string]token.Pos{}
+	var errs Errors
+	for _, f := range s.files {
+		seen := map[string]bool{}
+		for _, decl := range f.Decls {
+			field, ok := decl.(*ast.Field)
+			if !ok || labelName(field.Label) != "services" {
+				continue
+			}
+			for _, svc := range structFields(field.Value) {
+				name := labelName(svc.Label)
+				if name == "" || seen[name] {
+					continue
+				}
+				seen[name] = true
+				pos := svc.Label.Pos()
+				if prev, dup := first[name]; dup {
+					errs = append(errs, s.pos.at(pos, "service %q is also defined in %s:%d:%d; define each service in one file", name, s.pos.rel(prev.Filename()), prev.Line(), prev.Column()))
+					continue
+				}
+				first[name] = pos
+			}
+		}
+	}
+	return errs
+}
+
+// labelName is the name of a static field label; "" for a dynamic one.
+func labelName(l ast.Label) string {
+	name, _, err := ast.LabelName(l)
+	if err != nil {
+		return ""
+	}
+	return name
+}
+
+// structFields returns the fields of the struct literals in x, looking
+// through parentheses and unifications (schema.#Service & {...}).
+func structFields(x ast.Expr) []*ast.Field {
+	switch x := x.(type) {
+	case *ast.StructLit:
+		var fields []*ast.Field
+		for _, d := range x.Elts {
+			if f, ok := d.(*ast.Field); ok {
+				fields = append(fields, f)
+			}
+		}
+		return fields
+	case *ast.ParenExpr:
+		return structFields(x.X)
+	case *ast.BinaryExpr:
+		if x.Op == token.AND {
+			return append(structFields(x.X), structFields(x.Y)...)
+		}
+	}
+	return nil
+}
+
+// posOf returns where the user wrote the value at path: its own position if
+// that lies in the user's files, otherwise where the longest prefix of path
+// was written.
+func (s *Spec) posOf(p cue.Path) token.Pos {
+	if pos := s.value.LookupPath(p).Pos(); s.pos.inSpec(pos) {
+		return pos
+	}
+	if s.labels == nil {
+		s.labels = map[string]token.Pos{}
+		for _, f := range s.files {
+			indexLabels(s.labels, "", f.Decls)
+		}
+	}
+	sels := p.Selectors()
+	for n := len(sels); n > 0; n-- {
+		if pos, ok := s.labels[cue.MakePath(sels[:n]...).String()]; ok {
+			return pos
+		}
+	}
+	return token.NoPos
+}
+
+// indexLabels records where each static field path (and list element) is
+// first written.
+func indexLabels(index map[string]token.Pos, prefix string, decls []ast.Decl) {
+	for _, d := range decls {
+		f, ok := d.(*ast.Field)
+		if !ok {
+			continue
+		}
+		name := labelName(f.Label)
+		if name == "" {
+			continue
+		}
+		p := cue.MakePath(cue.Str(name)).String()
+		if prefix != "" {
+			p = prefix + "." + p
+		}
+		if _, seen := index[p]; !seen {
+			index[p] = f.Label.Pos()
+		}
+		indexValue(index, p, f.Value)
+	}
+}
+
+func indexValue(index map[string]token.Pos, p string, x ast.Expr) {
+	switch x := x.(type) {
+	case *ast.StructLit:
+		indexLabels(index, p, x.Elts)
+	case *ast.ParenExpr:
+		indexValue(index, p, x.X)
+	case *ast.BinaryExpr:
+		if x.Op == token.AND {
+			indexValue(index, p, x.X)
+			indexValue(index, p, x.Y)
+		}
+	case *ast.ListLit:
+		for i, e := range x.Elts {
+			ip := fmt.Sprintf("%s[%d]", p, i)
+			if _, seen := index[ip]; !seen {
+				index[ip] = e.Pos()
+			}
+			indexValue(index, ip, e)
+		}
+	}
+}
