@@ -1,0 +1,47 @@
+package aws
+
+import (
+	"sync"
+
+	"github.com/meridian-deploy/meridian/placement"
+	"github.com/meridian-deploy/meridian/regions"
+)
+
+// Clients makes and caches one SDK client per (boundary, region), so that
+// every call for a target goes to its own region inside its own partition.
+type Clients[C any] struct {
+	newClient func(b regions.Boundary, region string) C
+
+	mu sync.Mutex
+	m  map[string]C
+}
+
+// NewClients returns a cache that builds clients with newClient.
+func NewClients[C any](newClient func(b regions.Boundary, region string) C) *Clients[C] {
+	return &Clients[C]{newClient: newClient, m: map[string]C{}}
+}
+
+// For returns the client for t's boundary and region, after checking that
+// the target is an AWS target whose region lies in its boundary.
+func (c *Clients[C]) For(t placement.Target) (C, error) {
+	var zero C
+	if t.Cloud != "aws" {
+		return zero, Errorf(Invalid, "aws: target %s is not an aws target", t.ID())
+	}
+	b, err := Boundary(t.Boundary)
+	if err != nil {
+		return zero, err
+	}
+	if err := CheckRegion(b, t.Region); err != nil {
+		return zero, err
+	}
+	key := b.ID + "/" + t.Region
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cl, ok := c.m[key]
+	if !ok {
+		cl = c.newClient(b, t.Region)
+		c.m[key] = cl
+	}
+	return cl, nil
+}

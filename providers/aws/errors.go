@@ -1,0 +1,122 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/meridian-deploy/meridian/providers/driver"
+)
+
+// Codes the AWS drivers' own errors carry, re-exported for brevity.
+const (
+	NotFound = driver.NotFound
+	Invalid  = driver.Invalid
+	Failed   = driver.Failed
+)
+
+// Error is an error a driver raises itself (not one AWS returned), with its code.
+type Error struct {
+	Code driver.Code
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Errorf formats a driver error with code.
+func Errorf(code driver.Code, format string, args ...any) error {
+	return &Error{Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+// errorCodes maps AWS error codes (awsJson __type, restJson X-Amzn-ErrorType,
+// awsQuery codes) to portable codes.
+var errorCodes = map[string]driver.Code{
+	// not found
+	"ClusterNotFoundException":  driver.NotFound,
+	"ServiceNotFoundException":  driver.NotFound,
+	"ResourceNotFoundException": driver.NotFound,
+	"ResourceNotFound":          driver.NotFound,
+	// conflicts: another change is in progress
+	"ConflictException":               driver.Conflict,
+	"UpdateInProgressException":       driver.Conflict,
+	"ConcurrentModificationException": driver.Conflict,
+	// throttling
+	"ThrottlingException":                    driver.Throttled,
+	"Throttling":                             driver.Throttled,
+	"TooManyRequestsException":               driver.Throttled,
+	"RequestLimitExceeded":                   driver.Throttled,
+	"ProvisionedThroughputExceededException": driver.Throttled,
+	// transient server errors
+	"ServerException":             driver.Unavailable,
+	"InternalServerException":     driver.Unavailable,
+	"InternalFailure":             driver.Unavailable,
+	"InternalServiceFault":        driver.Unavailable,
+	"ServiceUnavailable":          driver.Unavailable,
+	"ServiceUnavailableException": driver.Unavailable,
+	// credentials and permissions
+	"AccessDeniedException":       driver.PermissionDenied,
+	"AccessDenied":                driver.PermissionDenied,
+	"UnauthorizedOperation":       driver.PermissionDenied,
+	"UnrecognizedClientException": driver.PermissionDenied,
+	"InvalidClientTokenId":        driver.PermissionDenied,
+	"InvalidSignatureException":   driver.PermissionDenied,
+	"SignatureDoesNotMatch":       driver.PermissionDenied,
+	"ExpiredToken":                driver.PermissionDenied,
+	"ExpiredTokenException":       driver.PermissionDenied,
+	// requests that can never succeed
+	"ClientException":                                driver.Invalid,
+	"InvalidParameterException":                      driver.Invalid,
+	"InvalidParameterValue":                          driver.Invalid,
+	"InvalidParameterCombination":                    driver.Invalid,
+	"MissingParameter":                               driver.Invalid,
+	"ValidationException":                            driver.Invalid,
+	"BadRequestException":                            driver.Invalid,
+	"PayloadTooLargeException":                       driver.Invalid,
+	"ServiceQuotaExceededException":                  driver.Invalid,
+	"ServiceNotActiveException":                      driver.Invalid,
+	"PlatformUnknownException":                       driver.Invalid,
+	"PlatformTaskDefinitionIncompatibilityException": driver.Invalid,
+	"LimitExceededException":                         driver.Invalid,
+	"InvalidFormat":                                  driver.Invalid,
+	"InvalidNextToken":                               driver.Invalid,
+}
+
+// ErrorCode classifies an error from an AWS SDK call or from a driver.
+func ErrorCode(err error) driver.Code {
+	if err == nil {
+		return driver.Unknown
+	}
+	var own *Error
+	if errors.As(err, &own) {
+		return own.Code
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return driver.Canceled
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		if code, ok := errorCodes[api.ErrorCode()]; ok {
+			return code
+		}
+	}
+	var resp *smithyhttp.ResponseError
+	if errors.As(err, &resp) {
+		switch status := resp.HTTPStatusCode(); {
+		case status == http.StatusNotFound:
+			return driver.NotFound
+		case status == http.StatusConflict:
+			return driver.Conflict
+		case status == http.StatusTooManyRequests:
+			return driver.Throttled
+		case status == http.StatusUnauthorized || status == http.StatusForbidden:
+			return driver.PermissionDenied
+		case status >= 500:
+			return driver.Unavailable
+		}
+	}
+	return driver.Unknown
+}

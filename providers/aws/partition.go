@@ -1,0 +1,48 @@
+package aws
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	smithyendpoints "github.com/aws/smithy-go/endpoints"
+
+	"github.com/meridian-deploy/meridian/regions"
+)
+
+// Boundary returns the catalog's AWS boundary with id: its Source is the
+// partition (aws, aws-us-gov, aws-cn, aws-eusc, …) and its DNSSuffix the
+// partition's endpoint suffix.
+func Boundary(id string) (regions.Boundary, error) {
+	b, ok := regions.Default().Boundary("aws", id)
+	if !ok {
+		return regions.Boundary{}, Errorf(Invalid, "aws: unknown boundary %q", id)
+	}
+	return b, nil
+}
+
+// CheckRegion verifies that region is an AWS region of boundary b, so that a
+// target can never send a call for one boundary into another partition.
+func CheckRegion(b regions.Boundary, region string) error {
+	r, ok := regions.Default().Region("aws", region)
+	if !ok {
+		return Errorf(Invalid, "aws: unknown region %q", region)
+	}
+	if r.Boundary != b.ID {
+		return Errorf(Invalid, "aws: region %s is in boundary %s, not %s", region, r.Boundary, b.ID)
+	}
+	return nil
+}
+
+// InBoundary checks an endpoint the SDK resolved for a service in region
+// against boundary b. The SDK knows the partition of every region it was
+// built with; for a region it places in another partition (one newer than
+// the SDK) the endpoint is rebuilt as https://<prefix>.<region>.<dnsSuffix>
+// from the catalog.
+func InBoundary(ep smithyendpoints.Endpoint, prefix, region string, b regions.Boundary) smithyendpoints.Endpoint {
+	if b.DNSSuffix == "" || strings.HasSuffix(ep.URI.Hostname(), "."+b.DNSSuffix) {
+		return ep
+	}
+	ep.URI = url.URL{Scheme: "https", Host: fmt.Sprintf("%s.%s.%s", prefix, region, b.DNSSuffix)}
+	return ep
+}
