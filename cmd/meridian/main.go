@@ -30,6 +30,8 @@ func newRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newRegionsCmd(),
+		newPlanCmd(),
+		newDiffCmd(),
 	// Each command lives in its own file: newXCmd().
 	)
 	return root

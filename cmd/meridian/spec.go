@@ -1,0 +1,58 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path"
+
+	"github.com/meridian-deploy/meridian/pipelines"
+	"github.com/meridian-deploy/meridian/placement"
+	"github.com/meridian-deploy/meridian/regions"
+)
+
+// planSpec loads and compiles the spec in dir and builds its plan.
+//
+// Spec errors are written to w one per line, as validate writes them
+// (file:line:col: message), with each file name prefixed by label when
+// label is not empty, and come back as silentError{1}.
+func planSpec(dir, label string, w io.Writer) (*placement.Model, *pipelines.Plan, error) {
+	spec, err := placement.Load(dir)
+	if err != nil {
+		return nil, nil, specError(err, label, w)
+	}
+	model, err := placement.Compile(spec, regions.Default())
+	if err != nil {
+		return nil, nil, specError(err, label, w)
+	}
+	plan, err := pipelines.Build(model)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return model, plan, nil
+}
+
+// specError prints the positioned errors in err and turns them into
+// silentError{1}; other errors pass through.
+func specError(err error, label string, w io.Writer) error {
+	var list placement.Errors
+	var one placement.Error
+	switch {
+	case errors.As(err, &list):
+	case errors.As(err, &one):
+		list = placement.Errors{one}
+	default:
+		return err
+	}
+	for _, e := range list {
+		switch {
+		case label == "":
+		case e.File == "":
+			e.Msg = label + ": " + e.Msg
+		default:
+			e.File = path.Join(label, e.File)
+		}
+		fmt.Fprintln(w, e.Error())
+	}
+	return silentError{1}
+}
