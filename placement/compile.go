@@ -1,7 +1,9 @@
 package placement
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/json"
 	"maps"
 	"math"
 	"regexp"
@@ -47,11 +49,11 @@ type serviceDoc struct {
 // into a Model: defaults applied, placement resolved into targets, and
 // everything sorted by name. Its error is always Errors, one per problem.
 func Compile(spec *Spec, cat *regions.Catalog) (*Model, error) {
-	var doc document
-	if err := spec.value.Decode(&doc); err != nil {
-		return nil, spec.pos.fromCUE(err).sorted()
+	doc, err := decode(spec)
+	if err != nil {
+		return nil, err
 	}
-	c := &compiler{spec: spec, cat: cat, doc: &doc, envs: map[string]*environment{}, rules: map[boundaryKey]*BoundaryRule{}}
+	c := &compiler{spec: spec, cat: cat, doc: doc, envs: map[string]*environment{}, rules: map[boundaryKey]*BoundaryRule{}}
 	m := &Model{
 		Environments: c.environments(),
 		Pipelines:    c.pipelines(),
@@ -63,6 +65,23 @@ func Compile(spec *Spec, cat *regions.Catalog) (*Model, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// decode reads the evaluated spec into a document. Going through JSON is
+// several times faster than cue.Value.Decode on large specs; numbers in
+// config stay exact (json.Number).
+func decode(spec *Spec) (*document, error) {
+	b, err := spec.value.MarshalJSON()
+	if err != nil {
+		return nil, spec.pos.fromCUE(err).sorted()
+	}
+	var doc document
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil {
+		return nil, Errors{{Msg: "decoding the evaluated spec: " + err.Error()}}
+	}
+	return &doc, nil
 }
 
 // compiler holds what the checks share while one spec compiles.

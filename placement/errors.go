@@ -87,6 +87,9 @@ func (p positioner) rel(name string) string {
 	if s, ok := strings.CutPrefix(rel, schemaDir+"/"); ok {
 		return "meridian.dev/schema/" + s
 	}
+	if rel == rootFile {
+		return "meridian.dev/schema/" + rootFile
+	}
 	return rel
 }
 

@@ -1,6 +1,7 @@
 package placement_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -91,7 +92,7 @@ func TestDocExample(t *testing.T) {
 		t.Errorf("boundary task queues:\n got %q\nwant %q", queues, wantQueues)
 	}
 	billing := m.Services[0]
-	if billing.Config["maxConnections"] != int64(200) || billing.Gates[0].Name != "http:/healthz" || billing.Gates[0].HTTP.Status != 200 || billing.Sharding.DrainTimeout != placement.Duration(2*time.Minute) {
+	if billing.Config["maxConnections"] != json.Number("200") || billing.Gates[0].Name != "http:/healthz" || billing.Gates[0].HTTP.Status != 200 || billing.Sharding.DrainTimeout != placement.Duration(2*time.Minute) {
 		t.Errorf("billing defaults not applied: %+v", billing)
 	}
 }

@@ -5,16 +5,15 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
-	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/load"
+	"cuelang.org/go/cue/parser"
 	"cuelang.org/go/cue/token"
 
 	cueschema "github.com/meridian-deploy/meridian/cue"
@@ -47,17 +46,17 @@ func Load(dir string) (*Spec, error) {
 		return nil, Errors{{Msg: fmt.Sprintf("spec directory %s: %v", dir, err)}}
 	}
 	p := positioner{dir: abs}
-	if errs := checkDir(dir, abs); len(errs) > 0 {
+	pkg, errs := checkDir(dir, abs)
+	if len(errs) > 0 {
 		return nil, errs.sorted()
 	}
 
-	overlay, err := schemaOverlay(abs)
+	overlay, err := schemaOverlay(abs, pkg)
 	if err != nil {
 		return nil, Errors{{Msg: err.Error()}}
 	}
 	insts := load.Instances([]string{"."}, &load.Config{Dir: abs, ModuleRoot: abs, Overlay: overlay})
 	inst := insts[0]
-	var errs Errors
 	if inst.Err != nil {
 		errs = append(errs, p.fromCUE(inst.Err)...)
 	}
@@ -72,23 +71,17 @@ func Load(dir string) (*Spec, error) {
 
 	spec := &Spec{pos: p}
 	for _, f := range inst.Files {
-		if filepath.Dir(f.Filename) == abs {
+		if filepath.Dir(f.Filename) == abs && filepath.Base(f.Filename) != rootFile {
 			spec.files = append(spec.files, f)
 		}
 	}
 	slices.SortFunc(spec.files, func(a, b *ast.File) int { return strings.Compare(a.Filename, b.Filename) })
 	errs = append(errs, spec.duplicateServices()...)
 
-	ctx := cuecontext.New()
-	schema, err := buildSchema(ctx)
-	if err != nil {
-		return nil, Errors{{Msg: "embedded schema: " + err.Error()}}
-	}
-	root := ctx.BuildInstance(inst)
-	if err := root.Err(); err != nil {
+	spec.value = cuecontext.New().BuildInstance(inst)
+	if err := spec.value.Err(); err != nil {
 		return nil, append(errs, p.fromCUE(err)...).sorted()
 	}
-	spec.value = schema.LookupPath(cue.MakePath(cue.Def("#Spec"))).Unify(root)
 	errs = append(errs, spec.unknownTopLevel()...)
 	if err := spec.value.Validate(cue.Concrete(true)); err != nil {
 		errs = append(errs, p.fromCUE(err)...)
@@ -100,16 +93,16 @@ func Load(dir string) (*Spec, error) {
 }
 
 // checkDir reports a missing or unreadable directory, one without CUE
-// files, and files too large to read.
-func checkDir(dir, abs string) Errors {
+// files, and files too large to read. It returns the package name of the
+// first file that has one.
+func checkDir(dir, abs string) (pkg string, errs Errors) {
 	entries, err := os.ReadDir(abs)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return Errors{{Msg: fmt.Sprintf("spec directory %s does not exist", dir)}}
+		return "", Errors{{Msg: fmt.Sprintf("spec directory %s does not exist", dir)}}
 	case err != nil:
-		return Errors{{Msg: fmt.Sprintf("spec directory %s: %v", dir, err)}}
+		return "", Errors{{Msg: fmt.Sprintf("spec directory %s: %v", dir, err)}}
 	}
-	var errs Errors
 	found := false
 	for _, e := range entries {
 		name := e.Name()
@@ -123,19 +116,42 @@ func checkDir(dir, abs string) Errors {
 		found = true
 		if info.Size() > MaxFileSize {
 			errs = append(errs, Error{File: name, Msg: fmt.Sprintf("file is too large (%d MiB; at most %d MiB)", info.Size()>>20, MaxFileSize>>20)})
+			continue
+		}
+		if pkg == "" {
+			pkg = packageName(filepath.Join(abs, name))
 		}
 	}
 	if !found {
 		errs = append(errs, Error{Msg: fmt.Sprintf("spec directory %s has no .cue files", dir)})
 	}
-	return errs
+	return pkg, errs
 }
+
+// packageName returns the package a CUE file declares, "" when it declares
+// none or cannot be parsed (load reports that).
+func packageName(file string) string {
+	f, err := parser.ParseFile(file, nil, parser.PackageClauseOnly)
+	if err != nil {
+		return ""
+	}
+	return f.PackageName()
+}
+
+// rootFile is the synthetic file that applies the schema to the root of the
+// spec's package.
+const rootFile = "zz_meridian_schema_root.cue"
 
 // schemaOverlay makes the embedded schema a local package of the spec
 // directory (cue.mod/pkg/meridian.dev/schema), with a synthetic module file
-// when the directory has none of its own. Nothing is written to disk.
-func schemaOverlay(dir string) (map[string]load.Source, error) {
+// when the directory has none of its own, and adds to package pkg a file
+// that embeds schema.#Spec, so that one evaluation checks the whole spec.
+// Nothing is written to disk.
+func schemaOverlay(dir, pkg string) (map[string]load.Source, error) {
 	overlay := map[string]load.Source{}
+	if pkg != "" {
+		overlay[filepath.Join(dir, rootFile)] = load.FromString("package " + pkg + "\n\nimport meridianschema \"" + cueschema.ImportPath + "\"\n\nmeridianschema.#Spec\n")
+	}
 	modFile := filepath.Join(dir, "cue.mod", "module.cue")
 	if _, err := os.Stat(modFile); err != nil {
 		overlay[modFile] = load.FromString("module: \"meridian.local/spec@v0\"\nlanguage: version: \"v0.17.0\"\n")
@@ -152,26 +168,6 @@ func schemaOverlay(dir string) (map[string]load.Source, error) {
 		overlay[filepath.Join(dir, filepath.FromSlash(schemaDir), name)] = load.FromBytes(b)
 	}
 	return overlay, nil
-}
-
-// buildSchema evaluates the embedded schema package in ctx.
-func buildSchema(ctx *cue.Context) (cue.Value, error) {
-	inst := build.NewContext().NewInstance(schemaDir, nil)
-	files, err := fs.Glob(cueschema.FS, "*.cue")
-	if err != nil {
-		return cue.Value{}, err
-	}
-	for _, name := range files {
-		b, err := fs.ReadFile(cueschema.FS, name)
-		if err != nil {
-			return cue.Value{}, err
-		}
-		if err := inst.AddFile(path.Join(schemaDir, name), b); err != nil {
-			return cue.Value{}, err
-		}
-	}
-	v := ctx.BuildInstance(inst)
-	return v, v.Err()
 }
 
 // topLevel are the fields of a spec's root.
