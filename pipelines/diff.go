@@ -64,8 +64,9 @@ type BoundaryChange struct {
 type ServiceChange struct {
 	Service string `json:"service"`
 	Kind    string `json:"kind"`
-	// Fields holds changes to owner, artifact, pipeline, instances, gates
-	// and sharding; Config those to the service's config, by dotted path.
+	// Fields holds changes to owner, artifact, pipeline, instances, sharding
+	// and gates (gates.<name>); Config those to the service's config, by
+	// dotted path (config.db.pool).
 	Fields         []FieldChange      `json:"fields,omitempty"`
 	Config         []FieldChange      `json:"config,omitempty"`
 	TargetsAdded   []placement.Target `json:"targetsAdded,omitempty"`
@@ -161,8 +162,10 @@ func diffService(o, n placement.Service, oldPl, newPl []Pipeline) ServiceChange 
 	field("artifact.version", o.Artifact.Version, n.Artifact.Version, true)
 	field("pipeline", o.Pipeline, n.Pipeline, false)
 	field("instances", count(o.Instances), count(n.Instances), true)
-	field("gates", jsonText(o.Gates), jsonText(n.Gates), true)
 	field("sharding", jsonText(o.Sharding), jsonText(n.Sharding), true)
+	gates := diffGates(o.Gates, n.Gates)
+	sc.Fields = append(sc.Fields, gates...)
+	rollout = rollout || len(gates) > 0
 	sc.Config = diffConfig(o.Config, n.Config)
 	rollout = rollout || len(sc.Config) > 0
 
@@ -297,11 +300,30 @@ func diffBoundaries(before, after []placement.BoundaryRule) []BoundaryChange {
 	return out
 }
 
+// diffGates compares gates by name ("gates.<name>").
+func diffGates(before, after []placement.Gate) []FieldChange {
+	text := func(gates []placement.Gate) map[string]string {
+		m := make(map[string]string, len(gates))
+		for i, g := range gates {
+			name := cmp.Or(g.Name, strconv.Itoa(i))
+			g.Name = ""
+			m["gates."+name] = jsonText(g)
+		}
+		return m
+	}
+	return diffValues(text(before), text(after))
+}
+
 // diffConfig compares two configs leaf by leaf, by dotted path.
 func diffConfig(before, after map[string]any) []FieldChange {
 	o, n := map[string]string{}, map[string]string{}
 	flatten("config", before, o)
 	flatten("config", after, n)
+	return diffValues(o, n)
+}
+
+// diffValues compares two sets of values by key, in key order.
+func diffValues(o, n map[string]string) []FieldChange {
 	var out []FieldChange
 	for _, k := range unionKeys(o, n) {
 		if o[k] != n[k] {
