@@ -305,9 +305,11 @@ func diffGates(before, after []placement.Gate) []FieldChange {
 	text := func(gates []placement.Gate) map[string]string {
 		m := make(map[string]string, len(gates))
 		for i, g := range gates {
-			name := cmp.Or(g.Name, strconv.Itoa(i))
-			g.Name = ""
-			m["gates."+name] = jsonText(g)
+			var fields map[string]any
+			if b, err := json.Marshal(g); err == nil && json.Unmarshal(b, &fields) == nil {
+				delete(fields, "name")
+			}
+			m["gates."+cmp.Or(g.Name, strconv.Itoa(i))] = jsonText(fields)
 		}
 		return m
 	}
