@@ -421,7 +421,11 @@ func (c *compiler) service(name string, doc serviceDoc) (Service, bool) {
 	boundaries := map[string]bool{}
 	for i, b := range doc.Placement.Boundaries {
 		if !slices.ContainsFunc(svc.Placement.Clouds, func(cloud string) bool { _, ok := c.cat.Boundary(cloud, b); return ok }) {
-			c.errorf(at("placement", "boundaries", i), "unknown boundary %q for clouds %s", b, strings.Join(svc.Placement.Clouds, ", "))
+			var have []string
+			for _, cloud := range svc.Placement.Clouds {
+				have = append(have, cloud+": "+strings.Join(c.boundariesOf(cloud), ", "))
+			}
+			c.errorf(at("placement", "boundaries", i), "no cloud of the service has boundary %q (%s)", b, strings.Join(have, "; "))
 		}
 		boundaries[b] = true
 	}
