@@ -32,6 +32,7 @@ func newRootCmd() *cobra.Command {
 		newRegionsCmd(),
 		newPlanCmd(),
 		newDiffCmd(),
+		newValidateCmd(),
 	// Each command lives in its own file: newXCmd().
 	)
 	return root
