@@ -1,0 +1,330 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/meridian-deploy/meridian/placement"
+	"github.com/meridian-deploy/meridian/providers"
+	"github.com/meridian-deploy/meridian/providers/driver"
+)
+
+// Activities call the providers. Register one instance per worker; it holds
+// the worker's providers, built once from the boundaries it serves. Every
+// activity is idempotent: a retry after a crash resumes from the last
+// heartbeat instead of changing a target twice.
+type Activities struct {
+	Providers *providers.Set
+	// PollInterval is the wait between two readiness or drain polls (default 2s).
+	PollInterval time.Duration
+}
+
+func (a *Activities) poll() time.Duration {
+	if a.PollInterval > 0 {
+		return a.PollInterval
+	}
+	return 2 * time.Second
+}
+
+// sleep waits one poll interval, heartbeating details first.
+func (a *Activities) sleep(ctx context.Context, details ...any) error {
+	activity.RecordHeartbeat(ctx, details...)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(a.poll()):
+		return nil
+	}
+}
+
+// activityError marks a provider error that retrying cannot fix as
+// non-retryable, typed by its code ("invalid", "permission-denied"…).
+func activityError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if code := providers.Code(err); !code.Retryable() {
+		return temporal.NewNonRetryableApplicationError(err.Error(), code.String(), err)
+	}
+	return err
+}
+
+// Rollout makes one target's change: deploys a version or applies a config
+// and waits until it is ready, or restarts the target's instances; then it
+// evaluates the gates once. A change made but never ready is reported in
+// RolloutResult.Failure, not as an error, so that it is still compensated.
+func (a *Activities) Rollout(ctx context.Context, in RolloutInput) (RolloutResult, error) {
+	p, err := a.Providers.For(in.Target)
+	if err != nil {
+		return RolloutResult{}, activityError(err)
+	}
+	var res RolloutResult
+	switch in.Change.Kind {
+	case KindVersion, KindConfig:
+		res, err = a.change(ctx, p, in)
+	case KindRestart:
+		res.Failure, err = a.restart(ctx, p, in)
+	default:
+		err = temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown change kind %q", in.Change.Kind), "invalid", nil)
+	}
+	if err != nil || res.Failure != "" {
+		return res, activityError(err)
+	}
+	res.Observations, err = evaluateGates(ctx, p, in.Target, in.Gates)
+	return res, activityError(err)
+}
+
+// change deploys or applies the change, resuming from a heartbeat.
+func (a *Activities) change(ctx context.Context, p *providers.Provider, in RolloutInput) (RolloutResult, error) {
+	var dep driver.Deployment
+	var err error
+	switch {
+	case activity.HasHeartbeatDetails(ctx) && activity.GetHeartbeatDetails(ctx, &dep) == nil && dep.Revision != "":
+		// A previous attempt made the change: only wait for it.
+	case in.Change.Kind == KindVersion:
+		dep, err = p.Deploy(ctx, driver.DeployRequest{Target: in.Target, Image: in.Change.Image, Version: in.Change.Version,
+			ChangeID: in.Change.ID, Instances: in.Instances, Sharding: in.Sharding})
+	default:
+		dep, err = p.ApplyConfig(ctx, driver.ConfigRequest{Target: in.Target, Version: in.Change.Version, Data: in.Change.Config})
+	}
+	if err != nil {
+		return RolloutResult{}, err
+	}
+	activity.RecordHeartbeat(ctx, dep)
+	failure, err := a.waitReady(ctx, p, in.Target, in.Change.Kind, dep.Revision, dep)
+	return RolloutResult{Deployment: dep, Failure: failure}, err
+}
+
+// waitReady polls the status of revision until it is ready; it returns the
+// reason when the rollout failed.
+func (a *Activities) waitReady(ctx context.Context, p *providers.Provider, t placement.Target, kind ChangeKind, revision string, details any) (string, error) {
+	for {
+		var st driver.Status
+		var err error
+		if kind == KindConfig {
+			st, err = p.ConfigStatus(ctx, t, revision)
+		} else {
+			st, err = p.Status(ctx, t, revision)
+		}
+		switch {
+		case err != nil && !providers.Code(err).Retryable():
+			return "", err
+		case err != nil:
+			activity.GetLogger(ctx).Warn("status failed; polling again", "target", t.ID(), "error", err)
+		case st.State == driver.StateReady:
+			return "", nil
+		case st.State == driver.StateFailed:
+			return fmt.Sprintf("%s: revision %s failed: %s", t.ID(), revision, st.Reason), nil
+		}
+		if err := a.sleep(ctx, details); err != nil {
+			return "", err
+		}
+	}
+}
+
+// restart restarts every instance of the target, at most MaxUnavailable at
+// once, draining each through the sharder first when there is one. The
+// instances already restarted are heartbeated, so a retry skips them.
+func (a *Activities) restart(ctx context.Context, p *providers.Provider, in RolloutInput) (string, error) {
+	insts, err := p.Instances(ctx, in.Target)
+	if err != nil {
+		return "", err
+	}
+	var done []string
+	if activity.HasHeartbeatDetails(ctx) {
+		_ = activity.GetHeartbeatDetails(ctx, &done)
+	}
+	skip := map[string]bool{}
+	for _, id := range done {
+		skip[id] = true
+	}
+	maxUnavailable, drainTimeout := 1, 2*time.Minute
+	if in.Sharding != nil {
+		maxUnavailable = max(in.Sharding.MaxUnavailable, 1)
+		if in.Sharding.DrainTimeout > 0 {
+			drainTimeout = time.Duration(in.Sharding.DrainTimeout)
+		}
+	}
+	var (
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		failure  string
+		firstErr error
+		slots    = make(chan struct{}, maxUnavailable)
+	)
+	for _, inst := range insts {
+		if skip[inst.ID] {
+			continue
+		}
+		slots <- struct{}{}
+		mu.Lock()
+		stop := failure != "" || firstErr != nil
+		mu.Unlock()
+		if stop {
+			<-slots
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			why, err := a.restartInstance(ctx, p, in, inst, drainTimeout)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil && firstErr == nil:
+				firstErr = err
+			case why != "" && failure == "":
+				failure = why
+			case err == nil && why == "":
+				done = append(done, inst.ID)
+				activity.RecordHeartbeat(ctx, done)
+			}
+		}()
+	}
+	wg.Wait()
+	return failure, firstErr
+}
+
+// restartInstance is one shard-aware restart: drain, wait until the
+// instance owns no shards, restart, wait ready, undrain, check the gates.
+func (a *Activities) restartInstance(ctx context.Context, p *providers.Provider, in RolloutInput, inst driver.Instance, drainTimeout time.Duration) (string, error) {
+	t := in.Target
+	if p.HasSharder() {
+		if err := p.Drain(ctx, t, inst); err != nil {
+			return "", err
+		}
+		deadline := time.Now().Add(drainTimeout)
+		for {
+			owned, err := p.Owned(ctx, t, inst)
+			if err != nil && !providers.Code(err).Retryable() {
+				return "", err
+			}
+			if err == nil && owned == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Sprintf("%s: instance %s still owns %d shard(s) after the %s drain timeout", t.ID(), inst.ID, owned, drainTimeout), nil
+			}
+			if err := a.sleep(ctx); err != nil {
+				return "", err
+			}
+		}
+	}
+	if err := p.RestartInstance(ctx, t, inst.ID); err != nil {
+		return "", err
+	}
+	for ready := false; !ready; {
+		insts, err := p.Instances(ctx, t)
+		if err != nil && !providers.Code(err).Retryable() {
+			return "", err
+		}
+		for _, i := range insts {
+			ready = ready || (i.ID == inst.ID && i.Ready)
+		}
+		if !ready {
+			if err := a.sleep(ctx); err != nil {
+				return "", err
+			}
+		}
+	}
+	if p.HasSharder() {
+		if err := p.Undrain(ctx, t, inst); err != nil {
+			return "", err
+		}
+	}
+	obs, err := evaluateGates(ctx, p, t, in.Gates)
+	if err != nil {
+		return "", err
+	}
+	if why := (gateTallies{}).observe(in.Gates, obs); why != "" {
+		return fmt.Sprintf("after restarting %s: %s", inst.ID, why), nil
+	}
+	return "", nil
+}
+
+// Rollback makes c.Previous live again on c.Target and waits until it is
+// ready. Rolling back to what is already live changes nothing, so retries
+// are safe.
+func (a *Activities) Rollback(ctx context.Context, c Compensation) error {
+	if c.Previous == "" {
+		return temporal.NewNonRetryableApplicationError(c.Target.ID()+": first deploy, there is no previous revision to go back to", "not-found", nil)
+	}
+	p, err := a.Providers.For(c.Target)
+	if err != nil {
+		return activityError(err)
+	}
+	if c.Kind == KindConfig {
+		err = p.RollbackConfig(ctx, c.Target, c.Previous)
+	} else {
+		err = p.Rollback(ctx, c.Target, c.Previous)
+	}
+	if err != nil {
+		return activityError(err)
+	}
+	failure, err := a.waitReady(ctx, p, c.Target, c.Kind, c.Previous, nil)
+	if err == nil && failure != "" {
+		err = temporal.NewNonRetryableApplicationError(failure, "failed", nil)
+	}
+	return activityError(err)
+}
+
+// EvaluateGates evaluates every gate on every target once (a bake round).
+func (a *Activities) EvaluateGates(ctx context.Context, in GateCheck) ([]GateObservation, error) {
+	const workers = 8
+	results := make([][]GateObservation, len(in.Targets))
+	errs := make([]error, len(in.Targets))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, len(in.Targets)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				p, err := a.Providers.For(in.Targets[i])
+				if err == nil {
+					results[i], err = evaluateGates(ctx, p, in.Targets[i], in.Gates)
+				}
+				errs[i] = err
+			}
+		}()
+	}
+	for i := range in.Targets {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var obs []GateObservation
+	for i := range in.Targets {
+		if errs[i] != nil {
+			return nil, activityError(errs[i])
+		}
+		obs = append(obs, results[i]...)
+	}
+	return obs, nil
+}
+
+// evaluateGates observes each gate once on t. An evaluation error becomes an
+// observation (counted against the gate's ErrorLimit), unless the gate can
+// never be evaluated here.
+func evaluateGates(ctx context.Context, p *providers.Provider, t placement.Target, gates []placement.Gate) ([]GateObservation, error) {
+	obs := make([]GateObservation, 0, len(gates))
+	for _, g := range gates {
+		o, err := p.EvaluateGate(ctx, t, g)
+		switch {
+		case errors.Is(err, providers.ErrUnsupported), providers.Code(err) == driver.Canceled:
+			return nil, err
+		case err != nil:
+			obs = append(obs, GateObservation{Target: t.ID(), Gate: gateName(g), Error: err.Error()})
+		default:
+			obs = append(obs, GateObservation{Target: t.ID(), Gate: gateName(g), Health: o.Health, Message: o.Message})
+		}
+	}
+	return obs, nil
+}

@@ -1,0 +1,222 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+)
+
+// This file is the API the CLI and other callers use: start a release,
+// steer it, read its status and a service's history, and register the
+// workflows and activities on a worker.
+
+// ErrBusy is returned by StartRelease when the service is mid-release with
+// a different change.
+var ErrBusy = errors.New("service is mid-release")
+
+// Register registers every workflow and the activities on w. A worker for
+// ControlTaskQueue runs Release and ServiceLock; a worker for a boundary's
+// task queue runs Pipeline, Stage and the activities with that boundary's
+// providers. Registering everything everywhere is harmless.
+func Register(w worker.Registry, acts *Activities) {
+	w.RegisterWorkflowWithOptions(Release, workflow.RegisterOptions{Name: ReleaseWorkflowName})
+	w.RegisterWorkflowWithOptions(Pipeline, workflow.RegisterOptions{Name: PipelineWorkflowName})
+	w.RegisterWorkflowWithOptions(Stage, workflow.RegisterOptions{Name: StageWorkflowName})
+	w.RegisterWorkflowWithOptions(ServiceLock, workflow.RegisterOptions{Name: LockWorkflowName})
+	w.RegisterActivity(acts)
+}
+
+// StartRelease starts the release of req.Change, or attaches to it when the
+// same change was triggered before (attached is true, whether that release
+// is running or has ended). A different change for a service that is
+// mid-release is refused with an error wrapping ErrBusy.
+func StartRelease(ctx context.Context, c client.Client, req ReleaseRequest) (ref ReleaseRef, attached bool, err error) {
+	if err := req.Validate(); err != nil {
+		return ReleaseRef{}, false, err
+	}
+	for attempt := 1; ; attempt++ {
+		op := c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+			ID:                       LockID(req.Service),
+			TaskQueue:                ControlTaskQueue,
+			WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+			StaticSummary:            "release lock of " + req.Service,
+		}, LockWorkflowName, req.Service)
+		var h client.WorkflowUpdateHandle
+		h, err = c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+			StartWorkflowOperation: op,
+			UpdateOptions: client.UpdateWorkflowOptions{
+				UpdateName: updateAcquire, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted,
+			},
+		})
+		var a acquired
+		if err == nil {
+			err = h.Get(ctx, &a)
+		}
+		var app *temporal.ApplicationError
+		switch {
+		case err == nil:
+			return a.Release, a.Attached, nil
+		case errors.As(err, &app) && app.Type() == busyErrorType:
+			return ReleaseRef{}, false, fmt.Errorf("%w: %s", ErrBusy, app.Message())
+		case errors.As(err, &app), attempt == 3, ctx.Err() != nil:
+			return ReleaseRef{}, false, fmt.Errorf("start release of %s: %w", req.Service, err)
+		}
+		// The lock workflow ended between our look and our update: try again.
+	}
+}
+
+// ReleaseStatus returns the live status of a running release, or the
+// outcome of one that ended.
+func ReleaseStatus(ctx context.Context, c client.Client, release string) (Status, error) {
+	desc, err := c.DescribeWorkflowExecution(ctx, release, "")
+	if err != nil {
+		return Status{}, fmt.Errorf("release %s: %w", release, err)
+	}
+	var st Status
+	if desc.GetWorkflowExecutionInfo().GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		v, err := c.QueryWorkflow(ctx, release, "", QueryStatus)
+		if err != nil {
+			return Status{}, fmt.Errorf("release %s: status query: %w", release, err)
+		}
+		return st, v.Get(&st)
+	}
+	if err := c.GetWorkflow(ctx, release, "").Get(ctx, &st); err != nil {
+		return Status{Release: release, Phase: PhaseAborted, Reason: "release workflow ended without an outcome: " + err.Error()}, nil
+	}
+	return st, nil
+}
+
+// Watch polls the status every interval, calls fn with each status that
+// differs from the last, and returns the final status once the release has
+// ended (including a succeeded release in its rollback window).
+func Watch(ctx context.Context, c client.Client, release string, interval time.Duration, fn func(Status)) (Status, error) {
+	var last string
+	for {
+		st, err := ReleaseStatus(ctx, c, release)
+		if err != nil {
+			return st, err
+		}
+		if key := fmt.Sprint(st.Phase, st.Pipelines, len(st.Events)); key != last && fn != nil {
+			fn(st)
+			last = key
+		}
+		if st.Phase.Terminal() {
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-time.After(interval):
+		}
+	}
+}
+
+// Approve approves the stage req.Stage (any waiting stage when empty).
+func Approve(ctx context.Context, c client.Client, release string, req Request) (Status, error) {
+	return update(ctx, c, release, UpdateApprove, req)
+}
+
+// Promote ends the current bake now.
+func Promote(ctx context.Context, c client.Client, release string, req Request) (Status, error) {
+	return update(ctx, c, release, UpdatePromote, req)
+}
+
+// Pause holds the release before its next target, stage or pipeline.
+func Pause(ctx context.Context, c client.Client, release string, req Request) (Status, error) {
+	return update(ctx, c, release, UpdatePause, req)
+}
+
+// Resume continues a paused release (under the manual policy, a failed
+// stage runs again).
+func Resume(ctx context.Context, c client.Client, release string, req Request) (Status, error) {
+	return update(ctx, c, release, UpdateResume, req)
+}
+
+// Abort stops the release and rolls back per each pipeline's policy.
+func Abort(ctx context.Context, c client.Client, release string, req Request) (Status, error) {
+	return update(ctx, c, release, UpdateAbort, req)
+}
+
+// Rollback rolls back everything the release changed, newest first, while
+// it runs or during its rollback window after success.
+func Rollback(ctx context.Context, c client.Client, release string, req Request) (Status, error) {
+	return update(ctx, c, release, UpdateRollback, req)
+}
+
+func update(ctx context.Context, c client.Client, release, name string, req Request) (Status, error) {
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: release, UpdateName: name, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var st Status
+	if err == nil {
+		err = h.Get(ctx, &st)
+	}
+	if err != nil {
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) {
+			return Status{}, fmt.Errorf("%s %s: %s", name, release, app.Message())
+		}
+		return Status{}, fmt.Errorf("%s %s: %w", name, release, err)
+	}
+	return st, nil
+}
+
+// ReleaseSummary is one past or running release of a service, from visibility.
+type ReleaseSummary struct {
+	Release  string    `json:"release"`
+	ChangeID string    `json:"changeId"`
+	Trigger  string    `json:"trigger,omitempty"`
+	Phase    Phase     `json:"phase"`
+	Started  time.Time `json:"started"`
+	Ended    time.Time `json:"ended,omitzero"`
+}
+
+// History lists a service's releases, newest first, from visibility.
+func History(ctx context.Context, c client.Client, service string) ([]ReleaseSummary, error) {
+	query := fmt.Sprintf("WorkflowType = '%s' AND %s = '%s'", ReleaseWorkflowName, AttrService.GetName(), strings.ReplaceAll(service, "'", "\\'"))
+	var out []ReleaseSummary
+	var token []byte
+	for {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, NextPageToken: token})
+		if err != nil {
+			return nil, fmt.Errorf("history of %s: %w", service, err)
+		}
+		for _, e := range resp.GetExecutions() {
+			fields := e.GetSearchAttributes().GetIndexedFields()
+			s := ReleaseSummary{
+				Release: e.GetExecution().GetWorkflowId(), ChangeID: keyword(fields[AttrChangeID.GetName()]),
+				Trigger: keyword(fields[AttrTrigger.GetName()]), Phase: Phase(keyword(fields[AttrPhase.GetName()])),
+				Started: e.GetStartTime().AsTime(),
+			}
+			if e.GetCloseTime() != nil {
+				s.Ended = e.GetCloseTime().AsTime()
+			}
+			if e.GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING && e.GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+				s.Phase = PhaseAborted // terminated, canceled, timed out
+			}
+			out = append(out, s)
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			return out, nil
+		}
+	}
+}
+
+func keyword(p *commonpb.Payload) string {
+	var s string
+	if p != nil {
+		_ = converter.GetDefaultDataConverter().FromPayload(p, &s)
+	}
+	return s
+}

@@ -1,0 +1,29 @@
+// Package workflows runs releases as Temporal workflows.
+//
+// A Release (one change to one service, ID release/<service>/<change-id>,
+// on ControlTaskQueue) starts one child Pipeline per (cloud, boundary) on
+// that boundary's task queue, honouring the boundaries' After and Lag
+// rules. A Pipeline runs its stages in order; each stage is a child Stage
+// workflow that rolls the change out to the stage's targets with bounded
+// parallelism (one Rollout activity per target: deploy or apply config or
+// restart, wait until ready, check the gates once). The Pipeline then bakes
+// the stage (the gates are evaluated every gate interval, assessed by the
+// pure functions in gates.go) and waits for approval when the stage asks.
+// Failures, aborts and rollback requests unwind the changes saga-style,
+// newest first, in a disconnected context, per the pipeline's rollback
+// policy (automatic, stage or manual).
+//
+// Releases are serialized per service by a ServiceLock workflow: a
+// repeated trigger of the same change attaches to its release, and a
+// different change mid-release is refused (see StartRelease).
+//
+// Histories stay small: a stage's targets live in the Stage child's
+// history (about 3 events per target plus workflow tasks), a Pipeline
+// holds a handful of events per stage and bake round, and a Release a
+// handful per pipeline and status report.
+//
+// Workflow code must stay deterministic and replay-compatible: guard any
+// change in its commands with workflow.GetVersion, and refresh the recorded
+// histories in testdata/histories (go test ./workflows -run TestReplay -record)
+// only when the change is meant to be incompatible with running releases.
+package workflows

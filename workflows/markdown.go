@@ -1,0 +1,146 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/meridian-deploy/meridian/pipelines"
+)
+
+// The Web UI is a product surface: every workflow has a one-line
+// StaticSummary, a StaticDetails page (what changes, where, which stages)
+// and live current details (a stage table). These functions render them.
+
+func changeLine(svc string, c Change) string {
+	switch c.Kind {
+	case KindConfig:
+		return fmt.Sprintf("config %s of %s", c.Version, svc)
+	case KindRestart:
+		return fmt.Sprintf("shard-aware restart of %s", svc)
+	}
+	return fmt.Sprintf("%s %s", svc, c.Version)
+}
+
+func releaseSummary(req ReleaseRequest) string {
+	keys := make([]string, 0, len(req.Pipelines))
+	for _, pl := range req.Pipelines {
+		keys = append(keys, pipelineKey(pl))
+	}
+	return fmt.Sprintf("%s → %s (change %s)", changeLine(req.Service, req.Change), strings.Join(keys, ", "), req.Change.ID)
+}
+
+func releaseStaticDetails(req ReleaseRequest) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Release of %s\n\n", changeLine(req.Service, req.Change))
+	fmt.Fprintf(&b, "- change: `%s` (%s, triggered by %s", req.Change.ID, req.Change.Kind, orDash(req.Change.Trigger))
+	if req.Change.Who != "" {
+		fmt.Fprintf(&b, ", %s", req.Change.Who)
+	}
+	b.WriteString(")\n")
+	if req.Change.Image != "" {
+		fmt.Fprintf(&b, "- artifact: `%s:%s`\n", req.Change.Image, req.Change.Version)
+	}
+	if req.RollbackWindow > 0 {
+		fmt.Fprintf(&b, "- rollback window after success: %s\n", req.RollbackWindow)
+	}
+	b.WriteString("\n| pipeline | task queue | rollback | after | stages |\n| --- | --- | --- | --- | --- |\n")
+	for _, pl := range req.Pipelines {
+		after := "—"
+		if len(pl.After) > 0 {
+			after = strings.Join(pl.After, ", ")
+			if pl.Lag > 0 {
+				after += " + " + pl.Lag.String()
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", pipelineKey(pl), pipelineQueue(pl), pl.Rollback, after, stageList(pl))
+	}
+	return b.String()
+}
+
+func stageList(pl pipelines.Pipeline) string {
+	names := make([]string, 0, len(pl.Stages))
+	for _, s := range pl.Stages {
+		names = append(names, fmt.Sprintf("%s (%d)", s.Name, len(s.Targets)))
+	}
+	return strings.Join(names, " → ")
+}
+
+func releaseDetails(st Status) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s** — %s\n\n", st.Phase, orDash(st.Reason))
+	b.WriteString("| pipeline | stage | phase | targets | note |\n| --- | --- | --- | --- | --- |\n")
+	for _, ps := range st.Pipelines {
+		fmt.Fprintf(&b, "| %s/%s | %s | %s | %d/%d | %s |\n", ps.Cloud, ps.Boundary, orDash(ps.Stage), ps.Phase, ps.Done, ps.Total, orDash(ps.Reason))
+	}
+	if len(st.LeftAsIs) > 0 {
+		fmt.Fprintf(&b, "\n**left as they are** (rollback failed): %s\n", strings.Join(st.LeftAsIs, ", "))
+	}
+	if len(st.Events) > 0 {
+		b.WriteString("\n| time | action | who | reason |\n| --- | --- | --- | --- |\n")
+		for _, e := range st.Events {
+			fmt.Fprintf(&b, "| %s | %s %s | %s | %s |\n", e.Time.Format("15:04:05"), e.Action, e.Stage, e.Who, orDash(e.Reason))
+		}
+	}
+	return b.String()
+}
+
+func pipelineSummary(req ReleaseRequest, pl pipelines.Pipeline) string {
+	return fmt.Sprintf("%s in %s: %s", changeLine(req.Service, req.Change), pipelineKey(pl), stageList(pl))
+}
+
+func pipelineStaticDetails(req ReleaseRequest, pl pipelines.Pipeline) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## %s in %s\n\npipeline `%s`, rollback **%s**\n\n", changeLine(req.Service, req.Change), pipelineKey(pl), pl.Definition, pl.Rollback)
+	b.WriteString("| # | stage | environment | targets | max parallel | bake | approval |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	for i, s := range pl.Stages {
+		fmt.Fprintf(&b, "| %d | %s | %s | %d | %d | %s | %v |\n", i+1, s.Name, s.Environment, len(s.Targets), s.MaxParallel, s.Bake, s.Approval)
+	}
+	return b.String()
+}
+
+func pipelineDetails(in PipelineInput, st PipelineStatus) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s** — %s\n\n| stage | targets | state |\n| --- | --- | --- |\n", st.Phase, orDash(st.Reason))
+	current := -1
+	for i, s := range in.Pipeline.Stages {
+		if s.Name == st.Stage {
+			current = i
+		}
+	}
+	for i, s := range in.Pipeline.Stages {
+		state := "pending"
+		switch {
+		case i < current || (i == current && st.Phase == PhaseSucceeded):
+			state = "done"
+		case i == current:
+			state = string(st.Phase)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %s |\n", s.Name, len(s.Targets), state)
+	}
+	return b.String()
+}
+
+func stageSummary(in PipelineInput, s pipelines.Stage) string {
+	return fmt.Sprintf("%s in %s, stage %s: %d target(s)", changeLine(in.Service, in.Change), pipelineKey(in.Pipeline), s.Name, len(s.Targets))
+}
+
+func stageDetails(in PipelineInput, s pipelines.Stage) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Stage %s (%s)\n\nmax parallel %d, bake %s, approval %v\n\n| target | region | cell |\n| --- | --- | --- |\n", s.Name, s.Environment, s.MaxParallel, s.Bake, s.Approval)
+	const shown = 50
+	for i, t := range s.Targets {
+		if i == shown {
+			fmt.Fprintf(&b, "| … %d more | | |\n", len(s.Targets)-shown)
+			break
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", t.ID(), t.Region, orDash(t.Cell))
+	}
+	return b.String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}

@@ -1,0 +1,152 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.temporal.io/sdk/workflow"
+)
+
+// register installs the status Query and the operator Updates. Each
+// Update's validator rejects what makes no sense in the current state (so a
+// rejected request leaves no trace in history); an accepted one is recorded
+// in the event log with who and why, applied, and answered with the status.
+func (r *releaseRun) register(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) { return r.status(), nil }); err != nil {
+		return err
+	}
+	updates := []struct {
+		name     string
+		validate func(Request) error
+		apply    func(workflow.Context, Request)
+	}{
+		{UpdateApprove, r.canApprove, func(ctx workflow.Context, req Request) {
+			r.forwardWhere(ctx, command{Action: UpdateApprove, Req: req}, func(ps PipelineStatus) bool {
+				return ps.Phase == PhaseAwaitingApproval && (req.Stage == "" || req.Stage == ps.Stage)
+			})
+		}},
+		{UpdatePromote, r.canPromote, func(ctx workflow.Context, req Request) {
+			r.forwardWhere(ctx, command{Action: UpdatePromote, Req: req}, func(ps PipelineStatus) bool {
+				return ps.Phase == PhaseBaking && (req.Stage == "" || req.Stage == ps.Stage)
+			})
+		}},
+		{UpdatePause, r.canPause, func(ctx workflow.Context, req Request) {
+			r.paused = true
+			r.forward(ctx, command{Action: UpdatePause, Req: req})
+		}},
+		{UpdateResume, r.canResume, func(ctx workflow.Context, req Request) {
+			r.paused = false
+			r.forward(ctx, command{Action: UpdateResume, Req: req})
+		}},
+		{UpdateAbort, r.canAbort, func(ctx workflow.Context, req Request) {
+			r.aborted = true
+			r.st.Reason = fmt.Sprintf("aborted by %s: %s", req.Who, req.Reason)
+			r.forward(ctx, command{Action: UpdateAbort, Req: req})
+		}},
+		{UpdateRollback, r.canRollback, func(ctx workflow.Context, req Request) {
+			r.rollback = true
+			r.st.Reason = fmt.Sprintf("rollback requested by %s: %s", req.Who, req.Reason)
+			r.forward(ctx, command{Action: UpdateRollback, Req: req})
+		}},
+	}
+	for _, u := range updates {
+		handler := func(ctx workflow.Context, req Request) (Status, error) {
+			r.st.Events = append(r.st.Events, Event{Time: workflow.Now(ctx), Action: u.name, Who: req.Who, Reason: req.Reason, Stage: req.Stage})
+			u.apply(ctx, req)
+			r.refresh(ctx)
+			return r.status(), nil
+		}
+		validator := func(_ workflow.Context, req Request) error {
+			if strings.TrimSpace(req.Who) == "" {
+				return errors.New("who is required: say who asks")
+			}
+			if u.name != UpdateRollback && (r.st.Phase.Terminal() || r.window) {
+				return fmt.Errorf("release %s has ended: %s", r.st.Release, r.st.Phase)
+			}
+			return u.validate(req)
+		}
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, handler, workflow.UpdateHandlerOptions{Validator: validator}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// forwardWhere sends c to the running pipelines whose status matches.
+func (r *releaseRun) forwardWhere(ctx workflow.Context, c command, match func(PipelineStatus) bool) {
+	for i, f := range r.children {
+		if f != nil && match(r.st.Pipelines[i]) {
+			_ = f.SignalChildWorkflow(ctx, signalCommand, c).Get(ctx, nil)
+		}
+	}
+}
+
+// where lists "cloud/boundary stage" of the pipelines in phase.
+func (r *releaseRun) where(phase Phase) []string {
+	var at []string
+	for _, ps := range r.st.Pipelines {
+		if ps.Phase == phase {
+			at = append(at, ps.Cloud+"/"+ps.Boundary+" stage "+ps.Stage)
+		}
+	}
+	return at
+}
+
+func (r *releaseRun) canApprove(req Request) error {
+	for _, ps := range r.st.Pipelines {
+		if ps.Phase == PhaseAwaitingApproval && (req.Stage == "" || req.Stage == ps.Stage) {
+			return nil
+		}
+	}
+	if at := r.where(PhaseAwaitingApproval); len(at) > 0 {
+		return fmt.Errorf("stage %q is not awaiting approval; awaiting: %s", req.Stage, strings.Join(at, ", "))
+	}
+	return fmt.Errorf("no stage is awaiting approval (release is %s)", r.livePhase())
+}
+
+func (r *releaseRun) canPromote(req Request) error {
+	for _, ps := range r.st.Pipelines {
+		if ps.Phase == PhaseBaking && (req.Stage == "" || req.Stage == ps.Stage) {
+			return nil
+		}
+	}
+	if at := r.where(PhaseBaking); len(at) > 0 {
+		return fmt.Errorf("stage %q is not baking; baking: %s", req.Stage, strings.Join(at, ", "))
+	}
+	return fmt.Errorf("no stage is baking (release is %s)", r.livePhase())
+}
+
+func (r *releaseRun) canPause(Request) error {
+	switch {
+	case r.stopping():
+		return fmt.Errorf("release is stopping: %s", r.why())
+	case r.paused:
+		return errors.New("release is already paused")
+	}
+	return nil
+}
+
+func (r *releaseRun) canResume(Request) error {
+	if r.paused || len(r.where(PhasePaused)) > 0 {
+		return nil
+	}
+	return fmt.Errorf("release is not paused (it is %s)", r.livePhase())
+}
+
+func (r *releaseRun) canAbort(Request) error {
+	if r.stopping() {
+		return fmt.Errorf("release is already stopping: %s", r.why())
+	}
+	return nil
+}
+
+func (r *releaseRun) canRollback(Request) error {
+	switch {
+	case r.rollback:
+		return errors.New("release is already rolling back")
+	case r.st.Phase.Terminal() && !r.window:
+		return fmt.Errorf("release %s has ended (%s) and its rollback window is closed", r.st.Release, r.st.Phase)
+	}
+	return nil
+}

@@ -1,0 +1,330 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/meridian-deploy/meridian/pipelines"
+)
+
+// Pipeline runs one (cloud, boundary)'s stages in order, on the boundary's
+// task queue. Each stage is a child Stage workflow (so that hundreds of
+// targets never crowd one history), then a bake during which the gates are
+// evaluated every gate interval, then an approval when the stage asks for
+// one. A failure, an abort or a rollback request unwinds the changes per
+// the pipeline's rollback policy:
+//
+//   - automatic: every change the pipeline made, newest first;
+//   - stage: only the failed stage's changes;
+//   - manual: pause; the operator then rolls back (everything), resumes
+//     (the failed stage runs again; deploys are idempotent) or aborts
+//     (targets are left as they are).
+//
+// Compensations run in a disconnected context, so they survive cancellation.
+func Pipeline(ctx workflow.Context, in PipelineInput) (PipelineResult, error) {
+	p := &pipelineRun{
+		in:       in,
+		key:      pipelineKey(in.Pipeline),
+		changed:  make([][]Compensation, len(in.Pipeline.Stages)),
+		approved: map[string]bool{},
+		st: PipelineStatus{
+			Cloud: in.Pipeline.Cloud, Boundary: in.Pipeline.Boundary, Stages: len(in.Pipeline.Stages),
+			WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID, TaskQueue: workflow.GetInfo(ctx).TaskQueueName,
+		},
+	}
+	workflow.Go(ctx, p.listen)
+	for i := 0; i < len(in.Pipeline.Stages); i++ {
+		why := p.runStage(ctx, i)
+		if why == "" {
+			continue
+		}
+		if p.failed(ctx, i, why) {
+			i-- // resumed under the manual policy: run the stage again
+			continue
+		}
+		return p.result(), nil
+	}
+	p.set(ctx, PhaseSucceeded, "")
+	return p.result(), nil
+}
+
+type pipelineRun struct {
+	in  PipelineInput
+	key string // cloud/boundary
+	st  PipelineStatus
+	// changed holds, per stage, the changes in effect, oldest first.
+	changed                   [][]Compensation
+	leftAsIs                  []string
+	stage                     workflow.ChildWorkflowFuture // the running Stage, if any
+	approved                  map[string]bool
+	paused, resumed, promoted bool
+	aborted, rollback         bool
+	stopWhy                   string
+}
+
+func (p *pipelineRun) stopping() bool { return p.aborted || p.rollback }
+
+// listen applies operator commands forwarded by the Release and passes
+// pause, resume, abort and rollback on to the running stage.
+func (p *pipelineRun) listen(ctx workflow.Context) {
+	ch := workflow.GetSignalChannel(ctx, signalCommand)
+	for {
+		var c command
+		ch.Receive(ctx, &c)
+		switch c.Action {
+		case UpdateApprove:
+			stage := c.Req.Stage
+			if stage == "" {
+				stage = p.st.Stage
+			}
+			p.approved[stage] = true
+		case UpdatePromote:
+			p.promoted = true
+		case UpdatePause:
+			p.paused = true
+		case UpdateResume:
+			p.paused, p.resumed = false, true
+		case UpdateAbort:
+			p.aborted = true
+			p.stopWhy = fmt.Sprintf("aborted by %s: %s", c.Req.Who, c.Req.Reason)
+		case UpdateRollback:
+			p.rollback = true
+			p.stopWhy = fmt.Sprintf("rollback requested by %s: %s", c.Req.Who, c.Req.Reason)
+		}
+		if p.stage != nil && c.Action != UpdateApprove && c.Action != UpdatePromote {
+			_ = p.stage.SignalChildWorkflow(ctx, signalCommand, c).Get(ctx, nil)
+		}
+	}
+}
+
+// runStage runs stage i: deploy, bake, approval. It returns why it failed or stopped.
+func (p *pipelineRun) runStage(ctx workflow.Context, i int) string {
+	stage := p.in.Pipeline.Stages[i]
+	p.st.Stage, p.st.Done, p.st.Total = stage.Name, 0, len(stage.Targets)
+	if p.paused {
+		p.set(ctx, PhasePaused, "paused before stage "+stage.Name)
+		_ = workflow.Await(ctx, func() bool { return !p.paused || p.stopping() })
+	}
+	if p.stopping() {
+		return p.stopWhy
+	}
+	p.set(ctx, PhaseRunning, "")
+	_ = workflow.UpsertTypedSearchAttributes(ctx, AttrStage.ValueSet(stage.Name), AttrEnvironment.ValueSet(stage.Environment))
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:          p.st.WorkflowID + "/" + stage.Name,
+		TaskQueue:           p.st.TaskQueue,
+		StaticSummary:       stageSummary(p.in, stage),
+		StaticDetails:       stageDetails(p.in, stage),
+		WaitForCancellation: true,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			AttrService.ValueSet(p.in.Service), AttrChangeID.ValueSet(p.in.Change.ID), AttrTrigger.ValueSet(p.in.Change.Trigger),
+			AttrCloud.ValueSet(p.in.Pipeline.Cloud), AttrBoundary.ValueSet(p.in.Pipeline.Boundary),
+			AttrEnvironment.ValueSet(stage.Environment), AttrStage.ValueSet(stage.Name), AttrPhase.ValueSet(string(PhaseRunning)),
+		),
+	})
+	p.stage = workflow.ExecuteChildWorkflow(cctx, Stage, StageInput{
+		Release: p.in.Release, Pipeline: p.key, Change: p.in.Change, Stage: stage,
+		Gates: p.in.Gates, Sharding: p.in.Sharding, Instances: p.in.Instances,
+	})
+	var res StageResult
+	err := p.stage.Get(ctx, &res)
+	p.stage = nil
+	if err != nil {
+		return fmt.Sprintf("stage %s: %v", stage.Name, err)
+	}
+	p.changed[i] = append(p.changed[i], res.Changed...)
+	switch {
+	case res.Failure != "":
+		return res.Failure
+	case res.Aborted:
+		return p.stopWhy
+	}
+	p.st.Done = len(stage.Targets)
+	if why := p.bake(ctx, stage); why != "" {
+		return why
+	}
+	if stage.Approval && !p.approved[stage.Name] {
+		p.set(ctx, PhaseAwaitingApproval, "stage "+stage.Name+" awaits approval")
+		_ = workflow.Await(ctx, func() bool { return p.approved[stage.Name] || p.stopping() })
+		if p.stopping() {
+			return p.stopWhy
+		}
+	}
+	return ""
+}
+
+// bake waits the stage's bake time, evaluating the gates every interval on
+// the stage's targets; promote ends it early.
+func (p *pipelineRun) bake(ctx workflow.Context, stage pipelines.Stage) string {
+	if stage.Bake <= 0 {
+		return ""
+	}
+	p.promoted = false
+	p.set(ctx, PhaseBaking, "")
+	end := workflow.Now(ctx).Add(time.Duration(stage.Bake))
+	interval := time.Duration(gateInterval(p.in.Gates))
+	tallies := gateTallies{}
+	for left := time.Duration(stage.Bake); left > 0; left = end.Sub(workflow.Now(ctx)) {
+		wait := left
+		if len(p.in.Gates) > 0 {
+			wait = min(interval, left)
+		}
+		_, _ = workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+			Timeout:      wait,
+			TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("bake %s: %s left, gates every %s", stage.Name, left.Round(time.Second), interval)},
+		}, func() bool { return p.promoted || p.stopping() })
+		switch {
+		case p.stopping():
+			return p.stopWhy
+		case p.promoted:
+			return ""
+		case len(p.in.Gates) == 0:
+			continue
+		}
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			TaskQueue:           p.st.TaskQueue,
+			StartToCloseTimeout: 10 * time.Minute,
+			HeartbeatTimeout:    time.Minute,
+			Summary:             fmt.Sprintf("check %d gate(s) on %d target(s) of %s", len(p.in.Gates), len(stage.Targets), stage.Name),
+			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 5},
+		})
+		var obs []GateObservation
+		if err := workflow.ExecuteActivity(actx, (*Activities).EvaluateGates, GateCheck{Targets: stage.Targets, Gates: p.in.Gates}).Get(ctx, &obs); err != nil {
+			return fmt.Sprintf("bake %s: gates could not be evaluated: %s", stage.Name, rootMessage(err))
+		}
+		if why := tallies.observe(p.in.Gates, obs); why != "" {
+			return fmt.Sprintf("bake %s: %s", stage.Name, why)
+		}
+	}
+	return ""
+}
+
+// failed handles a failure or stop of stage i per the rollback policy. It
+// returns true when the operator resumed a manual pipeline: retry the stage.
+func (p *pipelineRun) failed(ctx workflow.Context, i int, why string) bool {
+	p.st.Reason = why
+	policy := p.in.Pipeline.Rollback
+	switch {
+	case p.rollback:
+	case policy == "manual" && p.aborted:
+		p.set(ctx, PhaseAborted, why)
+		return false
+	case policy == "manual":
+		p.set(ctx, PhasePaused, why+"; waiting for an operator: rollback, resume (runs the stage again) or abort")
+		p.resumed = false
+		_ = workflow.Await(ctx, func() bool { return p.resumed || p.stopping() })
+		if !p.stopping() {
+			return true
+		}
+		if p.aborted {
+			p.set(ctx, PhaseAborted, p.stopWhy)
+			return false
+		}
+	case policy == "stage":
+		p.unwind(ctx, i, i, why)
+		return false
+	}
+	p.unwind(ctx, 0, i, why)
+	return false
+}
+
+// unwind compensates the changes of stages from..to, newest first.
+func (p *pipelineRun) unwind(ctx workflow.Context, from, to int, why string) {
+	p.set(ctx, PhaseRollingBack, why)
+	for i := to; i >= from; i-- {
+		left := unwind(ctx, p.st.TaskQueue, p.changed[i], p.in.Pipeline.Stages[i].MaxParallel)
+		p.leftAsIs = append(p.leftAsIs, left...)
+		p.changed[i] = keepLeft(p.changed[i], left)
+	}
+	switch {
+	case len(p.leftAsIs) > 0:
+		p.set(ctx, PhaseFailed, fmt.Sprintf("%s; rollback failed, left as they are: %v", why, p.leftAsIs))
+	case p.aborted && !p.rollback:
+		p.set(ctx, PhaseAborted, why)
+	default:
+		p.set(ctx, PhaseRolledBack, why)
+	}
+}
+
+func (p *pipelineRun) result() PipelineResult {
+	var changed []Compensation
+	for _, cs := range p.changed {
+		changed = append(changed, cs...)
+	}
+	return PipelineResult{Phase: p.st.Phase, Reason: p.st.Reason, Changed: changed, LeftAsIs: p.leftAsIs}
+}
+
+// set records a phase change: search attributes, the Web UI's current
+// details, and the Release's status.
+func (p *pipelineRun) set(ctx workflow.Context, phase Phase, reason string) {
+	if phase != p.st.Phase {
+		_ = workflow.UpsertTypedSearchAttributes(ctx, AttrPhase.ValueSet(string(phase)))
+	}
+	p.st.Phase = phase
+	if reason != "" || !phase.Terminal() {
+		p.st.Reason = reason
+	}
+	workflow.SetCurrentDetails(ctx, pipelineDetails(p.in, p.st))
+	if p.in.Release != "" {
+		workflow.SignalExternalWorkflow(ctx, p.in.Release, "", signalProgress, progress{Pipeline: p.key, Status: p.st})
+	}
+}
+
+// unwind runs compensations newest first in a disconnected context, at
+// most parallel at once (all when parallel is 0, capped at maxPending), and
+// returns the IDs of the targets whose rollback failed.
+func unwind(ctx workflow.Context, taskQueue string, changes []Compensation, parallel int) []string {
+	if parallel <= 0 || parallel > maxPending {
+		parallel = maxPending
+	}
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	failed := make([]bool, len(changes))
+	inflight := 0
+	for i := len(changes) - 1; i >= 0; i-- {
+		c := changes[i]
+		_ = workflow.Await(dctx, func() bool { return inflight < parallel })
+		inflight++
+		workflow.Go(dctx, func(gctx workflow.Context) {
+			defer func() { inflight-- }()
+			actx := workflow.WithActivityOptions(gctx, workflow.ActivityOptions{
+				TaskQueue:           taskQueue,
+				StartToCloseTimeout: time.Hour,
+				HeartbeatTimeout:    heartbeatTimeout,
+				Summary:             fmt.Sprintf("roll %s back to %s", c.Target.ID(), c.Previous),
+				RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 5},
+			})
+			if err := workflow.ExecuteActivity(actx, (*Activities).Rollback, c).Get(gctx, nil); err != nil {
+				workflow.GetLogger(gctx).Error("rollback failed", "target", c.Target.ID(), "error", err)
+				failed[i] = true
+			}
+		})
+	}
+	_ = workflow.Await(dctx, func() bool { return inflight == 0 })
+	var left []string
+	for i, c := range changes {
+		if failed[i] {
+			left = append(left, c.Target.ID())
+		}
+	}
+	return left
+}
+
+// keepLeft returns the changes whose target is in left: still in effect.
+func keepLeft(changes []Compensation, left []string) []Compensation {
+	in := map[string]bool{}
+	for _, id := range left {
+		in[id] = true
+	}
+	var kept []Compensation
+	for _, c := range changes {
+		if in[c.Target.ID()] {
+			kept = append(kept, c)
+		}
+	}
+	return kept
+}
+
+func pipelineKey(p pipelines.Pipeline) string { return p.Cloud + "/" + p.Boundary }

@@ -1,0 +1,406 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/meridian-deploy/meridian/pipelines"
+)
+
+// Release rolls one change to one service out: one child Pipeline per
+// (cloud, boundary), each on that boundary's task queue. A pipeline with
+// After waits until the service's pipelines in those boundaries have
+// succeeded, then Lag (a durable timer). When a pipeline fails, the others
+// are aborted (each rolls back per its policy) and, under the automatic
+// policy, pipelines that had already succeeded are rolled back too, newest
+// first. After success the release stays open for RollbackWindow, during
+// which the rollback Update still rolls everything back.
+//
+// Operators steer it with Updates (approve, promote, pause, resume, abort,
+// rollback), each validated against the live status and recorded with who
+// and why; the status Query returns the live Status, which is also the
+// workflow's result.
+func Release(ctx workflow.Context, req ReleaseRequest) (Status, error) {
+	if err := req.Validate(); err != nil {
+		return Status{}, temporal.NewNonRetryableApplicationError(err.Error(), "invalid", nil)
+	}
+	r := &releaseRun{req: req, results: make([]*PipelineResult, len(req.Pipelines))}
+	r.st = Status{
+		Release: workflow.GetInfo(ctx).WorkflowExecution.ID, Service: req.Service, ChangeID: req.Change.ID,
+		Kind: req.Change.Kind, Version: req.Change.Version, Trigger: req.Change.Trigger,
+		Phase: PhaseRunning, Started: workflow.Now(ctx),
+	}
+	for _, pl := range req.Pipelines {
+		r.st.Pipelines = append(r.st.Pipelines, PipelineStatus{
+			Cloud: pl.Cloud, Boundary: pl.Boundary, WorkflowID: r.st.Release + "/" + pipelineKey(pl),
+			TaskQueue: pipelineQueue(pl), Stages: len(pl.Stages), Phase: PhasePending,
+		})
+	}
+	r.children = make([]workflow.ChildWorkflowFuture, len(req.Pipelines))
+	if err := r.register(ctx); err != nil {
+		return Status{}, err
+	}
+	workflow.Go(ctx, r.listen)
+	r.refresh(ctx)
+	for i := range req.Pipelines {
+		workflow.Go(ctx, func(ctx workflow.Context) { r.runPipeline(ctx, i) })
+	}
+	_ = workflow.Await(ctx, r.pipelinesDone)
+	if r.stopping() {
+		r.unwindSucceeded(ctx)
+	}
+	r.finish(ctx)
+	if r.st.Phase == PhaseSucceeded && req.RollbackWindow > 0 {
+		r.window = true
+		_, _ = workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+			Timeout:      time.Duration(req.RollbackWindow),
+			TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("rollback window: %s", req.RollbackWindow)},
+		}, func() bool { return r.rollback })
+		r.window = false
+		if r.rollback {
+			r.unwindSucceeded(ctx)
+			r.finish(ctx)
+		}
+	}
+	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	return r.status(), nil
+}
+
+// Validate reports what makes a request unusable.
+func (req ReleaseRequest) Validate() error {
+	var errs []error
+	if req.Service == "" {
+		errs = append(errs, errors.New("release: service is required"))
+	}
+	if req.Change.ID == "" {
+		errs = append(errs, errors.New("release: change id is required"))
+	}
+	switch req.Change.Kind {
+	case KindVersion:
+		if req.Change.Version == "" {
+			errs = append(errs, errors.New("release: a version change needs a version"))
+		}
+	case KindConfig:
+		if req.Change.Version == "" || len(req.Change.Config) == 0 {
+			errs = append(errs, errors.New("release: a config change needs a config version and document"))
+		}
+	case KindRestart:
+	default:
+		errs = append(errs, fmt.Errorf("release: unknown change kind %q (want version, config or restart)", req.Change.Kind))
+	}
+	if len(req.Pipelines) == 0 {
+		errs = append(errs, fmt.Errorf("release: service %q has no pipelines", req.Service))
+	}
+	for _, pl := range req.Pipelines {
+		if pl.Service != req.Service {
+			errs = append(errs, fmt.Errorf("release: pipeline %s belongs to service %q, not %q", pipelineKey(pl), pl.Service, req.Service))
+		}
+		switch pl.Rollback {
+		case "automatic", "stage", "manual":
+		default:
+			errs = append(errs, fmt.Errorf("release: pipeline %s: unknown rollback policy %q", pipelineKey(pl), pl.Rollback))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+type releaseRun struct {
+	req       ReleaseRequest
+	st        Status
+	children  []workflow.ChildWorkflowFuture // started pipelines
+	results   []*PipelineResult              // ended pipelines
+	finished  []int                          // pipelines in the order they ended
+	paused    bool
+	aborted   bool
+	rollback  bool
+	failure   string // why a pipeline failure stopped the release
+	window    bool   // succeeded; rollback still accepted
+	unwinding bool
+	published bool // the phase search attribute has been set once
+}
+
+func (r *releaseRun) stopping() bool { return r.aborted || r.rollback || r.failure != "" }
+
+func (r *releaseRun) pipelinesDone() bool {
+	for _, res := range r.results {
+		if res == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// runPipeline waits for the pipeline's After boundaries and Lag, then runs it.
+func (r *releaseRun) runPipeline(ctx workflow.Context, i int) {
+	pl := r.req.Pipelines[i]
+	ps := &r.st.Pipelines[i]
+	if deps := r.dependencies(i); len(deps) > 0 {
+		ps.Reason = fmt.Sprintf("waiting for %v to succeed", pl.After)
+		_ = workflow.Await(ctx, func() bool { return r.stopping() || r.allEnded(deps) })
+		for _, d := range deps {
+			if !r.stopping() && r.results[d].Phase != PhaseSucceeded {
+				r.end(ctx, i, &PipelineResult{Phase: PhaseSkipped, Reason: fmt.Sprintf("%s ended %s", pipelineKey(r.req.Pipelines[d]), r.results[d].Phase)})
+				return
+			}
+		}
+	}
+	if pl.Lag > 0 && !r.stopping() {
+		ps.Reason = fmt.Sprintf("lag: starts %s after %v succeeded", pl.Lag, pl.After)
+		r.refresh(ctx)
+		_, _ = workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+			Timeout:      time.Duration(pl.Lag),
+			TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("lag %s before %s (after %v)", pl.Lag, pipelineKey(pl), pl.After)},
+		}, r.stopping)
+	}
+	_ = workflow.Await(ctx, func() bool { return !r.paused || r.stopping() })
+	if r.stopping() {
+		r.end(ctx, i, &PipelineResult{Phase: PhaseSkipped, Reason: "not started: the release stopped"})
+		return
+	}
+	ps.Reason = ""
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:          ps.WorkflowID,
+		TaskQueue:           ps.TaskQueue,
+		StaticSummary:       pipelineSummary(r.req, pl),
+		StaticDetails:       pipelineStaticDetails(r.req, pl),
+		WaitForCancellation: true,
+		ParentClosePolicy:   enums.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			AttrService.ValueSet(r.req.Service), AttrChangeID.ValueSet(r.req.Change.ID), AttrTrigger.ValueSet(r.req.Change.Trigger),
+			AttrCloud.ValueSet(pl.Cloud), AttrBoundary.ValueSet(pl.Boundary), AttrPhase.ValueSet(string(PhaseRunning)),
+		),
+	})
+	f := workflow.ExecuteChildWorkflow(cctx, Pipeline, PipelineInput{
+		Release: r.st.Release, Service: r.req.Service, Change: r.req.Change, Pipeline: pl,
+		Gates: r.req.Gates, Sharding: r.req.Sharding, Instances: r.req.Instances,
+	})
+	if err := f.GetChildWorkflowExecution().Get(ctx, nil); err == nil {
+		r.children[i] = f
+		ps.Phase = PhaseRunning
+		r.refresh(ctx)
+		// Commands sent while the child was starting did not reach it.
+		if c, ok := r.catchUp(); ok {
+			_ = f.SignalChildWorkflow(ctx, signalCommand, c).Get(ctx, nil)
+		}
+	}
+	var res PipelineResult
+	if err := f.Get(ctx, &res); err != nil {
+		res = PipelineResult{Phase: PhaseFailed, Reason: "pipeline workflow: " + rootMessage(err)}
+	}
+	r.end(ctx, i, &res)
+	if res.Phase != PhaseSucceeded && !r.stopping() {
+		r.failure = fmt.Sprintf("pipeline %s %s: %s", pipelineKey(pl), res.Phase, res.Reason)
+		r.st.Reason = r.failure
+		r.forward(ctx, command{Action: UpdateAbort, Req: Request{Who: "meridian", Reason: r.failure}})
+	}
+}
+
+// catchUp is the command a pipeline that has just started must get to
+// match the release's state.
+func (r *releaseRun) catchUp() (command, bool) {
+	req := Request{Who: "meridian", Reason: r.why()}
+	switch {
+	case r.rollback:
+		return command{Action: UpdateRollback, Req: req}, true
+	case r.stopping():
+		return command{Action: UpdateAbort, Req: req}, true
+	case r.paused:
+		return command{Action: UpdatePause, Req: Request{Who: "meridian", Reason: "the release is paused"}}, true
+	}
+	return command{}, false
+}
+
+// dependencies are the pipelines in pipeline i's After boundaries.
+func (r *releaseRun) dependencies(i int) []int {
+	var deps []int
+	for j, other := range r.req.Pipelines {
+		if j != i && slices.Contains(r.req.Pipelines[i].After, other.Boundary) {
+			deps = append(deps, j)
+		}
+	}
+	return deps
+}
+
+func (r *releaseRun) allEnded(idx []int) bool {
+	for _, i := range idx {
+		if r.results[i] == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// end records how pipeline i ended.
+func (r *releaseRun) end(ctx workflow.Context, i int, res *PipelineResult) {
+	r.results[i] = res
+	r.children[i] = nil
+	r.finished = append(r.finished, i)
+	ps := &r.st.Pipelines[i]
+	ps.Phase, ps.Reason = res.Phase, res.Reason
+	r.st.LeftAsIs = append(r.st.LeftAsIs, res.LeftAsIs...)
+	r.refresh(ctx)
+}
+
+// forward sends an operator command to every running pipeline.
+func (r *releaseRun) forward(ctx workflow.Context, c command) {
+	for _, f := range r.children {
+		if f != nil {
+			_ = f.SignalChildWorkflow(ctx, signalCommand, c).Get(ctx, nil)
+		}
+	}
+}
+
+// unwindSucceeded rolls back, newest first, the pipelines that succeeded
+// before the release stopped, when their policy (or an operator's rollback)
+// says so.
+func (r *releaseRun) unwindSucceeded(ctx workflow.Context) {
+	for k := len(r.finished) - 1; k >= 0; k-- {
+		i := r.finished[k]
+		pl, res := r.req.Pipelines[i], r.results[i]
+		if res.Phase != PhaseSucceeded || !(r.rollback || pl.Rollback == "automatic") {
+			continue
+		}
+		ps := &r.st.Pipelines[i]
+		r.unwinding = true
+		ps.Phase, ps.Reason = PhaseRollingBack, "rolling back: "+r.why()
+		r.refresh(ctx)
+		left := unwind(ctx, ps.TaskQueue, res.Changed, unwindParallel(pl))
+		res.Changed = keepLeft(res.Changed, left)
+		res.LeftAsIs = append(res.LeftAsIs, left...)
+		r.st.LeftAsIs = append(r.st.LeftAsIs, left...)
+		ps.Phase = PhaseRolledBack
+		if len(left) > 0 {
+			ps.Phase = PhaseFailed
+			ps.Reason = fmt.Sprintf("rollback failed, left as they are: %v", left)
+		}
+		res.Phase = ps.Phase
+		r.unwinding = false
+		r.refresh(ctx)
+	}
+}
+
+// unwindParallel bounds a succeeded pipeline's rollback like its most
+// careful stage.
+func unwindParallel(pl pipelines.Pipeline) int {
+	n := 0
+	for _, s := range pl.Stages {
+		if s.MaxParallel > 0 && (n == 0 || s.MaxParallel < n) {
+			n = s.MaxParallel
+		}
+	}
+	return n
+}
+
+func (r *releaseRun) why() string {
+	switch {
+	case r.st.Reason != "":
+		return r.st.Reason
+	case r.rollback:
+		return "rollback requested"
+	}
+	return "aborted"
+}
+
+// finish sets the outcome once every pipeline has ended.
+func (r *releaseRun) finish(ctx workflow.Context) {
+	phases := map[Phase]bool{}
+	for _, res := range r.results {
+		phases[res.Phase] = true
+	}
+	switch {
+	case len(r.st.LeftAsIs) > 0 || phases[PhaseFailed]:
+		r.st.Phase = PhaseFailed
+	case !r.stopping():
+		r.st.Phase = PhaseSucceeded
+	case r.rollback:
+		r.st.Phase = PhaseRolledBack
+	case r.aborted:
+		r.st.Phase = PhaseAborted
+	case phases[PhaseAborted] && !phases[PhaseRolledBack]:
+		r.st.Phase = PhaseAborted
+	default:
+		r.st.Phase = PhaseRolledBack
+	}
+	r.st.Ended = workflow.Now(ctx)
+	r.refresh(ctx)
+}
+
+// livePhase is the release's phase derived from its pipelines.
+func (r *releaseRun) livePhase() Phase {
+	if r.st.Phase.Terminal() {
+		return r.st.Phase
+	}
+	has := map[Phase]bool{}
+	for _, ps := range r.st.Pipelines {
+		has[ps.Phase] = true
+	}
+	switch {
+	case r.unwinding || has[PhaseRollingBack]:
+		return PhaseRollingBack
+	case has[PhaseAwaitingApproval]:
+		return PhaseAwaitingApproval
+	case r.paused || has[PhasePaused]:
+		return PhasePaused
+	}
+	return PhaseRunning
+}
+
+func (r *releaseRun) status() Status {
+	st := r.st
+	st.Phase = r.livePhase()
+	st.Pipelines = slices.Clone(r.st.Pipelines)
+	st.Events = slices.Clone(r.st.Events)
+	st.LeftAsIs = slices.Clone(r.st.LeftAsIs)
+	return st
+}
+
+// refresh publishes the status: the phase search attribute when it
+// changed, and the Web UI's current details.
+func (r *releaseRun) refresh(ctx workflow.Context) {
+	phase := r.livePhase()
+	if phase != r.st.Phase || !r.published {
+		_ = workflow.UpsertTypedSearchAttributes(ctx, AttrPhase.ValueSet(string(phase)))
+		r.published = true
+	}
+	if !r.st.Phase.Terminal() {
+		r.st.Phase = phase
+	}
+	workflow.SetCurrentDetails(ctx, releaseDetails(r.status()))
+}
+
+// listen applies the pipelines' and stages' progress reports.
+func (r *releaseRun) listen(ctx workflow.Context) {
+	ch := workflow.GetSignalChannel(ctx, signalProgress)
+	for {
+		var p progress
+		ch.Receive(ctx, &p)
+		for i := range r.st.Pipelines {
+			ps := &r.st.Pipelines[i]
+			if pipelineKey(r.req.Pipelines[i]) != p.Pipeline || ps.Phase.Terminal() {
+				continue
+			}
+			switch {
+			case p.DoneOnly && p.Status.Stage == ps.Stage:
+				ps.Done = max(ps.Done, p.Status.Done)
+			case !p.DoneOnly:
+				p.Status.WorkflowID, p.Status.TaskQueue = ps.WorkflowID, ps.TaskQueue
+				*ps = p.Status
+			}
+		}
+		r.refresh(ctx)
+	}
+}
+
+// pipelineQueue is the task queue a pipeline runs on.
+func pipelineQueue(pl pipelines.Pipeline) string {
+	if pl.TaskQueue != "" {
+		return pl.TaskQueue
+	}
+	return TaskQueue(pl.Cloud, pl.Boundary)
+}

@@ -1,0 +1,256 @@
+package workflows
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/meridian-deploy/meridian/pipelines"
+	"github.com/meridian-deploy/meridian/placement"
+	"github.com/meridian-deploy/meridian/providers/driver"
+)
+
+// ControlTaskQueue runs Release and ServiceLock workflows. They only
+// orchestrate; every provider call runs on a boundary's task queue.
+const ControlTaskQueue = "meridian-control"
+
+// TaskQueue is the default task queue of a (cloud, boundary): only workers
+// inside the boundary poll it. A pipeline's own TaskQueue (from the spec)
+// takes precedence.
+func TaskQueue(cloud, boundary string) string { return "meridian-" + cloud + "-" + boundary }
+
+// Workflow, update, signal and query names.
+const (
+	ReleaseWorkflowName  = "Release"
+	PipelineWorkflowName = "Pipeline"
+	StageWorkflowName    = "Stage"
+	LockWorkflowName     = "ServiceLock"
+
+	QueryStatus = "status"
+
+	UpdateApprove  = "approve"
+	UpdatePromote  = "promote"
+	UpdatePause    = "pause"
+	UpdateResume   = "resume"
+	UpdateAbort    = "abort"
+	UpdateRollback = "rollback"
+
+	updateAcquire  = "acquire"  // ServiceLock: start or attach to a release
+	signalCommand  = "command"  // Release → Pipeline → Stage: an operator action
+	signalProgress = "progress" // Pipeline, Stage → Release: status changes
+)
+
+// ChangeKind is what a release changes.
+type ChangeKind string
+
+const (
+	KindVersion ChangeKind = "version" // roll a new artifact version out
+	KindConfig  ChangeKind = "config"  // apply a new config version
+	KindRestart ChangeKind = "restart" // restart every instance, shard-aware
+)
+
+// Change is one change to one service. It never carries credentials.
+type Change struct {
+	Kind ChangeKind `json:"kind"`
+	// ID identifies the change (a commit, a digest of spec and version);
+	// the same ID always means the same release.
+	ID      string `json:"id"`
+	Version string `json:"version,omitempty"` // artifact version (version) or config version (config)
+	Image   string `json:"image,omitempty"`
+	// Config is the JSON config document of a config change.
+	Config  json.RawMessage `json:"config,omitempty"`
+	Trigger string          `json:"trigger,omitempty"` // cli, ci, api…
+	Who     string          `json:"who,omitempty"`
+}
+
+// ReleaseRequest is the Release workflow's input: the change and the
+// service's part of the plan.
+type ReleaseRequest struct {
+	Service   string               `json:"service"`
+	Change    Change               `json:"change"`
+	Pipelines []pipelines.Pipeline `json:"pipelines"`
+	Gates     []placement.Gate     `json:"gates,omitempty"`
+	Sharding  *placement.Sharding  `json:"sharding,omitempty"`
+	Instances int                  `json:"instances,omitempty"`
+	// RollbackWindow keeps a succeeded release open this long so that an
+	// operator can still roll it back (0: the release ends at once).
+	RollbackWindow placement.Duration `json:"rollbackWindow,omitempty"`
+}
+
+// ReleaseID is the workflow ID of a change to a service.
+func ReleaseID(service, changeID string) string { return "release/" + service + "/" + changeID }
+
+// LockID is the workflow ID of a service's release lock.
+func LockID(service string) string { return "lock/" + service }
+
+// Phase is where a release, pipeline or stage is.
+type Phase string
+
+const (
+	PhasePending          Phase = "pending" // not started (waiting for After boundaries or Lag)
+	PhaseRunning          Phase = "running"
+	PhaseBaking           Phase = "baking" // pipelines only; a release reports running
+	PhaseAwaitingApproval Phase = "awaiting-approval"
+	PhasePaused           Phase = "paused"
+	PhaseRollingBack      Phase = "rolling-back"
+	PhaseSucceeded        Phase = "succeeded"
+	PhaseRolledBack       Phase = "rolled-back"
+	PhaseFailed           Phase = "failed" // a rollback step failed: see LeftAsIs
+	PhaseAborted          Phase = "aborted"
+	PhaseSkipped          Phase = "skipped" // a pipeline never started because the release ended
+)
+
+// Terminal reports whether nothing more will happen in phase p.
+func (p Phase) Terminal() bool {
+	switch p {
+	case PhaseSucceeded, PhaseRolledBack, PhaseFailed, PhaseAborted, PhaseSkipped:
+		return true
+	}
+	return false
+}
+
+// Status is the live status of a release, returned by the status Query.
+type Status struct {
+	Release   string           `json:"release"`
+	Service   string           `json:"service"`
+	ChangeID  string           `json:"changeId"`
+	Kind      ChangeKind       `json:"kind"`
+	Version   string           `json:"version,omitempty"`
+	Trigger   string           `json:"trigger,omitempty"`
+	Phase     Phase            `json:"phase"`
+	Started   time.Time        `json:"started"`
+	Ended     time.Time        `json:"ended,omitzero"`
+	Reason    string           `json:"reason,omitempty"` // why the release failed or stopped
+	Pipelines []PipelineStatus `json:"pipelines"`
+	// LeftAsIs lists the targets a failed rollback left at the new revision.
+	LeftAsIs []string `json:"leftAsIs,omitempty"`
+	Events   []Event  `json:"events,omitempty"`
+}
+
+// PipelineStatus is one pipeline of a release.
+type PipelineStatus struct {
+	Cloud      string `json:"cloud"`
+	Boundary   string `json:"boundary"`
+	WorkflowID string `json:"workflowId"`
+	TaskQueue  string `json:"taskQueue"`
+	Stage      string `json:"stage,omitempty"` // the current (or last) stage
+	Stages     int    `json:"stages"`
+	Phase      Phase  `json:"phase"`
+	Done       int    `json:"done"`  // targets of the current stage done
+	Total      int    `json:"total"` // targets of the current stage
+	Reason     string `json:"reason,omitempty"`
+}
+
+// Event is an operator action or a notable engine event.
+type Event struct {
+	Time     time.Time `json:"time"`
+	Action   string    `json:"action"`
+	Who      string    `json:"who,omitempty"`
+	Reason   string    `json:"reason,omitempty"`
+	Pipeline string    `json:"pipeline,omitempty"` // cloud/boundary
+	Stage    string    `json:"stage,omitempty"`
+}
+
+// Request is the argument of every operator Update.
+type Request struct {
+	// Stage names the stage to approve; empty approves whichever stage waits.
+	Stage  string `json:"stage,omitempty"`
+	Who    string `json:"who"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// command is an operator action forwarded from Release to a Pipeline and
+// from a Pipeline to its running Stage.
+type command struct {
+	Action string  `json:"action"` // an Update name
+	Req    Request `json:"req"`
+}
+
+// progress is a status change reported to the Release by a Pipeline (full
+// status) or by a Stage (Done only).
+type progress struct {
+	Pipeline string         `json:"pipeline"` // cloud/boundary
+	Status   PipelineStatus `json:"status"`
+	// DoneOnly marks a Stage's count update: only Status.Done is meaningful.
+	DoneOnly bool `json:"doneOnly,omitempty"`
+}
+
+// PipelineInput is the Pipeline workflow's input.
+type PipelineInput struct {
+	Release   string              `json:"release"`
+	Service   string              `json:"service"`
+	Change    Change              `json:"change"`
+	Pipeline  pipelines.Pipeline  `json:"pipeline"`
+	Gates     []placement.Gate    `json:"gates,omitempty"`
+	Sharding  *placement.Sharding `json:"sharding,omitempty"`
+	Instances int                 `json:"instances,omitempty"`
+}
+
+// PipelineResult is how a pipeline ended.
+type PipelineResult struct {
+	Phase  Phase  `json:"phase"`
+	Reason string `json:"reason,omitempty"`
+	// Changed lists, oldest first, the changes still in effect, so that the
+	// Release can roll a succeeded pipeline back.
+	Changed  []Compensation `json:"changed,omitempty"`
+	LeftAsIs []string       `json:"leftAsIs,omitempty"`
+}
+
+// StageInput is the Stage workflow's input.
+type StageInput struct {
+	Release   string              `json:"release"`
+	Pipeline  string              `json:"pipeline"` // cloud/boundary
+	Change    Change              `json:"change"`
+	Stage     pipelines.Stage     `json:"stage"`
+	Gates     []placement.Gate    `json:"gates,omitempty"`
+	Sharding  *placement.Sharding `json:"sharding,omitempty"`
+	Instances int                 `json:"instances,omitempty"`
+}
+
+// StageResult is what a stage changed, oldest first, and why it stopped early.
+type StageResult struct {
+	Changed []Compensation `json:"changed,omitempty"`
+	// Failure is empty when every target rolled out and passed its gates.
+	Failure string `json:"failure,omitempty"`
+	Aborted bool   `json:"aborted,omitempty"`
+}
+
+// Compensation undoes one change: it makes Previous live again on Target.
+type Compensation struct {
+	Target   placement.Target `json:"target"`
+	Kind     ChangeKind       `json:"kind"`
+	Revision string           `json:"revision"`
+	Previous string           `json:"previous"`
+}
+
+// RolloutInput is the argument of the Rollout activity: one target's change.
+type RolloutInput struct {
+	Target    placement.Target    `json:"target"`
+	Change    Change              `json:"change"`
+	Gates     []placement.Gate    `json:"gates,omitempty"`
+	Sharding  *placement.Sharding `json:"sharding,omitempty"`
+	Instances int                 `json:"instances,omitempty"`
+}
+
+// RolloutResult is what the Rollout activity did on one target.
+type RolloutResult struct {
+	Deployment driver.Deployment `json:"deployment"`
+	// Failure is set when the change was made but the target never became
+	// ready: the deployment must still be compensated.
+	Failure      string            `json:"failure,omitempty"`
+	Observations []GateObservation `json:"observations,omitempty"`
+}
+
+// GateCheck is the argument of the EvaluateGates activity.
+type GateCheck struct {
+	Targets []placement.Target `json:"targets"`
+	Gates   []placement.Gate   `json:"gates"`
+}
+
+// GateObservation is one gate evaluated on one target.
+type GateObservation struct {
+	Target  string        `json:"target"`
+	Gate    string        `json:"gate"`
+	Health  driver.Health `json:"health,omitempty"`
+	Error   string        `json:"error,omitempty"` // no observation: the evaluation failed
+	Message string        `json:"message,omitempty"`
+}
