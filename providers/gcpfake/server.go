@@ -1,0 +1,128 @@
+// Package gcpfake runs in-process fakes of the Google Cloud APIs Meridian's
+// GCP drivers call: Cloud Run Admin v2 (services, revisions and their
+// long-running operations) and Cloud Monitoring v3 (alert policies and time
+// series). It is a real gRPC server on 127.0.0.1 implementing the services'
+// generated server interfaces, so the drivers' real SDK clients talk to it
+// over the wire.
+//
+// The fakes are stateful: an update with a new template creates a revision,
+// the revision becomes ready (or fails, for an image told to fail) after a
+// few reads, the update's operation completes with it, and alert policies
+// fire from the time series written for them. Any call can be throttled.
+package gcpfake
+
+import (
+	"context"
+	"net"
+	"sync"
+
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
+	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+)
+
+// DefaultReadyAfter is how many reads a new revision (or an operation without
+// one) takes to settle, unless Server.SetReadyAfter says otherwise.
+const DefaultReadyAfter = 3
+
+// Server is the fake. Its methods are safe for concurrent use.
+type Server struct {
+	lis  net.Listener
+	grpc *grpc.Server
+
+	mu         sync.Mutex
+	throttle   int
+	calls      map[string]int
+	readyAfter int
+	clock      int64 // logical clock for creation order
+	run        runState
+	monitoring monitoringState
+}
+
+// Start listens on 127.0.0.1 on a free port and serves the fakes.
+func Start() (*Server, error) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		lis:        lis,
+		calls:      map[string]int{},
+		readyAfter: DefaultReadyAfter,
+		run:        newRunState(),
+		monitoring: newMonitoringState(),
+	}
+	s.grpc = grpc.NewServer(grpc.UnaryInterceptor(s.intercept))
+	runpb.RegisterServicesServer(s.grpc, &services{s: s})
+	runpb.RegisterRevisionsServer(s.grpc, &revisions{s: s})
+	longrunningpb.RegisterOperationsServer(s.grpc, &operations{s: s})
+	monitoringpb.RegisterAlertPolicyServiceServer(s.grpc, &alertPolicies{s: s})
+	monitoringpb.RegisterMetricServiceServer(s.grpc, &metrics{s: s})
+	go s.grpc.Serve(lis) //nolint:errcheck // Serve returns when Close stops it
+	return s, nil
+}
+
+// Addr is the host:port the fake listens on.
+func (s *Server) Addr() string { return s.lis.Addr().String() }
+
+// ClientOptions point a Google Cloud client at the fake: its endpoint, no
+// authentication, and a plaintext gRPC connection.
+func (s *Server) ClientOptions() []option.ClientOption {
+	return []option.ClientOption{
+		option.WithEndpoint(s.Addr()),
+		option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+	}
+}
+
+// Close stops the server.
+func (s *Server) Close() { s.grpc.Stop() }
+
+// Throttle makes the next n calls fail with RESOURCE_EXHAUSTED, the way
+// Google Cloud answers a caller over its quota.
+func (s *Server) Throttle(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.throttle = n
+}
+
+// SetReadyAfter sets how many reads a new revision or operation takes to settle.
+func (s *Server) SetReadyAfter(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.readyAfter = max(n, 1)
+}
+
+// Calls reports how many times a method was called, throttled calls
+// included; method is the gRPC full method name
+// ("/google.cloud.run.v2.Services/UpdateService").
+func (s *Server) Calls(method string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[method]
+}
+
+func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	s.mu.Lock()
+	s.calls[info.FullMethod]++
+	throttled := s.throttle > 0
+	if throttled {
+		s.throttle--
+	}
+	s.mu.Unlock()
+	if throttled {
+		return nil, status.Error(codes.ResourceExhausted, "Quota exceeded for quota metric 'Requests' and limit 'Requests per minute'")
+	}
+	return handler(ctx, req)
+}
+
+// tick advances the logical clock; call with s.mu held.
+func (s *Server) tick() int64 {
+	s.clock++
+	return s.clock
+}

@@ -1,0 +1,169 @@
+package gcprun
+
+import (
+	"context"
+	"encoding/json"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/api/iterator"
+
+	"github.com/meridian-deploy/meridian/placement"
+	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/gcp"
+)
+
+// Config reaches the service's first container as two environment
+// variables of a new revision: the JSON document and its version.
+const (
+	EnvConfig        = "MERIDIAN_CONFIG"
+	EnvConfigVersion = "MERIDIAN_CONFIG_VERSION"
+)
+
+// ApplyConfig rolls a config version out as a new revision of the target's
+// service: the live revision's image with EnvConfig and EnvConfigVersion
+// set. The Deployment's Revision and Previous are config versions.
+func (d *Driver) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (driver.Deployment, error) {
+	if req.Version == "" || !json.Valid(req.Data) {
+		return driver.Deployment{}, gcp.Errorf(driver.Invalid, "config for %s: a version and a JSON document are required", req.Target.ID())
+	}
+	return d.configure(ctx, req.Target, req.Version, req.Data)
+}
+
+// configure makes version (with data) the target's live config; version ""
+// removes the config variables.
+func (d *Driver) configure(ctx context.Context, t placement.Target, version string, data []byte) (driver.Deployment, error) {
+	name, err := d.ServiceName(t)
+	if err != nil {
+		return driver.Deployment{}, err
+	}
+	svc, err := d.services.GetService(ctx, &runpb.GetServiceRequest{Name: name})
+	if err != nil {
+		return driver.Deployment{}, err
+	}
+	live, err := d.live(ctx, svc)
+	if err != nil {
+		return driver.Deployment{}, err
+	}
+	prev := configVersion(svc.Template)
+	if live != nil {
+		prev = configVersion(live)
+		if prev == version && (pinnedTo(svc) == short(live.Name) || configVersion(svc.Template) == version) {
+			return driver.Deployment{Revision: version, Previous: live.Annotations[annotationPreviousConfig]}, nil
+		}
+	}
+	if pinnedTo(svc) == "" && configVersion(svc.Template) == version {
+		return driver.Deployment{Revision: version, Previous: svc.Template.Annotations[annotationPreviousConfig]}, nil
+	}
+	tmpl := d.fromLive(svc, live)
+	setConfig(tmpl.Containers[0], version, data)
+	tmpl.Revision = revisionName(svc, "config-"+version)
+	annotate(tmpl, live, "")
+	tmpl.Annotations[annotationPreviousConfig] = prev
+	if err := d.roll(ctx, svc, tmpl); err != nil {
+		return driver.Deployment{}, err
+	}
+	return driver.Deployment{Revision: version, Previous: prev, Changed: true}, nil
+}
+
+const annotationPreviousConfig = "meridian.dev/previous-config"
+
+// ConfigStatus reports the rollout of a config version: the status of the
+// live revision when it carries version, else of the newest revision that
+// carries it.
+func (d *Driver) ConfigStatus(ctx context.Context, t placement.Target, version string) (driver.Status, error) {
+	svc, rev, err := d.carrying(ctx, t, version)
+	if err != nil {
+		return driver.Status{}, err
+	}
+	st := status(svc, rev)
+	st.Revision = version
+	return st, nil
+}
+
+// RollbackConfig makes version the live config again, re-applying the
+// document recorded on the newest revision that carried it. Version ""
+// removes the config variables.
+func (d *Driver) RollbackConfig(ctx context.Context, t placement.Target, version string) error {
+	if version == "" {
+		_, err := d.configure(ctx, t, "", nil)
+		return err
+	}
+	_, rev, err := d.carrying(ctx, t, version)
+	if err != nil {
+		return err
+	}
+	_, err = d.configure(ctx, t, version, []byte(env(rev.Containers[0], EnvConfig)))
+	return err
+}
+
+// carrying finds the revision that carries config version on t's service.
+func (d *Driver) carrying(ctx context.Context, t placement.Target, version string) (*runpb.Service, *runpb.Revision, error) {
+	name, err := d.ServiceName(t)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := d.services.GetService(ctx, &runpb.GetServiceRequest{Name: name})
+	if err != nil {
+		return nil, nil, err
+	}
+	live, err := d.live(ctx, svc)
+	if err != nil {
+		return nil, nil, err
+	}
+	if live != nil && configVersion(live) == version {
+		return svc, live, nil
+	}
+	it := d.revisions.ListRevisions(ctx, &runpb.ListRevisionsRequest{Parent: name})
+	var newest *runpb.Revision
+	for {
+		rev, err := it.Next()
+		if err == iterator.Done {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if configVersion(rev) == version && (newest == nil || rev.CreateTime.AsTime().After(newest.CreateTime.AsTime())) {
+			newest = rev
+		}
+	}
+	if newest == nil {
+		return nil, nil, gcp.Errorf(driver.NotFound, "config version %s was never applied to %s", version, name)
+	}
+	return svc, newest, nil
+}
+
+// containerHolder is a revision or a revision template.
+type containerHolder interface{ GetContainers() []*runpb.Container }
+
+func configVersion(r containerHolder) string {
+	if c := r.GetContainers(); len(c) > 0 {
+		return env(c[0], EnvConfigVersion)
+	}
+	return ""
+}
+
+func env(c *runpb.Container, name string) string {
+	for _, e := range c.Env {
+		if e.Name == name {
+			return e.GetValue()
+		}
+	}
+	return ""
+}
+
+// setConfig sets (or, for version "", removes) the config variables.
+func setConfig(c *runpb.Container, version string, data []byte) {
+	var kept []*runpb.EnvVar
+	for _, e := range c.Env {
+		if e.Name != EnvConfig && e.Name != EnvConfigVersion {
+			kept = append(kept, e)
+		}
+	}
+	if version != "" {
+		kept = append(kept,
+			&runpb.EnvVar{Name: EnvConfig, Values: &runpb.EnvVar_Value{Value: string(data)}},
+			&runpb.EnvVar{Name: EnvConfigVersion, Values: &runpb.EnvVar_Value{Value: version}})
+	}
+	c.Env = kept
+}
