@@ -1,6 +1,7 @@
 // Package awsfake is a stateful fake of the AWS services Meridian's AWS
 // drivers call: ECS (awsJson1.1), AppConfig (restJson1) and CloudWatch
-// (Smithy RPC v2 CBOR). One Server on 127.0.0.1 answers all three on the
+// (Smithy RPC v2 CBOR), and STS AssumeRole (awsQuery) for role
+// credentials. One Server on 127.0.0.1 answers all three on the
 // real wire protocols, so the real SDK clients drive it over real HTTP.
 //
 // It models rollouts over calls rather than time, to keep tests fast and
@@ -46,6 +47,7 @@ type Server struct {
 	failNext []string // error codes the next requests get, in order
 	requests []string // every request seen: method, path, headers, body
 	keys     []string // access key ids from SigV4 Authorization headers
+	roles    []string // role ARNs assumed through STS
 	ecs      ecsState // ECS clusters, services, task definitions
 	ac       acState  // AppConfig applications and deployments
 	cw       cwState  // CloudWatch alarms and metrics
@@ -167,6 +169,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		proto = ecsProtocol{s}
 	case strings.HasPrefix(r.URL.Path, cwPathPrefix):
 		proto = cwProtocol{s}
+	case strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded"):
+		proto = stsProtocol{s}
 	default:
 		proto = acProtocol{s}
 	}
