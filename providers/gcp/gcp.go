@@ -153,4 +153,3 @@ func Sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
-
