@@ -1,0 +1,374 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/meridian-deploy/meridian/placement"
+	"github.com/meridian-deploy/meridian/providers/driver"
+)
+
+// await polls cond every 20ms until it holds, failing after 30s.
+func await(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if !pollUntil(ctx, 20*time.Millisecond, cond) {
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+func deployReady(t testing.TB, p *Provider, req driver.DeployRequest) driver.Deployment {
+	t.Helper()
+	dep, err := p.Deploy(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st driver.Status
+	await(t, "rollout of "+dep.Revision, func() bool {
+		st, err = p.Status(context.Background(), req.Target, dep.Revision)
+		return err != nil || st.State != driver.StateProgressing
+	})
+	if err != nil || st.State != driver.StateReady {
+		t.Fatalf("rollout of %s: %+v, %v", dep.Revision, st, err)
+	}
+	return dep
+}
+
+func demoRequest(t placement.Target, version string, n int) driver.DeployRequest {
+	return driver.DeployRequest{Target: t, Image: "local/meridian-demo", Version: version, Instances: n}
+}
+
+// TestAdoptAfterWorkerRestart leaves a fleet running, starts a new Provider
+// on the same state dir, and checks it finds the processes again.
+func TestAdoptAfterWorkerRestart(t *testing.T) {
+	dir := t.TempDir()
+	tgt := newTarget("adopt")
+	p1 := newProvider(t, dir)
+	dep := deployReady(t, p1, demoRequest(tgt, "v1", 2))
+	before, err := p1.Instances(context.Background(), tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1.Detach()
+
+	p2 := newProvider(t, dir)
+	defer p2.Close()
+	after, err := p2.Instances(context.Background(), tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != 2 || after[0].Address != before[0].Address || !after[0].Ready || !after[1].Ready {
+		t.Fatalf("adopted instances %+v, want the ready %+v", after, before)
+	}
+	if st, err := p2.Status(context.Background(), tgt, dep.Revision); err != nil || st.State != driver.StateReady {
+		t.Fatalf("status after adoption: %+v, %v", st, err)
+	}
+	again, err := p2.Deploy(context.Background(), demoRequest(tgt, "v1", 2))
+	if err != nil || again.Changed || again.Revision != dep.Revision {
+		t.Fatalf("redeploy after adoption = %+v, %v; want unchanged", again, err)
+	}
+	// Close stops the adopted processes too.
+	pids := pidsOf(p2, tgt)
+	if err := p2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range pids {
+		if pidAlive(pid) {
+			t.Fatalf("pid %d still runs after Close", pid)
+		}
+	}
+}
+
+func pidsOf(p *Provider, t placement.Target) []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var pids []int
+	for _, in := range p.state.Targets[t.ID()].Instances {
+		pids = append(pids, in.PID)
+	}
+	return pids
+}
+
+// TestResumeRolloutAfterWorkerRestart detaches in the middle of a rollout;
+// the next Provider finishes it on one version.
+func TestResumeRolloutAfterWorkerRestart(t *testing.T) {
+	dir := t.TempDir()
+	tgt := newTarget("resume")
+	p1 := newProvider(t, dir)
+	deployReady(t, p1, demoRequest(tgt, "v1", 3))
+	dep, err := p1.Deploy(context.Background(), demoRequest(tgt, "v2", 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	await(t, "a first v2 instance", func() bool {
+		list, _ := p1.Instances(context.Background(), tgt)
+		for _, in := range list {
+			if in.Revision == dep.Revision && in.Ready {
+				return true
+			}
+		}
+		return false
+	})
+	p1.Detach()
+	p2 := newProvider(t, dir)
+	defer p2.Close()
+	var st driver.Status
+	await(t, "the resumed rollout", func() bool {
+		st, err = p2.Status(context.Background(), tgt, dep.Revision)
+		return err != nil || st.State != driver.StateProgressing
+	})
+	if err != nil || st.State != driver.StateReady || st.Ready != 3 {
+		t.Fatalf("resumed rollout: %+v, %v", st, err)
+	}
+	list, _ := p2.Instances(context.Background(), tgt)
+	for _, in := range list {
+		if in.Revision != dep.Revision {
+			t.Fatalf("instance %s left on %s after the rollout", in.ID, in.Revision)
+		}
+	}
+}
+
+// TestCrashFailsReadiness kills an instance: Status and the gate fail.
+func TestCrashFailsReadiness(t *testing.T) {
+	p := newProvider(t, t.TempDir())
+	defer p.Close()
+	tgt := newTarget("crash")
+	dep := deployReady(t, p, demoRequest(tgt, "v1", 2))
+	syscall.Kill(pidsOf(p, tgt)[0], syscall.SIGKILL)
+	await(t, "status to see the crash", func() bool {
+		st, _ := p.Status(context.Background(), tgt, dep.Revision)
+		return st.State == driver.StateFailed && st.Ready == 1
+	})
+	obs, err := p.EvaluateGate(context.Background(), tgt, placement.Gate{Name: "h", HTTP: &placement.HTTPGate{Path: "/healthz"}})
+	if err != nil || obs.Health != driver.Unhealthy {
+		t.Fatalf("gate after a crash: %+v, %v", obs, err)
+	}
+	// Rolling back to the live revision repairs it.
+	if err := p.Rollback(context.Background(), tgt, dep.Revision); err != nil {
+		t.Fatal(err)
+	}
+	await(t, "the repaired fleet", func() bool {
+		st, _ := p.Status(context.Background(), tgt, dep.Revision)
+		return st.State == driver.StateReady && st.Ready == 2
+	})
+}
+
+func TestBadInput(t *testing.T) {
+	p := newProvider(t, t.TempDir())
+	defer p.Close()
+	tgt := newTarget("bad")
+	_, err := p.Deploy(context.Background(), driver.DeployRequest{Target: tgt, Image: "local/no-such-binary", Version: "v1"})
+	if p.ErrorCode(err) != driver.Invalid {
+		t.Fatalf("deploy of an unknown image: %v (code %v), want invalid", err, p.ErrorCode(err))
+	}
+	_, err = p.ApplyConfig(context.Background(), driver.ConfigRequest{Target: tgt, Version: "c1", Data: []byte(`[1]`)})
+	if p.ErrorCode(err) != driver.Invalid {
+		t.Fatalf("config that is not an object: %v, want invalid", err)
+	}
+	_, err = p.EvaluateGate(context.Background(), tgt, placement.Gate{Name: "a", Alarm: &placement.AlarmGate{Name: "x"}})
+	if p.ErrorCode(err) != driver.Invalid {
+		t.Fatalf("alarm gate: %v, want invalid", err)
+	}
+}
+
+// loadClient sends steady keyed load to a sharded target's owners and
+// counts cache hits among all requests (errors and refusals count as
+// misses).
+type loadClient struct {
+	p           *Provider
+	target      placement.Target
+	keys        int
+	hits, total atomic.Int64
+	stop        chan struct{}
+	wg          sync.WaitGroup
+	http        *http.Client
+}
+
+func newLoadClient(p *Provider, t placement.Target, keys int) *loadClient {
+	return &loadClient{p: p, target: t, keys: keys, stop: make(chan struct{}), http: &http.Client{Timeout: 2 * time.Second}}
+}
+
+// get fetches one key from its owner and reports whether it was a hit.
+func (c *loadClient) get(key string) bool {
+	addr, ok := c.p.assigner(c.target).Route(key)
+	if !ok {
+		return false
+	}
+	resp, err := c.http.Get("http://" + addr + "/cache/" + key)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var e struct {
+		Hit bool `json:"hit"`
+	}
+	return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&e) == nil && e.Hit
+}
+
+// warm loads every key once.
+func (c *loadClient) warm() {
+	for k := range c.keys {
+		c.get(fmt.Sprint("key-", k))
+	}
+}
+
+// start runs workers, each sending a request every interval.
+func (c *loadClient) start(workers int, interval time.Duration) {
+	c.hits.Store(0)
+	c.total.Store(0)
+	c.stop = make(chan struct{})
+	for range workers {
+		c.wg.Go(func() {
+			tick := time.NewTicker(interval)
+			defer tick.Stop()
+			for {
+				select {
+				case <-c.stop:
+					return
+				case <-tick.C:
+				}
+				if c.get(fmt.Sprint("key-", rand.IntN(c.keys))) {
+					c.hits.Add(1)
+				}
+				c.total.Add(1)
+			}
+		})
+	}
+}
+
+// finish stops the workers and returns the hit rate and request count.
+func (c *loadClient) finish() (float64, int64) {
+	close(c.stop)
+	c.wg.Wait()
+	n := c.total.Load()
+	if n == 0 {
+		return 0, 0
+	}
+	return float64(c.hits.Load()) / float64(n), n
+}
+
+// shardAwareRestart restarts every instance through the drain.
+func shardAwareRestart(t testing.TB, p *Provider, tgt placement.Target) {
+	ctx := context.Background()
+	s := p.Sharder()
+	list, err := p.Instances(ctx, tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range list {
+		if err := s.Drain(ctx, tgt, in); err != nil {
+			t.Fatal(err)
+		}
+		await(t, in.ID+" to own no shards", func() bool {
+			n, err := s.Owned(ctx, tgt, in)
+			return err == nil && n == 0
+		})
+		if err := p.RestartInstance(ctx, tgt, in.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Undrain(ctx, tgt, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// naiveRestart restarts every instance in turn, without draining.
+func naiveRestart(t testing.TB, p *Provider, tgt placement.Target) {
+	ctx := context.Background()
+	list, err := p.Instances(ctx, tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range list {
+		if err := p.RestartInstance(ctx, tgt, in.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func shardedRequest(t placement.Target, version string, n int) driver.DeployRequest {
+	req := demoRequest(t, version, n)
+	req.Sharding = &placement.Sharding{Sharder: "demo", MaxUnavailable: 1, DrainTimeout: placement.Duration(10 * time.Second)}
+	return req
+}
+
+// TestShardedRolloutKeepsCacheWarm deploys a new version of a sharded fleet
+// under load: instances are replaced through the drain, so keys keep
+// hitting warm caches.
+func TestShardedRolloutKeepsCacheWarm(t *testing.T) {
+	p := newProvider(t, t.TempDir())
+	defer p.Close()
+	tgt := newTarget("sharded")
+	deployReady(t, p, shardedRequest(tgt, "v1", 4))
+	await(t, "every shard assigned", func() bool {
+		n := 0
+		for _, c := range p.assigner(tgt).Owners() {
+			n += c
+		}
+		return n == p.opts.Shards
+	})
+	c := newLoadClient(p, tgt, 200)
+	c.warm()
+	c.start(2, 2*time.Millisecond)
+	deployReady(t, p, shardedRequest(tgt, "v2", 4))
+	rate, n := c.finish()
+	t.Logf("hit rate during the sharded rollout: %.1f%% of %d requests", 100*rate, n)
+	if n == 0 || rate < 0.9 {
+		t.Fatalf("hit rate %.3f over %d requests during a sharded rollout, want >= 0.9", rate, n)
+	}
+	owners := p.assigner(tgt).Owners()
+	list, _ := p.Instances(context.Background(), tgt)
+	for _, in := range list {
+		if owners[in.ID] == 0 {
+			t.Fatalf("new instance %s owns no shards after the rollout: %v", in.ID, owners)
+		}
+	}
+}
+
+// BenchmarkRestartHitRate measures the cache hit rate of an 8-instance
+// sharded demo fleet under steady keyed load during a shard-aware restart
+// of every instance, and during a naive rolling restart of the same fleet.
+func BenchmarkRestartHitRate(b *testing.B) {
+	p := newProvider(b, b.TempDir())
+	defer p.Close()
+	tgt := newTarget("bench")
+	deployReady(b, p, shardedRequest(tgt, "v1", 8))
+	await(b, "every shard assigned", func() bool {
+		n := 0
+		for _, c := range p.assigner(tgt).Owners() {
+			n += c
+		}
+		return n == p.opts.Shards
+	})
+	c := newLoadClient(p, tgt, 1000)
+	var aware, naive float64
+	var requests int64
+	b.ResetTimer()
+	for range b.N {
+		c.warm()
+		c.start(4, 2*time.Millisecond)
+		shardAwareRestart(b, p, tgt)
+		r, n := c.finish()
+		aware += r
+		requests += n
+
+		c.warm()
+		c.start(4, 2*time.Millisecond)
+		naiveRestart(b, p, tgt)
+		r, n = c.finish()
+		naive += r
+		requests += n
+	}
+	b.ReportMetric(100*aware/float64(b.N), "%hit-shard-aware")
+	b.ReportMetric(100*naive/float64(b.N), "%hit-naive")
+	b.ReportMetric(float64(requests)/float64(b.N), "requests/op")
+}
