@@ -156,6 +156,13 @@ func (d *Driver) SetLive(t placement.Target, revision string) {
 	}
 }
 
+// SetConfig makes config version live on the target, as if applied before the test.
+func (d *Driver) SetConfig(t placement.Target, version string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.target(t.ID()).config = version
+}
+
 // SetFaults replaces the faults injected on t.
 func (d *Driver) SetFaults(t placement.Target, f Faults) {
 	d.mu.Lock()
