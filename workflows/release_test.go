@@ -37,9 +37,9 @@ func pipe(boundary, policy string, stages ...pipelines.Stage) pipelines.Pipeline
 
 func request(pls ...pipelines.Pipeline) ReleaseRequest {
 	return ReleaseRequest{
-		Service: "billing",
-		Change:  Change{Kind: KindVersion, ID: "c1", Version: "v2", Image: "registry.example.com/billing", Trigger: "test", Who: "ci"},
-		Gates:   []placement.Gate{{Name: "healthz", HTTP: &placement.HTTPGate{Path: "/healthz"}, Interval: placement.Duration(5 * time.Minute)}},
+		Service:   "billing",
+		Change:    Change{Kind: KindVersion, ID: "c1", Version: "v2", Image: "registry.example.com/billing", Trigger: "test", Who: "ci"},
+		Gates:     []placement.Gate{{Name: "healthz", HTTP: &placement.HTTPGate{Path: "/healthz"}, Interval: placement.Duration(5 * time.Minute)}},
 		Pipelines: pls,
 	}
 }
