@@ -102,6 +102,8 @@ type boundaryKey struct{ cloud, boundary string }
 // sorted by cloud, boundary, region.
 type environment struct {
 	regions []envRegion
+	// invalid is set when a listed region or cloud was reported unknown.
+	invalid bool
 }
 
 type envRegion struct {
@@ -140,6 +142,7 @@ func (c *compiler) environments() []Environment {
 			cr := c.doc.Environments[name][cloud]
 			if !c.knownCloud(cloud) {
 				c.errorf(sel("environments", name, cloud), "environment %q: unknown cloud %q (want one of %s)", name, cloud, strings.Join(c.cat.Clouds(), ", "))
+				env.invalid = true
 				continue
 			}
 			listed := map[string]bool{}
@@ -152,6 +155,7 @@ func (c *compiler) environments() []Environment {
 				listed[id] = true
 				r, ok := c.regionOf(at, cloud, id)
 				if !ok {
+					env.invalid = true
 					continue
 				}
 				cells := slices.Sorted(slices.Values(cr.Cells[id]))
@@ -327,6 +331,8 @@ func (c *compiler) checkStages(pipeline string, stages []StageDef) {
 			continue
 		}
 		switch {
+		case env.invalid:
+			// its regions are reported already
 		case len(env.regions) == 0:
 			c.errorf(at, "stage %q can never have targets: environment %q has no regions", st.Name, st.Environment)
 		case takenAll[st.Environment] != "":
@@ -423,7 +429,9 @@ func (c *compiler) service(name string, doc serviceDoc) (Service, bool) {
 		if !slices.ContainsFunc(svc.Placement.Clouds, func(cloud string) bool { _, ok := c.cat.Boundary(cloud, b); return ok }) {
 			var have []string
 			for _, cloud := range svc.Placement.Clouds {
-				have = append(have, cloud+": "+strings.Join(c.boundariesOf(cloud), ", "))
+				if c.knownCloud(cloud) {
+					have = append(have, cloud+": "+strings.Join(c.boundariesOf(cloud), ", "))
+				}
 			}
 			c.errorf(at("placement", "boundaries", i), "no cloud of the service has boundary %q (%s)", b, strings.Join(have, "; "))
 		}

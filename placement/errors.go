@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
+	"cuelang.org/go/cue/ast"
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/token"
 )
@@ -105,28 +107,111 @@ func (p positioner) inSpec(pos token.Pos) bool {
 // fromCUE converts every error CUE reports in err. Each is placed at the
 // first of its positions that lies in the user's files, so that a schema
 // violation points at the offending value rather than at the schema.
+// The errors CUE reports for each alternative of a failed disjunction are
+// merged into one (see disjunction).
 func (p positioner) fromCUE(err error) Errors {
-	var out Errors
+	type key struct {
+		pos  token.Pos
+		path string
+	}
+	var order []key
+	groups := map[key][]cueerrors.Error{}
 	for _, e := range cueerrors.Errors(err) {
-		positions := append([]token.Pos{e.Position()}, e.InputPositions()...)
-		pos := token.NoPos
-		for _, q := range positions {
-			if p.inSpec(q) {
-				pos = q
-				break
-			}
-			if !pos.IsValid() {
-				pos = q
-			}
+		if format, _ := e.Msg(); strings.HasSuffix(format, "errors in empty disjunction:") {
+			continue // a header; the errors of each alternative follow
 		}
-		format, args := e.Msg()
-		msg := fmt.Sprintf(format, args...)
-		if path := specPath(e.Path()); path != "" {
-			msg = path + ": " + msg
+		k := key{p.position(e), specPath(e.Path())}
+		if _, seen := groups[k]; !seen {
+			order = append(order, k)
 		}
-		out = append(out, p.at(pos, "%s", msg))
+		groups[k] = append(groups[k], e)
+	}
+	var out Errors
+	for _, k := range order {
+		for _, msg := range disjunction(groups[k]) {
+			msg = friendly.Replace(msg)
+			if k.path != "" {
+				msg = k.path + ": " + msg
+			}
+			out = append(out, p.at(k.pos, "%s", msg))
+		}
 	}
 	return out
+}
+
+// friendly rewrites the schema's regular expressions in CUE's messages into
+// what they mean.
+var friendly = strings.NewReplacer(
+	`(out of bound =~"^(0|([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$")`, `(want a duration such as "90s", "15m" or "1h30m")`,
+	`(out of bound =~"^[a-z][a-z0-9-]{0,62}$")`, `(want a name of lower-case letters, digits and dashes, starting with a letter)`,
+)
+
+// position picks the first of an error's positions in the user's files,
+// else its first valid one.
+func (p positioner) position(e cueerrors.Error) token.Pos {
+	pos := token.NoPos
+	for _, q := range append([]token.Pos{e.Position()}, e.InputPositions()...) {
+		if p.inSpec(q) {
+			return q
+		}
+		if !pos.IsValid() {
+			pos = q
+		}
+	}
+	return pos
+}
+
+// disjunction turns the errors CUE reports at one value into messages.
+// When a value fails a disjunction such as *"automatic" | "stage" | "manual"
+// or *1 | int & >=1, CUE reports one "conflicting values" error per
+// alternative. Those are dropped when a more specific error is there
+// (invalid value 0 (out of bound >=1)), and otherwise merged into one line
+// naming every alternative.
+func disjunction(errs []cueerrors.Error) []string {
+	const conflict = "conflicting values %s and %s"
+	var specific, conflicts []string
+	count := map[string]int{}
+	for _, e := range errs {
+		format, args := e.Msg()
+		msg := fmt.Sprintf(format, args...)
+		if !strings.HasPrefix(format, conflict) || len(args) < 2 {
+			specific = append(specific, msg)
+			continue
+		}
+		conflicts = append(conflicts, msg)
+		a, b := fmt.Sprint(args[0]), fmt.Sprint(args[1])
+		count[a]++
+		if b != a {
+			count[b]++
+		}
+	}
+	if len(specific) > 0 {
+		return specific
+	}
+	if len(conflicts) < 2 {
+		return conflicts
+	}
+	// The value the user wrote is the side every conflict shares.
+	var value string
+	var alternatives []string
+	for _, e := range errs {
+		_, args := e.Msg()
+		a, b := fmt.Sprint(args[0]), fmt.Sprint(args[1])
+		if count[a] == len(errs) && value == "" {
+			value = a
+		} else if count[b] == len(errs) && value == "" {
+			value = b
+		}
+		alt := a
+		if alt == value {
+			alt = b
+		}
+		alternatives = append(alternatives, alt)
+	}
+	if value == "" {
+		return conflicts
+	}
+	return []string{fmt.Sprintf("%s is not allowed (want one of %s)", value, strings.Join(alternatives, ", "))}
 }
 
 // specPath formats a CUE error path, without the schema definition the
@@ -135,5 +220,20 @@ func specPath(path []string) string {
 	if len(path) > 0 && strings.HasPrefix(path[0], "#") {
 		path = path[1:]
 	}
-	return strings.Join(path, ".")
+	var b strings.Builder
+	for _, elem := range path {
+		switch {
+		case elem != "" && strings.Trim(elem, "0123456789") == "":
+			b.WriteString("[" + elem + "]")
+			continue
+		case b.Len() > 0:
+			b.WriteByte('.')
+		}
+		if ast.IsValidIdent(elem) {
+			b.WriteString(elem)
+		} else {
+			b.WriteString(strconv.Quote(elem))
+		}
+	}
+	return b.String()
 }

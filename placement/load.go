@@ -62,7 +62,11 @@ func Load(dir string) (*Spec, error) {
 	}
 	for _, f := range inst.IgnoredFiles {
 		if base := filepath.Base(f.Filename); !strings.HasPrefix(base, ".") && !strings.HasPrefix(base, "_") {
-			errs = append(errs, Error{File: p.rel(f.Filename), Msg: fmt.Sprintf("file is not part of the spec: %v", f.ExcludeReason)})
+			msg := fmt.Sprintf("file is left out of the spec: %v", f.ExcludeReason)
+			if pkg == "" || strings.Contains(msg, "no package name") {
+				msg = "file has no package clause; every spec file must declare the spec's package"
+			}
+			errs = append(errs, Error{File: p.rel(f.Filename), Line: 1, Col: 1, Msg: msg})
 		}
 	}
 	if len(errs) > 0 {
@@ -79,9 +83,6 @@ func Load(dir string) (*Spec, error) {
 	errs = append(errs, spec.duplicateServices()...)
 
 	spec.value = cuecontext.New().BuildInstance(inst)
-	if err := spec.value.Err(); err != nil {
-		return nil, append(errs, p.fromCUE(err)...).sorted()
-	}
 	errs = append(errs, spec.unknownTopLevel()...)
 	if err := spec.value.Validate(cue.Concrete(true)); err != nil {
 		errs = append(errs, p.fromCUE(err)...)
@@ -123,7 +124,7 @@ func checkDir(dir, abs string) (pkg string, errs Errors) {
 		}
 	}
 	if !found {
-		errs = append(errs, Error{Msg: fmt.Sprintf("spec directory %s has no .cue files", dir)})
+		errs = append(errs, Error{Msg: "no .cue files in the spec directory"})
 	}
 	return pkg, errs
 }
@@ -150,7 +151,13 @@ const rootFile = "zz_meridian_schema_root.cue"
 func schemaOverlay(dir, pkg string) (map[string]load.Source, error) {
 	overlay := map[string]load.Source{}
 	if pkg != "" {
-		overlay[filepath.Join(dir, rootFile)] = load.FromString("package " + pkg + "\n\nimport meridianschema \"" + cueschema.ImportPath + "\"\n\nmeridianschema.#Spec\n")
+		root := "package " + pkg + "\n\nimport meridianschema \"" + cueschema.ImportPath + "\"\n\n"
+		for _, field := range topLevel {
+			// Not an embedding of #Spec: CUE does not close the services an
+			// embedded definition's pattern constraints apply to.
+			root += field + ": meridianschema.#Spec." + field + "\n"
+		}
+		overlay[filepath.Join(dir, rootFile)] = load.FromString(root)
 	}
 	modFile := filepath.Join(dir, "cue.mod", "module.cue")
 	if _, err := os.Stat(modFile); err != nil {

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestValidateInvalid runs `meridian validate` on every case of
+// testdata/invalid: exit code 1, nothing on stdout, and exactly the case's
+// expected.golden on stderr.
+func TestValidateInvalid(t *testing.T) {
+	cases, err := filepath.Glob("../../testdata/invalid/*")
+	if err != nil || len(cases) == 0 {
+		t.Fatalf("no cases: %v", err)
+	}
+	for _, dir := range cases {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			want, err := os.ReadFile(filepath.Join(dir, "expected.golden"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			stdout, stderr, err := runValidate(dir)
+			var silent silentError
+			if !errors.As(err, &silent) || exitCode(err) != 1 {
+				t.Errorf("got error %v, want exit status 1", err)
+			}
+			if stdout != "" {
+				t.Errorf("stdout: %q, want nothing", stdout)
+			}
+			if stderr != string(want) {
+				t.Errorf("stderr:\n%s\nwant:\n%s", stderr, want)
+			}
+		})
+	}
+}
+
+func TestValidateOK(t *testing.T) {
+	dir := t.TempDir()
+	spec := `package fleet
+
+environments: prod: aws: regions: ["us-east-1", "eu-west-1"]
+pipelines: standard: stages: [{name: "prod", environment: "prod"}]
+services: billing: {
+	owner: "payments"
+	artifact: image: "registry.example.com/billing"
+	placement: clouds: ["aws"]
+	pipeline: "standard"
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "fleet.cue"), []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err := runValidate(dir)
+	if err != nil || stderr != "" {
+		t.Fatalf("err %v, stderr %q", err, stderr)
+	}
+	if want := "ok: 1 services, 2 targets\n"; stdout != want {
+		t.Errorf("stdout %q, want %q", stdout, want)
+	}
+}
+
+func runValidate(dir string) (stdout, stderr string, err error) {
+	var out, errOut bytes.Buffer
+	root := newRootCmd()
+	root.SetArgs([]string{"validate", dir})
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	err = root.Execute()
+	return out.String(), errOut.String(), err
+}
