@@ -18,7 +18,10 @@ lint:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
 	$(GO) run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.3.0 ./workflows/...
 
+# bench installs the CUE command BenchmarkPlanVsCueExport compares with, if missing.
 bench: build
+	@bin=$$($(GO) env GOBIN); bin=$${bin:-$$($(GO) env GOPATH)/bin}; \
+	"$$bin/cue" version 2>/dev/null | grep -q 'cue version v0.17.1' || $(GO) install cuelang.org/go/cmd/cue@v0.17.1
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
 
 run: build
