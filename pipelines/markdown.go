@@ -72,10 +72,10 @@ func (c *Change) Markdown() string {
 	if len(c.Services) == 0 {
 		return b.String()
 	}
-	b.WriteString("| service | change | targets | pipelines | boundaries |\n| --- | --- | --- | --- | --- |\n")
+	b.WriteString("| service | change | targets | pipelines | settings | boundaries |\n| --- | --- | --- | --- | --- | --- |\n")
 	for _, sc := range c.Services {
-		fmt.Fprintf(&b, "| %s | %s | +%d / −%d | %d | %s |\n", sc.Service, sc.Kind, len(sc.TargetsAdded), len(sc.TargetsRemoved),
-			len(sc.Pipelines), boundaries(sc.Boundaries))
+		fmt.Fprintf(&b, "| %s | %s | +%d / −%d | %d | %s | %s |\n", sc.Service, sc.Kind, len(sc.TargetsAdded), len(sc.TargetsRemoved),
+			len(sc.Pipelines), settings(sc), boundaries(sc.Boundaries))
 	}
 	for _, sc := range c.Services {
 		writeService(&b, sc)
@@ -135,6 +135,25 @@ func writeIDs(b *strings.Builder, sign string, ids []string) {
 	if len(ids) > 0 {
 		fmt.Fprintf(b, "; %s%s", sign, strings.Join(ids, ", "+sign))
 	}
+}
+
+// settings names the service settings that changed: owner, artifact.version,
+// gates, config…; none for a service added or removed.
+func settings(sc ServiceChange) string {
+	if sc.Kind != Changed {
+		return ""
+	}
+	var names []string
+	for _, f := range slices.Concat(sc.Fields, sc.Config) {
+		name := f.Field
+		if top, _, ok := strings.Cut(name, "."); ok && top != "artifact" {
+			name = top
+		}
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // boundaries writes cloud/boundary pairs, flagging sovereign ones.
