@@ -47,7 +47,9 @@ func (h *harness) Target(context.Context) (placement.Target, error) {
 
 func (h *harness) Image() string { return image }
 
-func (h *harness) FailVersion(_ placement.Target, version string) { h.fake.FailImage(image + ":" + version) }
+func (h *harness) FailVersion(_ placement.Target, version string) {
+	h.fake.FailImage(image + ":" + version)
+}
 
 func (h *harness) Gate(t placement.Target) placement.Gate {
 	return placement.Gate{Name: "errors", Alarm: &placement.AlarmGate{Name: t.Service + "-errors"}}

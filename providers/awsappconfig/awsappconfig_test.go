@@ -1,0 +1,150 @@
+package awsappconfig_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/meridian-deploy/meridian/placement"
+	"github.com/meridian-deploy/meridian/providers/awsappconfig"
+	"github.com/meridian-deploy/meridian/providers/awsfake"
+	"github.com/meridian-deploy/meridian/providers/driver"
+)
+
+var billing = placement.Target{Service: "billing", Environment: "prod", Cloud: "aws", Boundary: "public", Region: "us-east-1"}
+
+func setup(t *testing.T) (*awsfake.Server, *awsappconfig.Driver) {
+	t.Helper()
+	fake := awsfake.New()
+	t.Cleanup(fake.Close)
+	fake.CreateConfigProfile("billing", "prod", "meridian")
+	return fake, awsappconfig.New(fake.Config("us-east-1"), nil)
+}
+
+func apply(t *testing.T, d *awsappconfig.Driver, version, doc string) driver.Deployment {
+	t.Helper()
+	dep, err := d.ApplyConfig(context.Background(), driver.ConfigRequest{Target: billing, Version: version, Data: []byte(doc)})
+	if err != nil {
+		t.Fatalf("ApplyConfig(%s): %v", version, err)
+	}
+	return dep
+}
+
+func await(t *testing.T, d *awsappconfig.Driver, revision string) driver.Status {
+	t.Helper()
+	for range 50 {
+		st, err := d.ConfigStatus(context.Background(), billing, revision)
+		if err != nil {
+			t.Fatalf("ConfigStatus(%s): %v", revision, err)
+		}
+		if st.State != driver.StateProgressing {
+			return st
+		}
+	}
+	t.Fatalf("config %s never settled", revision)
+	return driver.Status{}
+}
+
+func TestFailedDeploymentKeepsLiveConfig(t *testing.T) {
+	fake, d := setup(t)
+	c1 := apply(t, d, "c1", `{"maxConnections":100}`)
+	await(t, d, c1.Revision)
+	fake.FailConfig("c2-bad")
+	c2 := apply(t, d, "c2-bad", `{"maxConnections":0}`)
+	st := await(t, d, c2.Revision)
+	if st.State != driver.StateFailed || !strings.Contains(st.Reason, "ROLLED_BACK") || !strings.Contains(st.Reason, "CloudWatch alarm") {
+		t.Fatalf("status of a rolled-back deployment = %+v", st)
+	}
+	if got := string(fake.LiveConfig("billing", "prod", "meridian")); got != `{"maxConnections":100}` {
+		t.Errorf("live config = %s", got)
+	}
+	if st, err := d.ConfigStatus(context.Background(), billing, c1.Revision); err != nil || st.State != driver.StateReady {
+		t.Errorf("c1 after the failed c2: %+v, %v", st, err)
+	}
+}
+
+func TestRollbackStopsRunningDeployment(t *testing.T) {
+	fake, d := setup(t)
+	c1 := apply(t, d, "c1", `{"v":1}`)
+	await(t, d, c1.Revision)
+	c2 := apply(t, d, "c2", `{"v":2}`)
+	if err := d.RollbackConfig(context.Background(), billing, c1.Revision); err != nil {
+		t.Fatal(err)
+	}
+	if st := await(t, d, c1.Revision); st.State != driver.StateReady {
+		t.Fatalf("c1 after rollback: %+v", st)
+	}
+	if st := await(t, d, c2.Revision); st.State != driver.StateFailed {
+		t.Errorf("stopped c2: %+v", st)
+	}
+	if got := string(fake.LiveConfig("billing", "prod", "meridian")); got != `{"v":1}` {
+		t.Errorf("live config = %s", got)
+	}
+}
+
+func TestReapplyReusesVersion(t *testing.T) {
+	_, d := setup(t)
+	c1 := apply(t, d, "c1", `{"v":1}`)
+	await(t, d, c1.Revision)
+	c2 := apply(t, d, "c2", `{"v":2}`)
+	await(t, d, c2.Revision)
+	again := apply(t, d, "c1", `{"v":1}`)
+	if again.Revision != c1.Revision || !again.Changed || again.Previous != c2.Revision {
+		t.Fatalf("re-apply of c1 = %+v, want revision %s redeployed after %s", again, c1.Revision, c2.Revision)
+	}
+	if st := await(t, d, c1.Revision); st.State != driver.StateReady {
+		t.Fatalf("c1 redeployed: %+v", st)
+	}
+	if st := await(t, d, c2.Revision); st.State != driver.StateFailed || !strings.Contains(st.Reason, "replaced") {
+		t.Errorf("c2 after c1 came back: %+v", st)
+	}
+}
+
+func TestErrorCodes(t *testing.T) {
+	fake, d := setup(t)
+	ctx := context.Background()
+	c1 := apply(t, d, "c1", `{"v":1}`)
+	_, err := d.ApplyConfig(ctx, driver.ConfigRequest{Target: billing, Version: "c2", Data: []byte(`{}`)})
+	if d.ErrorCode(err) != driver.Conflict {
+		t.Errorf("apply while c1 deploys: %v (code %v), want conflict", err, d.ErrorCode(err))
+	}
+	await(t, d, c1.Revision)
+	missing := billing
+	missing.Service = "ledger"
+	for name, err := range map[string]error{
+		"missing application": func() error { _, err := d.ConfigStatus(ctx, missing, "1"); return err }(),
+		"missing version":     d.RollbackConfig(ctx, billing, "99"),
+		"unknown revision":    d.RollbackConfig(ctx, billing, "no-such-config"),
+	} {
+		if d.ErrorCode(err) != driver.NotFound {
+			t.Errorf("%s: %v (code %v), want not-found", name, err, d.ErrorCode(err))
+		}
+	}
+	fake.FailNext(1, "AccessDeniedException")
+	if _, err := d.ConfigStatus(ctx, billing, c1.Revision); d.ErrorCode(err) != driver.PermissionDenied {
+		t.Errorf("access denied: %v (code %v)", err, d.ErrorCode(err))
+	}
+	fake.Throttle(3)
+	if _, err := d.ConfigStatus(ctx, billing, c1.Revision); err != nil {
+		t.Errorf("3 throttled answers were not retried: %v", err)
+	}
+}
+
+func TestSettings(t *testing.T) {
+	fake := awsfake.New()
+	defer fake.Close()
+	fake.CreateConfigProfile("payments", "prod-cell-a", "billing-config")
+	opts := awsappconfig.OptionsFromSettings(map[string]string{
+		"appconfigApplication": "payments", "appconfigProfile": "{service}-config", "appconfigStrategy": "Meridian.Instant",
+	})
+	d := awsappconfig.New(fake.Config("us-east-1"), opts)
+	tgt := billing
+	tgt.Cell = "cell-a"
+	dep, err := d.ApplyConfig(context.Background(), driver.ConfigRequest{Target: tgt, Version: "c1", Data: []byte(`{}`)})
+	if err != nil || dep.Revision != "1" {
+		t.Fatalf("apply with settings: %+v, %v", dep, err)
+	}
+	if !fake.Saw(`"DeploymentStrategyId":"Meridian.Instant"`) {
+		t.Error("the configured deployment strategy was not used")
+	}
+}
