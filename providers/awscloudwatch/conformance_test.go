@@ -46,7 +46,9 @@ func (h *harness) Target(context.Context) (placement.Target, error) {
 
 func (h *harness) Image() string { return image }
 
-func (h *harness) FailVersion(_ placement.Target, version string) { h.fake.FailImage(image + ":" + version) }
+func (h *harness) FailVersion(_ placement.Target, version string) {
+	h.fake.FailImage(image + ":" + version)
+}
 
 func (h *harness) Gate(placement.Target) placement.Gate {
 	return placement.Gate{Name: "errors", Alarm: &placement.AlarmGate{Name: "{service}-errors"}}

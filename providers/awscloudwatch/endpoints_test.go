@@ -1,0 +1,34 @@
+package awscloudwatch
+
+import (
+	"context"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+
+	awsx "github.com/meridian-deploy/meridian/providers/aws"
+)
+
+// TestEndpointsPerBoundary resolves (without network) the real endpoint each
+// boundary's regions reach.
+func TestEndpointsPerBoundary(t *testing.T) {
+	for _, tc := range []struct{ boundary, region, host string }{
+		{"public", "eu-west-1", "monitoring.eu-west-1.amazonaws.com"},
+		{"us-gov", "us-gov-east-1", "monitoring.us-gov-east-1.amazonaws.com"},
+		{"china", "cn-northwest-1", "monitoring.cn-northwest-1.amazonaws.com.cn"},
+		{"eu-sovereign", "eusc-de-east-1", "monitoring.eusc-de-east-1.amazonaws.eu"},
+	} {
+		b, err := awsx.Boundary(tc.boundary)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ep, err := endpointResolver{boundary: b}.ResolveEndpoint(context.Background(), cloudwatch.EndpointParameters{Region: aws.String(tc.region), UseFIPS: aws.Bool(false), UseDualStack: aws.Bool(false)})
+		if err != nil {
+			t.Fatalf("%s/%s: %v", tc.boundary, tc.region, err)
+		}
+		if ep.URI.Host != tc.host {
+			t.Errorf("%s/%s resolves to %s, want %s", tc.boundary, tc.region, ep.URI.String(), tc.host)
+		}
+	}
+}
