@@ -2,6 +2,7 @@ package placement_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -94,5 +95,42 @@ func TestDocExample(t *testing.T) {
 	billing := m.Services[0]
 	if billing.Config["maxConnections"] != json.Number("200") || billing.Gates[0].Name != "http:/healthz" || billing.Gates[0].HTTP.Status != 200 || billing.Sharding.DrainTimeout != placement.Duration(2*time.Minute) {
 		t.Errorf("billing defaults not applied: %+v", billing)
+	}
+}
+
+// TestFileOrderIndependence compiles testdata/fleet as it is and with its
+// files renamed so that they sort in reverse: the models are identical.
+func TestFileOrderIndependence(t *testing.T) {
+	files, err := filepath.Glob("../testdata/fleet/*.cue")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("testdata/fleet: %v", err)
+	}
+	renamed := t.TempDir()
+	for i, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		newName := fmt.Sprintf("%02d-%s", len(files)-i, strings.ToUpper(filepath.Base(name)[:1])+filepath.Base(name)[1:])
+		if err := os.WriteFile(filepath.Join(renamed, newName), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var models [2][]byte
+	for i, dir := range []string{"../testdata/fleet", renamed} {
+		spec, err := placement.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := placement.Compile(spec, regions.Default())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if models[i], err = json.Marshal(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if string(models[0]) != string(models[1]) {
+		t.Errorf("models differ after renaming the files:\n%s\n%s", models[0], models[1])
 	}
 }
