@@ -50,6 +50,7 @@ var errorCodes = map[string]driver.Code{
 	"TooManyRequestsException":               driver.Throttled,
 	"RequestLimitExceeded":                   driver.Throttled,
 	"ProvisionedThroughputExceededException": driver.Throttled,
+	"LimitExceededException":                 driver.Throttled, // the SDK retries it as throttling
 	// transient server errors
 	"ServerException":             driver.Unavailable,
 	"InternalServerException":     driver.Unavailable,
@@ -58,15 +59,16 @@ var errorCodes = map[string]driver.Code{
 	"ServiceUnavailable":          driver.Unavailable,
 	"ServiceUnavailableException": driver.Unavailable,
 	// credentials and permissions
-	"AccessDeniedException":       driver.PermissionDenied,
-	"AccessDenied":                driver.PermissionDenied,
-	"UnauthorizedOperation":       driver.PermissionDenied,
-	"UnrecognizedClientException": driver.PermissionDenied,
-	"InvalidClientTokenId":        driver.PermissionDenied,
-	"InvalidSignatureException":   driver.PermissionDenied,
-	"SignatureDoesNotMatch":       driver.PermissionDenied,
-	"ExpiredToken":                driver.PermissionDenied,
-	"ExpiredTokenException":       driver.PermissionDenied,
+	"AccessDeniedException":               driver.PermissionDenied,
+	"AccessDenied":                        driver.PermissionDenied,
+	"UnauthorizedOperation":               driver.PermissionDenied,
+	"UnrecognizedClientException":         driver.PermissionDenied,
+	"InvalidClientTokenId":                driver.PermissionDenied,
+	"InvalidSignatureException":           driver.PermissionDenied,
+	"SignatureDoesNotMatch":               driver.PermissionDenied,
+	"ExpiredToken":                        driver.PermissionDenied,
+	"ExpiredTokenException":               driver.PermissionDenied,
+	"MissingAuthenticationTokenException": driver.PermissionDenied,
 	// requests that can never succeed
 	"ClientException":                                driver.Invalid,
 	"InvalidParameterException":                      driver.Invalid,
@@ -80,7 +82,6 @@ var errorCodes = map[string]driver.Code{
 	"ServiceNotActiveException":                      driver.Invalid,
 	"PlatformUnknownException":                       driver.Invalid,
 	"PlatformTaskDefinitionIncompatibilityException": driver.Invalid,
-	"LimitExceededException":                         driver.Invalid,
 	"InvalidFormat":                                  driver.Invalid,
 	"InvalidNextToken":                               driver.Invalid,
 }

@@ -41,7 +41,7 @@ import (
 	"github.com/meridian-deploy/meridian/regions"
 )
 
-// Boundary provider settings read by OptionsFromSettings.
+// Boundary provider settings read by OptionsFor.
 const (
 	SettingApplication = "appconfigApplication"
 	SettingEnvironment = "appconfigEnvironment"
@@ -53,6 +53,10 @@ const (
 // name templates expanded with the target's {service}, {environment},
 // {boundary}, {region} and {cell}.
 type Options struct {
+	// Boundary, when set, is the only boundary the driver serves: targets
+	// of other boundaries are refused. Set it to the boundary whose
+	// credentials cfg holds (the worker of one boundary's task queue).
+	Boundary string
 	// Application defaults to "{service}".
 	Application string
 	// Environment defaults to "{environment}", or "{environment}-{cell}"
@@ -64,9 +68,12 @@ type Options struct {
 	Strategy string
 }
 
-// OptionsFromSettings reads Options from a boundary's provider settings.
-func OptionsFromSettings(settings map[string]string) *Options {
+// OptionsFor returns the Options for a driver serving the boundary of rule,
+// read from its provider settings.
+func OptionsFor(rule placement.BoundaryRule) *Options {
+	settings := rule.Provider
 	return &Options{
+		Boundary:    rule.Boundary,
 		Application: settings[SettingApplication],
 		Environment: settings[SettingEnvironment],
 		Profile:     settings[SettingProfile],
@@ -95,7 +102,7 @@ func New(cfg aws.Config, opts *Options) *Driver {
 	if d.opts.Strategy == "" {
 		d.opts.Strategy = "AppConfig.AllAtOnce"
 	}
-	d.clients = awsx.NewClients(func(b regions.Boundary, region string) *appconfig.Client {
+	d.clients = awsx.NewClients(d.opts.Boundary, func(b regions.Boundary, region string) *appconfig.Client {
 		return appconfig.NewFromConfig(cfg, func(o *appconfig.Options) {
 			o.Region = region
 			o.EndpointResolverV2 = endpointResolver{boundary: b}

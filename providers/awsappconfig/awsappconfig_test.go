@@ -134,9 +134,9 @@ func TestSettings(t *testing.T) {
 	fake := awsfake.New()
 	defer fake.Close()
 	fake.CreateConfigProfile("payments", "prod-cell-a", "billing-config")
-	opts := awsappconfig.OptionsFromSettings(map[string]string{
+	opts := awsappconfig.OptionsFor(placement.BoundaryRule{Cloud: "aws", Boundary: "public", Provider: map[string]string{
 		"appconfigApplication": "payments", "appconfigProfile": "{service}-config", "appconfigStrategy": "Meridian.Instant",
-	})
+	}})
 	d := awsappconfig.New(fake.Config("us-east-1"), opts)
 	tgt := billing
 	tgt.Cell = "cell-a"

@@ -33,11 +33,15 @@ import (
 )
 
 // SettingDimensions is the boundary provider setting read by
-// OptionsFromSettings: comma-separated name=template pairs.
+// OptionsFor: comma-separated name=template pairs.
 const SettingDimensions = "cloudwatchDimensions"
 
 // Options configure the driver.
 type Options struct {
+	// Boundary, when set, is the only boundary the driver serves: targets
+	// of other boundaries are refused. Set it to the boundary whose
+	// credentials cfg holds (the worker of one boundary's task queue).
+	Boundary string
 	// Dimensions are the dimensions of a metric gate's metric, as templates.
 	// Default: ServiceName={service} and ClusterName as awsecs names the
 	// cluster ({cell} for a target with a cell, else meridian-{environment}).
@@ -46,10 +50,11 @@ type Options struct {
 	Now func() time.Time
 }
 
-// OptionsFromSettings reads Options from a boundary's provider settings.
-func OptionsFromSettings(settings map[string]string) (*Options, error) {
-	o := &Options{}
-	s := settings[SettingDimensions]
+// OptionsFor returns the Options for a driver serving the boundary of rule,
+// read from its provider settings.
+func OptionsFor(rule placement.BoundaryRule) (*Options, error) {
+	o := &Options{Boundary: rule.Boundary}
+	s := rule.Provider[SettingDimensions]
 	if s == "" {
 		return o, nil
 	}
@@ -82,7 +87,7 @@ func New(cfg aws.Config, opts *Options) *Driver {
 	if d.opts.Now == nil {
 		d.opts.Now = time.Now
 	}
-	d.clients = awsx.NewClients(func(b regions.Boundary, region string) *cloudwatch.Client {
+	d.clients = awsx.NewClients(d.opts.Boundary, func(b regions.Boundary, region string) *cloudwatch.Client {
 		return cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) {
 			o.Region = region
 			o.EndpointResolverV2 = endpointResolver{boundary: b}

@@ -94,7 +94,8 @@ func TestMetricGate(t *testing.T) {
 func TestDimensionsSetting(t *testing.T) {
 	fake := awsfake.New()
 	defer fake.Close()
-	opts, err := awscloudwatch.OptionsFromSettings(map[string]string{"cloudwatchDimensions": "LoadBalancer={service}-{environment}, Region={region}"})
+	opts, err := awscloudwatch.OptionsFor(placement.BoundaryRule{Cloud: "aws", Boundary: "public",
+		Provider: map[string]string{"cloudwatchDimensions": "LoadBalancer={service}-{environment}, Region={region}"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestDimensionsSetting(t *testing.T) {
 	if got := fake.MetricQueries()[0].Dimensions; !maps.Equal(got, want) {
 		t.Errorf("dimensions = %v, want %v", got, want)
 	}
-	if _, err := awscloudwatch.OptionsFromSettings(map[string]string{"cloudwatchDimensions": "novalue"}); err == nil {
+	if _, err := awscloudwatch.OptionsFor(placement.BoundaryRule{Provider: map[string]string{"cloudwatchDimensions": "novalue"}}); err == nil {
 		t.Error("a malformed dimensions setting was accepted")
 	}
 }

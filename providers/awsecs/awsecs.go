@@ -44,7 +44,7 @@ const (
 	TagPrevious = "meridian:previous"
 )
 
-// Boundary provider settings read by OptionsFromSettings.
+// Boundary provider settings read by OptionsFor.
 const (
 	SettingCluster   = "ecsCluster"
 	SettingService   = "ecsService"
@@ -55,6 +55,10 @@ const (
 // expanded with the target's {service}, {environment}, {boundary},
 // {region} and {cell}.
 type Options struct {
+	// Boundary, when set, is the only boundary the driver serves: targets
+	// of other boundaries are refused. Set it to the boundary whose
+	// credentials cfg holds (the worker of one boundary's task queue).
+	Boundary string
 	// Cluster defaults to "{cell}" for targets with a cell and to
 	// "meridian-{environment}" for the others.
 	Cluster string
@@ -65,9 +69,12 @@ type Options struct {
 	Container string
 }
 
-// OptionsFromSettings reads Options from a boundary's provider settings.
-func OptionsFromSettings(settings map[string]string) *Options {
+// OptionsFor returns the Options for a driver serving the boundary of rule,
+// read from its provider settings.
+func OptionsFor(rule placement.BoundaryRule) *Options {
+	settings := rule.Provider
 	return &Options{
+		Boundary:  rule.Boundary,
 		Cluster:   settings[SettingCluster],
 		Service:   settings[SettingService],
 		Container: settings[SettingContainer],
@@ -89,7 +96,7 @@ func New(cfg aws.Config, opts *Options) *Driver {
 	if opts != nil {
 		d.opts = *opts
 	}
-	d.clients = awsx.NewClients(func(b regions.Boundary, region string) *ecs.Client {
+	d.clients = awsx.NewClients(d.opts.Boundary, func(b regions.Boundary, region string) *ecs.Client {
 		return ecs.NewFromConfig(cfg, func(o *ecs.Options) {
 			o.Region = region
 			o.EndpointResolverV2 = endpointResolver{boundary: b}

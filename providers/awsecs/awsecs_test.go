@@ -121,7 +121,8 @@ func TestTargetConvention(t *testing.T) {
 	if _, err := awsecs.New(fake.Config("us-east-1"), nil).Deploy(ctx, driver.DeployRequest{Target: celled, Image: image, Version: "1"}); err != nil {
 		t.Errorf("cell target: %v", err)
 	}
-	opts := awsecs.OptionsFromSettings(map[string]string{"ecsCluster": "payments-{environment}", "ecsService": "{service}-api"})
+	opts := awsecs.OptionsFor(placement.BoundaryRule{Cloud: "aws", Boundary: "public",
+		Provider: map[string]string{"ecsCluster": "payments-{environment}", "ecsService": "{service}-api"}})
 	if _, err := awsecs.New(fake.Config("us-east-1"), opts).Deploy(ctx, driver.DeployRequest{Target: target("billing"), Image: image, Version: "1"}); err != nil {
 		t.Errorf("templated target: %v", err)
 	}
@@ -152,6 +153,11 @@ func TestErrorCodes(t *testing.T) {
 		{"access denied", func() error { fake.FailNext(1, "AccessDeniedException"); return deploy(target("billing"), image) }, driver.PermissionDenied},
 		{"throttled past retries", func() error { fake.Throttle(5); return deploy(target("billing"), image) }, driver.Throttled},
 		{"region outside the boundary", func() error { return deploy(gov, image) }, driver.Invalid},
+		{"boundary the driver does not serve", func() error {
+			gov := awsecs.New(fake.Config("us-gov-west-1"), &awsecs.Options{Boundary: "us-gov"})
+			_, err := gov.Deploy(ctx, driver.DeployRequest{Target: target("billing"), Image: image, Version: "1"})
+			return err
+		}, driver.Invalid},
 	} {
 		err := tc.err()
 		if got := d.ErrorCode(err); got != tc.want {
