@@ -15,8 +15,11 @@ import (
 func TestEndpointsPerBoundary(t *testing.T) {
 	for _, tc := range []struct{ boundary, region, host string }{
 		{"public", "us-east-1", "appconfig.us-east-1.amazonaws.com"},
+		{"public", "eu-west-1", "appconfig.eu-west-1.amazonaws.com"},
 		{"us-gov", "us-gov-west-1", "appconfig.us-gov-west-1.amazonaws.com"},
+		{"us-gov", "us-gov-east-1", "appconfig.us-gov-east-1.amazonaws.com"},
 		{"china", "cn-north-1", "appconfig.cn-north-1.amazonaws.com.cn"},
+		{"china", "cn-northwest-1", "appconfig.cn-northwest-1.amazonaws.com.cn"},
 		{"eu-sovereign", "eusc-de-east-1", "appconfig.eusc-de-east-1.amazonaws.eu"},
 	} {
 		b, err := awsx.Boundary(tc.boundary)

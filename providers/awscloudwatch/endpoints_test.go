@@ -14,8 +14,11 @@ import (
 // boundary's regions reach.
 func TestEndpointsPerBoundary(t *testing.T) {
 	for _, tc := range []struct{ boundary, region, host string }{
+		{"public", "us-east-1", "monitoring.us-east-1.amazonaws.com"},
 		{"public", "eu-west-1", "monitoring.eu-west-1.amazonaws.com"},
+		{"us-gov", "us-gov-west-1", "monitoring.us-gov-west-1.amazonaws.com"},
 		{"us-gov", "us-gov-east-1", "monitoring.us-gov-east-1.amazonaws.com"},
+		{"china", "cn-north-1", "monitoring.cn-north-1.amazonaws.com.cn"},
 		{"china", "cn-northwest-1", "monitoring.cn-northwest-1.amazonaws.com.cn"},
 		{"eu-sovereign", "eusc-de-east-1", "monitoring.eusc-de-east-1.amazonaws.eu"},
 	} {
