@@ -94,7 +94,7 @@ func parseFilter(f string) ([]term, error) {
 		part = strings.TrimSpace(strings.TrimRight(strings.TrimLeft(part, "("), ")"))
 		key, value, ok := strings.Cut(part, "=")
 		value = strings.TrimSpace(value)
-		if !ok || len(value) < 2 || value[0] != '"' || value[len(value)-1] != '"' {
+		if !ok || len(value) < 2 || value[0] != '"' || value[len(value)-1] != '"' || strings.Contains(value[1:len(value)-1], `"`) {
 			return nil, status.Errorf(codes.InvalidArgument, "filter %q: this fake understands only `key = \"value\"` clauses joined by AND", f)
 		}
 		terms = append(terms, term{strings.TrimSpace(key), value[1 : len(value)-1]})
