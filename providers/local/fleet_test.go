@@ -143,7 +143,9 @@ func TestCrashFailsReadiness(t *testing.T) {
 	defer p.Close()
 	tgt := newTarget("crash")
 	dep := deployReady(t, p, demoRequest(tgt, "v1", 2))
-	syscall.Kill(pidsOf(p, tgt)[0], syscall.SIGKILL)
+	pid := pidsOf(p, tgt)[0]
+	syscall.Kill(pid, syscall.SIGKILL)
+	await(t, "the crashed process to be reaped", func() bool { return !p.alive(pid) })
 	await(t, "status to see the crash", func() bool {
 		st, _ := p.Status(context.Background(), tgt, dep.Revision)
 		return st.State == driver.StateFailed && st.Ready == 1

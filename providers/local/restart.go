@@ -34,13 +34,12 @@ func (p *Provider) Instances(ctx context.Context, t placement.Target) ([]driver.
 
 // RestartInstance stops the instance's process and starts it again on the
 // same revision and port, returning once it is ready. It does not drain:
-// a shard-aware restart drains through Sharder first.
+// a shard-aware restart drains through Sharder first. Restarts of different
+// instances may run at once; a restart conflicts with a running rollout.
 func (p *Provider) RestartInstance(ctx context.Context, t placement.Target, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	p.ops.Lock()
-	defer p.ops.Unlock()
 	p.mu.Lock()
 	ts := p.targetLocked(t, false)
 	var in *instance
