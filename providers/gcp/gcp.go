@@ -22,9 +22,6 @@ import (
 	"github.com/meridian-deploy/meridian/regions"
 )
 
-// PublicUniverse is the universe domain of Google Cloud's public boundary.
-const PublicUniverse = "googleapis.com"
-
 // UniverseDomain returns the universe domain of a GCP boundary: the
 // catalog's source for it (googleapis.com, s3nsapis.fr).
 func UniverseDomain(b regions.Boundary) (string, error) {

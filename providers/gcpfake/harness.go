@@ -7,10 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
-	metricpb "google.golang.org/genproto/googleapis/api/metric"
-	monitoredrespb "google.golang.org/genproto/googleapis/api/monitoredres"
-
 	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/drivertest"
@@ -22,9 +18,6 @@ import (
 
 // HarnessProject is the project the harness's targets live in.
 const HarnessProject = "meridian-conformance"
-
-// errorsMetric is the metric the harness's alert policies watch.
-const errorsMetric = "custom.googleapis.com/meridian/errors"
 
 // Harness runs drivertest's conformance suite against gcprun (deploys and
 // config) and gcpmonitoring (gates) over one fake in the public boundary.
@@ -113,45 +106,16 @@ func (h *Harness) FailVersion(_ placement.Target, version string) {
 		"The user-provided container failed to start and listen on the port defined provided by the PORT=8080 environment variable.")
 }
 
-// Gate returns an alarm gate on an alert policy that fires when the
-// target's error count exceeds 1.
+// Gate returns an alarm gate on an alert policy of the target's service.
 func (h *Harness) Gate(t placement.Target) placement.Gate {
 	name := t.Service + "-errors"
-	h.Fake.AddAlertPolicy(HarnessProject, &monitoringpb.AlertPolicy{
-		DisplayName: name,
-		Combiner:    monitoringpb.AlertPolicy_OR,
-		Conditions: []*monitoringpb.AlertPolicy_Condition{{
-			DisplayName: "errors above 1",
-			Condition: &monitoringpb.AlertPolicy_Condition_ConditionThreshold{ConditionThreshold: &monitoringpb.AlertPolicy_Condition_MetricThreshold{
-				Filter:         fmt.Sprintf("metric.type = %q AND resource.labels.service_name = %q", errorsMetric, t.Service),
-				Comparison:     monitoringpb.ComparisonType_COMPARISON_GT,
-				ThresholdValue: 1,
-			}},
-		}},
-	})
+	h.Fake.AddAlarm(HarnessProject, name)
 	return placement.Gate{Name: "alarm-" + name, Alarm: &placement.AlarmGate{Name: name}}
 }
 
-// SetHealth writes the target's error count: 0 (healthy), 7 (unhealthy), or
-// no data at all (unknown).
+// SetHealth sets what the target's alert policy reports in its region.
 func (h *Harness) SetHealth(t placement.Target, health driver.Health) {
-	metric := &metricpb.Metric{Type: errorsMetric}
-	resource := &monitoredrespb.MonitoredResource{Type: "cloud_run_revision", Labels: map[string]string{
-		"project_id": HarnessProject, "service_name": t.Service, "location": t.Region,
-	}}
-	value := 0.0
-	switch health {
-	case driver.HealthUnknown:
-		h.Fake.DeleteTimeSeries(HarnessProject, metric, resource)
-		return
-	case driver.Unhealthy:
-		value = 7
-	}
-	h.Fake.SetTimeSeries(HarnessProject, &monitoringpb.TimeSeries{
-		Metric:   metric,
-		Resource: resource,
-		Points:   []*monitoringpb.Point{Point(time.Now(), value)},
-	})
+	h.Fake.SetAlarm(HarnessProject, t.Service+"-errors", t.Region, health)
 }
 
 // Throttle makes the next n calls fail with RESOURCE_EXHAUSTED.
