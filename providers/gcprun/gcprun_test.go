@@ -271,3 +271,28 @@ func TestCanceledPollStopsPromptly(t *testing.T) {
 		t.Fatalf("Rollback with a never-ending operation returned %v after %v, want the context's error promptly", err, time.Since(start))
 	}
 }
+
+func TestSovereignBoundaryOverFake(t *testing.T) {
+	fake, err := gcpfake.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	b, _ := regions.Default().Boundary("gcp", "fr-sovereign")
+	d, err := gcprun.New(context.Background(), b, fake.DriverOptions("acme-fr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	fr := placement.Target{Service: "billing", Environment: "prod", Cloud: "gcp", Boundary: "fr-sovereign", Region: "u-france-east1"}
+	dep, err := d.Deploy(context.Background(), driver.DeployRequest{Target: fr, Image: image, Version: "v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := fake.Service("projects/acme-fr/locations/u-france-east1/services/billing"); !ok || dep.Revision != "billing-00001-v1" {
+		t.Fatalf("sovereign deploy = %+v; service created: %v", dep, ok)
+	}
+	if _, err := d.Deploy(context.Background(), driver.DeployRequest{Target: target, Image: image, Version: "v1"}); d.ErrorCode(err) != driver.Invalid {
+		t.Fatalf("sovereign driver deploying to a public target: %v (code %v), want invalid", err, d.ErrorCode(err))
+	}
+}
