@@ -30,16 +30,25 @@ func (p *Provider) Deploy(ctx context.Context, req driver.DeployRequest) (driver
 	defer p.mu.Unlock()
 	ts := p.targetLocked(req.Target, true)
 	if live := ts.revision(ts.Live); live != nil && live.Image == req.Image && live.Version == req.Version {
-		return driver.Deployment{Revision: live.ID, Previous: ts.Stable, Changed: false}, nil
+		if p.rollouts[ts.Target.ID()] == nil && ts.State != driver.StateFailed && p.runningLocked(ts, live.ID) < ts.Desired {
+			// The revision is live but instances are gone (a clean shutdown,
+			// a crash): start them again.
+			ts.State, ts.Reason = driver.StateProgressing, ""
+			if err := p.saveLocked(); err != nil {
+				return driver.Deployment{}, err
+			}
+			p.startRolloutLocked(ts.Target.ID())
+		}
+		return driver.Deployment{Revision: live.ID, Previous: live.Previous, Changed: false}, nil
 	}
 	rev := &revision{
 		ID:       fmt.Sprintf("r%d-%s", len(ts.Revisions)+1, req.Version),
 		Image:    req.Image,
 		Version:  req.Version,
 		ChangeID: req.ChangeID,
+		Previous: ts.Stable, // the last revision that was ready: what a rollback restores
 	}
 	ts.Revisions = append(ts.Revisions, rev)
-	previous := ts.Stable // the last revision that was ready: what a rollback restores
 	ts.Live, ts.State, ts.Reason = rev.ID, driver.StateProgressing, ""
 	ts.Desired = max(req.Instances, 1)
 	ts.Sharding = req.Sharding
@@ -50,7 +59,7 @@ func (p *Provider) Deploy(ctx context.Context, req driver.DeployRequest) (driver
 		p.startFleetLocked(req.Target.ID())
 	}
 	p.startRolloutLocked(req.Target.ID())
-	return driver.Deployment{Revision: rev.ID, Previous: previous, Changed: true}, nil
+	return driver.Deployment{Revision: rev.ID, Previous: rev.Previous, Changed: true}, nil
 }
 
 // Rollback makes revision live again by the same rolling replacement.
@@ -251,6 +260,17 @@ func (p *Provider) rollout(ctx context.Context, tid string) error {
 			return nil
 		}
 	}
+}
+
+// runningLocked counts the target's running instances of revision.
+func (p *Provider) runningLocked(ts *target, revision string) int {
+	n := 0
+	for _, in := range ts.Instances {
+		if in.Revision == revision && in.PID != 0 && p.aliveLocked(in.PID) {
+			n++
+		}
+	}
+	return n
 }
 
 func (p *Provider) aliveLocked(pid int) bool {

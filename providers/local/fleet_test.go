@@ -374,3 +374,26 @@ func BenchmarkRestartHitRate(b *testing.B) {
 	b.ReportMetric(100*naive/float64(b.N), "%hit-naive")
 	b.ReportMetric(float64(requests)/float64(b.N), "requests/op")
 }
+
+// TestRedeployAfterShutdown: after a clean shutdown stopped the fleet, the
+// next Provider's Deploy of the same version reports no change, with the
+// same previous revision, and starts the instances again.
+func TestRedeployAfterShutdown(t *testing.T) {
+	dir := t.TempDir()
+	tgt := newTarget("redeploy")
+	p1 := newProvider(t, dir)
+	v1 := deployReady(t, p1, demoRequest(tgt, "v1", 2))
+	v2 := deployReady(t, p1, demoRequest(tgt, "v2", 2))
+	if err := p1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p2 := newProvider(t, dir)
+	defer p2.Close()
+	again := deployReady(t, p2, demoRequest(tgt, "v2", 2))
+	if again.Changed || again.Revision != v2.Revision || again.Previous != v1.Revision {
+		t.Fatalf("redeploy after shutdown = %+v, want unchanged %s with previous %s", again, v2.Revision, v1.Revision)
+	}
+	if list, _ := p2.Instances(context.Background(), tgt); len(list) != 2 || !list[0].Ready || !list[1].Ready {
+		t.Fatalf("instances after redeploy: %+v", list)
+	}
+}

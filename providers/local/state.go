@@ -44,6 +44,8 @@ type revision struct {
 	Image    string `json:"image"`
 	Version  string `json:"version"`
 	ChangeID string `json:"changeId,omitempty"`
+	// Previous is the revision that was ready when this one was deployed.
+	Previous string `json:"previous,omitempty"`
 	// Failure is why this revision's last rollout failed, if it did.
 	Failure string `json:"failure,omitempty"`
 }
