@@ -219,7 +219,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func (p acProtocol) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 	a := &p.s.ac
-	now := p.s.now()
+	now := time.Now()
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	notFound := func(what string) { p.writeError(w, errorf(404, "ResourceNotFoundException", what+" not found")) }
 	if parts[0] != "applications" {

@@ -48,7 +48,7 @@ type MetricQuery struct {
 func (s *Server) SetAlarm(name, state string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.cw.alarm(name).set(state, s.now())
+	s.cw.alarm(name).set(state, time.Now())
 }
 
 // SetCompositeAlarm is SetAlarm for a composite alarm.
@@ -57,7 +57,7 @@ func (s *Server) SetCompositeAlarm(name, state string) {
 	defer s.mu.Unlock()
 	a := s.cw.alarm(name)
 	a.composite = true
-	a.set(state, s.now())
+	a.set(state, time.Now())
 }
 
 // QueueAlarmStates makes an alarm take the given states, one per later
@@ -156,7 +156,7 @@ func (p cwProtocol) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 	case "DescribeAlarms":
 		out = p.s.cw.describeAlarms(in, region(r))
 	case "GetMetricData":
-		out, apiErr = p.s.cw.getMetricData(in, p.s.now())
+		out, apiErr = p.s.cw.getMetricData(in, time.Now())
 	default:
 		apiErr = errorf(400, "InvalidAction", "fake CloudWatch does not implement "+op)
 	}

@@ -51,12 +51,11 @@ type Server struct {
 	ecs      ecsState // ECS clusters, services, task definitions
 	ac       acState  // AppConfig applications and deployments
 	cw       cwState  // CloudWatch alarms and metrics
-	now      func() time.Time
 }
 
 // New starts a fake on 127.0.0.1. Close it when done.
 func New() *Server {
-	s := &Server{now: time.Now}
+	s := &Server{}
 	s.ecs.init()
 	s.ac.init()
 	s.cw.init()

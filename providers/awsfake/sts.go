@@ -57,5 +57,5 @@ func (p stsProtocol) serve(w http.ResponseWriter, r *http.Request, body []byte) 
     </AssumedRoleUser>
   </AssumeRoleResult>
   <ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata>
-</AssumeRoleResponse>`, RoleAccessKeyID, RoleSecretAccessKey, p.s.now().Add(time.Hour).UTC().Format(time.RFC3339), arn, session, session)
+</AssumeRoleResponse>`, RoleAccessKeyID, RoleSecretAccessKey, time.Now().Add(time.Hour).UTC().Format(time.RFC3339), arn, session, session)
 }
