@@ -12,7 +12,7 @@ import (
 	"github.com/meridian-deploy/meridian/providers/gcp"
 )
 
-// Config reaches the service's first container as two environment
+// Config reaches the service's ingress container as two environment
 // variables of a new revision: the JSON document and its version.
 const (
 	EnvConfig        = "MERIDIAN_CONFIG"
@@ -54,8 +54,12 @@ func (d *Driver) configure(ctx context.Context, t placement.Target, version stri
 	if pinnedTo(svc) == "" && configVersion(svc.Template) == version {
 		return driver.Deployment{Revision: version, Previous: svc.Template.Annotations[annotationPreviousConfig]}, nil
 	}
-	tmpl := d.fromLive(svc, live)
-	setConfig(tmpl.Containers[0], version, data)
+	tmpl := fromLive(svc, live)
+	app := ingress(tmpl)
+	if app == nil {
+		return driver.Deployment{}, gcp.Errorf(driver.Invalid, "Cloud Run service %s has no container", name)
+	}
+	setConfig(app, version, data)
 	tmpl.Revision = revisionName(svc, "config-"+version)
 	annotate(tmpl, live, "")
 	tmpl.Annotations[annotationPreviousConfig] = prev
@@ -92,7 +96,7 @@ func (d *Driver) RollbackConfig(ctx context.Context, t placement.Target, version
 	if err != nil {
 		return err
 	}
-	_, err = d.configure(ctx, t, version, []byte(env(rev.Containers[0], EnvConfig)))
+	_, err = d.configure(ctx, t, version, []byte(env(ingress(rev), EnvConfig)))
 	return err
 }
 
@@ -133,18 +137,13 @@ func (d *Driver) carrying(ctx context.Context, t placement.Target, version strin
 	return svc, newest, nil
 }
 
-// containerHolder is a revision or a revision template.
-type containerHolder interface{ GetContainers() []*runpb.Container }
-
-func configVersion(r containerHolder) string {
-	if c := r.GetContainers(); len(c) > 0 {
-		return env(c[0], EnvConfigVersion)
-	}
-	return ""
+// configVersion is the config version a revision or template carries.
+func configVersion(r interface{ GetContainers() []*runpb.Container }) string {
+	return env(ingress(r), EnvConfigVersion)
 }
 
 func env(c *runpb.Container, name string) string {
-	for _, e := range c.Env {
+	for _, e := range c.GetEnv() {
 		if e.Name == name {
 			return e.GetValue()
 		}

@@ -129,8 +129,12 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 	if dep, ok := unchanged(svc, live, image); ok {
 		return dep, nil
 	}
-	tmpl := d.fromLive(svc, live)
-	tmpl.Containers[0].Image = image
+	tmpl := fromLive(svc, live)
+	app := ingress(tmpl)
+	if app == nil {
+		return driver.Deployment{}, gcp.Errorf(driver.Invalid, "Cloud Run service %s has no container", name)
+	}
+	app.Image = image
 	tmpl.Revision = revisionName(svc, req.Version)
 	prev := annotate(tmpl, live, req.ChangeID)
 	if err := d.roll(ctx, svc, tmpl); err != nil {
@@ -143,30 +147,48 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 // or is already rolling out to it.
 func unchanged(svc *runpb.Service, live *runpb.Revision, image string) (driver.Deployment, bool) {
 	pinned := pinnedTo(svc)
-	if live != nil && live.Containers[0].Image == image && (pinned == short(live.Name) || templateImage(svc) == image) {
+	rolling := ingress(svc.Template).GetImage() == image
+	if live != nil && ingress(live).GetImage() == image && (pinned == short(live.Name) || rolling) {
 		return driver.Deployment{Revision: short(live.Name), Previous: live.Annotations[annotationPrevious]}, true
 	}
-	if pinned == "" && templateImage(svc) == image {
-		return driver.Deployment{Revision: short(svc.LatestCreatedRevision), Previous: svc.Template.Annotations[annotationPrevious]}, true
+	if pinned == "" && rolling {
+		// The template names the revision it creates (Cloud Run may not
+		// have reported it as the latest created one yet).
+		rev := svc.Template.Revision
+		if rev == "" {
+			rev = short(svc.LatestCreatedRevision)
+		}
+		return driver.Deployment{Revision: rev, Previous: svc.Template.Annotations[annotationPrevious]}, true
 	}
 	return driver.Deployment{}, false
 }
 
-func templateImage(svc *runpb.Service) string {
-	if c := svc.GetTemplate().GetContainers(); len(c) > 0 {
-		return c[0].Image
+// ingress returns the container that serves requests: the one with a port
+// (Cloud Run allows one), else the only or first one; nil when there is none.
+func ingress(r interface{ GetContainers() []*runpb.Container }) *runpb.Container {
+	cs := r.GetContainers()
+	for _, c := range cs {
+		if len(c.Ports) > 0 {
+			return c
+		}
 	}
-	return ""
+	if len(cs) == 0 {
+		return nil
+	}
+	return cs[0]
 }
 
-// fromLive returns a copy of the service's template whose container runs
-// what the live revision runs: after a rollback pinned traffic to an older
-// revision, the template still describes the newer one.
-func (d *Driver) fromLive(svc *runpb.Service, live *runpb.Revision) *runpb.RevisionTemplate {
+// fromLive returns a copy of the service's template whose containers run
+// what the live revision runs (images, environment, sidecars): after a
+// rollback pinned traffic to an older revision, the template still
+// describes the newer one.
+func fromLive(svc *runpb.Service, live *runpb.Revision) *runpb.RevisionTemplate {
 	tmpl := proto.Clone(svc.Template).(*runpb.RevisionTemplate)
 	if live != nil && len(live.Containers) > 0 {
-		tmpl.Containers[0].Image = live.Containers[0].Image
-		tmpl.Containers[0].Env = proto.Clone(live.Containers[0]).(*runpb.Container).Env
+		tmpl.Containers = nil
+		for _, c := range live.Containers {
+			tmpl.Containers = append(tmpl.Containers, proto.Clone(c).(*runpb.Container))
+		}
 	}
 	return tmpl
 }

@@ -296,3 +296,35 @@ func TestSovereignBoundaryOverFake(t *testing.T) {
 		t.Fatalf("sovereign driver deploying to a public target: %v (code %v), want invalid", err, d.ErrorCode(err))
 	}
 }
+
+func TestSidecarsAreKept(t *testing.T) {
+	fake, d := setup(t)
+	fake.SetReadyAfter(1) // the platform's revision is ready before Meridian deploys
+	client, err := run.NewServicesClient(context.Background(), fake.ClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if _, err := client.CreateService(context.Background(), &runpb.CreateServiceRequest{
+		Parent: "projects/acme-prod/locations/europe-west3", ServiceId: "billing",
+		Service: &runpb.Service{Template: &runpb.RevisionTemplate{Containers: []*runpb.Container{
+			{Name: "proxy", Image: "envoyproxy/envoy:v1.31"},
+			{Name: "app", Image: image + ":v0", Ports: []*runpb.ContainerPort{{ContainerPort: 8080}}},
+		}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dep := deploy(t, d, "v1")
+	if _, err := d.ApplyConfig(context.Background(), driver.ConfigRequest{Target: target, Version: "c1", Data: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	svc, _ := fake.Service(serviceName)
+	proxy, app := svc.Template.Containers[0], svc.Template.Containers[1]
+	if proxy.Image != "envoyproxy/envoy:v1.31" || len(proxy.Env) != 0 || app.Image != image+":v1" || env(app)[gcprun.EnvConfigVersion] != "c1" {
+		t.Fatalf("after deploy and config: proxy %s %v, app %s %v; want the sidecar untouched and the app on v1 with c1",
+			proxy.Image, env(proxy), app.Image, env(app))
+	}
+	if dep.Previous == "" {
+		t.Fatal("deploy over an existing service reported no previous revision")
+	}
+}
