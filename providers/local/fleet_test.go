@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -386,6 +387,12 @@ func TestRedeployAfterShutdown(t *testing.T) {
 	v2 := deployReady(t, p1, demoRequest(tgt, "v2", 2))
 	if err := p1.Close(); err != nil {
 		t.Fatal(err)
+	}
+	// SIGTERM let the instances exit cleanly.
+	for _, id := range []string{"i3", "i4"} {
+		if tail := p1.logTail(tgt.ID(), id); !strings.Contains(tail, "instance "+id+" stopped") {
+			t.Fatalf("log of %s ends %q, want a clean stop", id, tail)
+		}
 	}
 	p2 := newProvider(t, dir)
 	defer p2.Close()

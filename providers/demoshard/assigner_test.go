@@ -1,0 +1,68 @@
+package demoshard
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+)
+
+func counts(owner []string) map[string]int {
+	n := map[string]int{}
+	for _, id := range owner {
+		n[id]++
+	}
+	return n
+}
+
+func TestBalance(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		old  []string
+		live []string
+		want map[string]int
+		// moved bounds how many shards may change owner.
+		moved int
+	}{
+		{"first assignment", make([]string, 8), []string{"a", "b", "c"}, map[string]int{"a": 3, "b": 3, "c": 2}, 8},
+		{"balanced stays", []string{"a", "b", "a", "b"}, []string{"a", "b"}, map[string]int{"a": 2, "b": 2}, 0},
+		{"drained member's shards move", []string{"a", "b", "c", "a", "b", "c"}, []string{"a", "b"}, map[string]int{"a": 3, "b": 3}, 2},
+		{"a new member gets a fair share", []string{"a", "a", "a", "b", "b", "b"}, []string{"a", "b", "c"}, map[string]int{"a": 2, "b": 2, "c": 2}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			next := balance(tc.old, tc.live)
+			got := counts(next)
+			for id, n := range tc.want {
+				if got[id] != n {
+					t.Fatalf("balance(%v, %v) = %v: counts %v, want %v", tc.old, tc.live, next, got, tc.want)
+				}
+			}
+			moved := 0
+			for sh := range next {
+				if !slices.Contains(tc.live, next[sh]) {
+					t.Fatalf("shard %d given to %q, not live", sh, next[sh])
+				}
+				if next[sh] != tc.old[sh] {
+					moved++
+				}
+			}
+			if moved > tc.moved {
+				t.Fatalf("%d shards moved, want at most %d", moved, tc.moved)
+			}
+		})
+	}
+}
+
+func TestShardOfIsStableAndSpread(t *testing.T) {
+	seen := map[int]int{}
+	for k := range 1000 {
+		key := fmt.Sprint("key-", k)
+		sh := ShardOf(key, 16)
+		if sh != ShardOf(key, 16) || sh < 0 || sh >= 16 {
+			t.Fatalf("ShardOf(%s) = %d", key, sh)
+		}
+		seen[sh]++
+	}
+	if len(seen) != 16 {
+		t.Fatalf("1000 keys fell into %d of 16 shards", len(seen))
+	}
+}
