@@ -69,8 +69,6 @@ func (d *Driver) configure(ctx context.Context, t placement.Target, version stri
 	return driver.Deployment{Revision: version, Previous: prev, Changed: true}, nil
 }
 
-const annotationPreviousConfig = "meridian.dev/previous-config"
-
 // ConfigStatus reports the rollout of a config version: the status of the
 // live revision when it carries version, else of the newest revision that
 // carries it.

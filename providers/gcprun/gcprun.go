@@ -39,7 +39,9 @@ type Options = gcp.Options
 const (
 	annotationChange   = "meridian.dev/change-id"
 	annotationPrevious = "meridian.dev/previous-revision"
-	labelManagedBy     = "managed-by"
+	// annotationPreviousConfig is the config version live before a config revision.
+	annotationPreviousConfig = "meridian.dev/previous-config"
+	labelManagedBy           = "managed-by"
 )
 
 // Driver deploys to Cloud Run services of one boundary. It implements
