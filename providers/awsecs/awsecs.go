@@ -218,7 +218,6 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 		EphemeralStorage:              td.EphemeralStorage,
 		ExecutionRoleArn:              td.ExecutionRoleArn,
 		TaskRoleArn:                   td.TaskRoleArn,
-		InferenceAccelerators:         td.InferenceAccelerators,
 		IpcMode:                       td.IpcMode,
 		PidMode:                       td.PidMode,
 		NetworkMode:                   td.NetworkMode,
