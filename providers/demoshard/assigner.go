@@ -97,9 +97,6 @@ func (a *Assigner) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// observed is what a member reported on GET /shards; nil when it did not answer.
-type observed = *Shards
-
 // Reconcile observes the members, moves shards off draining and missing
 // members, rebalances, and pushes the assignments that changed.
 func (a *Assigner) Reconcile(ctx context.Context) error {
@@ -109,7 +106,7 @@ func (a *Assigner) Reconcile(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("demoshard: list members: %w", err)
 	}
-	seen := make([]observed, len(members))
+	seen := make([]*Shards, len(members)) // nil: the member did not answer
 	var wg sync.WaitGroup
 	for i, m := range members {
 		wg.Go(func() { seen[i] = a.observe(ctx, m) })
@@ -243,7 +240,8 @@ func shardsOf(owner []string, id string) []int {
 	return shards
 }
 
-func (a *Assigner) observe(ctx context.Context, m Member) observed {
+// observe returns what the member reports on GET /shards, or nil.
+func (a *Assigner) observe(ctx context.Context, m Member) *Shards {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+m.Address+"/shards", nil)
 	if err != nil {
 		return nil

@@ -16,9 +16,9 @@ import (
 	"time"
 )
 
-// proc is a process this Provider started; done closes when it exits.
+// proc is a process this Provider started; done closes once it has exited
+// and been reaped.
 type proc struct {
-	cmd  *exec.Cmd
 	done chan struct{}
 }
 
@@ -144,7 +144,7 @@ func (p *Provider) launch(tid string, in *instance, rev *revision) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", bin, err)
 	}
-	pr := &proc{cmd: cmd, done: make(chan struct{})}
+	pr := &proc{done: make(chan struct{})}
 	go func() {
 		cmd.Wait()
 		close(pr.done)
