@@ -1,7 +1,6 @@
 package awsfake
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -206,7 +205,7 @@ func (c *cwState) describeAlarms(in cbor.Map, region string) cbor.Map {
 		}
 		v := cbor.Map{
 			"AlarmName":             cbor.String(name),
-			"AlarmArn":              cbor.String(fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", region, Account, name)),
+			"AlarmArn":              cbor.String(arn("cloudwatch", region, "alarm:"+name)),
 			"StateValue":            cbor.String(a.state),
 			"StateReason":           cbor.String(a.reason),
 			"StateUpdatedTimestamp": timestamp(a.updated),

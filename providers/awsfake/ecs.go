@@ -123,14 +123,14 @@ func (e *ecsState) register(region string, td map[string]any, tags []map[string]
 	family, _ := td["family"].(string)
 	e.revisions[family]++
 	rev := e.revisions[family]
-	arn := fmt.Sprintf("arn:aws:ecs:%s:%s:task-definition/%s:%d", region, Account, family, rev)
-	td["taskDefinitionArn"] = arn
+	ref := arn("ecs", region, fmt.Sprintf("task-definition/%s:%d", family, rev))
+	td["taskDefinitionArn"] = ref
 	td["revision"] = rev
 	td["status"] = "ACTIVE"
 	td["compatibilities"] = []any{"EC2", "FARGATE"}
-	e.taskDefs[arn] = td
-	e.tags[arn] = tags
-	return arn
+	e.taskDefs[ref] = td
+	e.tags[ref] = tags
+	return ref
 }
 
 // lookupTaskDef finds a task definition by ARN, family:revision or family.
@@ -188,7 +188,7 @@ func (e *ecsState) advance(svc *ecsService) {
 }
 
 func (svc *ecsService) arn() string {
-	return fmt.Sprintf("arn:aws:ecs:%s:%s:service/%s/%s", svc.region, Account, svc.cluster, svc.name)
+	return arn("ecs", svc.region, "service/"+svc.cluster+"/"+svc.name)
 }
 
 func (svc *ecsService) json() map[string]any {
@@ -217,7 +217,7 @@ func (svc *ecsService) json() map[string]any {
 	return map[string]any{
 		"serviceArn":     svc.arn(),
 		"serviceName":    svc.name,
-		"clusterArn":     fmt.Sprintf("arn:aws:ecs:%s:%s:cluster/%s", svc.region, Account, svc.cluster),
+		"clusterArn":     arn("ecs", svc.region, "cluster/"+svc.cluster),
 		"status":         "ACTIVE",
 		"desiredCount":   svc.desired,
 		"runningCount":   running,

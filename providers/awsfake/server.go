@@ -17,6 +17,7 @@ package awsfake
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -48,6 +49,7 @@ type Server struct {
 	requests []string // every request seen: method, path, headers, body
 	keys     []string // access key ids from SigV4 Authorization headers
 	roles    []string // role ARNs assumed through STS
+	regions  []string // regions of the SigV4 scopes
 	ecs      ecsState // ECS clusters, services, task definitions
 	ac       acState  // AppConfig applications and deployments
 	cw       cwState  // CloudWatch alarms and metrics
@@ -204,12 +206,31 @@ func (s *Server) record(r *http.Request, body []byte) {
 	r.Header.Write(&b)
 	b.Write(body)
 	s.requests = append(s.requests, b.String())
+	s.regions = append(s.regions, region(r))
 	// Authorization: AWS4-HMAC-SHA256 Credential=AKID/date/region/service/aws4_request, …
 	if _, cred, ok := strings.Cut(r.Header.Get("Authorization"), "Credential="); ok {
 		if key, _, ok := strings.Cut(cred, "/"); ok {
 			s.keys = append(s.keys, key)
 		}
 	}
+}
+
+// arn makes an ARN in the partition of region.
+func arn(service, region, resource string) string {
+	partition := "aws"
+	for prefix, p := range map[string]string{"us-gov-": "aws-us-gov", "cn-": "aws-cn", "eusc-": "aws-eusc"} {
+		if strings.HasPrefix(region, prefix) {
+			partition = p
+		}
+	}
+	return fmt.Sprintf("arn:%s:%s:%s:%s:%s", partition, service, region, Account, resource)
+}
+
+// Regions returns the regions requests were signed for, in order.
+func (s *Server) Regions() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.regions...)
 }
 
 // region is the region the request was signed for (from the SigV4 scope).
