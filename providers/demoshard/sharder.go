@@ -2,7 +2,6 @@ package demoshard
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
@@ -41,10 +40,12 @@ func (s *Sharder) Undrain(ctx context.Context, t placement.Target, inst driver.I
 	return s.reconcile(ctx, t)
 }
 
+// reconcile has the target's assigner move shards now. An unsharded
+// target has no assigner: its instances own no shards, so a drain is done
+// as soon as it is asked.
 func (s *Sharder) reconcile(ctx context.Context, t placement.Target) error {
-	a := s.assigner(t)
-	if a == nil {
-		return fmt.Errorf("target %s has no demo shard assigner (is its service sharded?)", t.ID())
+	if a := s.assigner(t); a != nil {
+		return a.Reconcile(ctx)
 	}
-	return a.Reconcile(ctx)
+	return nil
 }

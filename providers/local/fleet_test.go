@@ -404,3 +404,30 @@ func TestRedeployAfterShutdown(t *testing.T) {
 		t.Fatalf("instances after redeploy: %+v", list)
 	}
 }
+
+// TestSharderOnUnshardedTarget: the engine drains every restart through
+// the provider's Sharder; an unsharded instance owns nothing, so the drain
+// is done at once.
+func TestSharderOnUnshardedTarget(t *testing.T) {
+	p := newProvider(t, t.TempDir())
+	defer p.Close()
+	tgt := newTarget("plain")
+	deployReady(t, p, demoRequest(tgt, "v1", 1))
+	list, err := p.Instances(context.Background(), tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, ctx := p.Sharder(), context.Background()
+	if err := s.Drain(ctx, tgt, list[0]); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Owned(ctx, tgt, list[0]); err != nil || n != 0 {
+		t.Fatalf("owned after drain = %d, %v", n, err)
+	}
+	if err := p.RestartInstance(ctx, tgt, list[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Undrain(ctx, tgt, list[0]); err != nil {
+		t.Fatal(err)
+	}
+}
