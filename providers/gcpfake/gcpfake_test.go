@@ -19,7 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-func start(t *testing.T) *Server {
+func startFake(t *testing.T) *Server {
 	t.Helper()
 	s, err := Start()
 	if err != nil {
@@ -35,7 +35,7 @@ func code(err error) codes.Code { return status.Code(err) }
 // operation completes only once the revision is ready, and writers that
 // raced (stale etag) or name an existing revision are refused.
 func TestServiceLifecycle(t *testing.T) {
-	s := start(t)
+	s := startFake(t)
 	s.SetReadyAfter(4)
 	ctx := context.Background()
 	client, err := run.NewServicesClient(ctx, s.ClientOptions()...)
@@ -84,7 +84,7 @@ func TestServiceLifecycle(t *testing.T) {
 }
 
 func TestListTimeSeries(t *testing.T) {
-	s := start(t)
+	s := startFake(t)
 	ctx := context.Background()
 	client, err := monitoring.NewMetricClient(ctx, s.ClientOptions()...)
 	if err != nil {

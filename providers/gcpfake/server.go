@@ -13,16 +13,22 @@ package gcpfake
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"net"
+	"strings"
 	"sync"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"golang.org/x/oauth2"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -34,30 +40,50 @@ const DefaultReadyAfter = 3
 type Server struct {
 	lis  net.Listener
 	grpc *grpc.Server
+	tls  *x509.CertPool // trusts the server's certificate; nil for plaintext
 
 	mu         sync.Mutex
 	throttle   int
 	calls      map[string]int
+	bearers    map[string]bool // access tokens seen in authorization headers
 	readyAfter int
 	clock      int64 // logical clock for creation order
 	run        runState
 	monitoring monitoringState
 }
 
-// Start listens on 127.0.0.1 on a free port and serves the fakes.
-func Start() (*Server, error) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
+// Start listens on 127.0.0.1 on a free port and serves the fakes in
+// plaintext, for clients without credentials.
+func Start() (*Server, error) { return start(false) }
+
+// StartTLS is Start over TLS with a self-signed certificate, for clients
+// that send an access token (TokenClientOptions): gRPC sends per-call
+// credentials only over a secure transport.
+func StartTLS() (*Server, error) { return start(true) }
+
+func start(secure bool) (*Server, error) {
 	s := &Server{
-		lis:        lis,
 		calls:      map[string]int{},
+		bearers:    map[string]bool{},
 		readyAfter: DefaultReadyAfter,
 		run:        newRunState(),
 		monitoring: newMonitoringState(),
 	}
-	s.grpc = grpc.NewServer(grpc.UnaryInterceptor(s.intercept))
+	opts := []grpc.ServerOption{grpc.UnaryInterceptor(s.intercept)}
+	if secure {
+		cert, pool, err := selfSigned()
+		if err != nil {
+			return nil, err
+		}
+		s.tls = pool
+		opts = append(opts, grpc.Creds(credentials.NewServerTLSFromCert(&cert)))
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s.lis = lis
+	s.grpc = grpc.NewServer(opts...)
 	runpb.RegisterServicesServer(s.grpc, &services{s: s})
 	runpb.RegisterRevisionsServer(s.grpc, &revisions{s: s})
 	longrunningpb.RegisterOperationsServer(s.grpc, &operations{s: s})
@@ -71,13 +97,34 @@ func Start() (*Server, error) {
 func (s *Server) Addr() string { return s.lis.Addr().String() }
 
 // ClientOptions point a Google Cloud client at the fake: its endpoint, no
-// authentication, and a plaintext gRPC connection.
+// authentication, and a plaintext (or, after StartTLS, TLS) connection.
 func (s *Server) ClientOptions() []option.ClientOption {
+	return []option.ClientOption{option.WithEndpoint(s.Addr()), option.WithoutAuthentication(), s.transport()}
+}
+
+// TokenClientOptions point a Google Cloud client at a fake started with
+// StartTLS, authenticating with a static access token the way Application
+// Default Credentials would with a real one.
+func (s *Server) TokenClientOptions(token string) []option.ClientOption {
 	return []option.ClientOption{
 		option.WithEndpoint(s.Addr()),
-		option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token})),
+		s.transport(),
 	}
+}
+
+func (s *Server) transport() option.ClientOption {
+	if s.tls == nil {
+		return option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials()))
+	}
+	return option.WithGRPCDialOption(grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: s.tls})))
+}
+
+// SawToken reports whether a call carried token as its bearer access token.
+func (s *Server) SawToken(token string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bearers[token]
 }
 
 // Close stops the server.
@@ -108,8 +155,14 @@ func (s *Server) Calls(method string) int {
 }
 
 func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
 	s.mu.Lock()
 	s.calls[info.FullMethod]++
+	for _, a := range md.Get("authorization") {
+		if token, ok := strings.CutPrefix(a, "Bearer "); ok {
+			s.bearers[token] = true
+		}
+	}
 	throttled := s.throttle > 0
 	if throttled {
 		s.throttle--
