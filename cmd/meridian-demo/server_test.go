@@ -150,3 +150,11 @@ func TestDrainMovesWarmShards(t *testing.T) {
 		t.Fatalf("Owned of a dead instance: %v, want unavailable", err)
 	}
 }
+
+func TestRunRefusesBadAddresses(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:0", "example.com:80", "no-port"} {
+		if err := run(options{addr: addr}); err == nil {
+			t.Fatalf("run with --addr %s succeeded", addr)
+		}
+	}
+}
