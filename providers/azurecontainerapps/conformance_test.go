@@ -1,0 +1,25 @@
+package azurecontainerapps_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/meridian-deploy/meridian/providers/azurecontainerapps"
+	"github.com/meridian-deploy/meridian/providers/azurefake"
+	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/drivertest"
+)
+
+func TestConformance(t *testing.T) {
+	drivertest.RunConformanceTests(t, func(context.Context, *testing.T) (drivertest.Harness, error) {
+		return harness{azurefake.NewHarness("public", "westeurope")}, nil
+	})
+}
+
+// harness runs the Container Apps driver against the fake; each target is
+// a new container app in single-revision mode running a bootstrap image.
+type harness struct{ *azurefake.Harness }
+
+func (h harness) Deployer(context.Context) (driver.Deployer, error) {
+	return azurecontainerapps.New(h.Credential, h.Options())
+}
