@@ -12,13 +12,6 @@ import (
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
-// Codes the AWS drivers' own errors carry, re-exported for brevity.
-const (
-	NotFound = driver.NotFound
-	Invalid  = driver.Invalid
-	Failed   = driver.Failed
-)
-
 // Error is an error a driver raises itself (not one AWS returned), with its code.
 type Error struct {
 	Code driver.Code

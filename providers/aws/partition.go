@@ -7,6 +7,7 @@ import (
 
 	smithyendpoints "github.com/aws/smithy-go/endpoints"
 
+	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/regions"
 )
 
@@ -16,7 +17,7 @@ import (
 func Boundary(id string) (regions.Boundary, error) {
 	b, ok := regions.Default().Boundary("aws", id)
 	if !ok {
-		return regions.Boundary{}, Errorf(Invalid, "aws: unknown boundary %q", id)
+		return regions.Boundary{}, Errorf(driver.Invalid, "aws: unknown boundary %q", id)
 	}
 	return b, nil
 }
@@ -26,10 +27,10 @@ func Boundary(id string) (regions.Boundary, error) {
 func CheckRegion(b regions.Boundary, region string) error {
 	r, ok := regions.Default().Region("aws", region)
 	if !ok {
-		return Errorf(Invalid, "aws: unknown region %q", region)
+		return Errorf(driver.Invalid, "aws: unknown region %q", region)
 	}
 	if r.Boundary != b.ID {
-		return Errorf(Invalid, "aws: region %s is in boundary %s, not %s", region, r.Boundary, b.ID)
+		return Errorf(driver.Invalid, "aws: region %s is in boundary %s, not %s", region, r.Boundary, b.ID)
 	}
 	return nil
 }
