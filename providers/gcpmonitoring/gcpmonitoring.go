@@ -123,6 +123,8 @@ func (d *Driver) metric(ctx context.Context, project string, t placement.Target,
 	if window <= 0 {
 		window = lookback
 	}
+	// Cloud Monitoring aligns over at least a minute.
+	window = max(window, time.Minute)
 	series, err := d.series(ctx, project, scoped(filter, t), window, &monitoringpb.Aggregation{
 		AlignmentPeriod:    durationpb.New(window),
 		PerSeriesAligner:   monitoringpb.Aggregation_ALIGN_MEAN,
