@@ -69,13 +69,21 @@ const schemaDir = "cue.mod/pkg/meridian.dev/schema"
 
 // at builds an Error at pos.
 func (p positioner) at(pos token.Pos, format string, args ...any) Error {
-	e := Error{Msg: fmt.Sprintf(format, args...)}
+	e := Error{Msg: oneLine(fmt.Sprintf(format, args...))}
 	if !pos.IsValid() {
 		return e
 	}
 	e.File = p.rel(pos.Filename())
 	e.Line, e.Col = pos.Line(), pos.Column()
 	return e
+}
+
+// oneLine folds a message onto one line, so that every error is one line.
+func oneLine(msg string) string {
+	if !strings.Contains(msg, "\n") {
+		return msg
+	}
+	return strings.Join(strings.Fields(msg), " ")
 }
 
 // rel makes a file name relative to the spec directory; the embedded schema
@@ -128,7 +136,7 @@ func (p positioner) fromCUE(err error) Errors {
 	}
 	var out Errors
 	for _, k := range order {
-		for _, msg := range disjunction(groups[k]) {
+		for _, msg := range p.disjunction(groups[k]) {
 			msg = friendly.Replace(msg)
 			if k.path != "" {
 				msg = k.path + ": " + msg
@@ -167,13 +175,13 @@ func (p positioner) position(e cueerrors.Error) token.Pos {
 // alternative. Those are dropped when a more specific error is there
 // (invalid value 0 (out of bound >=1)), and otherwise merged into one line
 // naming every alternative.
-func disjunction(errs []cueerrors.Error) []string {
+func (p positioner) disjunction(errs []cueerrors.Error) []string {
 	const conflict = "conflicting values %s and %s"
 	var specific, conflicts []string
 	count := map[string]int{}
 	for _, e := range errs {
 		format, args := e.Msg()
-		msg := fmt.Sprintf(format, args...)
+		msg := p.message(e)
 		if !strings.HasPrefix(format, conflict) || len(args) < 2 {
 			specific = append(specific, msg)
 			continue
@@ -214,11 +222,24 @@ func disjunction(errs []cueerrors.Error) []string {
 	return []string{fmt.Sprintf("%s is not allowed (want one of %s)", value, strings.Join(alternatives, ", "))}
 }
 
+// message is an error's text without its path, including what it wraps
+// (an import failure says why it failed).
+func (p positioner) message(e cueerrors.Error) string {
+	msg := strings.ReplaceAll(e.Error(), p.dir+string(filepath.Separator), "")
+	if path := strings.Join(e.Path(), "."); path != "" {
+		msg = strings.TrimPrefix(msg, path+": ")
+	}
+	return strings.TrimRight(msg, ": ")
+}
+
 // specPath formats a CUE error path, without the schema definition the
 // root is checked against.
 func specPath(path []string) string {
 	if len(path) > 0 && strings.HasPrefix(path[0], "#") {
 		path = path[1:]
+	}
+	if len(path) > 0 && strings.ContainsAny(path[0], "/@") {
+		return "" // a module or package, not a value of the spec
 	}
 	var b strings.Builder
 	for _, elem := range path {

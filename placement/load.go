@@ -57,9 +57,6 @@ func Load(dir string) (*Spec, error) {
 	}
 	insts := load.Instances([]string{"."}, &load.Config{Dir: abs, ModuleRoot: abs, Overlay: overlay})
 	inst := insts[0]
-	if inst.Err != nil {
-		errs = append(errs, p.fromCUE(inst.Err)...)
-	}
 	for _, f := range inst.IgnoredFiles {
 		if base := filepath.Base(f.Filename); !strings.HasPrefix(base, ".") && !strings.HasPrefix(base, "_") {
 			msg := fmt.Sprintf("file is left out of the spec: %v", f.ExcludeReason)
@@ -68,6 +65,11 @@ func Load(dir string) (*Spec, error) {
 			}
 			errs = append(errs, Error{File: p.rel(f.Filename), Line: 1, Col: 1, Msg: msg})
 		}
+	}
+	// When files were left out, load's "no CUE files" says less than that.
+	var noFiles *load.NoFilesError
+	if inst.Err != nil && (len(errs) == 0 || !errors.As(inst.Err, &noFiles)) {
+		errs = append(errs, p.fromCUE(inst.Err)...)
 	}
 	if len(errs) > 0 {
 		return nil, errs.sorted()
