@@ -144,6 +144,8 @@ const (
 	// SettingResourceGroup is a resource group name template; default
 	// "{cell}" for targets with a cell, else "meridian-{environment}-{region}".
 	SettingResourceGroup = "resourceGroup"
+	// SettingContainerApp is the container app name template; default "{service}".
+	SettingContainerApp = "containerApp"
 )
 
 // Setting returns the boundary setting key for target t: "key.<environment>"
@@ -193,6 +195,26 @@ func (s Scope) Resource(t placement.Target) (Resource, error) {
 		}
 	}
 	return Resource{Subscription: sub, ResourceGroup: Expand(rg, t)}, nil
+}
+
+// ContainerApp maps a target to its container app: where it lives (see
+// Resource) and its name (see SettingContainerApp).
+func (s Scope) ContainerApp(t placement.Target) (Resource, string, error) {
+	res, err := s.Resource(t)
+	if err != nil {
+		return Resource{}, "", err
+	}
+	name := s.Setting(SettingContainerApp, t)
+	if name == "" {
+		name = "{service}"
+	}
+	return res, Expand(name, t), nil
+}
+
+// ID is the resource id of the resource of type (Microsoft.App/containerApps, …)
+// and name in r.
+func (r Resource) ID(typ, name string) string {
+	return fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/%s/%s", r.Subscription, r.ResourceGroup, typ, name)
 }
 
 // Expand fills a name template with a target's fields: {service},

@@ -45,14 +45,10 @@ import (
 // Options configures the driver; nil means defaults.
 type Options = azure.Options
 
-// Boundary provider settings the driver reads besides azure's.
-const (
-	// SettingApp is the container app name template (default "{service}").
-	SettingApp = "containerApp"
-	// SettingContainer names the container whose image Deploy replaces
-	// when no container runs the artifact's repository and there are several.
-	SettingContainer = "container"
-)
+// SettingContainer is a boundary provider setting the driver reads besides
+// azure's: it names the container whose image Deploy replaces
+// when no container runs the artifact's repository and there are several.
+const SettingContainer = "container"
 
 // Tags Deploy and Rollback keep on the app.
 const (
@@ -107,15 +103,11 @@ func (a App) String() string {
 
 // App maps a target to its container app.
 func (d *Driver) App(t placement.Target) (App, error) {
-	res, err := d.scope.Resource(t)
+	res, name, err := d.scope.ContainerApp(t)
 	if err != nil {
 		return App{}, err
 	}
-	name := d.scope.Setting(SettingApp, t)
-	if name == "" {
-		name = "{service}"
-	}
-	a := App{Resource: res, Name: azure.Expand(name, t)}
+	a := App{Resource: res, Name: name}
 	if a.apps, err = d.apps.For(res.Subscription); err != nil {
 		return App{}, err
 	}
