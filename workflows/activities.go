@@ -44,12 +44,14 @@ func (a *Activities) sleep(ctx context.Context, details ...any) error {
 }
 
 // activityError marks a provider error that retrying cannot fix as
-// non-retryable, typed by its code ("invalid", "permission-denied"…).
+// non-retryable, typed by its code ("invalid", "permission-denied"…). A
+// canceled context stays retryable: it is how a stopping worker ends its
+// activities, and another worker must take them over.
 func activityError(err error) error {
 	if err == nil {
 		return nil
 	}
-	if code := providers.Code(err); !code.Retryable() {
+	if code := providers.Code(err); !code.Retryable() && code != driver.Canceled {
 		return temporal.NewNonRetryableApplicationError(err.Error(), code.String(), err)
 	}
 	return err
@@ -296,6 +298,7 @@ func (a *Activities) EvaluateGates(ctx context.Context, in GateCheck) ([]GateObs
 		}()
 	}
 	for i := range in.Targets {
+		activity.RecordHeartbeat(ctx, i)
 		next <- i
 	}
 	close(next)

@@ -30,11 +30,16 @@ var ErrBusy = errors.New("service is mid-release")
 // task queue runs Pipeline, Stage and the activities with that boundary's
 // providers. Registering everything everywhere is harmless.
 func Register(w worker.Registry, acts *Activities) {
+	RegisterWorkflows(w)
+	w.RegisterActivity(acts)
+}
+
+// RegisterWorkflows registers the workflows only (for a replayer).
+func RegisterWorkflows(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(Release, workflow.RegisterOptions{Name: ReleaseWorkflowName})
 	w.RegisterWorkflowWithOptions(Pipeline, workflow.RegisterOptions{Name: PipelineWorkflowName})
 	w.RegisterWorkflowWithOptions(Stage, workflow.RegisterOptions{Name: StageWorkflowName})
 	w.RegisterWorkflowWithOptions(ServiceLock, workflow.RegisterOptions{Name: LockWorkflowName})
-	w.RegisterActivity(acts)
 }
 
 // StartRelease starts the release of req.Change, or attaches to it when the

@@ -122,7 +122,7 @@ type releaseRun struct {
 	failure   string // why a pipeline failure stopped the release
 	window    bool   // succeeded; rollback still accepted
 	unwinding bool
-	published bool // the phase search attribute has been set once
+	published Phase // the phase search attribute's value
 }
 
 func (r *releaseRun) stopping() bool { return r.aborted || r.rollback || r.failure != "" }
@@ -364,9 +364,9 @@ func (r *releaseRun) status() Status {
 // changed, and the Web UI's current details.
 func (r *releaseRun) refresh(ctx workflow.Context) {
 	phase := r.livePhase()
-	if phase != r.st.Phase || !r.published {
+	if phase != r.published {
 		_ = workflow.UpsertTypedSearchAttributes(ctx, AttrPhase.ValueSet(string(phase)))
-		r.published = true
+		r.published = phase
 	}
 	if !r.st.Phase.Terminal() {
 		r.st.Phase = phase

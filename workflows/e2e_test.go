@@ -1,0 +1,360 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"go.temporal.io/server/temporaltest"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/meridian-deploy/meridian/pipelines"
+	"github.com/meridian-deploy/meridian/placement"
+	"github.com/meridian-deploy/meridian/providers"
+	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/fake"
+)
+
+// End-to-end tests: one real in-process Temporal server for the package,
+// the worker's real registrations, the fake driver, and the client API the
+// CLI uses.
+
+var (
+	server *temporaltest.TestServer
+	tc     client.Client
+)
+
+var record = flag.Bool("record", false, "record the histories in testdata/histories from a real run")
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	server = temporaltest.NewServer()
+	tc = server.GetDefaultClient()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	err := RegisterSearchAttributes(ctx, tc, server.GetDefaultNamespace())
+	cancel()
+	if err != nil {
+		log.Fatal(err)
+	}
+	server.NewWorker(ControlTaskQueue, func(r worker.Registry) { Register(r, &Activities{Providers: providers.NewSet()}) })
+	code := m.Run()
+	server.Stop()
+	os.Exit(code)
+}
+
+// boundary is a test's own boundary: a task queue served by a worker whose
+// activities call a fake driver.
+type boundary struct {
+	queue string
+	fake  *fake.Driver
+	w     worker.Worker
+}
+
+func newBoundary(t testing.TB, queue string, opts *fake.Options) *boundary {
+	t.Helper()
+	b := &boundary{queue: queue, fake: fake.New(opts)}
+	b.start(t)
+	t.Cleanup(func() { b.w.Stop() })
+	return b
+}
+
+func (b *boundary) start(t testing.TB) {
+	t.Helper()
+	b.w = worker.New(tc, b.queue, worker.Options{})
+	Register(b.w, &Activities{Providers: providers.NewSet().Add("aws", "", providers.New(b.fake, nil)), PollInterval: 5 * time.Millisecond})
+	if err := b.w.Start(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// e2eRequest is a release of service over the given pipelines, each of
+// whose targets runs v1.
+func e2eRequest(service, change string, fakes map[string]*boundary, pls ...pipelines.Pipeline) ReleaseRequest {
+	req := request(pls...)
+	req.Service, req.Change.ID = service, change
+	for i := range req.Pipelines {
+		pl := &req.Pipelines[i]
+		pl.Service = service
+		pl.TaskQueue = fakes[pl.Boundary].queue
+		for j := range pl.Stages {
+			for k := range pl.Stages[j].Targets {
+				tg := &pl.Stages[j].Targets[k]
+				tg.Service = service
+				fakes[pl.Boundary].fake.SetLive(*tg, "v1")
+			}
+		}
+	}
+	return req
+}
+
+func targetsOf(pl pipelines.Pipeline) []placement.Target {
+	var ts []placement.Target
+	for _, s := range pl.Stages {
+		ts = append(ts, s.Targets...)
+	}
+	return ts
+}
+
+func withTimeout(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// waitFor polls cond until it holds.
+func waitFor(t testing.TB, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func phaseIs(t testing.TB, ctx context.Context, ref ReleaseRef, want Phase) func() bool {
+	return func() bool {
+		st, err := ReleaseStatus(ctx, tc, ref.ID)
+		if err != nil {
+			t.Logf("status: %v", err)
+		}
+		return err == nil && st.Phase == want
+	}
+}
+
+func TestEndToEndInjectedFailureRollsBack(t *testing.T) {
+	ctx := withTimeout(t)
+	b := newBoundary(t, "e2e-rollback-aws", nil)
+	pl := pipe("aws", "automatic", stg("one", prodA, prodB), stg("two", prodC))
+	req := e2eRequest("e2e-rollback", "c1", map[string]*boundary{"aws": b}, pl)
+	targets := targetsOf(req.Pipelines[0])
+	b.fake.SetFaults(targets[2], fake.Faults{Health: driver.Unhealthy})
+
+	ref, attached, err := StartRelease(ctx, tc, req)
+	if err != nil || attached || ref.ID != "release/e2e-rollback/c1" {
+		t.Fatalf("StartRelease = %+v, %v, %v", ref, attached, err)
+	}
+	var seen []Phase
+	st, err := Watch(ctx, tc, ref.ID, 20*time.Millisecond, func(s Status) { seen = append(seen, s.Phase) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Phase != PhaseRolledBack {
+		t.Fatalf("phase %s (%s), want rolled-back; seen %v", st.Phase, st.Reason, seen)
+	}
+	for _, tg := range targets {
+		if rev, _ := b.fake.Live(tg); rev != "v1" {
+			t.Errorf("%s runs %s after rollback, want v1", tg.ID(), rev)
+		}
+	}
+	var hist []ReleaseSummary
+	waitFor(t, ctx, "the release in visibility", func() bool {
+		hist, err = History(ctx, tc, "e2e-rollback")
+		return err == nil && len(hist) == 1 && hist[0].Phase == PhaseRolledBack
+	})
+	if hist[0].Release != ref.ID || hist[0].ChangeID != "c1" || hist[0].Ended.IsZero() {
+		t.Errorf("history %+v", hist)
+	}
+}
+
+func TestEndToEndRepeatedTriggerAttachesAndAnotherChangeIsRefused(t *testing.T) {
+	ctx := withTimeout(t)
+	b := newBoundary(t, "e2e-lock-aws", nil)
+	two := stg("two", prodB)
+	two.Approval = true
+	req := e2eRequest("e2e-lock", "c1", map[string]*boundary{"aws": b}, pipe("aws", "automatic", stg("one", prodA), two))
+
+	ref, attached, err := StartRelease(ctx, tc, req)
+	if err != nil || attached {
+		t.Fatalf("first trigger: %+v %v %v", ref, attached, err)
+	}
+	again, attached, err := StartRelease(ctx, tc, req)
+	if err != nil || !attached || again.ID != ref.ID || again.RunID != ref.RunID {
+		t.Fatalf("repeated trigger = %+v, %v, %v: want to attach to %+v", again, attached, err, ref)
+	}
+	other := req
+	other.Change.ID, other.Change.Version = "c2", "v3"
+	if _, _, err := StartRelease(ctx, tc, other); !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), ref.ID) {
+		t.Fatalf("a different change mid-release: %v, want ErrBusy naming %s", err, ref.ID)
+	}
+
+	waitFor(t, ctx, "stage two to await approval", phaseIs(t, ctx, ref, PhaseAwaitingApproval))
+	if _, err := Approve(ctx, tc, ref.ID, Request{Stage: "one", Who: "alice"}); err == nil || !strings.Contains(err.Error(), "not awaiting approval") {
+		t.Errorf("approving the wrong stage: %v", err)
+	}
+	st, err := Approve(ctx, tc, ref.ID, Request{Stage: "two", Who: "alice", Reason: "LGTM"})
+	if err != nil || len(st.Events) != 1 || st.Events[0].Who != "alice" {
+		t.Fatalf("approve: %+v, %v", st.Events, err)
+	}
+	if st, err = Watch(ctx, tc, ref.ID, 20*time.Millisecond, nil); err != nil || st.Phase != PhaseSucceeded {
+		t.Fatalf("outcome %s, %v", st.Phase, err)
+	}
+
+	again, attached, err = StartRelease(ctx, tc, req)
+	if err != nil || !attached || again.ID != ref.ID {
+		t.Fatalf("trigger after the release ended = %+v, %v, %v: want to attach", again, attached, err)
+	}
+	n := 0
+	for _, c := range b.fake.Calls() {
+		if c.Op == "deploy" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d deploys for two targets: a repeated trigger started a second release", n)
+	}
+	next, attached, err := StartRelease(ctx, tc, other)
+	if err != nil || attached || next.ID != "release/e2e-lock/c2" {
+		t.Fatalf("next change after the release ended = %+v, %v, %v", next, attached, err)
+	}
+	if _, err := Abort(ctx, tc, next.ID, Request{Who: "alice", Reason: "cleanup"}); err != nil {
+		t.Logf("abort of the next release: %v", err) // it may already have reached its approval
+	}
+}
+
+func TestEndToEndWorkerStoppedMidStageDeploysNoTargetTwice(t *testing.T) {
+	ctx := withTimeout(t)
+	b := newBoundary(t, "e2e-restart-aws", &fake.Options{Progress: 20})
+	var targets []placement.Target
+	for i := range 6 {
+		targets = append(targets, tgt("prod", "aws", fmt.Sprintf("region-%d", i)))
+	}
+	one := stg("one", targets...)
+	one.MaxParallel = 2
+	req := e2eRequest("e2e-restart", "c1", map[string]*boundary{"aws": b}, pipe("aws", "automatic", one))
+	ref, _, err := StartRelease(ctx, tc, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := func() map[string]int {
+		n := map[string]int{}
+		for _, c := range b.fake.Calls() {
+			if c.Op == "deploy" && c.Changed {
+				n[c.Target]++
+			}
+		}
+		return n
+	}
+	waitFor(t, ctx, "three targets deployed", func() bool { return len(changed()) >= 3 })
+	b.w.Stop()
+	stoppedAt := len(changed())
+	b.start(t)
+
+	st, err := Watch(ctx, tc, ref.ID, 20*time.Millisecond, nil)
+	if err != nil || st.Phase != PhaseSucceeded {
+		t.Fatalf("outcome %s (%s), %v", st.Phase, st.Reason, err)
+	}
+	n := changed()
+	for _, tg := range req.Pipelines[0].Stages[0].Targets {
+		if n[tg.ID()] != 1 {
+			t.Errorf("%s deployed %d times", tg.ID(), n[tg.ID()])
+		}
+	}
+	if stoppedAt == len(targets) {
+		t.Errorf("the worker stopped after the stage ended: the test proves nothing")
+	}
+}
+
+// TestRecordHistories refreshes testdata/histories with -record: a release
+// with two boundaries, bake rounds, an approval and a gate failure in the
+// lagged boundary that rolls both back.
+func TestRecordHistories(t *testing.T) {
+	if !*record {
+		t.Skip("run with -record to refresh testdata/histories")
+	}
+	ctx := withTimeout(t)
+	pub, gov := newBoundary(t, "record-aws", nil), newBoundary(t, "record-gov", nil)
+	one, two := stg("one", prodA), stg("two", prodB)
+	one.Bake, two.Approval = placement.Duration(1500*time.Millisecond), true
+	govPl := pipe("aws-us-gov", "automatic", stg("gov", govA))
+	govPl.After, govPl.Lag = []string{"aws"}, placement.Duration(100*time.Millisecond)
+	req := e2eRequest("recorded", "c1", map[string]*boundary{"aws": pub, "aws-us-gov": gov}, pipe("aws", "automatic", one, two), govPl)
+	req.Gates[0].Interval = placement.Duration(500 * time.Millisecond)
+	gov.fake.SetFaults(targetsOf(req.Pipelines[1])[0], fake.Faults{Health: driver.Unhealthy})
+	ref, _, err := StartRelease(ctx, tc, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "approval", phaseIs(t, ctx, ref, PhaseAwaitingApproval))
+	if _, err := Approve(ctx, tc, ref.ID, Request{Who: "recorder", Reason: "recorded run"}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Watch(ctx, tc, ref.ID, 20*time.Millisecond, nil)
+	if err != nil || st.Phase != PhaseRolledBack {
+		t.Fatalf("outcome %s (%s), %v", st.Phase, st.Reason, err)
+	}
+	for _, id := range []string{ref.ID, ref.ID + "/aws/aws", ref.ID + "/aws/aws/one", ref.ID + "/aws/aws-us-gov", LockID("recorded")} {
+		writeHistory(t, ctx, id)
+	}
+}
+
+// historyDir holds recorded histories, one file per workflow, named after
+// the workflow ID with "/" written "~" (the replayer needs the ID: child
+// IDs derive from it).
+var historyDir = filepath.Join("..", "testdata", "histories")
+
+func writeHistory(t *testing.T, ctx context.Context, workflowID string) {
+	t.Helper()
+	path := filepath.Join(historyDir, strings.ReplaceAll(workflowID, "/", "~")+".json")
+	var events []*historypb.HistoryEvent
+	it := tc.GetWorkflowHistory(ctx, workflowID, "", false, 0)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, e)
+	}
+	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(&historypb.History{Events: events})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("recorded %s: %d events", path, len(events))
+}
+
+// TestReplayRecordedHistories fails when a change to workflow code is not
+// compatible with the recorded histories (guard it with workflow.GetVersion).
+func TestReplayRecordedHistories(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(historyDir, "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no recorded histories (%v): run go test ./workflows -run TestRecordHistories -record", err)
+	}
+	slices.Sort(files)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			r, err := os.Open(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			hist, err := client.HistoryFromJSON(r, client.HistoryJSONOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := strings.ReplaceAll(strings.TrimSuffix(filepath.Base(f), ".json"), "~", "/")
+			replayer := worker.NewWorkflowReplayer()
+			RegisterWorkflows(replayer)
+			if err := replayer.ReplayWorkflowHistoryWithOptions(nil, hist, worker.ReplayWorkflowHistoryOptions{
+				OriginalExecution: workflow.Execution{ID: id, RunID: "recorded"},
+			}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
