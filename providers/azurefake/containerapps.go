@@ -85,6 +85,17 @@ func (s *Server) FailImage(image string) {
 	s.failImage[image] = true
 }
 
+// App returns the container app as Resource Manager reports it.
+func (s *Server) App(sub, rg, name string) (armappcontainers.ContainerApp, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.apps[appKey(sub, rg, name)]
+	if a == nil {
+		return armappcontainers.ContainerApp{}, false
+	}
+	return a.json(), true
+}
+
 // AppTraffic returns the app's traffic weights by revision name, resolving
 // latestRevision entries.
 func (s *Server) AppTraffic(sub, rg, name string) map[string]int32 {

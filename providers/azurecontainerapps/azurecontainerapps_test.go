@@ -1,0 +1,315 @@
+package azurecontainerapps_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/appcontainers/armappcontainers/v3"
+
+	"github.com/meridian-deploy/meridian/placement"
+	"github.com/meridian-deploy/meridian/providers/azureappconfig"
+	"github.com/meridian-deploy/meridian/providers/azurecontainerapps"
+	"github.com/meridian-deploy/meridian/providers/azurefake"
+	"github.com/meridian-deploy/meridian/providers/azuremonitor"
+	"github.com/meridian-deploy/meridian/providers/driver"
+)
+
+// env is a fake, a Container Apps driver on it and one target.
+type env struct {
+	h      *azurefake.Harness
+	d      *azurecontainerapps.Driver
+	target placement.Target
+	rg     string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	h := azurefake.NewHarness("public", "westeurope")
+	t.Cleanup(h.Close)
+	d, err := azurecontainerapps.New(h.Credential, h.Options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, _ := h.Target(context.Background())
+	return &env{h: h, d: d, target: target, rg: azurefake.ResourceGroup(target)}
+}
+
+func (e *env) deploy(t *testing.T, version string) driver.Deployment {
+	t.Helper()
+	dep, err := e.d.Deploy(context.Background(), driver.DeployRequest{Target: e.target, Image: azurefake.Image, Version: version, ChangeID: "change-" + version})
+	if err != nil {
+		t.Fatalf("Deploy(%s): %v", version, err)
+	}
+	return dep
+}
+
+// await polls Status until revision leaves progressing.
+func (e *env) await(t *testing.T, revision string) driver.Status {
+	t.Helper()
+	for range 100 {
+		st, err := e.d.Status(context.Background(), e.target, revision)
+		if err != nil {
+			t.Fatalf("Status(%s): %v", revision, err)
+		}
+		if st.State != driver.StateProgressing {
+			return st
+		}
+	}
+	t.Fatalf("%s still progressing after 100 polls", revision)
+	return driver.Status{}
+}
+
+func (e *env) app(t *testing.T) armappcontainers.ContainerApp {
+	t.Helper()
+	app, ok := e.h.Fake.App(azurefake.Subscription, e.rg, e.target.Service)
+	if !ok {
+		t.Fatal("the app is gone")
+	}
+	return app
+}
+
+// TestDeployUpdatesTemplateAndTraffic: one PATCH switches the app to
+// multiple-revision mode, sets the image and suffix, sends all traffic to
+// the new revision and tags the app; the driver polls the operation.
+func TestDeployUpdatesTemplateAndTraffic(t *testing.T) {
+	e := newEnv(t)
+	dep := e.deploy(t, "1.4.2")
+	suffix := azurecontainerapps.Suffix("1.4.2")
+	want := driver.Deployment{Revision: e.target.Service + "--" + suffix, Changed: true}
+	if dep != want {
+		t.Fatalf("Deploy = %+v, want %+v (the bootstrap revision is not Meridian's)", dep, want)
+	}
+	app := e.app(t)
+	p := app.Properties
+	if *p.Configuration.ActiveRevisionsMode != armappcontainers.ActiveRevisionsModeMultiple {
+		t.Errorf("revisions mode %s", *p.Configuration.ActiveRevisionsMode)
+	}
+	if img := *p.Template.Containers[0].Image; img != azurefake.Image+":1.4.2" || *p.Template.RevisionSuffix != suffix {
+		t.Errorf("template runs %s with suffix %s", img, *p.Template.RevisionSuffix)
+	}
+	if *p.ProvisioningState != armappcontainers.ContainerAppProvisioningStateSucceeded {
+		t.Errorf("Deploy returned before the operation ended: %s", *p.ProvisioningState)
+	}
+	if tr := e.h.Fake.AppTraffic(azurefake.Subscription, e.rg, e.target.Service); !maps.Equal(tr, map[string]int32{dep.Revision: 100}) {
+		t.Errorf("traffic %v", tr)
+	}
+	if got := *app.Tags[azurecontainerapps.TagRevision]; got != dep.Revision || *app.Tags[azurecontainerapps.TagChangeID] != "change-1.4.2" {
+		t.Errorf("tags %v", app.Tags)
+	}
+	reqs := strings.Join(e.h.Fake.Requests(), "\n")
+	for _, want := range []string{"PATCH /subscriptions/", "GET /subscriptions/" + azurefake.Subscription + "/providers/Microsoft.App/locations/westeurope/containerappOperationStatuses/"} {
+		if !strings.Contains(reqs, want) {
+			t.Errorf("no request %q in\n%s", want, reqs)
+		}
+	}
+	if st := e.await(t, dep.Revision); st.State != driver.StateReady || st.Ready != 2 || st.Desired != 2 {
+		t.Errorf("status %+v, want ready 2/2", st)
+	}
+}
+
+// TestRedeployKeepsRevisions: deploying a version whose revision exists
+// sends the traffic back to it instead of making another.
+func TestRedeployKeepsRevisions(t *testing.T) {
+	e := newEnv(t)
+	v1 := e.deploy(t, "v1")
+	e.await(t, v1.Revision)
+	v2 := e.deploy(t, "v2")
+	e.await(t, v2.Revision)
+	again := e.deploy(t, "v1")
+	if again.Revision != v1.Revision || again.Previous != v2.Revision || !again.Changed {
+		t.Fatalf("redeploy of v1 = %+v, want %s with previous %s", again, v1.Revision, v2.Revision)
+	}
+	if tr := e.h.Fake.AppTraffic(azurefake.Subscription, e.rg, e.target.Service); !maps.Equal(tr, map[string]int32{v1.Revision: 100}) {
+		t.Errorf("traffic %v", tr)
+	}
+	if st := e.await(t, v1.Revision); st.State != driver.StateReady {
+		t.Errorf("v1 after redeploy: %+v", st)
+	}
+	if unchanged := e.deploy(t, "v1"); unchanged.Changed || unchanged.Previous != v2.Revision {
+		t.Errorf("Deploy of live v1 = %+v, want unchanged with previous %s", unchanged, v2.Revision)
+	}
+}
+
+// TestFailedRevision: a revision that fails to start is failed with
+// Azure's provisioning, health and running states and its error.
+func TestFailedRevision(t *testing.T) {
+	e := newEnv(t)
+	e.h.FailVersion(e.target, "v9-bad")
+	dep := e.deploy(t, "v9-bad")
+	st := e.await(t, dep.Revision)
+	if st.State != driver.StateFailed || st.Ready != 0 {
+		t.Fatalf("status %+v, want failed", st)
+	}
+	for _, want := range []string{"provisioning Failed", "health Unhealthy", "running state Failed", "exit code '1'", azurefake.Image + ":v9-bad"} {
+		if !strings.Contains(st.Reason, want) {
+			t.Errorf("reason %q lacks %q", st.Reason, want)
+		}
+	}
+}
+
+// TestRollbackReactivates: rolling back to a deactivated revision
+// activates it, then sends it the traffic; it provisions again.
+func TestRollbackReactivates(t *testing.T) {
+	e := newEnv(t)
+	v1 := e.deploy(t, "v1")
+	e.await(t, v1.Revision)
+	v2 := e.deploy(t, "v2")
+	e.await(t, v2.Revision)
+	revs, err := armappcontainers.NewContainerAppsRevisionsClient(azurefake.Subscription, e.h.Credential, &arm.ClientOptions{ClientOptions: e.h.Fake.ClientOptions()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := revs.DeactivateRevision(context.Background(), e.rg, e.target.Service, v1.Revision, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := e.d.Status(context.Background(), e.target, v1.Revision); st.State != driver.StateFailed || !strings.Contains(st.Reason, "inactive") {
+		t.Errorf("deactivated revision: %+v", st)
+	}
+	if err := e.d.Rollback(context.Background(), e.target, v1.Revision); err != nil {
+		t.Fatal(err)
+	}
+	var states []driver.State
+	for range 100 {
+		st, err := e.d.Status(context.Background(), e.target, v1.Revision)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(states) == 0 || states[len(states)-1] != st.State {
+			states = append(states, st.State)
+		}
+		if st.State != driver.StateProgressing {
+			break
+		}
+	}
+	if !slices.Equal(states, []driver.State{driver.StateProgressing, driver.StateReady}) {
+		t.Errorf("states after rollback %v, want progressing then ready", states)
+	}
+	if tr := e.h.Fake.AppTraffic(azurefake.Subscription, e.rg, e.target.Service); !maps.Equal(tr, map[string]int32{v1.Revision: 100}) {
+		t.Errorf("traffic %v", tr)
+	}
+	if err := e.d.Rollback(context.Background(), e.target, e.target.Service+"--nope"); e.d.ErrorCode(err) != driver.NotFound {
+		t.Errorf("rollback to an unknown revision: %v", err)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	e := newEnv(t)
+	missing := e.target
+	missing.Service = "ghost"
+	if _, err := e.d.Deploy(context.Background(), driver.DeployRequest{Target: missing, Image: azurefake.Image, Version: "v1"}); e.d.ErrorCode(err) != driver.NotFound {
+		t.Errorf("deploy to a missing app: %v (code %v)", err, e.d.ErrorCode(err))
+	}
+	if _, err := e.d.Deploy(context.Background(), driver.DeployRequest{Target: e.target, Image: azurefake.Image}); e.d.ErrorCode(err) != driver.Invalid {
+		t.Errorf("deploy without a version: %v", err)
+	}
+	if _, err := e.d.Deploy(context.Background(), driver.DeployRequest{Target: e.target, Image: "other.example.com/sidecar", Version: "v1"}); err != nil {
+		t.Errorf("the only container is replaced whatever its repository: %v", err)
+	}
+}
+
+// TestThrottling: the SDK retries 429s within its budget; past it, or when
+// Retry-After asks for longer than MaxRetryDelay, Throttled surfaces.
+func TestThrottling(t *testing.T) {
+	e := newEnv(t)
+	e.h.Throttle(3)
+	if _, err := e.d.Status(context.Background(), e.target, e.target.Service+"--bootstrap"); err != nil {
+		t.Fatalf("three throttled answers were not retried: %v", err)
+	}
+	e.h.Throttle(10)
+	if _, err := e.d.Status(context.Background(), e.target, e.target.Service+"--bootstrap"); e.d.ErrorCode(err) != driver.Throttled {
+		t.Errorf("ten throttled answers: %v (code %v), want throttled", err, e.d.ErrorCode(err))
+	}
+	e.h.Throttle(0)
+	e.h.Fake.ThrottleFor(1, time.Minute)
+	start := time.Now()
+	if _, err := e.d.Status(context.Background(), e.target, e.target.Service+"--bootstrap"); e.d.ErrorCode(err) != driver.Throttled || time.Since(start) > 5*time.Second {
+		t.Errorf("Retry-After beyond MaxRetryDelay: %v after %v, want throttled at once", err, time.Since(start))
+	}
+}
+
+func TestSuffix(t *testing.T) {
+	for version, want := range map[string]string{
+		"v1":                         "v1",
+		"v2-bad":                     "v2-bad",
+		"1.4.2":                      "v1-4-2-",
+		"V3":                         "v3-",
+		"release/2026.11.26+build.7": "release-2026-11-",
+		"---":                        "v-",
+	} {
+		got := azurecontainerapps.Suffix(version)
+		if !strings.HasPrefix(got, want) || len(got) > 24 || strings.Contains(got, "--") {
+			t.Errorf("Suffix(%q) = %q, want a prefix %q, at most 24 characters, no double dash", version, got, want)
+		}
+	}
+	if azurecontainerapps.Suffix("1.4.2") == azurecontainerapps.Suffix("1-4-2") {
+		t.Error("distinct versions share a suffix")
+	}
+}
+
+// badToken is a credential whose token the fake refuses.
+type badToken struct{}
+
+func (badToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: "eyWRONG.meridian-rejected-token", ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+// TestCredentialHygiene: no token appears in any driver's errors or
+// results, and a refused token is permission-denied.
+func TestCredentialHygiene(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	opts := e.h.Options()
+	opts.Settings[azureappconfig.SettingEndpoint] = e.h.Fake.URL()
+	cfg, err := azureappconfig.New(e.h.Credential, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mon, err := azuremonitor.New(e.h.Credential, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []any
+	dep := e.deploy(t, "v1")
+	st, err := e.d.Status(ctx, e.target, dep.Revision)
+	out = append(out, dep, st, err)
+	_, err = e.d.Status(ctx, e.target, "missing")
+	out = append(out, err)
+	cdep, err := cfg.ApplyConfig(ctx, driver.ConfigRequest{Target: e.target, Version: "c1", Data: []byte(`{"a":1}`)})
+	out = append(out, cdep, err)
+	_, err = cfg.ConfigStatus(ctx, e.target, "missing")
+	out = append(out, err)
+	_, err = mon.EvaluateGate(ctx, e.target, placement.Gate{Alarm: &placement.AlarmGate{Name: "missing"}})
+	out = append(out, err)
+	bad, _ := azurecontainerapps.New(badToken{}, opts)
+	_, err = bad.Deploy(ctx, driver.DeployRequest{Target: e.target, Image: azurefake.Image, Version: "v2"})
+	if bad.ErrorCode(err) != driver.PermissionDenied {
+		t.Errorf("refused token: %v (code %v), want permission-denied", err, bad.ErrorCode(err))
+	}
+	out = append(out, err)
+	badCfg, _ := azureappconfig.New(badToken{}, opts)
+	_, err = badCfg.ApplyConfig(ctx, driver.ConfigRequest{Target: e.target, Version: "c2", Data: []byte(`{}`)})
+	if badCfg.ErrorCode(err) != driver.PermissionDenied {
+		t.Errorf("refused token on the data plane: %v (code %v)", err, badCfg.ErrorCode(err))
+	}
+	out = append(out, err)
+	for _, o := range out {
+		text := fmt.Sprintf("%v %+v", o, o)
+		if b, err := json.Marshal(o); err == nil {
+			text += string(b)
+		}
+		for _, secret := range []string{azurefake.Token, "eyWRONG", "Bearer"} {
+			if strings.Contains(text, secret) {
+				t.Errorf("%q leaked into %s", secret, text)
+			}
+		}
+	}
+}
