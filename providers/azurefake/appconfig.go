@@ -40,6 +40,13 @@ func (s *Server) Setting(key, label string) (string, bool) {
 	return *kv.Value, true
 }
 
+// SyncTokens returns the Sync-Token headers clients sent, in order.
+func (s *Server) SyncTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.syncTokens...)
+}
+
 // syncToken sets the Sync-Token header the SDK demands on every answer.
 func (s *Server) syncToken(w http.ResponseWriter) {
 	w.Header().Set("Sync-Token", fmt.Sprintf("fake=%s;sn=%d", base64.StdEncoding.EncodeToString([]byte(fmt.Sprint(s.seq))), s.seq))
@@ -48,6 +55,9 @@ func (s *Server) syncToken(w http.ResponseWriter) {
 // serveAppConfig serves the data plane's key values: GET and PUT
 // /kv/{key}?label=…, with If-Match and If-None-Match.
 func (s *Server) serveAppConfig(w http.ResponseWriter, r *http.Request, body []byte) {
+	if st := r.Header.Get("Sync-Token"); st != "" {
+		s.syncTokens = append(s.syncTokens, st)
+	}
 	escaped, ok := strings.CutPrefix(r.URL.EscapedPath(), "/kv/")
 	key, err := url.PathUnescape(escaped)
 	if !ok || err != nil || key == "" {

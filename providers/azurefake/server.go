@@ -79,7 +79,8 @@ type Server struct {
 	alerts     map[string]*alert
 	metrics    map[string]*float64
 	kv         map[string]*keyValue
-	seq        int // sequence of changes: ETags, operation ids, sync tokens
+	syncTokens []string // Sync-Token headers clients sent
+	seq        int      // sequence of changes: ETags, operation ids, sync tokens
 }
 
 // New starts a fake on 127.0.0.1. Close it when done.
