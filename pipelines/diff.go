@@ -161,7 +161,7 @@ func diffService(o, n placement.Service, oldPl, newPl []Pipeline) ServiceChange 
 	field("artifact.image", o.Artifact.Image, n.Artifact.Image, true)
 	field("artifact.version", o.Artifact.Version, n.Artifact.Version, true)
 	field("pipeline", o.Pipeline, n.Pipeline, false)
-	field("instances", count(o.Instances), count(n.Instances), true)
+	field("instances", intText(o.Instances), intText(n.Instances), true)
 	field("sharding", jsonText(o.Sharding), jsonText(n.Sharding), true)
 	gates := diffGates(o.Gates, n.Gates)
 	sc.Fields = append(sc.Fields, gates...)
@@ -221,7 +221,7 @@ func diffPipeline(p, q Pipeline, had, has bool) (PipelineChange, bool) {
 			FieldChange{"definition", p.Definition, q.Definition},
 			FieldChange{"rollback", p.Rollback, q.Rollback},
 			FieldChange{"after", strings.Join(p.After, ", "), strings.Join(q.After, ", ")},
-			FieldChange{"lag", duration(p.Lag), duration(q.Lag)},
+			FieldChange{"lag", durationText(p.Lag), durationText(q.Lag)},
 			FieldChange{"order", stageOrder(p.Stages, q.Stages), stageOrder(q.Stages, p.Stages)},
 		)
 	}
@@ -251,8 +251,8 @@ func diffStage(o, n Stage, had, has bool) (StageChange, bool) {
 	default:
 		st.Fields = fieldChanges(
 			FieldChange{"environment", o.Environment, n.Environment},
-			FieldChange{"maxParallel", count(o.MaxParallel), count(n.MaxParallel)},
-			FieldChange{"bake", duration(o.Bake), duration(n.Bake)},
+			FieldChange{"maxParallel", intText(o.MaxParallel), intText(n.MaxParallel)},
+			FieldChange{"bake", durationText(o.Bake), durationText(n.Bake)},
 			FieldChange{"approval", strconv.FormatBool(o.Approval), strconv.FormatBool(n.Approval)},
 		)
 	}
@@ -289,7 +289,7 @@ func diffBoundaries(before, after []placement.BoundaryRule) []BoundaryChange {
 			FieldChange{"taskQueue", o.TaskQueue, n.TaskQueue},
 			FieldChange{"approval", strconv.FormatBool(o.Approval), strconv.FormatBool(n.Approval)},
 			FieldChange{"after", strings.Join(o.After, ", "), strings.Join(n.After, ", ")},
-			FieldChange{"lag", duration(o.Lag), duration(n.Lag)},
+			FieldChange{"lag", durationText(o.Lag), durationText(n.Lag)},
 			FieldChange{"registries", strings.Join(o.Registries, ", "), strings.Join(n.Registries, ", ")},
 			FieldChange{"provider", jsonText(o.Provider), jsonText(n.Provider)},
 		)
@@ -423,15 +423,15 @@ func unionKeys[A, B any](a map[string]A, b map[string]B) []string {
 	return keys
 }
 
-// count writes n, with 0 (unset) as absent.
-func count(n int) string {
+// intText writes n, with 0 (unset) as absent.
+func intText(n int) string {
 	if n == 0 {
 		return ""
 	}
 	return strconv.Itoa(n)
 }
 
-func duration(d placement.Duration) string {
+func durationText(d placement.Duration) string {
 	if d == 0 {
 		return ""
 	}

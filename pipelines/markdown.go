@@ -30,7 +30,7 @@ func (p *Plan) Markdown() string {
 		fmt.Fprintf(&b, "\n### %s/%s\n\n", pl.Cloud, pl.Boundary)
 		fmt.Fprintf(&b, "Pipeline %s, task queue %s, rollback %s", code(pl.Definition), code(pl.TaskQueue), pl.Rollback)
 		if len(pl.After) > 0 {
-			fmt.Fprintf(&b, "; starts %s after %s", cmp.Or(duration(pl.Lag), "0s"), strings.Join(pl.After, ", "))
+			fmt.Fprintf(&b, "; starts %s after %s", cmp.Or(durationText(pl.Lag), "0s"), strings.Join(pl.After, ", "))
 		}
 		b.WriteString(".\n\n| stage | environment | targets | parallel | bake | approval |\n| --- | --- | --- | --- | --- | --- |\n")
 		for _, st := range pl.Stages {
@@ -39,7 +39,7 @@ func (p *Plan) Markdown() string {
 				ids[i] = regionCell(t)
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %d | %s | %s |\n", st.Name, st.Environment, strings.Join(ids, ", "),
-				st.MaxParallel, cmp.Or(duration(st.Bake), "—"), yes(st.Approval))
+				st.MaxParallel, cmp.Or(durationText(st.Bake), "—"), yes(st.Approval))
 		}
 	}
 	return b.String()
