@@ -16,7 +16,6 @@
 package azure
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -64,16 +63,29 @@ func Cloud(b regions.Boundary) (cloud.Configuration, error) {
 	return c, nil
 }
 
-// DefaultCredential returns azidentity's default credential chain, its
-// authority host set to boundary b's.
-func DefaultCredential(b regions.Boundary) (azcore.TokenCredential, error) {
-	c, err := Cloud(b)
+// SettingTenant is the boundary provider setting naming the Microsoft
+// Entra tenant the default credential chain authenticates in (not secret).
+const SettingTenant = "tenantId"
+
+// DefaultCredential returns azidentity's default credential chain
+// (environment, workload identity, managed identity, Azure CLI, Azure
+// Developer CLI) for the boundary of opts: its cloud's authority host, the
+// tenant of its "tenantId" setting, and opts' transport and retries.
+func DefaultCredential(opts *Options) (azcore.TokenCredential, error) {
+	scope, err := NewScope(opts)
 	if err != nil {
 		return nil, err
 	}
 	return azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{
-		ClientOptions: policy.ClientOptions{Cloud: c},
+		ClientOptions: scope.Client,
+		TenantID:      scope.Settings[SettingTenant],
 	})
+}
+
+// OptionsFor returns the Options of a driver serving the boundary of rule,
+// with its provider settings.
+func OptionsFor(rule placement.BoundaryRule) *Options {
+	return &Options{Boundary: rule.Boundary, Settings: rule.Provider}
 }
 
 // Options configures an Azure driver. A nil *Options means defaults, and
@@ -227,18 +239,6 @@ func Expand(template string, t placement.Target) string {
 		"{region}", t.Region,
 		"{cell}", t.Cell,
 	).Replace(template)
-}
-
-// Sleep waits d or until ctx is done.
-func Sleep(ctx context.Context, d time.Duration) error {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
-	}
 }
 
 // Error is an error an Azure driver raises itself (not the SDK), with its code.

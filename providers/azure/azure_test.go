@@ -162,10 +162,13 @@ func TestErrorCode(t *testing.T) {
 // network call (tokens are fetched on first use only).
 func TestDefaultCredential(t *testing.T) {
 	for _, id := range []string{"public", "us-gov", "china"} {
-		b, _ := azure.Boundary(id)
-		cred, err := azure.DefaultCredential(b)
+		rule := placement.BoundaryRule{Cloud: "azure", Boundary: id, Provider: map[string]string{azure.SettingTenant: "00000000-0000-0000-0000-0000000000aa"}}
+		cred, err := azure.DefaultCredential(azure.OptionsFor(rule))
 		if err != nil || cred == nil {
 			t.Errorf("%s: %v", id, err)
 		}
+	}
+	if _, err := azure.DefaultCredential(&azure.Options{Boundary: "moon"}); azure.ErrorCode(err) != driver.Invalid {
+		t.Errorf("unknown boundary: %v", err)
 	}
 }
