@@ -116,6 +116,24 @@ func TestDeployUpdatesTemplateAndTraffic(t *testing.T) {
 	}
 }
 
+// TestLocationPolling: an update answered with a Location header alone is
+// polled there until it completes.
+func TestLocationPolling(t *testing.T) {
+	e := newEnv(t)
+	e.h.Fake.PollViaLocation(true)
+	dep := e.deploy(t, "v1")
+	if p := e.app(t).Properties; *p.ProvisioningState != armappcontainers.ContainerAppProvisioningStateSucceeded {
+		t.Errorf("Deploy returned before the operation ended: %s", *p.ProvisioningState)
+	}
+	reqs := strings.Join(e.h.Fake.Requests(), "\n")
+	if !strings.Contains(reqs, "/containerappOperationResults/") || strings.Contains(reqs, "/containerappOperationStatuses/") {
+		t.Errorf("requests:\n%s", reqs)
+	}
+	if st := e.await(t, dep.Revision); st.State != driver.StateReady {
+		t.Errorf("status %+v", st)
+	}
+}
+
 // TestRedeployKeepsRevisions: deploying a version whose revision exists
 // sends the traffic back to it instead of making another.
 func TestRedeployKeepsRevisions(t *testing.T) {

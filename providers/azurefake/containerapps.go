@@ -35,11 +35,30 @@ type revision struct {
 	done     bool   // provisioned and running (or failed)
 }
 
-// operation is a long-running operation: it answers InProgress polls more
-// times, then runs finish and answers Succeeded.
+// operation is a long-running update of an app: it answers polls more
+// polls in progress, then marks the app's provisioning Succeeded.
 type operation struct {
-	polls  int
-	finish func()
+	polls    int
+	app      *app
+	location string // the Location URL polled for its result
+}
+
+// poll advances the operation and reports whether it is done.
+func (op *operation) poll() bool {
+	if op.polls > 0 {
+		op.polls--
+		return false
+	}
+	op.app.provisioning = armappcontainers.ContainerAppProvisioningStateSucceeded
+	return true
+}
+
+// PollViaLocation makes later app updates answer with a Location header
+// only (polled for 202 until the result), instead of Azure-AsyncOperation.
+func (s *Server) PollViaLocation(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.locationOnly = on
 }
 
 func appKey(sub, rg, name string) string {
@@ -336,11 +355,14 @@ func (s *Server) updateApp(w http.ResponseWriter, r *http.Request, a *app, body 
 	}
 	a.provisioning = armappcontainers.ContainerAppProvisioningStateInProgress
 	id := fmt.Sprintf("op-%d", s.next())
-	s.ops[id] = &operation{polls: 1, finish: func() { a.provisioning = armappcontainers.ContainerAppProvisioningStateSucceeded }}
-	opURL := fmt.Sprintf("%s/subscriptions/%s/providers/Microsoft.App/locations/%s/containerappOperationStatuses/%s?api-version=2025-01-01",
+	opURL := fmt.Sprintf("%s/subscriptions/%s/providers/Microsoft.App/locations/%s/%%s/%s?api-version=2025-01-01",
 		s.URL(), a.sub, strings.ReplaceAll(strings.ToLower(a.location), " ", ""), id)
-	w.Header().Set("Azure-AsyncOperation", opURL)
-	w.Header().Set("Location", strings.Replace(opURL, "containerappOperationStatuses", "containerappOperationResults", 1))
+	op := &operation{polls: 1, app: a, location: fmt.Sprintf(opURL, "containerappOperationResults")}
+	s.ops[id] = op
+	if !s.locationOnly {
+		w.Header().Set("Azure-AsyncOperation", fmt.Sprintf(opURL, "containerappOperationStatuses"))
+	}
+	w.Header().Set("Location", op.location)
 	if r.Method == http.MethodPut {
 		return http.StatusCreated, a.json(), nil
 	}
@@ -415,16 +437,24 @@ func (s *Server) operationStatus(id string) (any, *apiError) {
 		return nil, errorf(http.StatusNotFound, "OperationNotFound", "operation %s was not found", id)
 	}
 	status := "InProgress"
-	if op.polls > 0 {
-		op.polls--
-	} else {
-		if op.finish != nil {
-			op.finish()
-			op.finish = nil
-		}
+	if op.poll() {
 		status = "Succeeded"
 	}
 	return map[string]string{"id": id, "name": id, "status": status, "startTime": time.Now().UTC().Format(time.RFC3339)}, nil
+}
+
+// operationResult answers a poll of an operation's Location: 202 while it
+// runs, then the app.
+func (s *Server) operationResult(w http.ResponseWriter, id string) (int, any, *apiError) {
+	op := s.ops[id]
+	if op == nil {
+		return 0, nil, errorf(http.StatusNotFound, "OperationNotFound", "operation %s was not found", id)
+	}
+	if !op.poll() {
+		w.Header().Set("Location", op.location)
+		return http.StatusAccepted, nil, nil
+	}
+	return http.StatusOK, op.app.json(), nil
 }
 
 func clone(t *armappcontainers.Template) *armappcontainers.Template {

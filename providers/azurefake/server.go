@@ -69,18 +69,19 @@ func (c *Credential) Scopes() []string {
 type Server struct {
 	srv *httptest.Server
 
-	mu         sync.Mutex
-	throttle   int           // how many of the next requests get 429
-	retryAfter time.Duration // what a 429 asks to wait
-	requests   []string      // method and path of every request
-	apps       map[string]*app
-	ops        map[string]*operation
-	failImage  map[string]bool
-	alerts     map[string]*alert
-	metrics    map[string]*float64
-	kv         map[string]*keyValue
-	syncTokens []string // Sync-Token headers clients sent
-	seq        int      // sequence of changes: ETags, operation ids, sync tokens
+	mu           sync.Mutex
+	throttle     int           // how many of the next requests get 429
+	retryAfter   time.Duration // what a 429 asks to wait
+	locationOnly bool          // updates answer with Location, not Azure-AsyncOperation
+	requests     []string      // method and path of every request
+	apps         map[string]*app
+	ops          map[string]*operation
+	failImage    map[string]bool
+	alerts       map[string]*alert
+	metrics      map[string]*float64
+	kv           map[string]*keyValue
+	syncTokens   []string // Sync-Token headers clients sent
+	seq          int      // sequence of changes: ETags, operation ids, sync tokens
 }
 
 // New starts a fake on 127.0.0.1. Close it when done.
@@ -217,6 +218,8 @@ func (s *Server) serveARM(w http.ResponseWriter, r *http.Request, body []byte) {
 		v, err = s.serveAlert(r.Method, path)
 	case strings.Contains(path, "/containerappoperationstatuses/"):
 		v, err = s.operationStatus(path[strings.LastIndex(path, "/")+1:])
+	case strings.Contains(path, "/containerappoperationresults/"):
+		st, v, err = s.operationResult(w, path[strings.LastIndex(path, "/")+1:])
 	case strings.Contains(path, "/providers/microsoft.app/containerapps/"):
 		st, v, err = s.serveContainerApps(w, r, path, body)
 	default:
