@@ -13,7 +13,7 @@
 // image told to fail, to Failed and Unhealthy with a provisioning error;
 // every long-running operation answers InProgress once before Succeeded.
 // Every request must carry the fake credential's token; any request can be
-// throttled with 429 and Retry-After.
+// throttled with 429 and Retry-After-Ms.
 package azurefake
 
 import (
