@@ -365,10 +365,6 @@ func (d *Driver) Status(ctx context.Context, t placement.Target, revision string
 	if err != nil {
 		return driver.Status{}, err
 	}
-	app, err := a.get(ctx)
-	if err != nil {
-		return driver.Status{}, err
-	}
 	rev, err := a.revision(ctx, revision)
 	if err != nil {
 		return driver.Status{}, err
@@ -376,19 +372,20 @@ func (d *Driver) Status(ctx context.Context, t placement.Target, revision string
 	if rev == nil || rev.Properties == nil {
 		return driver.Status{}, azure.Errorf(driver.NotFound, "%s has no revision %q", a, revision)
 	}
-	return revisionStatus(revision, rev.Properties, desired(app)), nil
+	return revisionStatus(revision, rev.Properties), nil
 }
 
-// desired is how many replicas a ready revision of the app runs: its
+// desired is how many replicas a ready revision runs: its template's
 // minimum replica count, at least one.
-func desired(app armappcontainers.ContainerApp) int {
-	if s := app.Properties.Template.Scale; s != nil && s.MinReplicas != nil && *s.MinReplicas > 0 {
-		return int(*s.MinReplicas)
+func desired(p *armappcontainers.RevisionProperties) int {
+	if p.Template != nil && p.Template.Scale != nil && p.Template.Scale.MinReplicas != nil && *p.Template.Scale.MinReplicas > 0 {
+		return int(*p.Template.Scale.MinReplicas)
 	}
 	return 1
 }
 
-func revisionStatus(name string, p *armappcontainers.RevisionProperties, want int) driver.Status {
+func revisionStatus(name string, p *armappcontainers.RevisionProperties) driver.Status {
+	want := desired(p)
 	st := driver.Status{Revision: name, State: driver.StateProgressing, Desired: want}
 	if p.Replicas != nil {
 		st.Ready = min(int(*p.Replicas), want)

@@ -37,7 +37,7 @@ func TestEndpointsPerBoundary(t *testing.T) {
 		if _, err := d.Status(context.Background(), target, "billing--v1"); d.ErrorCode(err) != driver.NotFound {
 			t.Fatalf("%s: Status: %v, want not-found from the recorder", tc.boundary, err)
 		}
-		want := "https://" + tc.host + "/subscriptions/" + azurefake.Subscription + "/resourceGroups/meridian-prod-" + tc.region + "/providers/Microsoft.App/containerApps/billing"
+		want := "https://" + tc.host + "/subscriptions/" + azurefake.Subscription + "/resourceGroups/meridian-prod-" + tc.region + "/providers/Microsoft.App/containerApps/billing/revisions/billing--v1"
 		if urls := rec.URLs(); len(urls) == 0 || urls[0] != want {
 			t.Errorf("%s: requests %v, want %s", tc.boundary, urls, want)
 		}
