@@ -13,7 +13,7 @@
 // image told to fail, to Failed and Unhealthy with a provisioning error;
 // every long-running operation answers InProgress once before Succeeded.
 // Every request must carry the fake credential's token; any request can be
-// throttled with 429 and Retry-After-Ms.
+// throttled with 429, Retry-After and Retry-After-Ms.
 package azurefake
 
 import (
@@ -125,12 +125,14 @@ func (s *Server) ClientOptions() policy.ClientOptions {
 	}
 }
 
-// Throttle makes the next n requests fail with 429 Too Many Requests and
-// Retry-After-Ms: 1.
+// Throttle makes the next n requests fail with 429 Too Many Requests,
+// asking the client to retry after a millisecond.
 func (s *Server) Throttle(n int) { s.ThrottleFor(n, time.Millisecond) }
 
 // ThrottleFor makes the next n requests fail with 429 Too Many Requests,
-// asking the client to wait retryAfter (Retry-After-Ms).
+// asking the client to wait retryAfter: Retry-After in whole seconds as
+// Resource Manager sends it, and the precise Retry-After-Ms (as App
+// Configuration sends it), which azcore prefers.
 func (s *Server) ThrottleFor(n int, retryAfter time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -160,6 +162,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.throttle > 0 {
 		s.throttle--
+		w.Header().Set("Retry-After", fmt.Sprint(int((s.retryAfter+time.Second-1)/time.Second)))
 		w.Header().Set("Retry-After-Ms", fmt.Sprint(s.retryAfter.Milliseconds()))
 		s.writeError(w, dataPlane, http.StatusTooManyRequests, "TooManyRequests", "the request is being throttled")
 		return
