@@ -134,3 +134,47 @@ func TestFileOrderIndependence(t *testing.T) {
 		t.Errorf("models differ after renaming the files:\n%s\n%s", models[0], models[1])
 	}
 }
+
+// TestOwnModule loads a spec whose directory is a CUE module of its own,
+// with a package of the module imported beside the schema.
+func TestOwnModule(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"cue.mod/module.cue":    "module: \"example.com/fleet@v0\"\nlanguage: version: \"v0.17.0\"\n",
+		"defaults/defaults.cue": "package defaults\n\nowner: \"platform\"\n",
+		"fleet.cue": `package fleet
+
+import (
+	"meridian.dev/schema"
+	"example.com/fleet/defaults"
+)
+
+environments: prod: aws: regions: ["us-east-1"]
+pipelines: standard: stages: [{name: "prod", environment: "prod"}]
+services: api: schema.#Service & {
+	owner: defaults.owner
+	artifact: image: "registry.example.com/api"
+	placement: clouds: ["aws"]
+	pipeline: "standard"
+}
+`,
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spec, err := placement.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := placement.Compile(spec, regions.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Services[0]; got.Owner != "platform" || len(got.Targets) != 1 || got.Targets[0].ID() != "api/prod/aws/public/us-east-1" {
+		t.Errorf("got %+v", got)
+	}
+}
