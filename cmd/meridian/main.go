@@ -33,6 +33,19 @@ func newRootCmd() *cobra.Command {
 		newPlanCmd(),
 		newDiffCmd(),
 		newValidateCmd(),
+		newDevCmd(),
+		newWorkerCmd(),
+		newRolloutCmd(),
+		newTriggerCmd(),
+		newRestartCmd(),
+		newStatusCmd(),
+		newSteerCmd("approve"),
+		newSteerCmd("promote"),
+		newSteerCmd("pause"),
+		newSteerCmd("resume"),
+		newSteerCmd("abort"),
+		newSteerCmd("rollback"),
+		newHistoryCmd(),
 	// Each command lives in its own file: newXCmd().
 	)
 	return root

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/user"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+
+	"github.com/meridian-deploy/meridian/workflows"
+	"github.com/meridian-deploy/meridian/workflows/temporalconn"
+)
+
+// defaultUIURL is where `meridian dev` serves the Web UI.
+const defaultUIURL = "http://127.0.0.1:8233"
+
+// remote holds what every command that talks to Temporal shares: the
+// connection settings, the output format and the Web UI base for links.
+type remote struct {
+	conn   *temporalconn.Flags
+	output string
+	uiURL  string
+
+	namespace   string
+	out, errOut io.Writer
+}
+
+// addRemote registers the connection, -o and --ui-url flags on cmd.
+func addRemote(cmd *cobra.Command) *remote {
+	r := &remote{conn: temporalconn.AddFlags(cmd)}
+	cmd.Flags().StringVarP(&r.output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVar(&r.uiURL, "ui-url", "", "Temporal Web UI base URL for links (env MERIDIAN_UI_URL; default "+defaultUIURL+")")
+	return r
+}
+
+func (r *remote) complete(cmd *cobra.Command) error {
+	r.out, r.errOut = cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if r.output != "text" && r.output != "json" {
+		return usageError{fmt.Errorf("unknown output format %q (want text or json)", r.output)}
+	}
+	if r.uiURL == "" {
+		r.uiURL = os.Getenv("MERIDIAN_UI_URL")
+	}
+	if r.uiURL == "" {
+		r.uiURL = defaultUIURL
+	}
+	r.uiURL = strings.TrimSuffix(r.uiURL, "/")
+	return nil
+}
+
+func (r *remote) json() bool { return r.output == "json" }
+
+// dial connects to Temporal; the caller closes the client.
+func (r *remote) dial(ctx context.Context) (client.Client, error) {
+	opts, err := r.conn.Options(nil)
+	if err != nil {
+		return nil, err
+	}
+	r.namespace = opts.Namespace
+	return r.conn.Dial(ctx, nil)
+}
+
+// link is the Web UI page of a workflow.
+func (r *remote) link(workflowID string) string {
+	return fmt.Sprintf("%s/namespaces/%s/workflows/%s", r.uiURL, url.PathEscape(r.namespace), url.PathEscape(workflowID))
+}
+
+// who names the operator: --as, else $USER.
+func who(as string) string {
+	if as != "" {
+		return as
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "unknown"
+}
+
+// outcome maps a release's phase to the exit status: nil when it
+// succeeded (or is still running), silentError{1} when it ended otherwise.
+func outcome(p workflows.Phase) error {
+	if p.Terminal() && p != workflows.PhaseSucceeded {
+		return silentError{1}
+	}
+	return nil
+}

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/meridian-deploy/meridian/placement"
+	"github.com/meridian-deploy/meridian/providers/local"
+	"github.com/meridian-deploy/meridian/regions"
+	"github.com/meridian-deploy/meridian/workflows"
+	"github.com/meridian-deploy/meridian/workflows/devserver"
+	"github.com/meridian-deploy/meridian/workflows/temporalconn"
+)
+
+// devOptions are the flags of `meridian dev`.
+type devOptions struct {
+	db        string
+	ephemeral bool
+	port      int
+	uiPort    int
+	spec      string
+	tour      bool
+	logLevel  string
+
+	level       slog.Level
+	out, errOut io.Writer
+}
+
+func newDevCmd() *cobra.Command {
+	o := &devOptions{}
+	cmd := &cobra.Command{
+		Use:   "dev [--db FILE | --ephemeral] [--port 7233] [--ui-port 8233] [--spec DIR] [--tour]",
+		Short: "Run an embedded Temporal server, its Web UI and a worker for every boundary",
+		Long: "Run Meridian on this machine in one process: an embedded Temporal server on\n" +
+			"SQLite, the Temporal Web UI, and a worker for every boundary of the spec (or,\n" +
+			"without --spec, every boundary of the local cloud), all on 127.0.0.1.\n" +
+			"State persists in --db (default $XDG_STATE_HOME/meridian/dev.db, else\n" +
+			"~/.local/state/meridian/dev.db): started again on the same file, it resumes the\n" +
+			"releases that were running. Other meridian commands reach it with their default\n" +
+			"connection settings. Stops cleanly on Ctrl-C.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.complete(cmd); err != nil {
+				return err
+			}
+			return o.run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVar(&o.db, "db", "", "SQLite file that holds the server's state (default under the user's state directory)")
+	cmd.Flags().BoolVar(&o.ephemeral, "ephemeral", false, "keep the state in memory; it is lost on exit")
+	cmd.Flags().IntVar(&o.port, "port", 7233, "gRPC port of the Temporal frontend")
+	cmd.Flags().IntVar(&o.uiPort, "ui-port", 8233, "port of the Temporal Web UI")
+	cmd.Flags().StringVar(&o.spec, "spec", "", "spec directory whose boundaries the workers serve")
+	cmd.Flags().BoolVar(&o.tour, "tour", false, "run the scripted demo tour once started")
+	cmd.Flags().StringVar(&o.logLevel, "log-level", "error", "server and worker log level: debug, info, warn or error")
+	cmd.MarkFlagsMutuallyExclusive("db", "ephemeral")
+	return cmd
+}
+
+func (o *devOptions) complete(cmd *cobra.Command) error {
+	o.out, o.errOut = cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if err := o.level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel)}
+	}
+	if o.tour && runTour == nil {
+		return usageError{errors.New("--tour: this build of meridian has no tour")}
+	}
+	if o.ephemeral || o.db != "" {
+		return nil
+	}
+	dir, err := stateDir()
+	if err != nil {
+		return err
+	}
+	o.db = filepath.Join(dir, "meridian", "dev.db")
+	return nil
+}
+
+// stateDir is $XDG_STATE_HOME, else ~/.local/state.
+func stateDir() (string, error) {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return d, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no state directory for the database (%v): pass --db FILE or --ephemeral", err)
+	}
+	return filepath.Join(home, ".local", "state"), nil
+}
+
+func (o *devOptions) run(ctx context.Context) error {
+	rules, err := o.boundaries()
+	if err != nil {
+		return err
+	}
+	localState := filepath.Join(filepath.Dir(o.db), "local")
+	if o.ephemeral {
+		if localState, err = os.MkdirTemp("", "meridian-local-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(localState)
+	}
+	logger := slog.New(slog.NewTextHandler(o.errOut, &slog.HandlerOptions{Level: o.level}))
+	srv, err := devserver.Start(ctx, devserver.Options{
+		DBFile:           o.db,
+		Port:             o.port,
+		UIPort:           o.uiPort,
+		Namespace:        temporalconn.DefaultNamespace,
+		SearchAttributes: searchAttributes(),
+		Logger:           logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+	c, err := client.DialContext(ctx, client.Options{HostPort: srv.Address(), Namespace: srv.Namespace(), Logger: sdklog.NewStructuredLogger(logger)})
+	if err != nil {
+		return fmt.Errorf("embedded temporal: %w", err)
+	}
+	defer c.Close()
+	// The local fleet lives as long as the database: an ephemeral run stops
+	// its processes on exit; otherwise the next start adopts them.
+	f, err := openFleet(rules, localState)
+	if err != nil {
+		return err
+	}
+	defer f.close(o.ephemeral)
+	ws, err := startWorkers(c, rules, f.set, true)
+	if err != nil {
+		return err
+	}
+	defer stopWorkers(ws)
+
+	db := o.db
+	if o.ephemeral {
+		db = "in memory (--ephemeral)"
+	}
+	var queues []string
+	for _, w := range ws {
+		queues = append(queues, w.queue)
+	}
+	fmt.Fprintf(o.out, "Meridian dev server\n  Temporal  %s  namespace %s\n  Web UI    %s\n  Database  %s\n  Workers   %s\n",
+		srv.Address(), srv.Namespace(), srv.UIURL(), db, strings.Join(queues, ", "))
+	fmt.Fprintln(o.out, "Press Ctrl-C to stop.")
+
+	var tourErr error
+	if o.tour {
+		// A failed tour leaves everything running to be inspected.
+		if err := runTour(ctx, devEnv{Client: c, Server: srv, Fleet: f.local, Spec: o.spec, Out: o.out}); err != nil && ctx.Err() == nil {
+			tourErr = fmt.Errorf("tour: %w", err)
+			fmt.Fprintln(o.errOut, "meridian dev:", tourErr)
+		}
+	}
+	<-ctx.Done()
+	fmt.Fprintln(o.out, "Stopping…")
+	if tourErr != nil {
+		return silentError{1}
+	}
+	return nil
+}
+
+// boundaries are the spec's boundaries of the local cloud, the one cloud
+// this machine has a provider for, or without a spec all of them.
+func (o *devOptions) boundaries() ([]placement.BoundaryRule, error) {
+	if o.spec == "" {
+		var rules []placement.BoundaryRule
+		for _, b := range regions.Default().Boundaries() {
+			if b.Cloud == "local" {
+				rules = append(rules, placement.BoundaryRule{Cloud: b.Cloud, Boundary: b.ID, TaskQueue: workflows.TaskQueue(b.Cloud, b.ID)})
+			}
+		}
+		return rules, nil
+	}
+	if fi, err := os.Stat(o.spec); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("--spec %s: not a directory", o.spec)
+	}
+	model, _, err := planSpec(o.spec, "", o.errOut)
+	if err != nil {
+		return nil, err
+	}
+	var rules []placement.BoundaryRule
+	for _, r := range model.Boundaries {
+		if r.Cloud == "local" {
+			rules = append(rules, r)
+		} else {
+			fmt.Fprintf(o.errOut, "meridian dev: not serving %s/%s: no %s provider on this machine; its pipelines will wait for a worker\n", r.Cloud, r.Boundary, r.Cloud)
+		}
+	}
+	return rules, nil
+}
+
+// searchAttributes are Meridian's search attributes, for the embedded
+// server to register.
+func searchAttributes() map[string]enums.IndexedValueType {
+	attrs := map[string]enums.IndexedValueType{}
+	for _, k := range workflows.SearchAttributes {
+		attrs[k.GetName()] = enums.INDEXED_VALUE_TYPE_KEYWORD
+	}
+	return attrs
+}
+
+// devEnv is what `meridian dev` hands the tour once everything runs.
+type devEnv struct {
+	Client client.Client     // a client of the embedded server
+	Server *devserver.Server // its address and Web UI URL
+	Fleet  *local.Provider   // the local provider running the fleet (nil if no local boundary is served)
+	Spec   string            // the --spec directory
+	Out    io.Writer         // where to narrate
+}
+
+// runTour is the scripted demo of `meridian dev --tour` (`make run`); the
+// file that writes the tour sets it. It returns when the tour has ended;
+// the server keeps running until Ctrl-C.
+var runTour func(ctx context.Context, env devEnv) error

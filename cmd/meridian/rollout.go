@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+
+	"github.com/meridian-deploy/meridian/pipelines"
+	"github.com/meridian-deploy/meridian/placement"
+	"github.com/meridian-deploy/meridian/workflows"
+)
+
+// releaseOptions are the flags shared by rollout, trigger and restart: what
+// to change, and whether to follow the release to its end.
+type releaseOptions struct {
+	*remote
+	kind    workflows.ChangeKind
+	trigger string // cli or ci
+
+	dir            string
+	service        string
+	version        string
+	changeID       string
+	as             string
+	wait           bool
+	rollbackWindow time.Duration
+}
+
+func newRolloutCmd() *cobra.Command {
+	o := &releaseOptions{kind: workflows.KindVersion, trigger: "cli"}
+	cmd := &cobra.Command{
+		Use:   "rollout DIR --service S --version V [--change-id ID] [--wait]",
+		Short: "Start a release of a new version of a service",
+		Long: "Compile the spec in DIR, then start the release of version V of service S\n" +
+			"through the service's pipelines, and print its id and Web UI link. The change\n" +
+			"id defaults to a digest of the service's plan and the version, so the same\n" +
+			"rollout twice attaches to the first release. With --wait, follow the release\n" +
+			"(stage, targets done of total, phase) and exit 0 when it succeeds, 1 when it\n" +
+			"rolls back, fails or is aborted.",
+		Args: cobra.ExactArgs(1),
+		RunE: o.runE,
+	}
+	o.addFlags(cmd, true)
+	cmd.Flags().StringVar(&o.changeID, "change-id", "", "id of the change (default: digest of the service's plan and the version)")
+	cmd.Flags().BoolVar(&o.wait, "wait", false, "follow the release until it ends and exit with its outcome")
+	return cmd
+}
+
+func newTriggerCmd() *cobra.Command {
+	o := &releaseOptions{kind: workflows.KindVersion, trigger: "ci"}
+	cmd := &cobra.Command{
+		Use:   "trigger DIR --service S --version V --change-id COMMIT",
+		Short: "Start the release a CI change implies, idempotently",
+		Long: "Start the release of version V of service S for change COMMIT, as CI does on\n" +
+			"merge. The same change triggered again attaches to its release, running or\n" +
+			"ended: one change is one release. A different change while the service is\n" +
+			"mid-release is refused (exit 1), not queued: an operator decides what rolls\n" +
+			"next (wait for the release to end, or abort it).",
+		Args: cobra.ExactArgs(1),
+		RunE: o.runE,
+	}
+	o.addFlags(cmd, true)
+	cmd.Flags().StringVar(&o.changeID, "change-id", "", "id of the change, such as the commit (required)")
+	cmd.Flags().BoolVar(&o.wait, "wait", false, "follow the release until it ends and exit with its outcome")
+	_ = cmd.MarkFlagRequired("change-id")
+	return cmd
+}
+
+func newRestartCmd() *cobra.Command {
+	o := &releaseOptions{kind: workflows.KindRestart, trigger: "cli"}
+	cmd := &cobra.Command{
+		Use:   "restart DIR --service S [--change-id ID] [--wait]",
+		Short: "Restart every instance of a service, stage by stage, shard-aware",
+		Long: "Start a restart release of service S: target by target in pipeline order, at\n" +
+			"most maxUnavailable instances at a time, each instance is drained through the\n" +
+			"service's sharder (when it has sharding settings), restarted, awaited ready and\n" +
+			"undrained, and the gates are checked. The change id defaults to the time, so\n" +
+			"every restart is a new release.",
+		Args: cobra.ExactArgs(1),
+		RunE: o.runE,
+	}
+	o.addFlags(cmd, false)
+	cmd.Flags().StringVar(&o.changeID, "change-id", "", "id of the change (default: restart-<UTC time>)")
+	cmd.Flags().BoolVar(&o.wait, "wait", false, "follow the release until it ends and exit with its outcome")
+	return cmd
+}
+
+func (o *releaseOptions) addFlags(cmd *cobra.Command, version bool) {
+	o.remote = addRemote(cmd)
+	cmd.Flags().StringVar(&o.service, "service", "", "the service to change (required)")
+	_ = cmd.MarkFlagRequired("service")
+	if version {
+		cmd.Flags().StringVar(&o.version, "version", "", "the artifact version to roll out (required)")
+		_ = cmd.MarkFlagRequired("version")
+	}
+	cmd.Flags().StringVar(&o.as, "as", "", "who starts the release (default $USER)")
+	cmd.Flags().DurationVar(&o.rollbackWindow, "rollback-window", 0, "keep a succeeded release open this long so that `meridian rollback` can still undo it")
+}
+
+func (o *releaseOptions) runE(cmd *cobra.Command, args []string) error {
+	if err := o.remote.complete(cmd); err != nil {
+		return err
+	}
+	o.dir = args[0]
+	if o.rollbackWindow < 0 {
+		return usageError{errors.New("--rollback-window must not be negative")}
+	}
+	return o.run(cmd.Context())
+}
+
+func (o *releaseOptions) run(ctx context.Context) error {
+	req, err := o.request()
+	if err != nil {
+		return err
+	}
+	c, err := o.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ref, attached, err := workflows.StartRelease(ctx, c, req)
+	if err != nil {
+		return err
+	}
+	if o.wait {
+		return o.follow(ctx, c, ref.ID, attached)
+	}
+	if o.json() {
+		return writeIndentedJSON(o.out, struct {
+			Release  string `json:"release"`
+			RunID    string `json:"runId,omitempty"`
+			Attached bool   `json:"attached"`
+			URL      string `json:"url"`
+		}{ref.ID, ref.RunID, attached, o.link(ref.ID)})
+	}
+	o.printStarted(ref.ID, attached)
+	return nil
+}
+
+func (o *releaseOptions) printStarted(id string, attached bool) {
+	verb := "started"
+	if attached {
+		verb = "attached to"
+	}
+	fmt.Fprintf(o.out, "%s release %s\n  %s\n", verb, id, o.link(id))
+}
+
+// follow prints the release's progress until it ends, and exits with its outcome.
+func (o *releaseOptions) follow(ctx context.Context, c client.Client, id string, attached bool) error {
+	if !o.json() {
+		o.printStarted(id, attached)
+	}
+	st, err := workflows.Watch(ctx, c, id, 500*time.Millisecond, func(st workflows.Status) {
+		if !o.json() {
+			fmt.Fprintf(o.out, "%s  %s\n", time.Now().Format("15:04:05"), progressLine(st))
+		}
+	})
+	if ctx.Err() != nil {
+		fmt.Fprintf(o.errOut, "meridian: stopped following %s; the release goes on (meridian status %s)\n", id, id)
+		return silentError{1}
+	}
+	if err != nil {
+		return err
+	}
+	if o.json() {
+		if err := writeIndentedJSON(o.out, st); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(o.out, "release %s %s", st.Release, st.Phase)
+		if st.Reason != "" {
+			fmt.Fprintf(o.out, ": %s", st.Reason)
+		}
+		fmt.Fprintln(o.out)
+		if len(st.LeftAsIs) > 0 {
+			fmt.Fprintf(o.out, "left as they are: %s\n", strings.Join(st.LeftAsIs, ", "))
+		}
+	}
+	return outcome(st.Phase)
+}
+
+// progressLine is one line of a release's progress: its phase, then per
+// pipeline the stage, targets done of total, and phase.
+func progressLine(st workflows.Status) string {
+	parts := []string{string(st.Phase)}
+	for _, p := range st.Pipelines {
+		s := p.Cloud + "/" + p.Boundary + " "
+		if p.Stage != "" {
+			s += fmt.Sprintf("%s %d/%d ", p.Stage, p.Done, p.Total)
+		}
+		parts = append(parts, s+string(p.Phase))
+	}
+	return strings.Join(parts, " · ")
+}
+
+// request compiles the spec and builds the release request of the service.
+func (o *releaseOptions) request() (workflows.ReleaseRequest, error) {
+	model, plan, err := planSpec(o.dir, "", o.errOut)
+	if err != nil {
+		return workflows.ReleaseRequest{}, err
+	}
+	i := slices.IndexFunc(model.Services, func(s placement.Service) bool { return s.Name == o.service })
+	if i < 0 {
+		var names []string
+		for _, s := range model.Services {
+			names = append(names, s.Name)
+		}
+		return workflows.ReleaseRequest{}, usageError{fmt.Errorf("service %q is not in %s (it has %s)", o.service, o.dir, strings.Join(names, ", "))}
+	}
+	svc := model.Services[i]
+	var pls []pipelines.Pipeline
+	for _, p := range plan.Pipelines {
+		if p.Service == o.service {
+			pls = append(pls, p)
+		}
+	}
+	change := workflows.Change{
+		Kind: o.kind, ID: o.changeID, Version: o.version, Image: svc.Artifact.Image,
+		Trigger: o.trigger, Who: who(o.as),
+	}
+	if change.ID == "" {
+		change.ID = defaultChangeID(change, pls)
+	}
+	return workflows.ReleaseRequest{
+		Service: o.service, Change: change, Pipelines: pls,
+		Gates: svc.Gates, Sharding: svc.Sharding, Instances: svc.Instances,
+		RollbackWindow: placement.Duration(o.rollbackWindow),
+	}, nil
+}
+
+// defaultChangeID names a change that has no id of its own. A version
+// change is named by what it does (a digest of the service's plan, image
+// and version), so that the same rollout twice is one release; a restart
+// is named by when it was asked for.
+func defaultChangeID(c workflows.Change, pls []pipelines.Pipeline) string {
+	if c.Kind == workflows.KindRestart {
+		return "restart-" + time.Now().UTC().Format("20060102T150405Z")
+	}
+	b, _ := json.Marshal(struct {
+		Kind      workflows.ChangeKind
+		Image     string
+		Version   string
+		Pipelines []pipelines.Pipeline
+	}{c.Kind, c.Image, c.Version, pls})
+	sum := sha256.Sum256(b)
+	return c.Version + "-" + hex.EncodeToString(sum[:])[:12]
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/meridian-deploy/meridian/workflows"
+)
+
+// statusOptions are the arguments and flags of `meridian status`.
+type statusOptions struct {
+	*remote
+	release string
+	service string
+}
+
+func newStatusCmd() *cobra.Command {
+	o := &statusOptions{}
+	cmd := &cobra.Command{
+		Use:   "status [RELEASE | --service S]",
+		Short: "Show the live status of a release, or of a service's latest release",
+		Long: "Show a release's phase and, per pipeline (cloud, boundary), its stage, targets\n" +
+			"done of total, and phase. RELEASE is the release id (release/<service>/<change>;\n" +
+			"the release/ prefix may be left out). With --service, the service's latest\n" +
+			"release. Exits 1 when the release rolled back, failed or was aborted.",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.remote.complete(cmd); err != nil {
+				return err
+			}
+			if (len(args) == 1) == (o.service != "") {
+				return usageError{errors.New("give either a RELEASE or --service S")}
+			}
+			if len(args) == 1 {
+				o.release = releaseID(args[0])
+			}
+			return o.run(cmd.Context())
+		},
+	}
+	o.remote = addRemote(cmd)
+	cmd.Flags().StringVar(&o.service, "service", "", "show the latest release of this service")
+	return cmd
+}
+
+func (o *statusOptions) run(ctx context.Context) error {
+	c, err := o.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if o.service != "" {
+		past, err := workflows.History(ctx, c, o.service)
+		if err != nil {
+			return err
+		}
+		if len(past) == 0 {
+			return fmt.Errorf("service %s has no releases", o.service)
+		}
+		o.release = past[0].Release
+	}
+	st, err := workflows.ReleaseStatus(ctx, c, o.release)
+	if err != nil {
+		return err
+	}
+	if o.json() {
+		err = writeIndentedJSON(o.out, st)
+	} else {
+		err = writeStatus(o.out, st, o.link(st.Release))
+	}
+	if err != nil {
+		return err
+	}
+	return outcome(st.Phase)
+}
+
+// releaseID accepts a release id with or without its release/ prefix.
+func releaseID(arg string) string {
+	if strings.HasPrefix(arg, "release/") {
+		return arg
+	}
+	return "release/" + arg
+}
+
+// writeStatus writes a release's status as text: a header, then one row
+// per pipeline.
+func writeStatus(w io.Writer, st workflows.Status, link string) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "release\t%s\n", st.Release)
+	fmt.Fprintf(tw, "service\t%s\n", st.Service)
+	change := st.ChangeID + ": " + string(st.Kind)
+	if st.Version != "" {
+		change += " " + st.Version
+	}
+	if st.Trigger != "" {
+		change += ", from " + st.Trigger
+	}
+	fmt.Fprintf(tw, "change\t%s\n", change)
+	fmt.Fprintf(tw, "phase\t%s\n", st.Phase)
+	if st.Reason != "" {
+		fmt.Fprintf(tw, "reason\t%s\n", st.Reason)
+	}
+	if len(st.LeftAsIs) > 0 {
+		fmt.Fprintf(tw, "left as is\t%s\n", strings.Join(st.LeftAsIs, ", "))
+	}
+	fmt.Fprintf(tw, "web ui\t%s\n", link)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLOUD\tBOUNDARY\tSTAGE\tTARGETS\tPHASE\tREASON")
+	for _, p := range st.Pipelines {
+		stage, targets := "-", "-"
+		if p.Stage != "" {
+			stage, targets = p.Stage, fmt.Sprintf("%d/%d", p.Done, p.Total)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Cloud, p.Boundary, stage, targets, p.Phase, p.Reason)
+	}
+	return tw.Flush()
+}

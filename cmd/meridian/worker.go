@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/meridian-deploy/meridian/placement"
+	"github.com/meridian-deploy/meridian/providers"
+	"github.com/meridian-deploy/meridian/providers/local"
+	"github.com/meridian-deploy/meridian/regions"
+	"github.com/meridian-deploy/meridian/workflows"
+	"github.com/meridian-deploy/meridian/workflows/temporalconn"
+)
+
+// workerOptions are the flags of `meridian worker`.
+type workerOptions struct {
+	conn       *temporalconn.Flags
+	boundaries []string
+	spec       string
+	control    bool
+
+	out, errOut io.Writer
+}
+
+func newWorkerCmd() *cobra.Command {
+	o := &workerOptions{}
+	cmd := &cobra.Command{
+		Use:   "worker [--boundary CLOUD/BOUNDARY ...] [--spec DIR]",
+		Short: "Run Meridian's workflows and provider activities against a Temporal server",
+		Long: "Poll the task queues of the named sovereign boundaries (meridian-<cloud>-<boundary>\n" +
+			"unless the spec sets another) and run their pipelines and provider calls, and\n" +
+			"poll " + workflows.ControlTaskQueue + " for the Release workflows, which only orchestrate.\n" +
+			"A worker serves the boundaries it is told and no other: run one inside each\n" +
+			"boundary, with that boundary's credentials. With --spec and no --boundary it\n" +
+			"serves every boundary the spec uses. Runs until interrupted.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.complete(cmd); err != nil {
+				return err
+			}
+			return o.run(cmd.Context())
+		},
+	}
+	o.conn = temporalconn.AddFlags(cmd)
+	cmd.Flags().StringSliceVar(&o.boundaries, "boundary", nil, "a boundary to serve, as CLOUD/BOUNDARY (local/public, aws/us-gov); repeatable")
+	cmd.Flags().StringVar(&o.spec, "spec", "", "spec directory: task queues and provider settings of its boundaries")
+	cmd.Flags().BoolVar(&o.control, "control", true, "also run Release workflows ("+workflows.ControlTaskQueue+"); no provider is called there")
+	return cmd
+}
+
+func (o *workerOptions) complete(cmd *cobra.Command) error {
+	o.out, o.errOut = cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if len(o.boundaries) == 0 && o.spec == "" {
+		return usageError{errors.New("name the boundaries to serve with --boundary CLOUD/BOUNDARY, or give --spec DIR to serve all of the spec's")}
+	}
+	for _, b := range o.boundaries {
+		if _, err := parseBoundary(b); err != nil {
+			return usageError{err}
+		}
+	}
+	return nil
+}
+
+func (o *workerOptions) run(ctx context.Context) error {
+	rules, err := o.served()
+	if err != nil {
+		return err
+	}
+	c, err := o.conn.Dial(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	f, err := openFleet(rules, "")
+	if err != nil {
+		return err
+	}
+	defer f.close(false)
+	fmt.Fprintf(o.out, "meridian worker: connected to %s\n", o.conn)
+	ws, err := startWorkers(c, rules, f.set, o.control)
+	if err != nil {
+		return err
+	}
+	for _, w := range ws {
+		fmt.Fprintf(o.out, "  polling %s\n", w.queue)
+	}
+	<-ctx.Done()
+	stopWorkers(ws)
+	return nil
+}
+
+// served returns the rules of the boundaries this worker serves: those of
+// the spec (all, or the ones named), or the named ones with default task
+// queues.
+func (o *workerOptions) served() ([]placement.BoundaryRule, error) {
+	var named []placement.BoundaryRule
+	for _, b := range o.boundaries {
+		r, _ := parseBoundary(b)
+		named = append(named, r)
+	}
+	if o.spec == "" {
+		return named, nil
+	}
+	model, _, err := planSpec(o.spec, "", o.errOut)
+	if err != nil {
+		return nil, err
+	}
+	if len(named) == 0 {
+		return model.Boundaries, nil
+	}
+	var rules []placement.BoundaryRule
+	for _, n := range named {
+		found := false
+		for _, r := range model.Boundaries {
+			if r.Cloud == n.Cloud && r.Boundary == n.Boundary {
+				rules, found = append(rules, r), true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("boundary %s/%s is not used by any service of %s", n.Cloud, n.Boundary, o.spec)
+		}
+	}
+	return rules, nil
+}
+
+// parseBoundary reads CLOUD/BOUNDARY, checked against the region catalog,
+// into a rule with the default task queue.
+func parseBoundary(s string) (placement.BoundaryRule, error) {
+	cloud, boundary, ok := strings.Cut(s, "/")
+	if !ok || cloud == "" || boundary == "" {
+		return placement.BoundaryRule{}, fmt.Errorf("--boundary %q: want CLOUD/BOUNDARY, such as local/public or aws/us-gov", s)
+	}
+	if _, ok := regions.Default().Boundary(cloud, boundary); !ok {
+		return placement.BoundaryRule{}, fmt.Errorf("--boundary %q: no such boundary in the region catalog (see meridian regions)", s)
+	}
+	return placement.BoundaryRule{Cloud: cloud, Boundary: boundary, TaskQueue: workflows.TaskQueue(cloud, boundary)}, nil
+}
+
+// providerFleet holds the providers of the boundaries a process serves. Only the
+// local cloud has a provider in this build: one local.Provider serves all
+// of its boundaries, its processes' state in one directory. Credentials of
+// real clouds would come from each SDK's default chain, never from a spec.
+type providerFleet struct {
+	set   *providers.Set
+	local *local.Provider
+}
+
+// openFleet builds the provider of every served boundary; localState is
+// the local provider's state directory ("" for its default).
+func openFleet(rules []placement.BoundaryRule, localState string) (*providerFleet, error) {
+	f := &providerFleet{set: providers.NewSet()}
+	for _, r := range rules {
+		if r.Cloud != "local" {
+			f.close(false)
+			return nil, fmt.Errorf("boundary %s/%s: this meridian has no provider for cloud %q (it runs only the local cloud)", r.Cloud, r.Boundary, r.Cloud)
+		}
+		if f.local == nil {
+			lp, err := local.New(&local.Options{StateDir: localState})
+			if err != nil {
+				return nil, err
+			}
+			f.local = lp
+		}
+		f.set.Add(r.Cloud, r.Boundary, providers.New(f.local, &providers.Options{Sharder: f.local.Sharder()}))
+	}
+	return f, nil
+}
+
+// close releases the providers. With stopFleet the local processes stop;
+// otherwise they keep running and the next start adopts them, as a cloud's
+// services outlive the worker that deployed them.
+func (f *providerFleet) close(stopFleet bool) {
+	if f.local == nil {
+		return
+	}
+	if stopFleet {
+		_ = f.local.Close()
+	} else {
+		f.local.Detach()
+	}
+}
+
+// queueWorker is a started SDK worker and the task queue it polls.
+type queueWorker struct {
+	queue  string
+	worker worker.Worker
+}
+
+// startWorkers starts one SDK worker per served boundary's task queue, and
+// one on the control queue when control is set. Every worker registers
+// the same workflows and activities; what runs where is decided by the
+// task queue each workflow and activity is scheduled on.
+func startWorkers(c client.Client, rules []placement.BoundaryRule, set *providers.Set, control bool) ([]queueWorker, error) {
+	acts := &workflows.Activities{Providers: set}
+	var queues []string
+	if control {
+		queues = append(queues, workflows.ControlTaskQueue)
+	}
+	for _, r := range rules {
+		if !slices.Contains(queues, r.TaskQueue) {
+			queues = append(queues, r.TaskQueue)
+		}
+	}
+	var ws []queueWorker
+	for _, q := range queues {
+		w := worker.New(c, q, worker.Options{})
+		workflows.Register(w, acts)
+		if err := w.Start(); err != nil {
+			stopWorkers(ws)
+			return nil, fmt.Errorf("worker on %s: %w", q, err)
+		}
+		ws = append(ws, queueWorker{q, w})
+	}
+	return ws, nil
+}
+
+func stopWorkers(ws []queueWorker) {
+	for _, w := range ws {
+		w.worker.Stop()
+	}
+}
