@@ -150,7 +150,7 @@ func TestErrorCode(t *testing.T) {
 		{context.DeadlineExceeded, driver.Unavailable},
 		{errors.New("unrelated"), driver.Unknown},
 		{nil, driver.Unknown},
-		{resp(http.StatusOK, ""), driver.Unknown},
+		{resp(http.StatusOK, "ContainerAppOperationError"), driver.Failed},
 	} {
 		if got := azure.ErrorCode(tc.err); got != tc.want {
 			t.Errorf("ErrorCode(%v) = %v, want %v", tc.err, got, tc.want)

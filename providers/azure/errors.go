@@ -43,7 +43,8 @@ var errorCodes = map[string]driver.Code{
 
 // ErrorCode classifies an error from an Azure SDK client or an Azure
 // driver: the driver's own *Error, context errors, credential failures,
-// then the error code and HTTP status of an *azcore.ResponseError.
+// then the error code and HTTP status of an *azcore.ResponseError (a
+// long-running operation that ended Failed is Failed).
 func ErrorCode(err error) driver.Code {
 	var (
 		own  *Error
@@ -64,6 +65,11 @@ func ErrorCode(err error) driver.Code {
 	case errors.As(err, &resp):
 		if c, ok := errorCodes[resp.ErrorCode]; ok {
 			return c
+		}
+		if resp.StatusCode < 400 {
+			// a long-running operation that ended Failed or Canceled,
+			// reported with its last poll's (successful) status
+			return driver.Failed
 		}
 		return statusCode(resp.StatusCode)
 	}

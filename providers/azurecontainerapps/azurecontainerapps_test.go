@@ -134,6 +134,27 @@ func TestLocationPolling(t *testing.T) {
 	}
 }
 
+// TestFailedOperation: an update whose operation ends Failed fails Deploy
+// with Azure's error, code failed, and changes nothing.
+func TestFailedOperation(t *testing.T) {
+	e := newEnv(t)
+	e.h.Fake.FailNextUpdate("ContainerAppOperationError", "Failed to provision revision for container app: quota exceeded")
+	_, err := e.d.Deploy(context.Background(), driver.DeployRequest{Target: e.target, Image: azurefake.Image, Version: "v1"})
+	if e.d.ErrorCode(err) != driver.Failed || !strings.Contains(err.Error(), "quota exceeded") {
+		t.Fatalf("Deploy: %v (code %v), want failed with Azure's message", err, e.d.ErrorCode(err))
+	}
+	if tr := e.h.Fake.AppTraffic(azurefake.Subscription, e.rg, e.target.Service); !maps.Equal(tr, map[string]int32{e.target.Service + "--bootstrap": 100}) {
+		t.Errorf("traffic after a failed update %v", tr)
+	}
+	if _, err := e.d.Status(context.Background(), e.target, e.target.Service+"--v1"); e.d.ErrorCode(err) != driver.NotFound {
+		t.Errorf("the failed update left a revision: %v", err)
+	}
+	dep := e.deploy(t, "v1")
+	if st := e.await(t, dep.Revision); st.State != driver.StateReady {
+		t.Errorf("deploy after the failure: %+v", st)
+	}
+}
+
 // TestRedeployKeepsRevisions: deploying a version whose revision exists
 // sends the traffic back to it instead of making another.
 func TestRedeployKeepsRevisions(t *testing.T) {

@@ -40,7 +40,8 @@ type revision struct {
 type operation struct {
 	polls    int
 	app      *app
-	location string // the Location URL polled for its result
+	location string    // the Location URL polled for its result
+	failure  *apiError // how the operation ends, nil for success
 }
 
 // poll advances the operation and reports whether it is done.
@@ -51,6 +52,14 @@ func (op *operation) poll() bool {
 	}
 	op.app.provisioning = armappcontainers.ContainerAppProvisioningStateSucceeded
 	return true
+}
+
+// FailNextUpdate makes the next app update's long-running operation end
+// Failed with Azure's error code and message, having changed nothing.
+func (s *Server) FailNextUpdate(code, message string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failUpdate = errorf(http.StatusBadRequest, code, "%s", message)
 }
 
 // PollViaLocation makes later app updates answer with a Location header
@@ -329,6 +338,11 @@ func (s *Server) updateApp(w http.ResponseWriter, r *http.Request, a *app, body 
 	if err := json.Unmarshal(body, &in); err != nil {
 		return 0, nil, errorf(http.StatusBadRequest, "InvalidRequestContent", "the request content is not valid JSON: %v", err)
 	}
+	failure := s.failUpdate
+	s.failUpdate = nil
+	if failure != nil {
+		in = armappcontainers.ContainerApp{} // the operation will fail having changed nothing
+	}
 	if in.Tags != nil {
 		a.tags = in.Tags
 	}
@@ -357,7 +371,7 @@ func (s *Server) updateApp(w http.ResponseWriter, r *http.Request, a *app, body 
 	id := fmt.Sprintf("op-%d", s.next())
 	opURL := fmt.Sprintf("%s/subscriptions/%s/providers/Microsoft.App/locations/%s/%%s/%s?api-version=2025-01-01",
 		s.URL(), a.sub, strings.ReplaceAll(strings.ToLower(a.location), " ", ""), id)
-	op := &operation{polls: 1, app: a, location: fmt.Sprintf(opURL, "containerappOperationResults")}
+	op := &operation{polls: 1, app: a, location: fmt.Sprintf(opURL, "containerappOperationResults"), failure: failure}
 	s.ops[id] = op
 	if !s.locationOnly {
 		w.Header().Set("Azure-AsyncOperation", fmt.Sprintf(opURL, "containerappOperationStatuses"))
@@ -436,11 +450,16 @@ func (s *Server) operationStatus(id string) (any, *apiError) {
 	if op == nil {
 		return nil, errorf(http.StatusNotFound, "OperationNotFound", "operation %s was not found", id)
 	}
-	status := "InProgress"
-	if op.poll() {
-		status = "Succeeded"
+	out := map[string]any{"id": id, "name": id, "status": "InProgress", "startTime": time.Now().UTC().Format(time.RFC3339)}
+	switch {
+	case !op.poll():
+	case op.failure != nil:
+		out["status"] = "Failed"
+		out["error"] = map[string]string{"code": op.failure.code, "message": op.failure.message}
+	default:
+		out["status"] = "Succeeded"
 	}
-	return map[string]string{"id": id, "name": id, "status": status, "startTime": time.Now().UTC().Format(time.RFC3339)}, nil
+	return out, nil
 }
 
 // operationResult answers a poll of an operation's Location: 202 while it
@@ -453,6 +472,9 @@ func (s *Server) operationResult(w http.ResponseWriter, id string) (int, any, *a
 	if !op.poll() {
 		w.Header().Set("Location", op.location)
 		return http.StatusAccepted, nil, nil
+	}
+	if op.failure != nil {
+		return 0, nil, op.failure
 	}
 	return http.StatusOK, op.app.json(), nil
 }

@@ -11,7 +11,8 @@
 // deterministic: every read of a revision moves it one step (Provisioning →
 // Provisioned with one more replica … → Running and Healthy), or, for an
 // image told to fail, to Failed and Unhealthy with a provisioning error;
-// every long-running operation answers InProgress once before Succeeded.
+// every long-running operation answers InProgress once before Succeeded
+// (or, when told, Failed with an error, having changed nothing).
 // Every request must carry the fake credential's token; any request can be
 // throttled with 429, Retry-After and Retry-After-Ms.
 package azurefake
@@ -73,6 +74,7 @@ type Server struct {
 	throttle     int           // how many of the next requests get 429
 	retryAfter   time.Duration // what a 429 asks to wait
 	locationOnly bool          // updates answer with Location, not Azure-AsyncOperation
+	failUpdate   *apiError     // how the next app update's operation ends
 	requests     []string      // method and path of every request
 	apps         map[string]*app
 	ops          map[string]*operation
