@@ -61,6 +61,9 @@ func (es Errors) sorted() error {
 // positioner turns CUE positions into Errors relative to the spec directory.
 type positioner struct {
 	dir string // absolute spec directory
+	// written, when set, finds where the user wrote the value at a CUE
+	// error path, for errors CUE places in the schema only.
+	written func(path []string) token.Pos
 }
 
 // schemaDir is where the embedded schema appears inside the spec directory
@@ -128,7 +131,13 @@ func (p positioner) fromCUE(err error) Errors {
 		if format, _ := e.Msg(); strings.HasSuffix(format, "errors in empty disjunction:") {
 			continue // a header; the errors of each alternative follow
 		}
-		k := key{p.position(e), specPath(e.Path())}
+		pos := p.position(e)
+		if !p.inSpec(pos) && p.written != nil {
+			if q := p.written(e.Path()); q.IsValid() {
+				pos = q
+			}
+		}
+		k := key{pos, specPath(e.Path())}
 		if _, seen := groups[k]; !seen {
 			order = append(order, k)
 		}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"cuelang.org/go/cue"
@@ -85,6 +86,7 @@ func Load(dir string) (*Spec, error) {
 	errs = append(errs, spec.duplicateServices()...)
 
 	spec.value = cuecontext.New().BuildInstance(inst)
+	p.written = spec.written
 	errs = append(errs, spec.unknownTopLevel()...)
 	if err := spec.value.Validate(cue.Concrete(true)); err != nil {
 		errs = append(errs, p.fromCUE(err)...)
@@ -259,6 +261,26 @@ func structFields(x ast.Expr) []*ast.Field {
 		}
 	}
 	return nil
+}
+
+// written returns where the user wrote the value at a CUE error path
+// ("services", "billing", "placement", "clouds", "0").
+func (s *Spec) written(path []string) token.Pos {
+	if len(path) > 0 && strings.HasPrefix(path[0], "#") {
+		path = path[1:]
+	}
+	sels := make([]cue.Selector, len(path))
+	for i, elem := range path {
+		if n, err := strconv.Atoi(elem); err == nil && n >= 0 {
+			sels[i] = cue.Index(n)
+			continue
+		}
+		if unquoted, err := strconv.Unquote(elem); err == nil {
+			elem = unquoted
+		}
+		sels[i] = cue.Str(elem)
+	}
+	return s.posOf(cue.MakePath(sels...))
 }
 
 // posOf returns where the user wrote the value at path: its own position if
