@@ -212,7 +212,8 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 	if current != "" && tag(app, TagRevision) == current {
 		previous = current
 	}
-	name := a.Name + "--" + Suffix(req.Version)
+	suffix := Suffix(req.Version)
+	name := a.Name + "--" + suffix
 	existing, err := a.revision(ctx, name)
 	if err != nil {
 		return driver.Deployment{}, err
@@ -230,7 +231,7 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 		containers[i] = &c
 		next := *tmpl
 		next.Containers = containers
-		next.RevisionSuffix = to.Ptr(Suffix(req.Version))
+		next.RevisionSuffix = to.Ptr(suffix)
 		patch := trafficPatch(app, name, previous, req.ChangeID)
 		patch.Properties.Template = &next
 		err = d.update(ctx, a, patch)
