@@ -84,9 +84,9 @@ func who(as string) string {
 	return "unknown"
 }
 
-// outcome maps a release's phase to the exit status: nil when it
+// phaseExit maps a release's phase to the exit status: nil when it
 // succeeded (or is still running), silentError{1} when it ended otherwise.
-func outcome(p workflows.Phase) error {
+func phaseExit(p workflows.Phase) error {
 	if p.Terminal() && p != workflows.PhaseSucceeded {
 		return silentError{1}
 	}

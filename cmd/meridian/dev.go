@@ -16,6 +16,9 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/meridian-deploy/meridian/placement"
+	"github.com/meridian-deploy/meridian/providers"
+	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/fleet"
 	"github.com/meridian-deploy/meridian/providers/local"
 	"github.com/meridian-deploy/meridian/regions"
 	"github.com/meridian-deploy/meridian/workflows"
@@ -64,7 +67,6 @@ func newDevCmd() *cobra.Command {
 	cmd.Flags().StringVar(&o.spec, "spec", "", "spec directory whose boundaries the workers serve")
 	cmd.Flags().BoolVar(&o.tour, "tour", false, "run the scripted demo tour once started")
 	cmd.Flags().StringVar(&o.logLevel, "log-level", "error", "server and worker log level: debug, info, warn or error")
-	cmd.MarkFlagsMutuallyExclusive("db", "ephemeral")
 	return cmd
 }
 
@@ -72,6 +74,9 @@ func (o *devOptions) complete(cmd *cobra.Command) error {
 	o.out, o.errOut = cmd.OutOrStdout(), cmd.ErrOrStderr()
 	if err := o.level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel)}
+	}
+	if o.ephemeral && o.db != "" {
+		return usageError{errors.New("--db and --ephemeral exclude each other")}
 	}
 	if o.tour && runTour == nil {
 		return usageError{errors.New("--tour: this build of meridian has no tour")}
@@ -131,12 +136,16 @@ func (o *devOptions) run(ctx context.Context) error {
 	defer c.Close()
 	// The local fleet lives as long as the database: an ephemeral run stops
 	// its processes on exit; otherwise the next start adopts them.
-	f, err := openFleet(rules, localState)
+	f, err := fleet.Open(ctx, rules, &fleet.Options{Local: &local.Options{StateDir: localState}})
 	if err != nil {
 		return err
 	}
-	defer f.close(o.ephemeral)
-	ws, err := startWorkers(c, rules, f.set, true)
+	if o.ephemeral {
+		defer f.Close()
+	} else {
+		defer f.Detach()
+	}
+	ws, err := startWorkers(c, rules, f.Set(), true)
 	if err != nil {
 		return err
 	}
@@ -157,7 +166,7 @@ func (o *devOptions) run(ctx context.Context) error {
 	var tourErr error
 	if o.tour {
 		// A failed tour leaves everything running to be inspected.
-		if err := runTour(ctx, devEnv{Client: c, Server: srv, Fleet: f.local, Spec: o.spec, Out: o.out}); err != nil && ctx.Err() == nil {
+		if err := runTour(ctx, devEnv{Client: c, Server: srv, Fleet: fleetView{f.Set()}, Spec: o.spec, Out: o.out}); err != nil && ctx.Err() == nil {
 			tourErr = fmt.Errorf("tour: %w", err)
 			fmt.Fprintln(o.errOut, "meridian dev:", tourErr)
 		}
@@ -214,9 +223,22 @@ func searchAttributes() map[string]enums.IndexedValueType {
 type devEnv struct {
 	Client client.Client     // a client of the embedded server
 	Server *devserver.Server // its address and Web UI URL
-	Fleet  *local.Provider   // the local provider running the fleet (nil if no local boundary is served)
+	Fleet  fleetView         // the instances of the served targets
 	Spec   string            // the --spec directory
 	Out    io.Writer         // where to narrate
+}
+
+// fleetView lists the instances of any served target through the provider
+// that serves it.
+type fleetView struct{ set *providers.Set }
+
+// Instances lists t's instances.
+func (v fleetView) Instances(ctx context.Context, t placement.Target) ([]driver.Instance, error) {
+	p, err := v.set.For(t)
+	if err != nil {
+		return nil, err
+	}
+	return p.Instances(ctx, t)
 }
 
 // runTour is the scripted demo of `meridian dev --tour` (`make run`); the

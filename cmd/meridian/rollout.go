@@ -185,7 +185,7 @@ func (o *releaseOptions) follow(ctx context.Context, c client.Client, id string,
 			fmt.Fprintf(o.out, "left as they are: %s\n", strings.Join(st.LeftAsIs, ", "))
 		}
 	}
-	return outcome(st.Phase)
+	return phaseExit(st.Phase)
 }
 
 // progressLine is one line of a release's progress: its phase, then per

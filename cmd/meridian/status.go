@@ -76,7 +76,7 @@ func (o *statusOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return outcome(st.Phase)
+	return phaseExit(st.Phase)
 }
 
 // releaseID accepts a release id with or without its release/ prefix.

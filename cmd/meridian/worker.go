@@ -14,7 +14,7 @@ import (
 
 	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers"
-	"github.com/meridian-deploy/meridian/providers/local"
+	"github.com/meridian-deploy/meridian/providers/fleet"
 	"github.com/meridian-deploy/meridian/regions"
 	"github.com/meridian-deploy/meridian/workflows"
 	"github.com/meridian-deploy/meridian/workflows/temporalconn"
@@ -79,13 +79,14 @@ func (o *workerOptions) run(ctx context.Context) error {
 		return err
 	}
 	defer c.Close()
-	f, err := openFleet(rules, "")
+	f, err := fleet.Open(ctx, rules, nil)
 	if err != nil {
 		return err
 	}
-	defer f.close(false)
+	// The services keep running when the worker stops; the next one adopts them.
+	defer f.Detach()
 	fmt.Fprintf(o.out, "meridian worker: connected to %s\n", o.conn)
-	ws, err := startWorkers(c, rules, f.set, o.control)
+	ws, err := startWorkers(c, rules, f.Set(), o.control)
 	if err != nil {
 		return err
 	}
@@ -142,50 +143,6 @@ func parseBoundary(s string) (placement.BoundaryRule, error) {
 		return placement.BoundaryRule{}, fmt.Errorf("--boundary %q: no such boundary in the region catalog (see meridian regions)", s)
 	}
 	return placement.BoundaryRule{Cloud: cloud, Boundary: boundary, TaskQueue: workflows.TaskQueue(cloud, boundary)}, nil
-}
-
-// providerFleet holds the providers of the boundaries a process serves. Only the
-// local cloud has a provider in this build: one local.Provider serves all
-// of its boundaries, its processes' state in one directory. Credentials of
-// real clouds would come from each SDK's default chain, never from a spec.
-type providerFleet struct {
-	set   *providers.Set
-	local *local.Provider
-}
-
-// openFleet builds the provider of every served boundary; localState is
-// the local provider's state directory ("" for its default).
-func openFleet(rules []placement.BoundaryRule, localState string) (*providerFleet, error) {
-	f := &providerFleet{set: providers.NewSet()}
-	for _, r := range rules {
-		if r.Cloud != "local" {
-			f.close(false)
-			return nil, fmt.Errorf("boundary %s/%s: this meridian has no provider for cloud %q (it runs only the local cloud)", r.Cloud, r.Boundary, r.Cloud)
-		}
-		if f.local == nil {
-			lp, err := local.New(&local.Options{StateDir: localState})
-			if err != nil {
-				return nil, err
-			}
-			f.local = lp
-		}
-		f.set.Add(r.Cloud, r.Boundary, providers.New(f.local, &providers.Options{Sharder: f.local.Sharder()}))
-	}
-	return f, nil
-}
-
-// close releases the providers. With stopFleet the local processes stop;
-// otherwise they keep running and the next start adopts them, as a cloud's
-// services outlive the worker that deployed them.
-func (f *providerFleet) close(stopFleet bool) {
-	if f.local == nil {
-		return
-	}
-	if stopFleet {
-		_ = f.local.Close()
-	} else {
-		f.local.Detach()
-	}
 }
 
 // queueWorker is a started SDK worker and the task queue it polls.
