@@ -3,13 +3,20 @@
 // or faked backend and lets the suite steer that backend (fail a rollout,
 // trip a gate, throttle); RunConformanceTests does the rest.
 //
-// Every subtest gets a new Harness and a fresh target. Rollouts are awaited
+// Every subtest gets a new Harness and a fresh target: a target the backend
+// knows, which may already run a revision Meridian did not deploy (a team
+// adopting Meridian for a running service). A harness whose targets run one
+// says which with LiveRevisionHarness. Rollouts are awaited
 // by polling Status with a short interval until a condition holds (bounded by
 // AwaitTimeout), so a fake may be instant or model progress over time.
 //
 // Contracts the suite checks beyond the driver package's doc comments:
 //   - revisions are opaque strings; the suite passes back exactly what
-//     Deploy (or ApplyConfig) returned;
+//     Deploy (or ApplyConfig) returned, or what LiveRevision named;
+//   - Deploy's Previous is the revision that was live before it, whoever
+//     deployed it: on the first deploy to a target, the harness's
+//     LiveRevision ("" only when the target ran nothing), and rolling back
+//     to it makes that revision live and ready again;
 //   - Status of a revision the target never had fails with code NotFound;
 //   - a rollout that fails ends in StateFailed with a non-empty Reason;
 //   - once a revision is ready, Ready == Desired > 0;
@@ -37,7 +44,8 @@ type Harness interface {
 	// the harness (or the deployer) implements them and returns non-nil.
 	Deployer(ctx context.Context) (driver.Deployer, error)
 	// Target returns a fresh target the backend knows, with nothing deployed
-	// by Meridian yet.
+	// by Meridian yet; it may already run a revision Meridian did not
+	// deploy, which the harness then names with LiveRevisionHarness.
 	Target(ctx context.Context) (placement.Target, error)
 	// Image is an artifact image the backend accepts; any version tag works.
 	Image() string
@@ -54,6 +62,16 @@ type Harness interface {
 	Throttle(n int)
 	// Close releases the backend.
 	Close()
+}
+
+// LiveRevisionHarness is implemented by harnesses whose targets already run
+// a revision before the suite deploys anything. The suite asks once, right
+// after Target, and expects the first Deploy to report that revision as
+// Previous. Targets of other harnesses run nothing: Previous must be "".
+type LiveRevisionHarness interface {
+	// LiveRevision is the revision t runs now, as the driver names
+	// revisions; "" when it runs nothing.
+	LiveRevision(t placement.Target) string
 }
 
 // ConfigHarness is implemented by harnesses whose driver delivers config.
@@ -94,6 +112,7 @@ func RunConformanceTests(t *testing.T, newHarness HarnessMaker) {
 		{"StatusProgressThenReady", testStatusProgressThenReady},
 		{"FailedRollout", testFailedRollout},
 		{"Rollback", testRollback},
+		{"RollbackOfFirstDeploy", testRollbackOfFirstDeploy},
 		{"Config", testConfig},
 		{"Gates", testGates},
 		{"Throttled", testThrottled},
@@ -118,7 +137,11 @@ func RunConformanceTests(t *testing.T, newHarness HarnessMaker) {
 			if err != nil {
 				t.Fatalf("target: %v", err)
 			}
-			tc.run(t, &suite{ctx: ctx, h: h, d: d, target: tgt})
+			s := &suite{ctx: ctx, h: h, d: d, target: tgt}
+			if lh, ok := h.(LiveRevisionHarness); ok {
+				s.initial = lh.LiveRevision(tgt)
+			}
+			tc.run(t, s)
 		})
 	}
 }
@@ -129,6 +152,9 @@ type suite struct {
 	h      Harness
 	d      driver.Deployer
 	target placement.Target
+	// initial is the revision the target ran before the suite deployed to
+	// it, "" for none.
+	initial string
 }
 
 func (s *suite) request(version string) driver.DeployRequest {
@@ -223,8 +249,11 @@ func await(t *testing.T, ctx context.Context, what string, cond func() (bool, er
 
 func testDeployReportsPrevious(t *testing.T, s *suite) {
 	first := s.deploy(t, "v1")
-	if first.Previous != "" || !first.Changed {
-		t.Fatalf("first Deploy = %+v, want previous \"\" and changed", first)
+	if first.Previous != s.initial || !first.Changed {
+		t.Fatalf("first Deploy = %+v, want previous %q (the revision live before) and changed", first, s.initial)
+	}
+	if first.Revision == s.initial {
+		t.Fatalf("v1 got the pre-existing revision %q", s.initial)
 	}
 	s.awaitReady(t, first.Revision)
 	second := s.deploy(t, "v2")
@@ -322,6 +351,34 @@ func testRollback(t *testing.T, s *suite) {
 		t.Fatalf("Deploy after rollback reported previous %q, want the rolled-back-to %q (not %q)", third.Previous, first.Revision, second.Revision)
 	}
 	s.awaitReady(t, third.Revision)
+}
+
+// testRollbackOfFirstDeploy rolls back Meridian's first releases to a
+// target that already ran a revision: a healthy one (a gate failed after
+// it) and one whose rollout failed. Each time the pre-existing revision is
+// live and ready again, and the next Deploy reports it as Previous.
+func testRollbackOfFirstDeploy(t *testing.T, s *suite) {
+	if s.initial == "" {
+		t.Skip("the harness's targets run nothing before the first deploy")
+	}
+	s.awaitReady(t, s.initial)
+	restore := func(dep driver.Deployment) {
+		t.Helper()
+		if dep.Previous != s.initial {
+			t.Fatalf("Deploy = %+v, want previous %q (the revision live before)", dep, s.initial)
+		}
+		if err := s.d.Rollback(s.ctx, s.target, dep.Previous); err != nil {
+			t.Fatalf("Rollback(%s): %v (code %v)", dep.Previous, err, s.d.ErrorCode(err))
+		}
+		s.awaitReady(t, s.initial)
+	}
+	restore(s.deployReady(t, "v1"))
+	s.h.FailVersion(s.target, "v2-bad")
+	bad := s.deploy(t, "v2-bad")
+	if st := s.awaitStatus(t, bad.Revision); st.State != driver.StateFailed {
+		t.Fatalf("rollout of v2-bad ended %+v, want failed", st)
+	}
+	restore(bad)
 }
 
 // configurer returns the driver's Configurer, or nil.
@@ -452,7 +509,7 @@ func testThrottled(t *testing.T, s *suite) {
 
 func testErrorCodes(t *testing.T, s *suite) {
 	if _, err := s.d.Status(s.ctx, s.target, "no-such-revision"); s.d.ErrorCode(err) != driver.NotFound {
-		t.Fatalf("Status on a target with nothing deployed: err %v (code %v), want not-found", err, s.d.ErrorCode(err))
+		t.Fatalf("Status on a target before the first deploy: err %v (code %v), want not-found", err, s.d.ErrorCode(err))
 	}
 	s.deployReady(t, "v1")
 	if _, err := s.d.Status(s.ctx, s.target, "no-such-revision"); s.d.ErrorCode(err) != driver.NotFound {

@@ -13,12 +13,23 @@ import (
 )
 
 // TestConformance runs the suite against memDriver, a minimal in-memory
-// driver whose rollouts finish after a few Status polls. It checks the
-// suite itself; real drivers run it against their own backends.
+// driver whose rollouts finish after a few Status polls, on targets that
+// run nothing at first. It checks the suite itself; real drivers run it
+// against their own backends.
 func TestConformance(t *testing.T) {
-	RunConformanceTests(t, func(ctx context.Context, t *testing.T) (Harness, error) {
-		return &memHarness{d: &memDriver{targets: map[string]*memTarget{}, bad: map[string]bool{}}}, nil
-	})
+	RunConformanceTests(t, newMemHarness(false))
+}
+
+// TestConformanceOnRunningTargets runs the suite on targets that already
+// run a revision Meridian did not deploy.
+func TestConformanceOnRunningTargets(t *testing.T) {
+	RunConformanceTests(t, newMemHarness(true))
+}
+
+func newMemHarness(running bool) HarnessMaker {
+	return func(context.Context, *testing.T) (Harness, error) {
+		return &memHarness{d: &memDriver{targets: map[string]*memTarget{}, bad: map[string]bool{}}, running: running}, nil
+	}
 }
 
 var (
@@ -141,7 +152,12 @@ func (d *memDriver) EvaluateGate(ctx context.Context, t placement.Target, g plac
 	return driver.Observation{Health: d.target(t).health}, nil
 }
 
-type memHarness struct{ d *memDriver }
+// memHarness steers memDriver; with running set, each target starts out
+// running version "bootstrap" as its first revision.
+type memHarness struct {
+	d       *memDriver
+	running bool
+}
 
 func (h *memHarness) Deployer(context.Context) (driver.Deployer, error) { return h.d, nil }
 
@@ -149,7 +165,18 @@ func (h *memHarness) Target(context.Context) (placement.Target, error) {
 	h.d.mu.Lock()
 	defer h.d.mu.Unlock()
 	h.d.nextTgt++
-	return placement.Target{Service: "svc", Environment: "test", Cloud: "mem", Boundary: "public", Region: fmt.Sprintf("r%d", h.d.nextTgt)}, nil
+	t := placement.Target{Service: "svc", Environment: "test", Cloud: "mem", Boundary: "public", Region: fmt.Sprintf("r%d", h.d.nextTgt)}
+	if h.running {
+		mt := h.d.target(t)
+		mt.revisions, mt.live = []string{"bootstrap"}, "rev-1"
+	}
+	return t, nil
+}
+
+func (h *memHarness) LiveRevision(t placement.Target) string {
+	h.d.mu.Lock()
+	defer h.d.mu.Unlock()
+	return h.d.target(t).live
 }
 
 func (h *memHarness) Image() string { return "mem/svc" }
