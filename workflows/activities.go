@@ -98,7 +98,10 @@ func (a *Activities) change(ctx context.Context, p *providers.Provider, in Rollo
 	if err != nil {
 		return RolloutResult{}, err
 	}
-	activity.RecordHeartbeat(ctx, dep)
+	// The first wait heartbeats dep, so that a retry does not deploy again
+	// and still knows the previous revision. A change that is ready at once
+	// skips that round trip (a crash in that instant loses only the
+	// compensation of a target already at the new version).
 	failure, err := a.waitReady(ctx, p, in.Target, in.Change.Kind, dep.Revision, dep)
 	return RolloutResult{Deployment: dep, Failure: failure}, err
 }

@@ -38,7 +38,6 @@ func Register(w worker.Registry, acts *Activities) {
 func RegisterWorkflows(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(Release, workflow.RegisterOptions{Name: ReleaseWorkflowName})
 	w.RegisterWorkflowWithOptions(Pipeline, workflow.RegisterOptions{Name: PipelineWorkflowName})
-	w.RegisterWorkflowWithOptions(Stage, workflow.RegisterOptions{Name: StageWorkflowName})
 	w.RegisterWorkflowWithOptions(ServiceLock, workflow.RegisterOptions{Name: LockWorkflowName})
 }
 
@@ -50,7 +49,7 @@ func StartRelease(ctx context.Context, c client.Client, req ReleaseRequest) (ref
 	if err := req.Validate(); err != nil {
 		return ReleaseRef{}, false, err
 	}
-	for attempt := 1; ; attempt++ {
+	for attempt, busy := 1, 0; ; attempt++ {
 		op := c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 			ID:                       LockID(req.Service),
 			TaskQueue:                ControlTaskQueue,
@@ -73,12 +72,25 @@ func StartRelease(ctx context.Context, c client.Client, req ReleaseRequest) (ref
 		case err == nil:
 			return a.Release, a.Attached, nil
 		case errors.As(err, &app) && app.Type() == busyErrorType:
+			// The holder may have just closed, its lock not yet told: retry
+			// for a moment before refusing.
+			var holder string
+			if busy++; busy < 20 && app.Details(&holder) == nil && closed(ctx, c, holder) {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
 			return ReleaseRef{}, false, fmt.Errorf("%w: %s", ErrBusy, app.Message())
 		case errors.As(err, &app), attempt == 3, ctx.Err() != nil:
 			return ReleaseRef{}, false, fmt.Errorf("start release of %s: %w", req.Service, err)
 		}
 		// The lock workflow ended between our look and our update: try again.
 	}
+}
+
+// closed reports whether a workflow has closed.
+func closed(ctx context.Context, c client.Client, id string) bool {
+	desc, err := c.DescribeWorkflowExecution(ctx, id, "")
+	return err == nil && desc.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING
 }
 
 // ReleaseStatus returns the live status of a running release, or the
@@ -91,15 +103,39 @@ func ReleaseStatus(ctx context.Context, c client.Client, release string) (Status
 	var st Status
 	if desc.GetWorkflowExecutionInfo().GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		v, err := c.QueryWorkflow(ctx, release, "", QueryStatus)
+		if err == nil {
+			err = v.Get(&st)
+		}
 		if err != nil {
 			return Status{}, fmt.Errorf("release %s: status query: %w", release, err)
 		}
-		return st, v.Get(&st)
+		stageProgress(ctx, c, &st)
+		return st, nil
 	}
 	if err := c.GetWorkflow(ctx, release, "").Get(ctx, &st); err != nil {
 		return Status{Release: release, Phase: PhaseAborted, Reason: "release workflow ended without an outcome: " + err.Error()}, nil
 	}
 	return st, nil
+}
+
+// stageProgress fills in how many targets the running stages have done,
+// asking the Pipeline workflows themselves (on their boundaries' workers),
+// which the Release is not told target by target. A pipeline that does not
+// answer quickly keeps the count the Release knows.
+func stageProgress(ctx context.Context, c client.Client, st *Status) {
+	for i := range st.Pipelines {
+		ps := &st.Pipelines[i]
+		if ps.Phase != PhaseRunning {
+			continue
+		}
+		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		v, err := c.QueryWorkflow(qctx, ps.WorkflowID, "", QueryStatus)
+		var live PipelineStatus
+		if err == nil && v.Get(&live) == nil && live.Stage == ps.Stage {
+			ps.Done = live.Done
+		}
+		cancel()
+	}
 }
 
 // Watch polls the status every interval, calls fn with each status that

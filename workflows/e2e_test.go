@@ -60,11 +60,16 @@ type boundary struct {
 	queue string
 	fake  *fake.Driver
 	w     worker.Worker
+	extra func(worker.Registry) // more registrations (benchmarks)
 }
 
 func newBoundary(t testing.TB, queue string, opts *fake.Options) *boundary {
+	return newBoundaryWith(t, queue, opts, nil)
+}
+
+func newBoundaryWith(t testing.TB, queue string, opts *fake.Options, extra func(worker.Registry)) *boundary {
 	t.Helper()
-	b := &boundary{queue: queue, fake: fake.New(opts)}
+	b := &boundary{queue: queue, fake: fake.New(opts), extra: extra}
 	b.start(t)
 	t.Cleanup(func() { b.w.Stop() })
 	return b
@@ -74,6 +79,9 @@ func (b *boundary) start(t testing.TB) {
 	t.Helper()
 	b.w = worker.New(tc, b.queue, worker.Options{})
 	Register(b.w, &Activities{Providers: providers.NewSet().Add("aws", "", providers.New(b.fake, nil)), PollInterval: 5 * time.Millisecond})
+	if b.extra != nil {
+		b.extra(b.w)
+	}
 	if err := b.w.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -142,6 +150,7 @@ func TestEndToEndInjectedFailureRollsBack(t *testing.T) {
 	req := e2eRequest("e2e-rollback", "c1", map[string]*boundary{"aws": b}, pl)
 	targets := targetsOf(req.Pipelines[0])
 	b.fake.SetFaults(targets[2], fake.Faults{Health: driver.Unhealthy})
+	req.MaxHistory = 10 // continue as new between stages
 
 	ref, attached, err := StartRelease(ctx, tc, req)
 	if err != nil || attached || ref.ID != "release/e2e-rollback/c1" {
@@ -159,6 +168,10 @@ func TestEndToEndInjectedFailureRollsBack(t *testing.T) {
 		if rev, _ := b.fake.Live(tg); rev != "v1" {
 			t.Errorf("%s runs %s after rollback, want v1", tg.ID(), rev)
 		}
+	}
+	desc, err := tc.DescribeWorkflowExecution(ctx, ref.ID+"/aws/aws", "")
+	if err != nil || desc.GetWorkflowExecutionInfo().GetFirstRunId() == desc.GetWorkflowExecutionInfo().GetExecution().GetRunId() {
+		t.Errorf("the pipeline did not continue as new past 10 events (%v)", err)
 	}
 	var hist []ReleaseSummary
 	waitFor(t, ctx, "the release in visibility", func() bool {
@@ -216,6 +229,9 @@ func TestEndToEndRepeatedTriggerAttachesAndAnotherChangeIsRefused(t *testing.T) 
 	if n != 2 {
 		t.Errorf("%d deploys for two targets: a repeated trigger started a second release", n)
 	}
+	if err := tc.GetWorkflow(ctx, ref.ID, "").Get(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
 	next, attached, err := StartRelease(ctx, tc, other)
 	if err != nil || attached || next.ID != "release/e2e-lock/c2" {
 		t.Fatalf("next change after the release ended = %+v, %v, %v", next, attached, err)
@@ -269,8 +285,8 @@ func TestEndToEndWorkerStoppedMidStageDeploysNoTargetTwice(t *testing.T) {
 }
 
 // TestRecordHistories refreshes testdata/histories with -record: a release
-// with two boundaries, bake rounds, an approval and a gate failure in the
-// lagged boundary that rolls both back.
+// with two boundaries, bake rounds, an approval, continue-as-new and a gate
+// failure in the lagged boundary that rolls both back.
 func TestRecordHistories(t *testing.T) {
 	if !*record {
 		t.Skip("run with -record to refresh testdata/histories")
@@ -283,6 +299,7 @@ func TestRecordHistories(t *testing.T) {
 	govPl.After, govPl.Lag = []string{"aws"}, placement.Duration(100*time.Millisecond)
 	req := e2eRequest("recorded", "c1", map[string]*boundary{"aws": pub, "aws-us-gov": gov}, pipe("aws", "automatic", one, two), govPl)
 	req.Gates[0].Interval = placement.Duration(500 * time.Millisecond)
+	req.MaxHistory = 30
 	gov.fake.SetFaults(targetsOf(req.Pipelines[1])[0], fake.Faults{Health: driver.Unhealthy})
 	ref, _, err := StartRelease(ctx, tc, req)
 	if err != nil {
@@ -296,21 +313,29 @@ func TestRecordHistories(t *testing.T) {
 	if err != nil || st.Phase != PhaseRolledBack {
 		t.Fatalf("outcome %s (%s), %v", st.Phase, st.Reason, err)
 	}
-	for _, id := range []string{ref.ID, ref.ID + "/aws/aws", ref.ID + "/aws/aws/one", ref.ID + "/aws/aws-us-gov", LockID("recorded")} {
-		writeHistory(t, ctx, id)
+	for _, id := range []string{ref.ID, ref.ID + "/aws/aws", ref.ID + "/aws/aws-us-gov", LockID("recorded")} {
+		desc, err := tc.DescribeWorkflowExecution(ctx, id, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, last := desc.GetWorkflowExecutionInfo().GetFirstRunId(), desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+		writeHistory(t, ctx, id, first, "")
+		if last != first {
+			writeHistory(t, ctx, id, last, "#last")
+		}
 	}
 }
 
-// historyDir holds recorded histories, one file per workflow, named after
-// the workflow ID with "/" written "~" (the replayer needs the ID: child
-// IDs derive from it).
+// historyDir holds recorded histories, one file per workflow run, named
+// after the workflow ID with "/" written "~" (the replayer needs the ID:
+// child IDs derive from it), "#last" marking a run after continue-as-new.
 var historyDir = filepath.Join("..", "testdata", "histories")
 
-func writeHistory(t *testing.T, ctx context.Context, workflowID string) {
+func writeHistory(t *testing.T, ctx context.Context, workflowID, runID, suffix string) {
 	t.Helper()
-	path := filepath.Join(historyDir, strings.ReplaceAll(workflowID, "/", "~")+".json")
+	path := filepath.Join(historyDir, strings.ReplaceAll(workflowID, "/", "~")+suffix+".json")
 	var events []*historypb.HistoryEvent
-	it := tc.GetWorkflowHistory(ctx, workflowID, "", false, 0)
+	it := tc.GetWorkflowHistory(ctx, workflowID, runID, false, 0)
 	for it.HasNext() {
 		e, err := it.Next()
 		if err != nil {
@@ -347,7 +372,8 @@ func TestReplayRecordedHistories(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			id := strings.ReplaceAll(strings.TrimSuffix(filepath.Base(f), ".json"), "~", "/")
+			name, _, _ := strings.Cut(strings.TrimSuffix(filepath.Base(f), ".json"), "#")
+			id := strings.ReplaceAll(name, "~", "/")
 			replayer := worker.NewWorkflowReplayer()
 			RegisterWorkflows(replayer)
 			if err := replayer.ReplayWorkflowHistoryWithOptions(nil, hist, worker.ReplayWorkflowHistoryOptions{

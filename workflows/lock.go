@@ -33,9 +33,10 @@ const lockIdle = time.Minute
 // a child (ID release/<service>/<change-id>, reuse policy reject-duplicate,
 // parent-close policy abandon) and holds the lock until that child ends.
 // The same change again attaches to its release, even after it ended; a
-// different change while one is running is rejected by the validator (so
-// the rejection leaves no history). Refusing, rather than queueing, keeps
-// an operator in charge of what rolls next.
+// different change while one is running (including its rollback window)
+// is rejected by the validator (so the rejection leaves no history).
+// Refusing, rather than queueing, keeps an operator in charge of what rolls
+// next.
 func ServiceLock(ctx workflow.Context, service string) error {
 	var holder ReleaseRef
 	err := workflow.SetUpdateHandlerWithOptions(ctx, updateAcquire,
@@ -83,7 +84,7 @@ func ServiceLock(ctx workflow.Context, service string) error {
 			if id := ReleaseID(req.Service, req.Change.ID); holder.ID != "" && holder.ID != id {
 				return temporal.NewApplicationError(fmt.Sprintf(
 					"service %s is mid-release (%s): change %s is refused until that release ends; abort it or wait",
-					service, holder.ID, req.Change.ID), busyErrorType)
+					service, holder.ID, req.Change.ID), busyErrorType, holder.ID)
 			}
 			return nil
 		}})

@@ -113,27 +113,9 @@ func pipelineDetails(in PipelineInput, st PipelineStatus) string {
 		case i < current || (i == current && st.Phase == PhaseSucceeded):
 			state = "done"
 		case i == current:
-			state = string(st.Phase)
+			state = fmt.Sprintf("%s, %d/%d done", st.Phase, st.Done, st.Total)
 		}
 		fmt.Fprintf(&b, "| %s | %d | %s |\n", s.Name, len(s.Targets), state)
-	}
-	return b.String()
-}
-
-func stageSummary(in PipelineInput, s pipelines.Stage) string {
-	return fmt.Sprintf("%s in %s, stage %s: %d target(s)", changeLine(in.Service, in.Change), pipelineKey(in.Pipeline), s.Name, len(s.Targets))
-}
-
-func stageDetails(in PipelineInput, s pipelines.Stage) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "## Stage %s (%s)\n\nmax parallel %d, bake %s, approval %v\n\n| target | region | cell |\n| --- | --- | --- |\n", s.Name, s.Environment, s.MaxParallel, s.Bake, s.Approval)
-	const shown = 50
-	for i, t := range s.Targets {
-		if i == shown {
-			fmt.Fprintf(&b, "| … %d more | | |\n", len(s.Targets)-shown)
-			break
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", t.ID(), t.Region, orDash(t.Cell))
 	}
 	return b.String()
 }

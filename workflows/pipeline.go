@@ -11,11 +11,13 @@ import (
 )
 
 // Pipeline runs one (cloud, boundary)'s stages in order, on the boundary's
-// task queue. Each stage is a child Stage workflow (so that hundreds of
-// targets never crowd one history), then a bake during which the gates are
-// evaluated every gate interval, then an approval when the stage asks for
-// one. A failure, an abort or a rollback request unwinds the changes per
-// the pipeline's rollback policy:
+// task queue: a stage rolls out to its targets with bounded parallelism
+// (one Rollout activity per target), then bakes (the gates are evaluated
+// every gate interval), then waits for approval when it asks for one.
+// Between stages the pipeline continues as new once its history grows
+// past MaxHistory events, so hundreds of targets never crowd one history.
+// A failure, an abort or a rollback request unwinds the changes per the
+// pipeline's rollback policy:
 //
 //   - automatic: every change the pipeline made, newest first;
 //   - stage: only the failed stage's changes;
@@ -35,8 +37,35 @@ func Pipeline(ctx workflow.Context, in PipelineInput) (PipelineResult, error) {
 			WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID, TaskQueue: workflow.GetInfo(ctx).TaskQueueName,
 		},
 	}
-	workflow.Go(ctx, p.listen)
-	for i := 0; i < len(in.Pipeline.Stages); i++ {
+	first := 0
+	if s := in.State; s != nil {
+		first, p.paused = s.Next, s.Paused
+		copy(p.changed, s.Changed)
+		for _, a := range s.Approved {
+			p.approved[a] = true
+		}
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (PipelineStatus, error) { return p.st, nil }); err != nil {
+		return PipelineResult{}, err
+	}
+	commands := workflow.GetSignalChannel(ctx, signalCommand)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var c command
+			commands.Receive(ctx, &c)
+			p.apply(c)
+		}
+	})
+	for i := first; i < len(in.Pipeline.Stages); i++ {
+		if i > first && p.historyFull(ctx) {
+			for c := (command{}); commands.ReceiveAsync(&c); c = (command{}) {
+				p.apply(c)
+			}
+			if !p.stopping() {
+				in.State = p.state(i)
+				return PipelineResult{}, workflow.NewContinueAsNewError(ctx, Pipeline, in)
+			}
+		}
 		why := p.runStage(ctx, i)
 		if why == "" {
 			continue
@@ -51,6 +80,29 @@ func Pipeline(ctx workflow.Context, in PipelineInput) (PipelineResult, error) {
 	return p.result(), nil
 }
 
+// defaultMaxHistory is where a Pipeline continues as new between stages.
+const defaultMaxHistory = 10000
+
+func (p *pipelineRun) historyFull(ctx workflow.Context) bool {
+	limit := p.in.MaxHistory
+	if limit <= 0 {
+		limit = defaultMaxHistory
+	}
+	info := workflow.GetInfo(ctx)
+	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() > limit
+}
+
+// state is what the next run needs to go on at stage next.
+func (p *pipelineRun) state(next int) *PipelineState {
+	s := &PipelineState{Next: next, Changed: p.changed, Paused: p.paused}
+	for _, st := range p.in.Pipeline.Stages {
+		if p.approved[st.Name] {
+			s.Approved = append(s.Approved, st.Name)
+		}
+	}
+	return s
+}
+
 type pipelineRun struct {
 	in  PipelineInput
 	key string // cloud/boundary
@@ -58,7 +110,6 @@ type pipelineRun struct {
 	// changed holds, per stage, the changes in effect, oldest first.
 	changed                   [][]Compensation
 	leftAsIs                  []string
-	stage                     workflow.ChildWorkflowFuture // the running Stage, if any
 	approved                  map[string]bool
 	paused, resumed, promoted bool
 	aborted, rollback         bool
@@ -67,40 +118,31 @@ type pipelineRun struct {
 
 func (p *pipelineRun) stopping() bool { return p.aborted || p.rollback }
 
-// listen applies operator commands forwarded by the Release and passes
-// pause, resume, abort and rollback on to the running stage.
-func (p *pipelineRun) listen(ctx workflow.Context) {
-	ch := workflow.GetSignalChannel(ctx, signalCommand)
-	for {
-		var c command
-		ch.Receive(ctx, &c)
-		switch c.Action {
-		case UpdateApprove:
-			stage := c.Req.Stage
-			if stage == "" {
-				stage = p.st.Stage
-			}
-			p.approved[stage] = true
-		case UpdatePromote:
-			p.promoted = true
-		case UpdatePause:
-			p.paused = true
-		case UpdateResume:
-			p.paused, p.resumed = false, true
-		case UpdateAbort:
-			p.aborted = true
-			p.stopWhy = fmt.Sprintf("aborted by %s: %s", c.Req.Who, c.Req.Reason)
-		case UpdateRollback:
-			p.rollback = true
-			p.stopWhy = fmt.Sprintf("rollback requested by %s: %s", c.Req.Who, c.Req.Reason)
+// apply records an operator command forwarded by the Release.
+func (p *pipelineRun) apply(c command) {
+	switch c.Action {
+	case UpdateApprove:
+		stage := c.Req.Stage
+		if stage == "" {
+			stage = p.st.Stage
 		}
-		if p.stage != nil && c.Action != UpdateApprove && c.Action != UpdatePromote {
-			_ = p.stage.SignalChildWorkflow(ctx, signalCommand, c).Get(ctx, nil)
-		}
+		p.approved[stage] = true
+	case UpdatePromote:
+		p.promoted = true
+	case UpdatePause:
+		p.paused = true
+	case UpdateResume:
+		p.paused, p.resumed = false, true
+	case UpdateAbort:
+		p.aborted = true
+		p.stopWhy = fmt.Sprintf("aborted by %s: %s", c.Req.Who, c.Req.Reason)
+	case UpdateRollback:
+		p.rollback = true
+		p.stopWhy = fmt.Sprintf("rollback requested by %s: %s", c.Req.Who, c.Req.Reason)
 	}
 }
 
-// runStage runs stage i: deploy, bake, approval. It returns why it failed or stopped.
+// runStage runs stage i: roll out, bake, approval. It returns why it failed or stopped.
 func (p *pipelineRun) runStage(ctx workflow.Context, i int) string {
 	stage := p.in.Pipeline.Stages[i]
 	p.st.Stage, p.st.Done, p.st.Total = stage.Name, 0, len(stage.Targets)
@@ -111,38 +153,16 @@ func (p *pipelineRun) runStage(ctx workflow.Context, i int) string {
 	if p.stopping() {
 		return p.stopWhy
 	}
-	p.set(ctx, PhaseRunning, "")
 	_ = workflow.UpsertTypedSearchAttributes(ctx, AttrStage.ValueSet(stage.Name), AttrEnvironment.ValueSet(stage.Environment))
-	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID:          p.st.WorkflowID + "/" + stage.Name,
-		TaskQueue:           p.st.TaskQueue,
-		StaticSummary:       stageSummary(p.in, stage),
-		StaticDetails:       stageDetails(p.in, stage),
-		WaitForCancellation: true,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			AttrService.ValueSet(p.in.Service), AttrChangeID.ValueSet(p.in.Change.ID), AttrTrigger.ValueSet(p.in.Change.Trigger),
-			AttrCloud.ValueSet(p.in.Pipeline.Cloud), AttrBoundary.ValueSet(p.in.Pipeline.Boundary),
-			AttrEnvironment.ValueSet(stage.Environment), AttrStage.ValueSet(stage.Name), AttrPhase.ValueSet(string(PhaseRunning)),
-		),
-	})
-	p.stage = workflow.ExecuteChildWorkflow(cctx, Stage, StageInput{
-		Release: p.in.Release, Pipeline: p.key, Change: p.in.Change, Stage: stage,
-		Gates: p.in.Gates, Sharding: p.in.Sharding, Instances: p.in.Instances,
-	})
-	var res StageResult
-	err := p.stage.Get(ctx, &res)
-	p.stage = nil
-	if err != nil {
-		return fmt.Sprintf("stage %s: %v", stage.Name, err)
-	}
-	p.changed[i] = append(p.changed[i], res.Changed...)
+	p.set(ctx, PhaseRunning, "")
+	res := p.rollout(ctx, stage)
+	p.changed[i] = append(p.changed[i], res.changed...)
 	switch {
-	case res.Failure != "":
-		return res.Failure
-	case res.Aborted:
+	case res.failure != "":
+		return res.failure
+	case p.stopping():
 		return p.stopWhy
 	}
-	p.st.Done = len(stage.Targets)
 	if why := p.bake(ctx, stage); why != "" {
 		return why
 	}

@@ -101,6 +101,11 @@ func (req ReleaseRequest) Validate() error {
 		if pl.Service != req.Service {
 			errs = append(errs, fmt.Errorf("release: pipeline %s belongs to service %q, not %q", pipelineKey(pl), pl.Service, req.Service))
 		}
+		for _, st := range pl.Stages {
+			if len(st.Targets) > MaxStageTargets {
+				errs = append(errs, fmt.Errorf("release: pipeline %s stage %s has %d targets, more than %d: split it (select limit or percent)", pipelineKey(pl), st.Name, len(st.Targets), MaxStageTargets))
+			}
+		}
 		switch pl.Rollback {
 		case "automatic", "stage", "manual":
 		default:
@@ -178,7 +183,7 @@ func (r *releaseRun) runPipeline(ctx workflow.Context, i int) {
 	})
 	f := workflow.ExecuteChildWorkflow(cctx, Pipeline, PipelineInput{
 		Release: r.st.Release, Service: r.req.Service, Change: r.req.Change, Pipeline: pl,
-		Gates: r.req.Gates, Sharding: r.req.Sharding, Instances: r.req.Instances,
+		Gates: r.req.Gates, Sharding: r.req.Sharding, Instances: r.req.Instances, MaxHistory: r.req.MaxHistory,
 	})
 	if err := f.GetChildWorkflowExecution().Get(ctx, nil); err == nil {
 		r.children[i] = f
@@ -374,7 +379,7 @@ func (r *releaseRun) refresh(ctx workflow.Context) {
 	workflow.SetCurrentDetails(ctx, releaseDetails(r.status()))
 }
 
-// listen applies the pipelines' and stages' progress reports.
+// listen applies the pipelines' progress reports.
 func (r *releaseRun) listen(ctx workflow.Context) {
 	ch := workflow.GetSignalChannel(ctx, signalProgress)
 	for {
@@ -385,13 +390,8 @@ func (r *releaseRun) listen(ctx workflow.Context) {
 			if pipelineKey(r.req.Pipelines[i]) != p.Pipeline || ps.Phase.Terminal() {
 				continue
 			}
-			switch {
-			case p.DoneOnly && p.Status.Stage == ps.Stage:
-				ps.Done = max(ps.Done, p.Status.Done)
-			case !p.DoneOnly:
-				p.Status.WorkflowID, p.Status.TaskQueue = ps.WorkflowID, ps.TaskQueue
-				*ps = p.Status
-			}
+			p.Status.WorkflowID, p.Status.TaskQueue = ps.WorkflowID, ps.TaskQueue
+			*ps = p.Status
 		}
 		r.refresh(ctx)
 	}

@@ -236,6 +236,27 @@ func TestGateFailureInStage2RollsBackStage2Then1NewestFirst(t *testing.T) {
 	f.assertLive("v1", stagingA, prodA, prodB, prodC)
 }
 
+func TestPipelineContinuesAsNewAndStillRollsBackEverything(t *testing.T) {
+	req := request(pipe("aws", "automatic", stg("one", stagingA), stg("two", prodA), stg("three", prodB, prodC)))
+	req.MaxHistory = 10
+	two := &req.Pipelines[0].Stages[1]
+	two.Approval = true
+	f := newFixture(t, req)
+	f.fake.SetFaults(prodC, fake.Faults{Health: driver.Unhealthy})
+	f.env.RegisterDelayedCallback(func() {
+		f.update(UpdateApprove, Request{Stage: "two", Who: "gil"}, true)
+	}, time.Hour)
+	st := f.run()
+	if st.Phase != PhaseRolledBack {
+		t.Fatalf("phase %s (%s)", st.Phase, st.Reason)
+	}
+	want := []string{"rollback " + prodC.ID(), "rollback " + prodB.ID(), "rollback " + prodA.ID(), "rollback " + stagingA.ID()}
+	if got := f.calls("rollback"); !slices.Equal(got, want) {
+		t.Errorf("rollbacks across runs\n got %v\nwant %v", got, want)
+	}
+	f.assertDeployedOnce()
+}
+
 func TestFailureDuringBakeRollsBack(t *testing.T) {
 	pl := pipe("aws", "automatic", stg("one", prodA))
 	pl.Stages[0].Bake = placement.Duration(30 * time.Minute)

@@ -22,7 +22,6 @@ func TaskQueue(cloud, boundary string) string { return "meridian-" + cloud + "-"
 const (
 	ReleaseWorkflowName  = "Release"
 	PipelineWorkflowName = "Pipeline"
-	StageWorkflowName    = "Stage"
 	LockWorkflowName     = "ServiceLock"
 
 	QueryStatus = "status"
@@ -35,8 +34,8 @@ const (
 	UpdateRollback = "rollback"
 
 	updateAcquire  = "acquire"  // ServiceLock: start or attach to a release
-	signalCommand  = "command"  // Release → Pipeline → Stage: an operator action
-	signalProgress = "progress" // Pipeline, Stage → Release: status changes
+	signalCommand  = "command"  // Release → Pipeline: an operator action
+	signalProgress = "progress" // Pipeline → Release: status changes
 )
 
 // ChangeKind is what a release changes.
@@ -74,6 +73,9 @@ type ReleaseRequest struct {
 	// RollbackWindow keeps a succeeded release open this long so that an
 	// operator can still roll it back (0: the release ends at once).
 	RollbackWindow placement.Duration `json:"rollbackWindow,omitempty"`
+	// MaxHistory is the history length past which a pipeline continues as
+	// new between stages (0: 10,000 events).
+	MaxHistory int `json:"maxHistory,omitempty"`
 }
 
 // ReleaseID is the workflow ID of a change to a service.
@@ -158,20 +160,16 @@ type Request struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// command is an operator action forwarded from Release to a Pipeline and
-// from a Pipeline to its running Stage.
+// command is an operator action forwarded from a Release to its Pipelines.
 type command struct {
 	Action string  `json:"action"` // an Update name
 	Req    Request `json:"req"`
 }
 
-// progress is a status change reported to the Release by a Pipeline (full
-// status) or by a Stage (Done only).
+// progress is a Pipeline's status change, reported to its Release.
 type progress struct {
 	Pipeline string         `json:"pipeline"` // cloud/boundary
 	Status   PipelineStatus `json:"status"`
-	// DoneOnly marks a Stage's count update: only Status.Done is meaningful.
-	DoneOnly bool `json:"doneOnly,omitempty"`
 }
 
 // PipelineInput is the Pipeline workflow's input.
@@ -183,6 +181,19 @@ type PipelineInput struct {
 	Gates     []placement.Gate    `json:"gates,omitempty"`
 	Sharding  *placement.Sharding `json:"sharding,omitempty"`
 	Instances int                 `json:"instances,omitempty"`
+	// MaxHistory is the history length past which the pipeline continues
+	// as new between stages (default 10,000 events).
+	MaxHistory int `json:"maxHistory,omitempty"`
+	// State is the progress carried over by continue-as-new.
+	State *PipelineState `json:"state,omitempty"`
+}
+
+// PipelineState carries a pipeline's progress across continue-as-new.
+type PipelineState struct {
+	Next     int              `json:"next"` // the stage to run next
+	Changed  [][]Compensation `json:"changed"`
+	Approved []string         `json:"approved,omitempty"`
+	Paused   bool             `json:"paused,omitempty"`
 }
 
 // PipelineResult is how a pipeline ended.
@@ -193,25 +204,6 @@ type PipelineResult struct {
 	// Release can roll a succeeded pipeline back.
 	Changed  []Compensation `json:"changed,omitempty"`
 	LeftAsIs []string       `json:"leftAsIs,omitempty"`
-}
-
-// StageInput is the Stage workflow's input.
-type StageInput struct {
-	Release   string              `json:"release"`
-	Pipeline  string              `json:"pipeline"` // cloud/boundary
-	Change    Change              `json:"change"`
-	Stage     pipelines.Stage     `json:"stage"`
-	Gates     []placement.Gate    `json:"gates,omitempty"`
-	Sharding  *placement.Sharding `json:"sharding,omitempty"`
-	Instances int                 `json:"instances,omitempty"`
-}
-
-// StageResult is what a stage changed, oldest first, and why it stopped early.
-type StageResult struct {
-	Changed []Compensation `json:"changed,omitempty"`
-	// Failure is empty when every target rolled out and passed its gates.
-	Failure string `json:"failure,omitempty"`
-	Aborted bool   `json:"aborted,omitempty"`
 }
 
 // Compensation undoes one change: it makes Previous live again on Target.

@@ -7,11 +7,17 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/meridian-deploy/meridian/pipelines"
 )
 
 // maxPending bounds a stage's in-flight activities far below Temporal's
 // limit of 2,000 pending activities per workflow.
 const maxPending = 500
+
+// MaxStageTargets bounds a stage so that its events (about 4 per target)
+// fit one Pipeline run; the Pipeline continues as new between stages.
+const MaxStageTargets = 5000
 
 // heartbeatTimeout is how soon a crashed worker's activity is retried.
 const heartbeatTimeout = 10 * time.Second
@@ -32,108 +38,62 @@ func rolloutOptions(taskQueue, summary string) workflow.ActivityOptions {
 	}
 }
 
-// Stage rolls a change out to one stage's targets, at most MaxParallel at
-// once (all when MaxParallel is 0, capped at maxPending), and checks every
-// target's gates once it is ready. It stops launching on the first failure,
-// an abort or a rollback, waits for the targets in flight, and returns what
-// it changed, oldest first, for the Pipeline to bake, approve or compensate.
-// A pause holds new launches until resume.
-func Stage(ctx workflow.Context, in StageInput) (StageResult, error) {
-	s := &stageRun{tallies: gateTallies{}}
-	workflow.Go(ctx, s.listen)
-	tq := workflow.GetInfo(ctx).TaskQueueName
-	targets := in.Stage.Targets
-	parallel := in.Stage.MaxParallel
+// stageResult is what a stage's rollout changed, oldest first, and why it
+// stopped early ("" when every target rolled out and passed its gates).
+type stageResult struct {
+	changed []Compensation
+	failure string
+}
+
+// rollout changes the stage's targets, at most MaxParallel at once (all
+// when 0, capped at maxPending), and checks every target's gates once it is
+// ready. It launches nothing new while the pipeline is paused, stops
+// launching on the first failure or when the pipeline stops, and waits for
+// the targets in flight.
+func (p *pipelineRun) rollout(ctx workflow.Context, stage pipelines.Stage) stageResult {
+	targets := stage.Targets
+	parallel := stage.MaxParallel
 	if parallel <= 0 || parallel > maxPending {
 		parallel = min(max(len(targets), 1), maxPending)
 	}
-	step := max(len(targets)/10, 1)
-	results := make([]*RolloutResult, len(targets))
-	done, inflight := 0, 0
-	for i, t := range targets {
-		_ = workflow.Await(ctx, func() bool { return s.stopped() || (inflight < parallel && !s.paused) })
-		if s.stopped() {
+	var res stageResult
+	tallies := gateTallies{}
+	inflight := 0
+	for _, t := range targets {
+		_ = workflow.Await(ctx, func() bool { return p.stopping() || res.failure != "" || (inflight < parallel && !p.paused) })
+		if p.stopping() || res.failure != "" {
 			break
 		}
 		inflight++
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			defer func() { inflight-- }()
-			summary := fmt.Sprintf("%s %s on %s", verb(in.Change), in.Change.Version, t.ID())
-			actx := workflow.WithActivityOptions(ctx, rolloutOptions(tq, summary))
-			var res RolloutResult
+			summary := fmt.Sprintf("%s %s on %s", verb(p.in.Change), p.in.Change.Version, t.ID())
+			actx := workflow.WithActivityOptions(ctx, rolloutOptions(p.st.TaskQueue, summary))
+			var r RolloutResult
 			err := workflow.ExecuteActivity(actx, (*Activities).Rollout, RolloutInput{
-				Target: t, Change: in.Change, Gates: in.Gates, Sharding: in.Sharding, Instances: in.Instances,
-			}).Get(ctx, &res)
-			switch {
-			case err != nil:
-				s.fail(fmt.Sprintf("%s: %v", t.ID(), rootMessage(err)))
+				Target: t, Change: p.in.Change, Gates: p.in.Gates, Sharding: p.in.Sharding, Instances: p.in.Instances,
+			}).Get(ctx, &r)
+			if err != nil {
+				res.fail(fmt.Sprintf("%s: %s", t.ID(), rootMessage(err)))
 				return
-			case res.Failure != "":
-				s.fail(res.Failure)
-			default:
-				s.fail(s.tallies.observe(in.Gates, res.Observations))
 			}
-			results[i] = &res
-			s.order = append(s.order, i)
-			done++
-			if done%step == 0 || done == len(targets) {
-				reportDone(ctx, in.Release, in.Pipeline, in.Stage.Name, done)
+			if r.Deployment.Changed {
+				res.changed = append(res.changed, Compensation{Target: t, Kind: p.in.Change.Kind, Revision: r.Deployment.Revision, Previous: r.Deployment.Previous})
 			}
+			res.fail(r.Failure)
+			res.fail(tallies.observe(p.in.Gates, r.Observations))
+			p.st.Done++
+			workflow.SetCurrentDetails(ctx, pipelineDetails(p.in, p.st))
 		})
 	}
 	_ = workflow.Await(ctx, func() bool { return inflight == 0 })
-	out := StageResult{Failure: s.failure, Aborted: s.aborted && s.failure == ""}
-	for _, i := range s.order {
-		r := results[i]
-		if r.Deployment.Changed {
-			out.Changed = append(out.Changed, Compensation{Target: targets[i], Kind: in.Change.Kind, Revision: r.Deployment.Revision, Previous: r.Deployment.Previous})
-		}
-	}
-	return out, nil
+	return res
 }
 
-type stageRun struct {
-	tallies gateTallies
-	order   []int // indexes of the targets done, in completion order
-	paused  bool
-	aborted bool
-	failure string
-}
-
-func (s *stageRun) stopped() bool { return s.aborted || s.failure != "" }
-
-func (s *stageRun) fail(why string) {
-	if why != "" && s.failure == "" {
-		s.failure = why
+func (r *stageResult) fail(why string) {
+	if why != "" && r.failure == "" {
+		r.failure = why
 	}
-}
-
-// listen applies the operator commands the Pipeline forwards.
-func (s *stageRun) listen(ctx workflow.Context) {
-	ch := workflow.GetSignalChannel(ctx, signalCommand)
-	for {
-		var c command
-		ch.Receive(ctx, &c)
-		switch c.Action {
-		case UpdatePause:
-			s.paused = true
-		case UpdateResume:
-			s.paused = false
-		case UpdateAbort, UpdateRollback:
-			s.aborted = true
-		}
-	}
-}
-
-// reportDone tells the Release how many targets of the stage are done.
-// Fire and forget: a release that is gone does not stop the stage.
-func reportDone(ctx workflow.Context, release, pipeline, stage string, done int) {
-	if release == "" {
-		return
-	}
-	workflow.SignalExternalWorkflow(ctx, release, "", signalProgress, progress{
-		Pipeline: pipeline, DoneOnly: true, Status: PipelineStatus{Stage: stage, Done: done},
-	})
 }
 
 // verb says what a change does to a target.
@@ -147,8 +107,8 @@ func verb(c Change) string {
 	return "deploy"
 }
 
-// rootMessage is the message of the innermost error, without Temporal's
-// activity wrapping ("activity error (type: …)").
+// rootMessage is the message of the innermost application error, without
+// Temporal's activity wrapping ("activity error (type: …)").
 func rootMessage(err error) string {
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {

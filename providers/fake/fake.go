@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
@@ -33,6 +34,7 @@ type Call struct {
 	// Changed is set on deploy and apply-config calls that changed the target.
 	Changed bool
 	Err     bool
+	At      time.Time // when the call was made
 }
 
 // Options configure a Driver. nil means defaults.
@@ -130,6 +132,7 @@ func (d *Driver) target(id string) *target {
 
 // record appends a call and applies the global throttle. d.mu is held.
 func (d *Driver) record(c Call) error {
+	c.At = time.Now()
 	if d.throttle > 0 {
 		d.throttle--
 		c.Err = true
