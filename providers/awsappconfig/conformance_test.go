@@ -45,6 +45,11 @@ func (h *harness) Target(context.Context) (placement.Target, error) {
 	return placement.Target{Service: svc, Environment: "conformance", Cloud: "aws", Boundary: "public", Region: "eu-west-1"}, nil
 }
 
+// LiveRevision is the bootstrap task definition a new service runs.
+func (h *harness) LiveRevision(t placement.Target) string {
+	return h.fake.ServiceTaskDefinition("meridian-conformance", t.Service)
+}
+
 func (h *harness) Image() string { return image }
 
 func (h *harness) FailVersion(_ placement.Target, version string) {

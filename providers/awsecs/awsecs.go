@@ -15,10 +15,9 @@
 // with ECS's rolloutStateReason. Rollback points the service back at an
 // earlier task definition.
 //
-// Previous is the live task definition when Meridian registered it (it
-// carries the meridian:version tag), and "" for the first Meridian deploy to
-// a service whose task definition came from elsewhere: enable the deployment
-// circuit breaker's rollback to protect that first release.
+// Previous is the task definition the service ran before the deploy,
+// whoever registered it: an ECS service always runs one, so even the first
+// Meridian release to a service can be rolled back to what ran before.
 package awsecs
 
 import (
@@ -191,16 +190,10 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 	if aws.ToString(td.ContainerDefinitions[i].Image) == image {
 		return driver.Deployment{Revision: live, Previous: tag(out.Tags, TagPrevious)}, nil
 	}
-	previous := ""
-	if tag(out.Tags, TagVersion) != "" {
-		previous = live
-	}
 	tags := []types.Tag{
 		{Key: aws.String(TagVersion), Value: aws.String(req.Version)},
 		{Key: aws.String(TagChangeID), Value: aws.String(req.ChangeID)},
-	}
-	if previous != "" {
-		tags = append(tags, types.Tag{Key: aws.String(TagPrevious), Value: aws.String(previous)})
+		{Key: aws.String(TagPrevious), Value: aws.String(live)},
 	}
 	for _, t := range out.Tags {
 		if !strings.HasPrefix(aws.ToString(t.Key), "meridian:") {
@@ -236,7 +229,7 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 	if _, err := s.client.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: &s.cluster, Service: &s.name, TaskDefinition: &revision}); err != nil {
 		return driver.Deployment{}, fmt.Errorf("update %s to %s: %w", s, revision, err)
 	}
-	return driver.Deployment{Revision: revision, Previous: previous, Changed: true}, nil
+	return driver.Deployment{Revision: revision, Previous: live, Changed: true}, nil
 }
 
 // container picks the container whose image Deploy replaces: the one that

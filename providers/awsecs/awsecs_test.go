@@ -49,7 +49,7 @@ func TestDeployCopiesTaskDefinition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !dep.Changed || dep.Previous != "" || dep.Revision == bootstrap {
+	if !dep.Changed || dep.Previous != bootstrap || dep.Revision == bootstrap {
 		t.Fatalf("first deploy = %+v", dep)
 	}
 	if !strings.HasSuffix(dep.Revision, ":task-definition/billing:2") {
@@ -107,6 +107,34 @@ func TestCircuitBreaker(t *testing.T) {
 	}
 	if fake.ServiceTaskDefinition("meridian-prod", "billing") != good.Revision {
 		t.Error("service does not run the rolled-back-to revision")
+	}
+}
+
+// TestBadFirstReleaseRollsBack is a team adopting Meridian for a running
+// service: its first release trips the circuit breaker, and rolling back to
+// the reported Previous restores the task definition that ran before.
+func TestBadFirstReleaseRollsBack(t *testing.T) {
+	fake := awsfake.New()
+	defer fake.Close()
+	before := fake.CreateService("us-east-1", "meridian-prod", "billing", image+":0.9", 2)
+	d := awsecs.New(fake.Config("us-east-1"), nil)
+	ctx := context.Background()
+	fake.FailImage(image + ":1.0-bad")
+	bad, err := d.Deploy(ctx, driver.DeployRequest{Target: target("billing"), Image: image, Version: "1.0-bad"})
+	if err != nil || bad.Previous != before || !bad.Changed {
+		t.Fatalf("first deploy = %+v, %v; want previous %s", bad, err, before)
+	}
+	if st := await(t, d, target("billing"), bad.Revision); st.State != driver.StateFailed {
+		t.Fatalf("status of a tripped circuit breaker = %+v", st)
+	}
+	if err := d.Rollback(ctx, target("billing"), bad.Previous); err != nil {
+		t.Fatal(err)
+	}
+	if st := await(t, d, target("billing"), before); st.State != driver.StateReady || st.Ready != 2 {
+		t.Fatalf("after rollback: %+v", st)
+	}
+	if got := fake.ServiceTaskDefinition("meridian-prod", "billing"); got != before {
+		t.Errorf("service runs %s, want %s", got, before)
 	}
 }
 

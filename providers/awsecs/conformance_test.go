@@ -24,11 +24,14 @@ const (
 )
 
 // harness runs the ECS driver against the fake. Each Target is a new ECS
-// service running a bootstrap task definition not made by Meridian.
+// service running a bootstrap task definition not made by Meridian, which
+// the first Deploy reports as Previous.
 type harness struct {
 	fake *awsfake.Server
 	n    int
 }
+
+var _ drivertest.LiveRevisionHarness = (*harness)(nil)
 
 func (h *harness) Deployer(context.Context) (driver.Deployer, error) {
 	return awsecs.New(h.fake.Config("us-east-1"), nil), nil
@@ -39,6 +42,10 @@ func (h *harness) Target(context.Context) (placement.Target, error) {
 	svc := fmt.Sprintf("svc%d", h.n)
 	h.fake.CreateService("us-east-1", cluster, svc, image+":bootstrap", 2)
 	return placement.Target{Service: svc, Environment: "conformance", Cloud: "aws", Boundary: "public", Region: "us-east-1"}, nil
+}
+
+func (h *harness) LiveRevision(t placement.Target) string {
+	return h.fake.ServiceTaskDefinition(cluster, t.Service)
 }
 
 func (h *harness) Image() string { return image }
