@@ -105,9 +105,13 @@ const (
 	image   = "registry.example.com/billing"
 )
 
+// runs counts the multi-cloud setups on the package's server (go test -count).
+var runs int
+
 // multiCloud is the compiled example spec, a fake per boundary, and a
 // Fleet opened from the spec serving every boundary's task queue.
 type multiCloud struct {
+	run        string // distinguishes this run's change ids from earlier runs' on the same server
 	model      *placement.Model
 	plan       *pipelines.Plan
 	aws        map[string]*awsfake.Server // by boundary
@@ -119,7 +123,9 @@ type multiCloud struct {
 func startMultiCloud(t *testing.T) *multiCloud {
 	t.Helper()
 	awsEnv(t, awsKeyID, awsSecret)
+	runs++
 	mc := &multiCloud{
+		run:        fmt.Sprint(runs),
 		aws:        map[string]*awsfake.Server{},
 		azure:      map[string]*azurefake.Server{},
 		azureCreds: map[string]*azurefake.Credential{},
@@ -263,7 +269,7 @@ func (mc *multiCloud) targets() []placement.Target {
 func (mc *multiCloud) request(version string) workflows.ReleaseRequest {
 	req := workflows.ReleaseRequest{
 		Service: service,
-		Change:  workflows.Change{Kind: workflows.KindVersion, ID: version, Version: version, Image: image, Trigger: "test"},
+		Change:  workflows.Change{Kind: workflows.KindVersion, ID: mc.changeID(version), Version: version, Image: image, Trigger: "test"},
 	}
 	for _, s := range mc.model.Services {
 		if s.Name == service {
@@ -277,6 +283,9 @@ func (mc *multiCloud) request(version string) workflows.ReleaseRequest {
 	}
 	return req
 }
+
+// changeID is the id of this run's change to version.
+func (mc *multiCloud) changeID(version string) string { return version + "-run" + mc.run }
 
 // live returns the version a target serves, as its fake shows it: the tag
 // of the ECS service's task definition image, the version of the container
@@ -399,7 +408,7 @@ func TestMultiCloudRelease(t *testing.T) {
 				t.Errorf("%s serves %s after the rollback, want v2", tg.ID(), v)
 			}
 		}
-		rolledBack := rollbacksByCloud(t, "release/"+service+"/v3")
+		rolledBack := rollbacksByCloud(t, workflows.ReleaseID(service, mc.changeID("v3")))
 		for _, cloud := range []string{"aws", "azure", "gcp"} {
 			if rolledBack[cloud] == 0 {
 				t.Errorf("no target of %s was rolled back (rollbacks by cloud: %v)", cloud, rolledBack)
