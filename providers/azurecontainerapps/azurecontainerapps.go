@@ -20,9 +20,10 @@
 // Provisioned, Healthy and Running with every replica up is ready. Rollback
 // reactivates the revision if needed and sends it 100% of the traffic.
 //
-// Previous is the revision that had 100% of the traffic when that revision
-// was Meridian's (the app's meridian-revision tag names it), and "" for the
-// first Meridian deploy to an app whose revision came from elsewhere.
+// Previous is the revision that served the traffic before the deploy (the
+// largest share of a split), whoever made it, so even the first Meridian
+// release to a running app can be rolled back to what served before; it is
+// "" only when no revision received traffic.
 package azurecontainerapps
 
 import (
@@ -152,28 +153,35 @@ func (d *Driver) update(ctx context.Context, a App, patch armappcontainers.Conta
 	return nil
 }
 
-// live returns the revision that receives all of the app's traffic, "" when
-// traffic is split.
-func live(app armappcontainers.ContainerApp) (string, error) {
+// live returns the revision that receives the largest share of the app's
+// traffic (all of it, outside a split) and that share in percent; "" when
+// no revision receives any.
+func live(app armappcontainers.ContainerApp) (string, int32, error) {
 	cfg := app.Properties.Configuration
 	if cfg == nil || cfg.Ingress == nil {
-		return "", azure.Errorf(driver.Invalid, "container app %s has no ingress: Meridian shifts traffic between revisions and needs it", deref(app.Name))
+		return "", 0, azure.Errorf(driver.Invalid, "container app %s has no ingress: Meridian shifts traffic between revisions and needs it", deref(app.Name))
 	}
+	shares := map[string]int32{}
 	for _, tw := range cfg.Ingress.Traffic {
-		if tw.Weight == nil || *tw.Weight != 100 {
-			continue
-		}
-		if tw.RevisionName != nil {
-			return *tw.RevisionName, nil
-		}
+		name := deref(tw.RevisionName)
 		if tw.LatestRevision != nil && *tw.LatestRevision {
-			if n := app.Properties.LatestReadyRevisionName; n != nil && *n != "" {
-				return *n, nil
+			name = deref(app.Properties.LatestReadyRevisionName)
+			if name == "" {
+				name = deref(app.Properties.LatestRevisionName)
 			}
-			return deref(app.Properties.LatestRevisionName), nil
+		}
+		if name != "" && tw.Weight != nil {
+			shares[name] += *tw.Weight
 		}
 	}
-	return "", nil
+	var best string
+	var share int32
+	for name, w := range shares {
+		if w > share || w == share && name < best {
+			best, share = name, w
+		}
+	}
+	return best, share, nil
 }
 
 // Deploy rolls req.Image:req.Version out to the target's container app.
@@ -189,7 +197,7 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 	if err != nil {
 		return driver.Deployment{}, err
 	}
-	current, err := live(app)
+	current, share, err := live(app)
 	if err != nil {
 		return driver.Deployment{}, err
 	}
@@ -199,7 +207,7 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 	if err != nil {
 		return driver.Deployment{}, fmt.Errorf("%s: %w", a, err)
 	}
-	if current != "" {
+	if share == 100 {
 		rev, err := a.revision(ctx, current)
 		if err != nil {
 			return driver.Deployment{}, err
@@ -207,10 +215,6 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 		if rev != nil && runs(rev, i, image) {
 			return driver.Deployment{Revision: current, Previous: tag(app, TagPrevious)}, nil
 		}
-	}
-	previous := ""
-	if current != "" && tag(app, TagRevision) == current {
-		previous = current
 	}
 	suffix := Suffix(req.Version)
 	name := a.Name + "--" + suffix
@@ -222,7 +226,7 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 	case existing != nil && !runs(existing, i, image):
 		return driver.Deployment{}, azure.Errorf(driver.Conflict, "%s: revision %s exists and does not run %s", a, name, image)
 	case existing != nil:
-		err = d.shift(ctx, a, app, existing, previous, req.ChangeID)
+		err = d.shift(ctx, a, app, existing, current, req.ChangeID)
 	default:
 		containers := make([]*armappcontainers.Container, len(tmpl.Containers))
 		copy(containers, tmpl.Containers)
@@ -232,14 +236,14 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 		next := *tmpl
 		next.Containers = containers
 		next.RevisionSuffix = to.Ptr(suffix)
-		patch := trafficPatch(app, name, previous, req.ChangeID)
+		patch := trafficPatch(app, name, current, req.ChangeID)
 		patch.Properties.Template = &next
 		err = d.update(ctx, a, patch)
 	}
 	if err != nil {
 		return driver.Deployment{}, err
 	}
-	return driver.Deployment{Revision: name, Previous: previous, Changed: true}, nil
+	return driver.Deployment{Revision: name, Previous: current, Changed: true}, nil
 }
 
 // trafficPatch is the PATCH that sends all traffic to revision, in
@@ -434,16 +438,12 @@ func (d *Driver) Rollback(ctx context.Context, t placement.Target, revision stri
 	if rev == nil {
 		return azure.Errorf(driver.NotFound, "%s has no revision %q to roll back to", a, revision)
 	}
-	current, err := live(app)
+	current, share, err := live(app)
 	if err != nil {
 		return err
 	}
-	if current == revision && (rev.Properties == nil || rev.Properties.Active == nil || *rev.Properties.Active) {
+	if current == revision && share == 100 && (rev.Properties == nil || rev.Properties.Active == nil || *rev.Properties.Active) {
 		return nil
 	}
-	previous := ""
-	if current != "" && tag(app, TagRevision) == current {
-		previous = current
-	}
-	return d.shift(ctx, a, app, rev, previous, tag(app, TagChangeID))
+	return d.shift(ctx, a, app, rev, current, tag(app, TagChangeID))
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/appcontainers/armappcontainers/v3"
 
 	"github.com/meridian-deploy/meridian/placement"
@@ -84,9 +86,9 @@ func TestDeployUpdatesTemplateAndTraffic(t *testing.T) {
 	e := newEnv(t)
 	dep := e.deploy(t, "1.4.2")
 	suffix := azurecontainerapps.Suffix("1.4.2")
-	want := driver.Deployment{Revision: e.target.Service + "--" + suffix, Changed: true}
+	want := driver.Deployment{Revision: e.target.Service + "--" + suffix, Previous: e.target.Service + "--bootstrap", Changed: true}
 	if dep != want {
-		t.Fatalf("Deploy = %+v, want %+v (the bootstrap revision is not Meridian's)", dep, want)
+		t.Fatalf("Deploy = %+v, want %+v (the bootstrap revision served before)", dep, want)
 	}
 	app := e.app(t)
 	p := app.Properties
@@ -175,6 +177,45 @@ func TestRedeployKeepsRevisions(t *testing.T) {
 	}
 	if unchanged := e.deploy(t, "v1"); unchanged.Changed || unchanged.Previous != v2.Revision {
 		t.Errorf("Deploy of live v1 = %+v, want unchanged with previous %s", unchanged, v2.Revision)
+	}
+}
+
+// TestSplitTrafficPrevious: when an operator has split the traffic, the
+// revision with the largest share is the one Deploy reports as Previous
+// and a rollback sends all traffic back to.
+func TestSplitTrafficPrevious(t *testing.T) {
+	e := newEnv(t)
+	v1 := e.deploy(t, "v1")
+	e.await(t, v1.Revision)
+	v2 := e.deploy(t, "v2")
+	e.await(t, v2.Revision)
+	apps, err := armappcontainers.NewContainerAppsClient(azurefake.Subscription, e.h.Credential, &arm.ClientOptions{ClientOptions: e.h.Fake.ClientOptions()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	split := armappcontainers.ContainerApp{Properties: &armappcontainers.ContainerAppProperties{
+		Configuration: &armappcontainers.Configuration{Ingress: &armappcontainers.Ingress{Traffic: []*armappcontainers.TrafficWeight{
+			{RevisionName: &v1.Revision, Weight: to.Ptr[int32](30)},
+			{RevisionName: &v2.Revision, Weight: to.Ptr[int32](70)},
+		}}},
+	}}
+	poller, err := apps.BeginUpdate(context.Background(), e.rg, e.target.Service, split, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := poller.PollUntilDone(context.Background(), &runtime.PollUntilDoneOptions{Frequency: time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	v3 := e.deploy(t, "v3")
+	if v3.Previous != v2.Revision || !v3.Changed {
+		t.Fatalf("Deploy(v3) on a 30/70 split = %+v, want previous %s", v3, v2.Revision)
+	}
+	e.await(t, v3.Revision)
+	if err := e.d.Rollback(context.Background(), e.target, v3.Previous); err != nil {
+		t.Fatal(err)
+	}
+	if tr := e.h.Fake.AppTraffic(azurefake.Subscription, e.rg, e.target.Service); !maps.Equal(tr, map[string]int32{v2.Revision: 100}) {
+		t.Errorf("traffic after rollback %v", tr)
 	}
 }
 

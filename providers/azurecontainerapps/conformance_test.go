@@ -17,8 +17,11 @@ func TestConformance(t *testing.T) {
 }
 
 // harness runs the Container Apps driver against the fake; each target is
-// a new container app in single-revision mode running a bootstrap image.
+// a new container app in single-revision mode serving a bootstrap revision,
+// which the first Deploy reports as Previous.
 type harness struct{ *azurefake.Harness }
+
+var _ drivertest.LiveRevisionHarness = harness{}
 
 func (h harness) Deployer(context.Context) (driver.Deployer, error) {
 	return azurecontainerapps.New(h.Credential, h.Options())

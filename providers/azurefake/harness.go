@@ -12,7 +12,8 @@ import (
 
 // Harness is the part of a drivertest.Harness every Azure driver's
 // conformance test shares: a fake, its credential, and a new container app
-// per target in a public or sovereign region. The driver packages add
+// per target in a public or sovereign region, already serving a bootstrap
+// revision (LiveRevision). The driver packages add
 // Deployer (and Configurer or GateEvaluator).
 type Harness struct {
 	Fake       *Server
@@ -54,6 +55,12 @@ func (h *Harness) Target(context.Context) (placement.Target, error) {
 	t := placement.Target{Service: fmt.Sprintf("svc%d", h.n), Environment: "conformance", Cloud: "azure", Boundary: h.Boundary, Region: h.Region}
 	h.Fake.CreateApp(Subscription, ResourceGroup(t), t.Service, h.Region, Image+":bootstrap", 2)
 	return t, nil
+}
+
+// LiveRevision is the revision a new target's app serves before anything
+// is deployed to it: its bootstrap revision.
+func (h *Harness) LiveRevision(t placement.Target) string {
+	return t.Service + "--bootstrap"
 }
 
 // AppID is the resource id of a target's container app.
