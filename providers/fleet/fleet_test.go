@@ -131,10 +131,11 @@ func awsEnv(t *testing.T, keyID, secret string) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 }
 
-// TestSovereignEndpoints opens a fleet of public, government, China and
-// sovereign boundaries with the SDKs' own endpoints, calls every driver of
-// each, and checks where the calls would go: the clients are real, only
-// their transports record the host and refuse to send.
+// TestSovereignEndpoints opens a fleet of government, China and sovereign
+// boundaries with the SDKs' own endpoints, and public ones with one driver
+// each behind a private endpoint, calls every driver of each, and checks
+// where the calls would go: the clients are real, only their transports
+// record the host and refuse to send.
 func TestSovereignEndpoints(t *testing.T) {
 	awsEnv(t, "AKIAENDPOINTTEST0001", "endpoint/test/secret")
 	recs := map[string]*recorder{} // by cloud/boundary
@@ -159,14 +160,15 @@ func TestSovereignEndpoints(t *testing.T) {
 		},
 	}
 	rules := []placement.BoundaryRule{
-		rule("aws", "public", nil),
+		// Public boundaries: one driver each through a private endpoint.
+		rule("aws", "public", map[string]string{"endpoint.awsecs": "https://vpce-0a1b2c3d.ecs.us-east-1.vpce.amazonaws.com"}),
 		rule("aws", "us-gov", map[string]string{"roleArn": "arn:aws-us-gov:iam::123456789012:role/meridian"}),
 		rule("aws", "china", nil),
 		rule("aws", "eu-sovereign", nil),
-		rule("azure", "public", map[string]string{"subscription": azurefake.Subscription}),
+		rule("azure", "public", map[string]string{"subscription": azurefake.Subscription, "endpoint.azuremonitor": "https://arm-proxy.example.com"}),
 		rule("azure", "us-gov", map[string]string{"subscription": azurefake.Subscription}),
 		rule("azure", "china", map[string]string{"subscription": azurefake.Subscription}),
-		rule("gcp", "public", map[string]string{"project": "acme"}),
+		rule("gcp", "public", map[string]string{"project": "acme", "endpoint.gcprun": "run-acme.p.googleapis.com:443"}),
 		rule("gcp", "fr-sovereign", map[string]string{"project": "acme-fr"}),
 	}
 	f, err := fleet.Open(context.Background(), rules, opts)
@@ -178,14 +180,14 @@ func TestSovereignEndpoints(t *testing.T) {
 		cloud, boundary, region string
 		hosts                   []string
 	}{
-		{"aws", "public", "us-east-1", []string{"appconfig.us-east-1.amazonaws.com", "ecs.us-east-1.amazonaws.com", "monitoring.us-east-1.amazonaws.com"}},
+		{"aws", "public", "us-east-1", []string{"appconfig.us-east-1.amazonaws.com", "monitoring.us-east-1.amazonaws.com", "vpce-0a1b2c3d.ecs.us-east-1.vpce.amazonaws.com"}},
 		{"aws", "us-gov", "us-gov-west-1", []string{"sts.us-gov-west-1.amazonaws.com"}}, // the role is assumed first
 		{"aws", "china", "cn-north-1", []string{"appconfig.cn-north-1.amazonaws.com.cn", "ecs.cn-north-1.amazonaws.com.cn", "monitoring.cn-north-1.amazonaws.com.cn"}},
 		{"aws", "eu-sovereign", "eusc-de-east-1", []string{"appconfig.eusc-de-east-1.amazonaws.eu", "ecs.eusc-de-east-1.amazonaws.eu", "monitoring.eusc-de-east-1.amazonaws.eu"}},
-		{"azure", "public", "westeurope", []string{"management.azure.com", "meridian-prod.azconfig.io"}},
+		{"azure", "public", "westeurope", []string{"arm-proxy.example.com", "management.azure.com", "meridian-prod.azconfig.io"}},
 		{"azure", "us-gov", "usgovvirginia", []string{"management.usgovcloudapi.net", "meridian-prod.azconfig.azure.us"}},
 		{"azure", "china", "chinanorth3", []string{"management.chinacloudapi.cn", "meridian-prod.azconfig.azure.cn"}},
-		{"gcp", "public", "europe-west3", []string{"monitoring.googleapis.com:443", "run.googleapis.com:443"}},
+		{"gcp", "public", "europe-west3", []string{"monitoring.googleapis.com:443", "run-acme.p.googleapis.com:443"}},
 		{"gcp", "fr-sovereign", "u-france-east1", []string{"monitoring.s3nsapis.fr:443", "run.s3nsapis.fr:443"}},
 	} {
 		tg := placement.Target{Service: "billing", Environment: "prod", Cloud: tc.cloud, Boundary: tc.boundary, Region: tc.region}
