@@ -3,6 +3,7 @@ package gcprun_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -175,6 +176,46 @@ func TestRollbackOfFirstDeploy(t *testing.T) {
 	}
 	if _, ok := fake.Service(serviceName); !ok {
 		t.Fatal("a service Meridian did not create was deleted")
+	}
+}
+
+// TestBadFirstReleaseToExistingService is a team adopting Meridian for a
+// service it did not create: the first release reports the serving
+// revision as Previous, fails, and rolling back to Previous restores it.
+func TestBadFirstReleaseToExistingService(t *testing.T) {
+	fake, d := setup(t)
+	client, err := run.NewServicesClient(context.Background(), fake.ClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if _, err := client.CreateService(context.Background(), &runpb.CreateServiceRequest{
+		Parent: "projects/acme-prod/locations/europe-west3", ServiceId: "billing",
+		Service: &runpb.Service{Template: &runpb.RevisionTemplate{Containers: []*runpb.Container{{Image: image + ":v0"}}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	svc, _ := fake.Service(serviceName)
+	before := strings.TrimPrefix(svc.LatestCreatedRevision, serviceName+"/revisions/")
+	if st := awaitState(t, d, before); st.State != driver.StateReady {
+		t.Fatalf("the existing revision: %+v", st)
+	}
+	fake.FailImage(image+":v1-bad", "container failed to start")
+	bad := deploy(t, d, "v1-bad")
+	if bad.Previous != before || !bad.Changed {
+		t.Fatalf("first deploy to an existing service = %+v, want previous %s", bad, before)
+	}
+	if st := awaitState(t, d, bad.Revision); st.State != driver.StateFailed {
+		t.Fatalf("bad release: %+v", st)
+	}
+	if err := d.Rollback(context.Background(), target, bad.Previous); err != nil {
+		t.Fatal(err)
+	}
+	if st := awaitState(t, d, before); st.State != driver.StateReady {
+		t.Fatalf("after rollback: %+v", st)
+	}
+	if _, ok := fake.Service(serviceName); !ok {
+		t.Fatal("the service is gone")
 	}
 }
 
