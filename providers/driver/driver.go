@@ -85,7 +85,8 @@ type DeployRequest struct {
 type Deployment struct {
 	// Revision is the revision now rolling out (or already live).
 	Revision string `json:"revision"`
-	// Previous is the revision that was live before, "" for a first deploy.
+	// Previous is the revision that was live (serving) before, whoever
+	// deployed it; "" only when nothing was running at all.
 	Previous string `json:"previous"`
 	// Changed is false when Revision was already live and nothing was done.
 	Changed bool `json:"changed"`
