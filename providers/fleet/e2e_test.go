@@ -42,6 +42,7 @@ import (
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/fleet"
 	"github.com/meridian-deploy/meridian/providers/gcpfake"
+	"github.com/meridian-deploy/meridian/providers/gcprun"
 	"github.com/meridian-deploy/meridian/regions"
 	"github.com/meridian-deploy/meridian/workflows"
 )
@@ -146,6 +147,8 @@ func startMultiCloud(t *testing.T) *multiCloud {
 		mc.azureCreds[b] = &azurefake.Credential{}
 		t.Cleanup(mc.azure[b].Close)
 		setEndpoint("azure", b, mc.azure[b].URL())
+		// The App Configuration store, a data-plane endpoint of its own.
+		fmt.Fprintf(&endpoints, "boundaries: azure: %q: provider: appConfigEndpoint: %q\n", b, mc.azure[b].URL())
 	}
 	for _, b := range []string{"public", "fr-sovereign"} {
 		fake, err := gcpfake.StartTLS()
@@ -183,6 +186,7 @@ func startMultiCloud(t *testing.T) *multiCloud {
 		case "aws":
 			mc.aws[tg.Boundary].CreateService(tg.Region, ecsCluster(tg), service, image+":v1", 2)
 			mc.aws[tg.Boundary].SetAlarm(service+"-5xx", awsfake.AlarmOK)
+			mc.aws[tg.Boundary].CreateConfigProfile(service, appConfigEnvironment(tg), "meridian")
 		case "azure":
 			mc.azure[tg.Boundary].CreateApp(azurefake.Subscription, resourceGroup(tg), service, tg.Region, image+":v1", 2)
 			mc.azure[tg.Boundary].SetAlert(azurefake.Subscription, resourceGroup(tg), service+"-5xx", azurefake.AlertHealthy)
@@ -247,6 +251,13 @@ func ecsCluster(tg placement.Target) string {
 	return "meridian-prod"
 }
 
+func appConfigEnvironment(tg placement.Target) string {
+	if tg.Boundary == "public" {
+		return "prod-" + tg.Region // the spec's appconfigEnvironment setting
+	}
+	return "prod"
+}
+
 func resourceGroup(tg placement.Target) string { return azurefake.ResourceGroup(tg) }
 
 func gcpProject(tg placement.Target) string {
@@ -282,6 +293,49 @@ func (mc *multiCloud) request(version string) workflows.ReleaseRequest {
 		}
 	}
 	return req
+}
+
+// configRequest is the release of the service's config as config version.
+func (mc *multiCloud) configRequest(t *testing.T, version string) workflows.ReleaseRequest {
+	req := mc.request(version)
+	for _, s := range mc.model.Services {
+		if s.Name == service {
+			data, err := json.Marshal(s.Config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Change = workflows.Change{Kind: workflows.KindConfig, ID: mc.changeID(version), Version: version, Config: data, Trigger: "test"}
+		}
+	}
+	return req
+}
+
+// liveConfig returns the config a target serves, as its fake shows it:
+// the content AppConfig deployed, the version the App Configuration
+// sentinel points to, or the config version in the environment of the
+// Cloud Run revision with all the traffic.
+func (mc *multiCloud) liveConfig(tg placement.Target) string {
+	switch tg.Cloud {
+	case "aws":
+		return string(mc.aws[tg.Boundary].LiveConfig(service, appConfigEnvironment(tg), "meridian"))
+	case "azure":
+		v, _ := mc.azure[tg.Boundary].Setting("meridian/"+service+"/live", "prod/"+tg.Region)
+		var pointer struct{ Version string }
+		if err := json.Unmarshal([]byte(v), &pointer); err != nil {
+			return "sentinel " + v
+		}
+		return pointer.Version
+	case "gcp":
+		svc, _ := mc.gcp[tg.Boundary].Service(fmt.Sprintf("projects/%s/locations/%s/services/%s", gcpProject(tg), tg.Region, service))
+		for _, c := range svc.GetTemplate().GetContainers() {
+			for _, e := range c.GetEnv() {
+				if e.GetName() == gcprun.EnvConfigVersion {
+					return e.GetValue()
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // changeID is the id of this run's change to version.
@@ -416,6 +470,30 @@ func TestMultiCloudRelease(t *testing.T) {
 		}
 	})
 
+	t.Run("a config release applies on every cloud", func(t *testing.T) {
+		start := time.Now()
+		mc.aws["public"].SetAlarm(service+"-5xx", awsfake.AlarmOK)
+		for _, tg := range mc.targets() {
+			switch {
+			case tg.Cloud == "azure" && tg.Boundary == "public":
+				mc.azure["public"].SetAlert(azurefake.Subscription, resourceGroup(tg), service+"-5xx", azurefake.AlertHealthy)
+			case tg.Cloud == "gcp" && tg.Boundary == "public":
+				mc.gcp["public"].SetAlarm(gcpProject(tg), service+"-5xx", tg.Region, driver.Healthy)
+			}
+		}
+		st := release(t, mc.configRequest(t, "c1"))
+		t.Logf("config release c1: %v", time.Since(start))
+		if st.Phase != workflows.PhaseSucceeded {
+			t.Fatalf("config release %s: %s", st.Phase, st.Reason)
+		}
+		want := map[string]string{"aws": `{"maxConnections":200}`, "azure": "c1", "gcp": "c1"}
+		for _, tg := range mc.targets() {
+			if got := mc.liveConfig(tg); got != want[tg.Cloud] {
+				t.Errorf("%s serves config %q, want %q", tg.ID(), got, want[tg.Cloud])
+			}
+		}
+	})
+
 	t.Run("no credential in histories or logs", func(t *testing.T) {
 		if !slices.Contains(mc.aws["public"].AccessKeys(), awsKeyID) || !slices.Contains(mc.aws["us-gov"].AccessKeys(), awsfake.RoleAccessKeyID) ||
 			!slices.Contains(mc.aws["us-gov"].AssumedRoles(), "arn:aws-us-gov:iam::123456789012:role/meridian-deployer") {
@@ -426,8 +504,8 @@ func TestMultiCloudRelease(t *testing.T) {
 		}
 		secrets := []string{awsKeyID, awsSecret, awsfake.RoleAccessKeyID, awsfake.RoleSecretAccessKey, "fake-session-token", azurefake.Token, gcpToken, frToken}
 		histories := allHistories(t)
-		// Two releases, each with its pipelines, and the service's lock.
-		if len(histories) < 2*(len(mc.request("v2").Pipelines)+1)+1 || !bytes.Contains(bytes.Join(histories, nil), []byte(image)) {
+		// Three releases, each with its pipelines, and the service's lock.
+		if len(histories) < 3*(len(mc.request("v2").Pipelines)+1)+1 || !bytes.Contains(bytes.Join(histories, nil), []byte(image)) {
 			t.Fatalf("%d histories, without the image name: the search would find nothing", len(histories))
 		}
 		if !strings.Contains(logs.String(), "meridian-aws-us-gov") {

@@ -261,15 +261,15 @@ func (f *Fleet) open(ctx context.Context, r placement.BoundaryRule, opts *Option
 	}
 	bd := &boundary{ctx: ctx, rule: r, b: b, opts: opts, fleet: f, built: map[string]any{}}
 	var po providers.Options
-	var dep driver.Deployer
-	for _, step := range []func() error{
-		func() (err error) { dep, err = build[driver.Deployer](bd, c.deploy); return err },
-		func() (err error) { po.Configurer, err = build[driver.Configurer](bd, c.config); return err },
-		func() (err error) { po.Gates, err = build[driver.GateEvaluator](bd, c.gates); return err },
-	} {
-		if err := step(); err != nil {
-			return nil, fmt.Errorf("boundary %s/%s: %w", r.Cloud, r.Boundary, err)
-		}
+	dep, err := build[driver.Deployer](bd, c.deploy)
+	if err == nil {
+		po.Configurer, err = build[driver.Configurer](bd, c.config)
+	}
+	if err == nil {
+		po.Gates, err = build[driver.GateEvaluator](bd, c.gates)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("boundary %s/%s: %w", r.Cloud, r.Boundary, err)
 	}
 	if lp, ok := dep.(*local.Provider); ok {
 		po.Sharder = lp.Sharder()
@@ -286,7 +286,8 @@ func build[T any](bd *boundary, name string) (T, error) {
 		if d, err = drivers[name].build(bd); err != nil {
 			return zero, fmt.Errorf("driver %s: %w", name, err)
 		}
-		if c, ok := d.(interface{ Close() error }); ok && name != "local" {
+		// The local provider is stopped or detached by Close and Detach.
+		if c, ok := d.(interface{ Close() error }); ok && d != any(bd.fleet.local) {
 			bd.fleet.closers = append(bd.fleet.closers, c.Close)
 		}
 		bd.built[name] = d
