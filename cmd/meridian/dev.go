@@ -116,7 +116,9 @@ func (o *devOptions) run(ctx context.Context) error {
 		}
 		defer os.RemoveAll(localState)
 	}
-	logger := slog.New(slog.NewTextHandler(o.errOut, &slog.HandlerOptions{Level: o.level}))
+	level := new(slog.LevelVar)
+	level.Set(o.level)
+	logger := slog.New(slog.NewTextHandler(o.errOut, &slog.HandlerOptions{Level: level}))
 	srv, err := devserver.Start(ctx, devserver.Options{
 		DBFile:           o.db,
 		Port:             o.port,
@@ -173,6 +175,8 @@ func (o *devOptions) run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	fmt.Fprintln(o.out, "Stopping…")
+	// Services shutting down complain about the cancelled calls in flight.
+	level.Set(slog.LevelError + 1)
 	if tourErr != nil {
 		return silentError{1}
 	}
