@@ -3,6 +3,7 @@ package placement_test
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,19 +68,18 @@ func TestInvalid(t *testing.T) {
 // directory and a file too large to read.
 func TestBadDirectories(t *testing.T) {
 	large := t.TempDir()
-	f, err := os.Create(filepath.Join(large, "huge.cue"))
-	if err != nil {
-		t.Fatal(err)
+	sparse(t, filepath.Join(large, "huge.cue"), 2*placement.MaxFileSize)
+	many := t.TempDir()
+	for i := range placement.MaxSpecSize / placement.MaxFileSize {
+		sparse(t, filepath.Join(many, fmt.Sprintf("part-%d.cue", i)), placement.MaxFileSize)
 	}
-	if err := f.Truncate(placement.MaxFileSize + 1); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	sparse(t, filepath.Join(many, "one-more.cue"), 1<<20)
 	for _, tc := range []struct {
 		name, dir, want string
 	}{
 		{"missing", filepath.Join(t.TempDir(), "nope"), "nope does not exist"},
-		{"large file", large, "huge.cue: file is too large (64 MiB; at most 64 MiB)"},
+		{"large file", large, "huge.cue: file is too large (8.0 MiB; at most 4.0 MiB)"},
+		{"large spec", many, "spec is too large (17.0 MiB of .cue files; at most 16.0 MiB)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := check(tc.dir)
@@ -91,5 +91,18 @@ func TestBadDirectories(t *testing.T) {
 				t.Errorf("got %q, want it to end with %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// sparse creates a file of size zero bytes without writing them.
+func sparse(t *testing.T, name string, size int64) {
+	t.Helper()
+	f, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
 	}
 }
