@@ -207,7 +207,8 @@ func startMultiCloud(t *testing.T) *multiCloud {
 			if b.ID == "public" {
 				return mc.gcp[b.ID].TokenClientOptions(gcpToken)
 			}
-			// S3NS credentials are minted in the sovereign universe.
+			// The fake's TLS transport, with S3NS credentials, minted in the
+			// sovereign universe, instead of a public token source.
 			return append(mc.gcp[b.ID].TokenClientOptions(frToken), option.WithAuthCredentials(auth.NewCredentials(&auth.CredentialsOptions{
 				TokenProvider:          staticToken(frToken),
 				UniverseDomainProvider: auth.CredentialsPropertyFunc(func(context.Context) (string, error) { return "s3nsapis.fr", nil }),
