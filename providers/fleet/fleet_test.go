@@ -162,8 +162,8 @@ func TestSovereignEndpoints(t *testing.T) {
 	rules := []placement.BoundaryRule{
 		// Public boundaries: one driver each through a private endpoint.
 		rule("aws", "public", map[string]string{"endpoint.awsecs": "https://vpce-0a1b2c3d.ecs.us-east-1.vpce.amazonaws.com"}),
-		rule("aws", "us-gov", map[string]string{"roleArn": "arn:aws-us-gov:iam::123456789012:role/meridian"}),
-		rule("aws", "china", nil),
+		rule("aws", "us-gov", nil),
+		rule("aws", "china", map[string]string{"roleArn": "arn:aws-cn:iam::123456789012:role/meridian"}),
 		rule("aws", "eu-sovereign", nil),
 		rule("azure", "public", map[string]string{"subscription": azurefake.Subscription, "endpoint.azuremonitor": "https://arm-proxy.example.com"}),
 		rule("azure", "us-gov", map[string]string{"subscription": azurefake.Subscription}),
@@ -181,8 +181,8 @@ func TestSovereignEndpoints(t *testing.T) {
 		hosts                   []string
 	}{
 		{"aws", "public", "us-east-1", []string{"appconfig.us-east-1.amazonaws.com", "monitoring.us-east-1.amazonaws.com", "vpce-0a1b2c3d.ecs.us-east-1.vpce.amazonaws.com"}},
-		{"aws", "us-gov", "us-gov-west-1", []string{"sts.us-gov-west-1.amazonaws.com"}}, // the role is assumed first
-		{"aws", "china", "cn-north-1", []string{"appconfig.cn-north-1.amazonaws.com.cn", "ecs.cn-north-1.amazonaws.com.cn", "monitoring.cn-north-1.amazonaws.com.cn"}},
+		{"aws", "us-gov", "us-gov-east-1", []string{"appconfig.us-gov-east-1.amazonaws.com", "ecs.us-gov-east-1.amazonaws.com", "monitoring.us-gov-east-1.amazonaws.com"}},
+		{"aws", "china", "cn-northwest-1", []string{"sts.cn-north-1.amazonaws.com.cn"}}, // the role is assumed first, in the partition's home region
 		{"aws", "eu-sovereign", "eusc-de-east-1", []string{"appconfig.eusc-de-east-1.amazonaws.eu", "ecs.eusc-de-east-1.amazonaws.eu", "monitoring.eusc-de-east-1.amazonaws.eu"}},
 		{"azure", "public", "westeurope", []string{"arm-proxy.example.com", "management.azure.com", "meridian-prod.azconfig.io"}},
 		{"azure", "us-gov", "usgovvirginia", []string{"management.usgovcloudapi.net", "meridian-prod.azconfig.azure.us"}},
