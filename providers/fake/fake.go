@@ -120,19 +120,21 @@ func (d *Driver) target(id string) *target {
 	s, ok := d.targets[id]
 	if !ok {
 		s = &target{owned: map[string]int{}, drained: map[string]bool{}}
-		for i := range d.opts.Instances {
-			iid := fmt.Sprintf("%s#%d", id, i)
-			s.instances = append(s.instances, driver.Instance{ID: iid, Ready: true})
-			s.owned[iid] = d.opts.Shards
-		}
+		d.resize(id, s, d.opts.Instances)
 		d.targets[id] = s
 	}
 	return s
 }
 
-// record appends a call and applies the global throttle. d.mu is held.
-func (d *Driver) record(c Call) error {
+// record appends a call, fails it when ctx is done and applies the global
+// throttle. d.mu is held.
+func (d *Driver) record(ctx context.Context, c Call) error {
 	c.At = time.Now()
+	if err := ctx.Err(); err != nil {
+		c.Err = true
+		d.calls = append(d.calls, c)
+		return &Error{Code: driver.Canceled, Msg: err.Error()}
+	}
 	if d.throttle > 0 {
 		d.throttle--
 		c.Err = true
@@ -146,6 +148,16 @@ func (d *Driver) record(c Call) error {
 func (d *Driver) fail(code driver.Code, msg string) error {
 	d.calls[len(d.calls)-1].Err = true
 	return &Error{Code: code, Msg: msg}
+}
+
+// resize sets how many instances t runs. d.mu is held.
+func (d *Driver) resize(id string, s *target, n int) {
+	for i := len(s.instances); i < n; i++ {
+		iid := fmt.Sprintf("%s#%d", id, i)
+		s.instances = append(s.instances, driver.Instance{ID: iid, Revision: s.live, Ready: true})
+		s.owned[iid] = d.opts.Shards
+	}
+	s.instances = s.instances[:n]
 }
 
 // SetLive makes revision live on the target, as if deployed before the test.
@@ -214,7 +226,7 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	id := req.Target.ID()
-	if err := d.record(Call{Op: "deploy", Target: id, Arg: req.Version}); err != nil {
+	if err := d.record(ctx, Call{Op: "deploy", Target: id, Arg: req.Version}); err != nil {
 		return driver.Deployment{}, err
 	}
 	if req.Version == "" {
@@ -228,6 +240,9 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 		return driver.Deployment{Revision: s.live, Previous: s.previous}, nil
 	}
 	s.previous, s.live, s.polls = s.live, req.Version, 0
+	if req.Instances > 0 {
+		d.resize(id, s, req.Instances)
+	}
 	for i := range s.instances {
 		s.instances[i].Revision = req.Version
 	}
@@ -255,7 +270,7 @@ func (d *Driver) Status(ctx context.Context, t placement.Target, revision string
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	id := t.ID()
-	if err := d.record(Call{Op: "status", Target: id, Arg: revision}); err != nil {
+	if err := d.record(ctx, Call{Op: "status", Target: id, Arg: revision}); err != nil {
 		return driver.Status{}, err
 	}
 	s := d.target(id)
@@ -270,7 +285,7 @@ func (d *Driver) Rollback(ctx context.Context, t placement.Target, revision stri
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	id := t.ID()
-	if err := d.record(Call{Op: "rollback", Target: id, Arg: revision}); err != nil {
+	if err := d.record(ctx, Call{Op: "rollback", Target: id, Arg: revision}); err != nil {
 		return err
 	}
 	s := d.target(id)
@@ -291,7 +306,7 @@ func (d *Driver) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (dri
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	id := req.Target.ID()
-	if err := d.record(Call{Op: "apply-config", Target: id, Arg: req.Version}); err != nil {
+	if err := d.record(ctx, Call{Op: "apply-config", Target: id, Arg: req.Version}); err != nil {
 		return driver.Deployment{}, err
 	}
 	s := d.target(id)
@@ -311,7 +326,7 @@ func (d *Driver) ConfigStatus(ctx context.Context, t placement.Target, version s
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	id := t.ID()
-	if err := d.record(Call{Op: "config-status", Target: id, Arg: version}); err != nil {
+	if err := d.record(ctx, Call{Op: "config-status", Target: id, Arg: version}); err != nil {
 		return driver.Status{}, err
 	}
 	s := d.target(id)
@@ -326,7 +341,7 @@ func (d *Driver) RollbackConfig(ctx context.Context, t placement.Target, version
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	id := t.ID()
-	if err := d.record(Call{Op: "rollback-config", Target: id, Arg: version}); err != nil {
+	if err := d.record(ctx, Call{Op: "rollback-config", Target: id, Arg: version}); err != nil {
 		return err
 	}
 	s := d.target(id)
@@ -344,7 +359,7 @@ func (d *Driver) EvaluateGate(ctx context.Context, t placement.Target, g placeme
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	id := t.ID()
-	if err := d.record(Call{Op: "evaluate-gate", Target: id, Arg: g.Name}); err != nil {
+	if err := d.record(ctx, Call{Op: "evaluate-gate", Target: id, Arg: g.Name}); err != nil {
 		return driver.Observation{}, err
 	}
 	s := d.target(id)
@@ -365,7 +380,7 @@ func (d *Driver) Instances(ctx context.Context, t placement.Target) ([]driver.In
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	id := t.ID()
-	if err := d.record(Call{Op: "instances", Target: id}); err != nil {
+	if err := d.record(ctx, Call{Op: "instances", Target: id}); err != nil {
 		return nil, err
 	}
 	return append([]driver.Instance(nil), d.target(id).instances...), nil
@@ -376,7 +391,7 @@ func (d *Driver) RestartInstance(ctx context.Context, t placement.Target, iid st
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	id := t.ID()
-	if err := d.record(Call{Op: "restart-instance", Target: id, Arg: iid}); err != nil {
+	if err := d.record(ctx, Call{Op: "restart-instance", Target: id, Arg: iid}); err != nil {
 		return err
 	}
 	for _, inst := range d.target(id).instances {
@@ -392,7 +407,7 @@ func (d *Driver) Drain(ctx context.Context, t placement.Target, inst driver.Inst
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	id := t.ID()
-	if err := d.record(Call{Op: "drain", Target: id, Arg: inst.ID}); err != nil {
+	if err := d.record(ctx, Call{Op: "drain", Target: id, Arg: inst.ID}); err != nil {
 		return err
 	}
 	s := d.target(id)
@@ -408,7 +423,7 @@ func (d *Driver) Owned(ctx context.Context, t placement.Target, inst driver.Inst
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	id := t.ID()
-	if err := d.record(Call{Op: "owned", Target: id, Arg: inst.ID}); err != nil {
+	if err := d.record(ctx, Call{Op: "owned", Target: id, Arg: inst.ID}); err != nil {
 		return 0, err
 	}
 	return d.target(id).owned[inst.ID], nil
@@ -419,7 +434,7 @@ func (d *Driver) Undrain(ctx context.Context, t placement.Target, inst driver.In
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	id := t.ID()
-	if err := d.record(Call{Op: "undrain", Target: id, Arg: inst.ID}); err != nil {
+	if err := d.record(ctx, Call{Op: "undrain", Target: id, Arg: inst.ID}); err != nil {
 		return err
 	}
 	s := d.target(id)
