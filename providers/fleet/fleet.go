@@ -12,8 +12,8 @@
 //
 // A boundary chooses others with the settings "driver", "configDriver" and
 // "gateDriver"; "endpoint" points every client of the boundary at another
-// endpoint (a VPC or Private Service Connect endpoint, a proxy, a fake), and
-// "endpoint.<driver>" one driver's clients only. Every other setting is
+// endpoint (a proxy, a fake), and "endpoint.<driver>" one driver's clients
+// only (a VPC or Private Service Connect endpoint). Every other setting is
 // passed to the drivers, which document their own (profile, roleArn,
 // subscription, resourceGroup, project…). See docs/providers.md.
 //
