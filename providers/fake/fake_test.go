@@ -23,9 +23,15 @@ type harness struct {
 var targets atomic.Int64
 
 func (h *harness) Deployer(context.Context) (driver.Deployer, error) { return h.d, nil }
+
+// Target returns a fresh target already running revision v0, like a
+// service Meridian takes over.
 func (h *harness) Target(context.Context) (placement.Target, error) {
-	return placement.Target{Service: "svc", Environment: "prod", Cloud: "aws", Boundary: "aws", Region: fmt.Sprintf("r%d", targets.Add(1))}, nil
+	t := placement.Target{Service: "svc", Environment: "prod", Cloud: "aws", Boundary: "aws", Region: fmt.Sprintf("r%d", targets.Add(1))}
+	h.d.SetLive(t, "v0")
+	return t, nil
 }
+func (h *harness) LiveRevision(placement.Target) string           { return "v0" }
 func (h *harness) Image() string                                  { return "registry.example.com/svc" }
 func (h *harness) FailVersion(t placement.Target, version string) { h.d.FailVersion(t, version) }
 func (h *harness) Gate(placement.Target) placement.Gate {
