@@ -3,6 +3,7 @@ package devserver_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -44,7 +46,7 @@ func start(t *testing.T, opts devserver.Options) *devserver.Server {
 
 func dial(t *testing.T, s *devserver.Server) client.Client {
 	t.Helper()
-	c, err := client.Dial(client.Options{HostPort: s.Address(), Namespace: s.Namespace()})
+	c, err := client.Dial(client.Options{HostPort: s.Address(), Namespace: s.Namespace(), Logger: log.NewStructuredLogger(slog.New(slog.DiscardHandler))})
 	if err != nil {
 		t.Fatal(err)
 	}
