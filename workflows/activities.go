@@ -75,11 +75,24 @@ func (a *Activities) Rollout(ctx context.Context, in RolloutInput) (RolloutResul
 	default:
 		err = temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown change kind %q", in.Change.Kind), "invalid", nil)
 	}
-	if err != nil || res.Failure != "" {
+	if err == nil && res.Failure == "" {
+		res.Observations, err = evaluateGates(ctx, p, in.Target, in.Gates)
+	}
+	return keepChange(res, in.Target, err)
+}
+
+// keepChange turns an error that happened after the change was made into a
+// Failure, so that the change is still compensated; only a canceled
+// activity stays an error (its retry resumes from the heartbeat).
+func keepChange(res RolloutResult, t placement.Target, err error) (RolloutResult, error) {
+	switch {
+	case err == nil:
+		return res, nil
+	case providers.Code(err) == driver.Canceled || !res.Deployment.Changed:
 		return res, activityError(err)
 	}
-	res.Observations, err = evaluateGates(ctx, p, in.Target, in.Gates)
-	return res, activityError(err)
+	res.Failure = fmt.Sprintf("%s: %v", t.ID(), err)
+	return res, nil
 }
 
 // change deploys or applies the change, resuming from a heartbeat.

@@ -97,7 +97,12 @@ func (req ReleaseRequest) Validate() error {
 	if len(req.Pipelines) == 0 {
 		errs = append(errs, fmt.Errorf("release: service %q has no pipelines", req.Service))
 	}
+	seen := map[string]bool{}
 	for _, pl := range req.Pipelines {
+		if seen[pipelineKey(pl)] {
+			errs = append(errs, fmt.Errorf("release: two pipelines for %s", pipelineKey(pl)))
+		}
+		seen[pipelineKey(pl)] = true
 		if pl.Service != req.Service {
 			errs = append(errs, fmt.Errorf("release: pipeline %s belongs to service %q, not %q", pipelineKey(pl), pl.Service, req.Service))
 		}

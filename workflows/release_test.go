@@ -364,6 +364,23 @@ func TestPromoteEndsBake(t *testing.T) {
 	}
 }
 
+func TestChangeMadeThenPermanentErrorIsStillCompensated(t *testing.T) {
+	f := newFixture(t, request(pipe("aws", "automatic", stg("one", prodA, prodB))))
+	f.fake.SetFaults(prodB, fake.Faults{Status: driver.PermissionDenied})
+	st := f.run()
+	if got := f.calls("rollback"); !slices.Equal(got, []string{"rollback " + prodB.ID(), "rollback " + prodA.ID()}) {
+		t.Errorf("rollbacks %v: the target whose status failed after its deploy must be rolled back too", got)
+	}
+	f.assertLive("v1", prodA, prodB)
+	// prodB's rollback cannot be confirmed ready while its status fails.
+	if st.Phase != PhaseFailed || !slices.Equal(st.LeftAsIs, []string{prodB.ID()}) {
+		t.Fatalf("phase %s, left as is %v: want failed with %s unconfirmed", st.Phase, st.LeftAsIs, prodB.ID())
+	}
+	if n := len(f.calls("status")); n != 4 {
+		t.Errorf("%d status calls: a permanent error must not be retried (want one per rollout and rollback)", n)
+	}
+}
+
 func TestStagePolicyRollsBackOnlyTheFailedStage(t *testing.T) {
 	f := newFixture(t, request(pipe("aws", "stage", stg("one", prodA), stg("two", prodB, prodC))))
 	f.fake.FailVersion(prodC, "v2")

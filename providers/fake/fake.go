@@ -52,6 +52,7 @@ type Options struct {
 type Faults struct {
 	Deploy   driver.Code // Deploy fails with this code (Unknown: no fault)
 	Ready    bool        // every new revision (and config) fails to become ready
+	Status   driver.Code // Status and ConfigStatus fail with this code
 	Rollback driver.Code // Rollback and RollbackConfig fail with this code
 	// Health is what gates report (default healthy); UnhealthyAfter > 0
 	// makes them report unhealthy from that evaluation on.
@@ -274,6 +275,9 @@ func (d *Driver) Status(ctx context.Context, t placement.Target, revision string
 		return driver.Status{}, err
 	}
 	s := d.target(id)
+	if s.faults.Status != driver.Unknown {
+		return driver.Status{}, d.fail(s.faults.Status, "status of "+revision+" refused")
+	}
 	if s.live != revision {
 		return driver.Status{}, d.fail(driver.NotFound, fmt.Sprintf("revision %q is not live on %s (live: %q)", revision, id, s.live))
 	}
