@@ -279,6 +279,13 @@ func TestEndToEndWorkerStoppedMidStageDeploysNoTargetTwice(t *testing.T) {
 			t.Errorf("%s deployed %d times", tg.ID(), n[tg.ID()])
 		}
 	}
+	calls := 0
+	for _, c := range b.fake.Calls() {
+		if c.Op == "deploy" {
+			calls++
+		}
+	}
+	t.Logf("worker stopped after %d of %d deploys; %d deploy calls in all", stoppedAt, len(targets), calls)
 	if stoppedAt == len(targets) {
 		t.Errorf("the worker stopped after the stage ended: the test proves nothing")
 	}

@@ -1,9 +1,9 @@
 package workflows
 
 import (
-	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/api/enums/v1"
@@ -72,52 +72,55 @@ func Release(ctx workflow.Context, req ReleaseRequest) (Status, error) {
 	return r.status(), nil
 }
 
-// Validate reports what makes a request unusable.
+// Validate reports, on one line, everything that makes a request unusable.
 func (req ReleaseRequest) Validate() error {
-	var errs []error
+	var errs []string
 	if req.Service == "" {
-		errs = append(errs, errors.New("release: service is required"))
+		errs = append(errs, "service is required")
 	}
 	if req.Change.ID == "" {
-		errs = append(errs, errors.New("release: change id is required"))
+		errs = append(errs, "change id is required")
 	}
 	switch req.Change.Kind {
 	case KindVersion:
 		if req.Change.Version == "" {
-			errs = append(errs, errors.New("release: a version change needs a version"))
+			errs = append(errs, "a version change needs a version")
 		}
 	case KindConfig:
 		if req.Change.Version == "" || len(req.Change.Config) == 0 {
-			errs = append(errs, errors.New("release: a config change needs a config version and document"))
+			errs = append(errs, "a config change needs a config version and document")
 		}
 	case KindRestart:
 	default:
-		errs = append(errs, fmt.Errorf("release: unknown change kind %q (want version, config or restart)", req.Change.Kind))
+		errs = append(errs, fmt.Sprintf("unknown change kind %q (want version, config or restart)", req.Change.Kind))
 	}
 	if len(req.Pipelines) == 0 {
-		errs = append(errs, fmt.Errorf("release: service %q has no pipelines", req.Service))
+		errs = append(errs, fmt.Sprintf("service %q has no pipelines", req.Service))
 	}
 	seen := map[string]bool{}
 	for _, pl := range req.Pipelines {
 		if seen[pipelineKey(pl)] {
-			errs = append(errs, fmt.Errorf("release: two pipelines for %s", pipelineKey(pl)))
+			errs = append(errs, fmt.Sprintf("two pipelines for %s", pipelineKey(pl)))
 		}
 		seen[pipelineKey(pl)] = true
 		if pl.Service != req.Service {
-			errs = append(errs, fmt.Errorf("release: pipeline %s belongs to service %q, not %q", pipelineKey(pl), pl.Service, req.Service))
+			errs = append(errs, fmt.Sprintf("pipeline %s belongs to service %q, not %q", pipelineKey(pl), pl.Service, req.Service))
 		}
 		for _, st := range pl.Stages {
 			if len(st.Targets) > MaxStageTargets {
-				errs = append(errs, fmt.Errorf("release: pipeline %s stage %s has %d targets, more than %d: split it (select limit or percent)", pipelineKey(pl), st.Name, len(st.Targets), MaxStageTargets))
+				errs = append(errs, fmt.Sprintf("pipeline %s stage %s has %d targets, more than %d: split it (select limit or percent)", pipelineKey(pl), st.Name, len(st.Targets), MaxStageTargets))
 			}
 		}
 		switch pl.Rollback {
 		case "automatic", "stage", "manual":
 		default:
-			errs = append(errs, fmt.Errorf("release: pipeline %s: unknown rollback policy %q", pipelineKey(pl), pl.Rollback))
+			errs = append(errs, fmt.Sprintf("pipeline %s: unknown rollback policy %q", pipelineKey(pl), pl.Rollback))
 		}
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return fmt.Errorf("release of %q: %s", req.Service, strings.Join(errs, "; "))
+	}
+	return nil
 }
 
 type releaseRun struct {
