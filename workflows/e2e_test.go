@@ -14,6 +14,7 @@ import (
 	"time"
 
 	historypb "go.temporal.io/api/history/v1"
+	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -169,6 +170,8 @@ func TestEndToEndInjectedFailureRollsBack(t *testing.T) {
 			t.Errorf("%s runs %s after rollback, want v1", tg.ID(), rev)
 		}
 	}
+	assertWebUI(t, ctx, ref.ID, map[string]string{"MeridianService": "e2e-rollback", "MeridianChangeID": "c1", "MeridianPhase": "rolled-back"})
+	assertWebUI(t, ctx, ref.ID+"/aws/aws", map[string]string{"MeridianCloud": "aws", "MeridianBoundary": "aws", "MeridianStage": "two", "MeridianEnvironment": "prod", "MeridianPhase": "rolled-back"})
 	desc, err := tc.DescribeWorkflowExecution(ctx, ref.ID+"/aws/aws", "")
 	if err != nil || desc.GetWorkflowExecutionInfo().GetFirstRunId() == desc.GetWorkflowExecutionInfo().GetExecution().GetRunId() {
 		t.Errorf("the pipeline did not continue as new past 10 events (%v)", err)
@@ -288,6 +291,51 @@ func TestEndToEndWorkerStoppedMidStageDeploysNoTargetTwice(t *testing.T) {
 	t.Logf("worker stopped after %d of %d deploys; %d deploy calls in all", stoppedAt, len(targets), calls)
 	if stoppedAt == len(targets) {
 		t.Errorf("the worker stopped after the stage ended: the test proves nothing")
+	}
+}
+
+// assertWebUI checks what an operator sees of a workflow in the Web UI:
+// its search attributes, its static summary and details, a summary on
+// every activity and timer, and current details.
+func assertWebUI(t *testing.T, ctx context.Context, id string, attrs map[string]string) {
+	t.Helper()
+	desc, err := tc.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()
+	for name, want := range attrs {
+		if got := keyword(fields[name]); got != want {
+			t.Errorf("%s: search attribute %s = %q, want %q", id, name, got, want)
+		}
+	}
+	// Continue-as-new does not carry static metadata (SDK v1.50): read the
+	// first run's; the current details repeat what and where.
+	first, err := tc.DescribeWorkflowExecution(ctx, id, desc.GetWorkflowExecutionInfo().GetFirstRunId())
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := first.GetExecutionConfig().GetUserMetadata()
+	if keyword(meta.GetSummary()) == "" || !strings.Contains(keyword(meta.GetDetails()), "|") {
+		t.Errorf("%s: static summary %q, details %q: want a summary and a markdown table", id, keyword(meta.GetSummary()), keyword(meta.GetDetails()))
+	}
+	it := tc.GetWorkflowHistory(ctx, id, desc.GetWorkflowExecutionInfo().GetFirstRunId(), false, 0)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (e.GetActivityTaskScheduledEventAttributes() != nil || e.GetTimerStartedEventAttributes() != nil) && keyword(e.GetUserMetadata().GetSummary()) == "" {
+			t.Errorf("%s: event %d (%s) has no summary", id, e.GetEventId(), e.GetEventType())
+		}
+	}
+	v, err := tc.QueryWorkflow(ctx, id, "", "__temporal_workflow_metadata")
+	var md sdkpb.WorkflowMetadata
+	if err == nil {
+		err = v.Get(&md)
+	}
+	if err != nil || !strings.Contains(md.GetCurrentDetails(), "|") {
+		t.Errorf("%s: current details %q (%v): want a live markdown table", id, md.GetCurrentDetails(), err)
 	}
 }
 

@@ -100,6 +100,7 @@ func pipelineStaticDetails(req ReleaseRequest, pl pipelines.Pipeline) string {
 
 func pipelineDetails(in PipelineInput, st PipelineStatus) string {
 	var b strings.Builder
+	printf(&b, "%s in %s (pipeline `%s`, rollback %s)\n\n", changeLine(in.Service, in.Change), pipelineKey(in.Pipeline), in.Pipeline.Definition, in.Pipeline.Rollback)
 	printf(&b, "**%s** — %s\n\n| stage | targets | state |\n| --- | --- | --- |\n", st.Phase, orDash(st.Reason))
 	current := -1
 	for i, s := range in.Pipeline.Stages {
