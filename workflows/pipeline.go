@@ -49,6 +49,14 @@ func Pipeline(ctx workflow.Context, in PipelineInput) (PipelineResult, error) {
 		return PipelineResult{}, err
 	}
 	commands := workflow.GetSignalChannel(ctx, signalCommand)
+	// Canceling the pipeline is an abort: the rest runs disconnected, so
+	// that targets in flight finish and every change is compensated.
+	canceled := ctx
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	workflow.Go(canceled, func(canceled workflow.Context) {
+		canceled.Done().Receive(canceled, nil)
+		p.apply(command{Action: UpdateAbort, Req: Request{Who: "temporal", Reason: "the pipeline workflow was canceled"}})
+	})
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
 			var c command

@@ -47,6 +47,18 @@ func Release(ctx workflow.Context, req ReleaseRequest) (Status, error) {
 		return Status{}, err
 	}
 	workflow.Go(ctx, r.listen)
+	// Canceling the release is an abort: the rest runs disconnected, so
+	// that pipelines still compensate and the outcome is still reported.
+	canceled := ctx
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	workflow.Go(canceled, func(canceled workflow.Context) {
+		canceled.Done().Receive(canceled, nil)
+		if !r.stopping() {
+			r.aborted = true
+			r.st.Reason = "the release workflow was canceled"
+			r.forward(ctx, command{Action: UpdateAbort, Req: Request{Who: "temporal", Reason: r.st.Reason}})
+		}
+	})
 	r.refresh(ctx)
 	for i := range req.Pipelines {
 		workflow.Go(ctx, func(ctx workflow.Context) { r.runPipeline(ctx, i) })

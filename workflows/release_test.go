@@ -317,6 +317,21 @@ func TestAbortDuringStageRollsBack(t *testing.T) {
 	}
 }
 
+func TestCancelingTheReleaseAbortsAndStillCompensates(t *testing.T) {
+	one := stg("one", prodA, prodB)
+	one.Bake = placement.Duration(time.Hour)
+	f := newFixture(t, request(pipe("aws", "automatic", one, stg("two", prodC))))
+	f.env.RegisterDelayedCallback(f.env.CancelWorkflow, 10*time.Minute)
+	st := f.run()
+	if st.Phase != PhaseAborted || !strings.Contains(st.Reason, "canceled") {
+		t.Fatalf("phase %s (%s), want aborted by the cancellation", st.Phase, st.Reason)
+	}
+	f.assertLive("v1", prodA, prodB, prodC)
+	if got := f.calls("rollback"); !slices.Equal(got, []string{"rollback " + prodB.ID(), "rollback " + prodA.ID()}) {
+		t.Errorf("rollbacks %v", got)
+	}
+}
+
 func TestPauseAndResume(t *testing.T) {
 	one := stg("one", prodA)
 	one.Bake = placement.Duration(30 * time.Minute)
