@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"regexp"
 	"slices"
@@ -311,12 +312,22 @@ func (c *compiler) pipelines() []PipelineDef {
 }
 
 // checkStages reports unknown environments, duplicate stage names, bad
-// selections, and stages that can never have targets.
+// selections, stages that can never have targets, and environments whose
+// stages can leave targets without the release.
 func (c *compiler) checkStages(pipeline string, stages []StageDef) {
 	names := map[string]bool{}
 	takenAll := map[string]string{} // environment → stage that takes everything left
+	coverage := map[string]*envCoverage{}
+	var order []string // environments in the order of their first stage
 	for i, st := range stages {
 		at := sel("pipelines", pipeline, "stages", i)
+		cov := coverage[st.Environment]
+		if cov == nil {
+			cov = &envCoverage{}
+			coverage[st.Environment] = cov
+			order = append(order, st.Environment)
+		}
+		cov.last = i
 		if names[st.Name] {
 			c.errorf(append(at, sel("name")...), "pipeline %q: stage name %q is used twice", pipeline, st.Name)
 		}
@@ -331,7 +342,11 @@ func (c *compiler) checkStages(pipeline string, stages []StageDef) {
 		}
 		selectors, ok := c.selectors(append(at, sel("select", "regions")...), st.Select.Regions)
 		if !ok {
+			cov.unknown = true
 			continue
+		}
+		if st.Select.Limit == 0 && (st.Select.Percent == 0 || st.Select.Percent == 100) {
+			cov.full = append(cov.full, selectors)
 		}
 		switch {
 		case env.invalid:
@@ -347,6 +362,49 @@ func (c *compiler) checkStages(pipeline string, stages []StageDef) {
 			takenAll[st.Environment] = st.Name
 		}
 	}
+	for _, name := range order {
+		env, cov := c.envs[name], coverage[name]
+		if env == nil || env.invalid || cov.unknown {
+			continue // reported already
+		}
+		if missed := cov.missed(env.regions); len(missed) > 0 {
+			c.errorf(sel("pipelines", pipeline, "stages", cov.last),
+				"pipeline %q: stage %q is the last stage of environment %q but takes only some targets (no stage without limit or percent takes the targets in %s); add a final stage without select so every target gets the release",
+				pipeline, stages[cov.last].Name, name, summary(missed, 3))
+		}
+	}
+}
+
+// envCoverage is what the stages of one environment in a pipeline take.
+//
+// A region is covered when a stage of the environment without limit and
+// percent (or percent 100) selects it: that stage takes every target in the
+// region an earlier stage left. Build then leaves no target of a covered
+// region without a stage, whatever the service's placement; a target in an
+// uncovered region can be left when the stages' limits and percents run out.
+type envCoverage struct {
+	full    [][]regions.Selector // select.regions of each stage without limit or percent; empty means all
+	last    int                  // index of the environment's last stage
+	unknown bool                 // a stage's selectors did not parse
+}
+
+// missed returns the regions, as cloud:region, that no stage takes in full.
+func (cov *envCoverage) missed(rs []envRegion) []string {
+	var out []string
+	for _, r := range rs {
+		if !slices.ContainsFunc(cov.full, func(sels []regions.Selector) bool { return len(sels) == 0 || matchesAny(sels, r.Region) }) {
+			out = append(out, r.Cloud+":"+r.ID)
+		}
+	}
+	return out
+}
+
+// summary joins the first n items and says how many more there are.
+func summary(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:n], ", "), len(items)-n)
 }
 
 // selectors parses region selectors, reporting each bad one.

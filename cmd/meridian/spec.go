@@ -12,6 +12,8 @@ import (
 )
 
 // planSpec loads and compiles the spec in dir and builds its plan.
+// A spec that compiles always builds; should Build fail all the same, its
+// error comes back as one line naming dir.
 //
 // Spec errors are written to w one per line, as validate writes them
 // (file:line:col: message), with each file name prefixed by label when
@@ -27,7 +29,8 @@ func planSpec(dir, label string, w io.Writer) (*placement.Model, *pipelines.Plan
 	}
 	plan, err := pipelines.Build(model)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", dir, err)
+		// The checks of Compile make this unreachable; say so if it is not.
+		return nil, nil, fmt.Errorf("%s: the spec compiles but its plan cannot be built: %w", dir, err)
 	}
 	return model, plan, nil
 }

@@ -6,9 +6,6 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
-
-	"github.com/meridian-deploy/meridian/placement"
-	"github.com/meridian-deploy/meridian/regions"
 )
 
 // validateOptions are the arguments of `meridian validate`.
@@ -23,7 +20,8 @@ func newValidateCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "validate DIR",
 		Short: "Check a placement spec against the schema and the region catalog",
-		Long: "Load and compile the spec in DIR (the *.cue files of one package).\n" +
+		Long: "Load and compile the spec in DIR (the *.cue files of one package) and\n" +
+			"build its plan, as plan does.\n" +
 			"When it is valid, print a one-line summary on stdout and exit 0. Otherwise\n" +
 			"print every error on stderr, one per line, as path:line:col: message with\n" +
 			"the path relative to DIR, sorted by position, and exit 1.",
@@ -41,13 +39,10 @@ func (o *validateOptions) complete(cmd *cobra.Command, args []string) {
 }
 
 func (o *validateOptions) run(context.Context) error {
-	spec, err := placement.Load(o.dir)
+	// Building the plan too makes a valid spec one that plan accepts.
+	model, _, err := planSpec(o.dir, "", o.errOut)
 	if err != nil {
-		return specError(err, "", o.errOut)
-	}
-	model, err := placement.Compile(spec, regions.Default())
-	if err != nil {
-		return specError(err, "", o.errOut)
+		return err
 	}
 	targets := 0
 	for _, s := range model.Services {
