@@ -285,7 +285,7 @@ func testStatusProgressThenReady(t *testing.T, s *suite) {
 	await(t, s.ctx, "v1 to be ready", func() (bool, error) {
 		st, err := s.d.Status(s.ctx, s.target, dep.Revision)
 		if err != nil {
-			return false, fmt.Errorf("Status: %w", err)
+			return false, fmt.Errorf("Status(%s): %w", dep.Revision, err)
 		}
 		if len(states) == 0 || states[len(states)-1] != st.State {
 			states = append(states, st.State)
@@ -496,7 +496,7 @@ func testThrottled(t *testing.T, s *suite) {
 			return true, nil
 		}
 		if code := s.d.ErrorCode(err); code != driver.Throttled {
-			return false, fmt.Errorf("Deploy on a throttling backend: %v (code %v), want throttled or success", err, code)
+			return false, fmt.Errorf("deploying on a throttling backend: %v (code %v), want throttled or success", err, code)
 		}
 		if throttled++; throttled > 10 {
 			return false, fmt.Errorf("still throttled after %d attempts: %v", throttled, err)
@@ -579,7 +579,7 @@ func testRestartInstance(t *testing.T, s *suite) {
 		var err error
 		list, err = r.Instances(s.ctx, s.target)
 		if err != nil {
-			return false, fmt.Errorf("Instances: %w (code %v)", err, r.ErrorCode(err))
+			return false, fmt.Errorf("listing instances: %w (code %v)", err, r.ErrorCode(err))
 		}
 		if len(list) == 0 {
 			return false, nil
@@ -601,7 +601,7 @@ func testRestartInstance(t *testing.T, s *suite) {
 	await(t, s.ctx, "instance "+id+" to come back ready", func() (bool, error) {
 		list, err := r.Instances(s.ctx, s.target)
 		if err != nil {
-			return false, fmt.Errorf("Instances: %w", err)
+			return false, fmt.Errorf("listing instances: %w", err)
 		}
 		for _, in := range list {
 			if in.ID == id {
