@@ -120,7 +120,7 @@ func (a *Activities) change(ctx context.Context, p *providers.Provider, in Rollo
 }
 
 // waitReady polls the status of revision until it is ready; it returns the
-// reason when the rollout failed.
+// reason when the rollout failed. Revision "" is ready once nothing runs.
 func (a *Activities) waitReady(ctx context.Context, p *providers.Provider, t placement.Target, kind ChangeKind, revision string, details any) (string, error) {
 	for {
 		var st driver.Status
@@ -131,12 +131,16 @@ func (a *Activities) waitReady(ctx context.Context, p *providers.Provider, t pla
 			st, err = p.Status(ctx, t, revision)
 		}
 		switch {
+		case revision == "" && providers.Code(err) == driver.NotFound:
+			return "", nil // a first deploy removed with its target: nothing runs
 		case err != nil && !providers.Code(err).Retryable():
 			return "", err
 		case err != nil:
 			activity.GetLogger(ctx).Warn("status failed; polling again", "target", t.ID(), "error", err)
 		case st.State == driver.StateReady:
 			return "", nil
+		case st.State == driver.StateFailed && revision == "":
+			return fmt.Sprintf("%s: removing the first deploy failed: %s", t.ID(), st.Reason), nil
 		case st.State == driver.StateFailed:
 			return fmt.Sprintf("%s: revision %s failed: %s", t.ID(), revision, st.Reason), nil
 		}
@@ -267,12 +271,17 @@ func (a *Activities) restartInstance(ctx context.Context, p *providers.Provider,
 	return "", nil
 }
 
-// Rollback makes c.Previous live again on c.Target and waits until it is
-// ready. Rolling back to what is already live changes nothing, so retries
-// are safe.
+// Rollback undoes one change: it makes c.Previous live again on c.Target
+// and waits until it is ready. A deploy to a target that ran nothing
+// (Previous "") is undone by removing it: the driver's Rollback to "", then
+// a wait until Status of "" reports that nothing runs (see
+// driver.Deployer). A driver that cannot remove it answers Invalid and the
+// target is left as it is; so is a first config, which has nothing to go
+// back to. Rolling back to what is already live changes nothing, so
+// retries are safe.
 func (a *Activities) Rollback(ctx context.Context, c Compensation) error {
-	if c.Previous == "" {
-		return temporal.NewNonRetryableApplicationError(c.Target.ID()+": first deploy, there is no previous revision to go back to", "not-found", nil)
+	if c.Previous == "" && c.Kind == KindConfig {
+		return temporal.NewNonRetryableApplicationError(c.Target.ID()+": first config, there is no previous config to go back to", "not-found", nil)
 	}
 	p, err := a.Providers.For(c.Target)
 	if err != nil {
@@ -282,6 +291,9 @@ func (a *Activities) Rollback(ctx context.Context, c Compensation) error {
 		err = p.RollbackConfig(ctx, c.Target, c.Previous)
 	} else {
 		err = p.Rollback(ctx, c.Target, c.Previous)
+	}
+	if c.Previous == "" && providers.Code(err) == driver.Invalid {
+		err = fmt.Errorf("%s: first deploy, and the driver cannot remove it: %w", c.Target.ID(), err)
 	}
 	if err != nil {
 		return activityError(err)

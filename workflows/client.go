@@ -22,8 +22,16 @@ import (
 // workflows and activities on a worker.
 
 // ErrBusy is returned by StartRelease when the service is mid-release with
-// a different change.
+// a different change. The error StartRelease returns matches it with
+// errors.Is and reads as one sentence naming the running release:
+// "service api is mid-release (release/api/v2-…); wait for it to end or abort it".
 var ErrBusy = errors.New("service is mid-release")
+
+// busyError is ErrBusy with the lock's message, which names the running release.
+type busyError struct{ msg string }
+
+func (e busyError) Error() string        { return e.msg }
+func (e busyError) Is(target error) bool { return target == ErrBusy }
 
 // Register registers every workflow and the activities on w. A worker for
 // ControlTaskQueue runs Release and ServiceLock; a worker for a boundary's
@@ -79,7 +87,7 @@ func StartRelease(ctx context.Context, c client.Client, req ReleaseRequest) (ref
 				time.Sleep(50 * time.Millisecond)
 				continue
 			}
-			return ReleaseRef{}, false, fmt.Errorf("%w: %s", ErrBusy, app.Message())
+			return ReleaseRef{}, false, busyError{app.Message()}
 		case errors.As(err, &app), attempt == 3, ctx.Err() != nil:
 			return ReleaseRef{}, false, fmt.Errorf("start release of %s: %w", req.Service, err)
 		}

@@ -203,8 +203,9 @@ func TestEndToEndRepeatedTriggerAttachesAndAnotherChangeIsRefused(t *testing.T) 
 	}
 	other := req
 	other.Change.ID, other.Change.Version = "c2", "v3"
-	if _, _, err := StartRelease(ctx, tc, other); !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), ref.ID) {
-		t.Fatalf("a different change mid-release: %v, want ErrBusy naming %s", err, ref.ID)
+	want := "service " + req.Service + " is mid-release (" + ref.ID + "); wait for it to end or abort it"
+	if _, _, err := StartRelease(ctx, tc, other); !errors.Is(err, ErrBusy) || err.Error() != want {
+		t.Fatalf("a different change mid-release: %v, want ErrBusy reading %q", err, want)
 	}
 
 	waitFor(t, ctx, "stage two to await approval", phaseIs(t, ctx, ref, PhaseAwaitingApproval))

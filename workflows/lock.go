@@ -83,8 +83,7 @@ func ServiceLock(ctx workflow.Context, service string) error {
 			}
 			if id := ReleaseID(req.Service, req.Change.ID); holder.ID != "" && holder.ID != id {
 				return temporal.NewApplicationError(fmt.Sprintf(
-					"service %s is mid-release (%s): change %s is refused until that release ends; abort it or wait",
-					service, holder.ID, req.Change.ID), busyErrorType, holder.ID)
+					"service %s is mid-release (%s); wait for it to end or abort it", service, holder.ID), busyErrorType, holder.ID)
 			}
 			return nil
 		}})

@@ -233,7 +233,6 @@ func (p *pipelineRun) bake(ctx workflow.Context, stage pipelines.Stage) string {
 // failed handles a failure or stop of stage i per the rollback policy. It
 // returns true when the operator resumed a manual pipeline: retry the stage.
 func (p *pipelineRun) failed(ctx workflow.Context, i int, why string) bool {
-	p.st.Reason = why
 	policy := p.in.Pipeline.Rollback
 	switch {
 	case p.rollback:
@@ -285,16 +284,13 @@ func (p *pipelineRun) result() PipelineResult {
 	return PipelineResult{Phase: p.st.Phase, Reason: p.st.Reason, Changed: changed, LeftAsIs: p.leftAsIs}
 }
 
-// set records a phase change: search attributes, the Web UI's current
-// details, and the Release's status.
+// set records a phase change and its reason ("" clears the last one):
+// search attributes, the Web UI's current details, and the Release's status.
 func (p *pipelineRun) set(ctx workflow.Context, phase Phase, reason string) {
 	if phase != p.st.Phase {
 		_ = workflow.UpsertTypedSearchAttributes(ctx, AttrPhase.ValueSet(string(phase)))
 	}
-	p.st.Phase = phase
-	if reason != "" || !phase.Terminal() {
-		p.st.Reason = reason
-	}
+	p.st.Phase, p.st.Reason = phase, reason
 	workflow.SetCurrentDetails(ctx, pipelineDetails(p.in, p.st))
 	if p.in.Release != "" {
 		workflow.SignalExternalWorkflow(ctx, p.in.Release, "", signalProgress, progress{Pipeline: p.key, Status: p.st})
@@ -315,13 +311,17 @@ func unwind(ctx workflow.Context, taskQueue string, changes []Compensation, para
 		c := changes[i]
 		_ = workflow.Await(dctx, func() bool { return inflight < parallel })
 		inflight++
+		summary := fmt.Sprintf("roll %s back to %s", c.Target.ID(), c.Previous)
+		if c.Previous == "" {
+			summary = fmt.Sprintf("remove the first deploy from %s", c.Target.ID())
+		}
 		workflow.Go(dctx, func(gctx workflow.Context) {
 			defer func() { inflight-- }()
 			actx := workflow.WithActivityOptions(gctx, workflow.ActivityOptions{
 				TaskQueue:           taskQueue,
 				StartToCloseTimeout: time.Hour,
 				HeartbeatTimeout:    heartbeatTimeout,
-				Summary:             fmt.Sprintf("roll %s back to %s", c.Target.ID(), c.Previous),
+				Summary:             summary,
 				RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 5},
 			})
 			if err := workflow.ExecuteActivity(actx, (*Activities).Rollback, c).Get(gctx, nil); err != nil {

@@ -299,7 +299,7 @@ func (r *releaseRun) unwindSucceeded(ctx workflow.Context) {
 		res.Changed = keepLeft(res.Changed, left)
 		res.LeftAsIs = append(res.LeftAsIs, left...)
 		r.st.LeftAsIs = append(r.st.LeftAsIs, left...)
-		ps.Phase = PhaseRolledBack
+		ps.Phase, ps.Reason = PhaseRolledBack, "rolled back: "+r.why()
 		if len(left) > 0 {
 			ps.Phase = PhaseFailed
 			ps.Reason = fmt.Sprintf("rollback failed, left as they are: %v", left)

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -297,6 +298,11 @@ func TestApprovalRequiredThenGiven(t *testing.T) {
 		t.Errorf("events %+v: want alice's approval", st.Events)
 	}
 	f.assertLive("v2", prodA, prodB)
+	for _, ps := range st.Pipelines {
+		if ps.Phase != PhaseSucceeded || ps.Reason != "" {
+			t.Errorf("pipeline %s/%s ended %s with reason %q, want succeeded with none", ps.Cloud, ps.Boundary, ps.Phase, ps.Reason)
+		}
+	}
 }
 
 func TestAbortDuringStageRollsBack(t *testing.T) {
@@ -463,6 +469,69 @@ func TestFailingRollbackIsReported(t *testing.T) {
 	f.assertLive("v2", prodA)
 	if n := len(f.calls("rollback")); n != 3 {
 		t.Errorf("%d rollback calls: a permission error must not be retried", n)
+	}
+}
+
+// runNothing makes the targets run nothing, as before their first deploy.
+func (f *fixture) runNothing(targets ...placement.Target) {
+	for _, tg := range targets {
+		f.fake.SetLive(tg, "")
+	}
+}
+
+// rollbacks returns "target→revision" for the fake's rollback calls, in order.
+func (f *fixture) rollbacks() []string {
+	var out []string
+	for _, c := range f.fake.Calls() {
+		if c.Op == "rollback" {
+			out = append(out, c.Target+"→"+c.Arg)
+		}
+	}
+	return out
+}
+
+func TestFailedFirstDeployIsRemoved(t *testing.T) {
+	f := newFixture(t, request(pipe("aws", "automatic", stg("one", stagingA, prodA), stg("two", prodB))))
+	f.runNothing(stagingA, prodA, prodB)
+	f.fake.SetFaults(prodA, fake.Faults{Health: driver.Unhealthy})
+	st := f.run()
+
+	if st.Phase != PhaseRolledBack || len(st.LeftAsIs) > 0 {
+		t.Fatalf("phase %s (%s), left as is %v: want rolled-back, nothing left", st.Phase, st.Reason, st.LeftAsIs)
+	}
+	f.assertLive("", stagingA, prodA, prodB)
+	if got, want := f.rollbacks(), []string{prodA.ID() + "→", stagingA.ID() + "→"}; !slices.Equal(got, want) {
+		t.Errorf("rollbacks %v, want the first deploys removed newest first %v", got, want)
+	}
+	if ps := st.Pipelines[0]; ps.Phase != PhaseRolledBack || !strings.Contains(ps.Reason, "healthz") {
+		t.Errorf("pipeline ended %s (%q), want rolled-back naming the gate", ps.Phase, ps.Reason)
+	}
+}
+
+func TestFirstDeployTheDriverCannotRemoveIsLeftAsIs(t *testing.T) {
+	f := newFixture(t, request(pipe("aws", "automatic", stg("one", prodA, prodB))))
+	f.runNothing(prodA)
+	f.fake.SetFaults(prodA, fake.Faults{Rollback: driver.Invalid})
+	f.fake.SetFaults(prodB, fake.Faults{Health: driver.Unhealthy})
+	st := f.run()
+
+	if st.Phase != PhaseFailed || !slices.Equal(st.LeftAsIs, []string{prodA.ID()}) {
+		t.Fatalf("phase %s, left as is %v: want failed with %s left as is", st.Phase, st.LeftAsIs, prodA.ID())
+	}
+	f.assertLive("v2", prodA)
+	f.assertLive("v1", prodB)
+	if n := len(f.calls("rollback")); n != 2 {
+		t.Errorf("%d rollback calls, want 2: invalid must not be retried", n)
+	}
+}
+
+func TestPipelineStatusAlwaysHasAStage(t *testing.T) {
+	data, err := json.Marshal(PipelineStatus{Cloud: "aws", Boundary: "aws", Phase: PhasePending})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"stage":""`) {
+		t.Errorf("%s has no stage key", data)
 	}
 }
 

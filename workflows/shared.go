@@ -134,7 +134,7 @@ type PipelineStatus struct {
 	Boundary   string `json:"boundary"`
 	WorkflowID string `json:"workflowId"`
 	TaskQueue  string `json:"taskQueue"`
-	Stage      string `json:"stage,omitempty"` // the current (or last) stage
+	Stage      string `json:"stage"` // the current (or last) stage; "" before the first
 	Stages     int    `json:"stages"`
 	Phase      Phase  `json:"phase"`
 	Done       int    `json:"done"`  // targets of the current stage done

@@ -101,6 +101,15 @@ type Deployer interface {
 	// Status reports the progress of revision on the target.
 	Status(ctx context.Context, t placement.Target, revision string) (Status, error)
 	// Rollback makes revision live again; progress is read with Status.
+	//
+	// Rollback(ctx, t, "") undoes a first deploy: nothing was running on t
+	// before (Deployment.Previous was ""), so it removes what Meridian
+	// started there (stops the instances, scales to zero, deletes a service
+	// Meridian created). Its progress is read with Status(ctx, t, ""),
+	// which reports StateReady with Desired 0 once nothing runs; NotFound
+	// (the target itself is gone) means the same. The next Deploy reports
+	// Previous "". A driver that cannot remove what it started returns an
+	// error with code Invalid, and the target is left as it is.
 	Rollback(ctx context.Context, t placement.Target, revision string) error
 }
 

@@ -113,6 +113,7 @@ func RunConformanceTests(t *testing.T, newHarness HarnessMaker) {
 		{"FailedRollout", testFailedRollout},
 		{"Rollback", testRollback},
 		{"RollbackOfFirstDeploy", testRollbackOfFirstDeploy},
+		{"RollbackOfFirstDeployRemovesIt", testRollbackOfFirstDeployRemovesIt},
 		{"Config", testConfig},
 		{"Gates", testGates},
 		{"Throttled", testThrottled},
@@ -379,6 +380,45 @@ func testRollbackOfFirstDeploy(t *testing.T, s *suite) {
 		t.Fatalf("rollout of v2-bad ended %+v, want failed", st)
 	}
 	restore(bad)
+}
+
+// testRollbackOfFirstDeployRemovesIt undoes a first deploy to a target that
+// ran nothing: Rollback to "" removes it (Status of "" ends ready with
+// nothing desired, or the target is gone), and the next Deploy reports that
+// nothing was running. A driver that cannot remove what it started says so
+// with code Invalid.
+func testRollbackOfFirstDeployRemovesIt(t *testing.T, s *suite) {
+	if s.initial != "" {
+		t.Skip("the harness's targets run a revision before the first deploy")
+	}
+	s.deployReady(t, "v1")
+	if err := s.d.Rollback(s.ctx, s.target, ""); s.d.ErrorCode(err) == driver.Invalid {
+		t.Logf("the driver cannot undo a first deploy (code invalid): %v", err)
+		return
+	} else if err != nil {
+		t.Fatalf(`Rollback(""): %v (code %v), want success or invalid`, err, s.d.ErrorCode(err))
+	}
+	var last driver.Status
+	await(t, s.ctx, "the first deploy to be removed", func() (bool, error) {
+		st, err := s.d.Status(s.ctx, s.target, "")
+		if s.d.ErrorCode(err) == driver.NotFound {
+			last = driver.Status{State: driver.StateReady}
+			return true, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf(`Status(""): %w (code %v)`, err, s.d.ErrorCode(err))
+		}
+		last = st
+		return st.State != driver.StateProgressing, nil
+	})
+	if last.State != driver.StateReady || last.Desired != 0 || last.Ready != 0 {
+		t.Fatalf(`Status("") after Rollback("") = %+v, want ready with nothing desired`, last)
+	}
+	dep := s.deploy(t, "v2")
+	if dep.Previous != "" || !dep.Changed {
+		t.Fatalf(`Deploy after Rollback("") = %+v, want previous "" (nothing was running) and changed`, dep)
+	}
+	s.awaitReady(t, dep.Revision)
 }
 
 // configurer returns the driver's Configurer, or nil.

@@ -116,6 +116,9 @@ func (d *memDriver) Status(ctx context.Context, t placement.Target, rev string) 
 	}
 	defer d.mu.Unlock()
 	mt := d.target(t)
+	if rev == "" && mt.live == "" {
+		return driver.Status{State: driver.StateReady}, nil // nothing runs
+	}
 	i := revIndex(rev)
 	if i < 0 || i >= len(mt.revisions) {
 		return driver.Status{}, fmt.Errorf("revision %s: %w", rev, errNotFound)
@@ -137,10 +140,10 @@ func (d *memDriver) Rollback(ctx context.Context, t placement.Target, rev string
 	}
 	defer d.mu.Unlock()
 	mt := d.target(t)
-	if i := revIndex(rev); i < 0 || i >= len(mt.revisions) {
+	if i := revIndex(rev); rev != "" && (i < 0 || i >= len(mt.revisions)) {
 		return fmt.Errorf("revision %s: %w", rev, errNotFound)
 	}
-	mt.live = rev
+	mt.live = rev // "" removes a first deploy
 	return nil
 }
 

@@ -281,10 +281,16 @@ func (d *Driver) Status(ctx context.Context, t placement.Target, revision string
 	if s.live != revision {
 		return driver.Status{}, d.fail(driver.NotFound, fmt.Sprintf("revision %q is not live on %s (live: %q)", revision, id, s.live))
 	}
+	if revision == "" {
+		return driver.Status{State: driver.StateReady}, nil // nothing runs
+	}
 	return d.status(id, s, revision), nil
 }
 
-// Rollback makes revision live again.
+// Rollback makes revision live again; revision "" undoes a first deploy:
+// nothing is live afterwards (Live reports "", Status of "" is ready with
+// Desired 0) and the next Deploy reports Previous "". The call is recorded
+// as a rollback with Arg "".
 func (d *Driver) Rollback(ctx context.Context, t placement.Target, revision string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()

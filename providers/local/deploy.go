@@ -63,6 +63,9 @@ func (p *Provider) Deploy(ctx context.Context, req driver.DeployRequest) (driver
 }
 
 // Rollback makes revision live again by the same rolling replacement.
+// Revision "" undoes a first deploy: every instance of the target stops and
+// nothing is live any more (Status of "" reports ready with Desired 0 once
+// they have), so the next Deploy reports Previous "".
 func (p *Provider) Rollback(ctx context.Context, t placement.Target, revision string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -72,7 +75,10 @@ func (p *Provider) Rollback(ctx context.Context, t placement.Target, revision st
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	ts := p.targetLocked(t, false)
-	if ts == nil || ts.revision(revision) == nil {
+	switch {
+	case ts == nil && revision == "":
+		return nil // nothing was ever started here
+	case ts == nil || (revision != "" && ts.revision(revision) == nil):
 		return fmt.Errorf("rollback %s: revision %q: %w", t.ID(), revision, errNotFound)
 	}
 	if ts.Live == revision && ts.State != driver.StateFailed {
@@ -82,7 +88,15 @@ func (p *Provider) Rollback(ctx context.Context, t placement.Target, revision st
 		return nil
 	}
 	ts.Live, ts.State, ts.Reason = revision, driver.StateProgressing, ""
-	ts.revision(revision).Failure = ""
+	if rev := ts.revision(revision); rev != nil {
+		rev.Failure = ""
+	} else {
+		ts.Stable, ts.Desired, ts.Sharding = "", 0, nil
+		if f := p.assigners[t.ID()]; f != nil {
+			f.cancel()
+			delete(p.assigners, t.ID())
+		}
+	}
 	if err := p.saveLocked(); err != nil {
 		return err
 	}
@@ -98,6 +112,10 @@ func (p *Provider) Status(ctx context.Context, t placement.Target, revision stri
 	}
 	p.mu.Lock()
 	ts := p.targetLocked(t, false)
+	if revision == "" {
+		defer p.mu.Unlock()
+		return removalStatus(ts), nil
+	}
 	if ts == nil || ts.revision(revision) == nil {
 		p.mu.Unlock()
 		return driver.Status{}, fmt.Errorf("status %s: revision %q: %w", t.ID(), revision, errNotFound)
@@ -114,7 +132,11 @@ func (p *Provider) Status(ctx context.Context, t placement.Target, revision stri
 	p.mu.Unlock()
 	if revision != live {
 		st.State, st.Reason = driver.StateFailed, rev.Failure
-		if st.Reason == "" {
+		switch {
+		case st.Reason != "":
+		case live == "":
+			st.Reason = "removed: nothing runs"
+		default:
 			st.Reason = fmt.Sprintf("replaced by %s", live)
 		}
 		return st, nil
@@ -129,6 +151,21 @@ func (p *Provider) Status(ctx context.Context, t placement.Target, revision stri
 		st.Reason = fmt.Sprintf("%d of %d instances ready: %s", ready, st.Desired, why)
 	}
 	return st, nil
+}
+
+// removalStatus is the Status of revision "": whether nothing runs on the
+// target (ready), its instances are stopping (progressing), or a revision
+// is live (failed).
+func removalStatus(ts *target) driver.Status {
+	switch {
+	case ts == nil:
+		return driver.Status{State: driver.StateReady}
+	case ts.Live != "":
+		return driver.Status{State: driver.StateFailed, Reason: fmt.Sprintf("revision %s is live", ts.Live)}
+	case ts.State == driver.StateProgressing || len(ts.Instances) > 0:
+		return driver.Status{State: driver.StateProgressing, Reason: fmt.Sprintf("stopping %d instance(s)", len(ts.Instances))}
+	}
+	return driver.Status{State: driver.StateReady}
 }
 
 // probeAll probes path on the instances at once and returns how many
@@ -211,6 +248,12 @@ func (p *Provider) rollout(ctx context.Context, tid string) error {
 		}
 		p.mu.Lock()
 		ts := p.state.Targets[tid]
+		if ts.Live == "" {
+			// A first deploy undone: stop everything.
+			p.mu.Unlock()
+			p.stopTarget(ctx, tid)
+			return ctx.Err()
+		}
 		rev := ts.revision(ts.Live)
 		var current, stale []*instance
 		for _, in := range ts.Instances {

@@ -431,3 +431,47 @@ func TestSharderOnUnshardedTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRemoveFirstDeploy undoes a first deploy (its gates failed): Rollback
+// to "" stops its instances, and a new Provider on the same state dir
+// still knows that nothing runs.
+func TestRemoveFirstDeploy(t *testing.T) {
+	dir := t.TempDir()
+	tgt := newTarget("first")
+	p1 := newProvider(t, dir)
+	first := deployReady(t, p1, demoRequest(tgt, "v1", 2))
+	if first.Previous != "" {
+		t.Fatalf("first deploy = %+v, want previous \"\"", first)
+	}
+	pids := pidsOf(p1, tgt)
+	if len(pids) != 2 {
+		t.Fatalf("pids %v, want 2 instances", pids)
+	}
+	if err := p1.Rollback(context.Background(), tgt, ""); err != nil {
+		t.Fatal(err)
+	}
+	await(t, "nothing to run", func() bool {
+		st, err := p1.Status(context.Background(), tgt, "")
+		return err == nil && st.State == driver.StateReady && st.Desired == 0
+	})
+	for _, pid := range pids {
+		if p1.alive(pid) {
+			t.Errorf("instance pid %d of v1 still runs", pid)
+		}
+	}
+	if err := p1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p2 := newProvider(t, dir)
+	defer p2.Close()
+	if st, err := p2.Status(context.Background(), tgt, ""); err != nil || st.State != driver.StateReady {
+		t.Fatalf(`Status("") after a restart = %+v, %v; want ready`, st, err)
+	}
+	if st, _ := p2.Status(context.Background(), tgt, first.Revision); st.State != driver.StateFailed {
+		t.Errorf("removed revision %s reports %+v, want failed", first.Revision, st)
+	}
+	good := deployReady(t, p2, demoRequest(tgt, "v2", 2))
+	if good.Previous != "" {
+		t.Fatalf("deploy after the removal = %+v, want previous \"\"", good)
+	}
+}

@@ -107,7 +107,8 @@ func freePort() (int, error) {
 }
 
 // launch starts the instance's process on a free port (keeping its port
-// when it has one) and records its pid; the caller saves state.
+// when it has one) and records its pid in the saved state at once, so that
+// a crash of this process never leaves an instance that state.json omits.
 func (p *Provider) launch(tid string, in *instance, rev *revision) error {
 	bin, err := p.binary(rev.Image)
 	if err != nil {
@@ -153,6 +154,7 @@ func (p *Provider) launch(tid string, in *instance, rev *revision) error {
 	p.procs[cmd.Process.Pid] = pr
 	in.PID = cmd.Process.Pid
 	in.Revision = rev.ID
+	p.saveLocked()
 	p.mu.Unlock()
 	return nil
 }
