@@ -240,7 +240,7 @@ func (t *tour) restart(ctx context.Context, res *tourResult) error {
 		}
 		c := l.count(w)
 		all.add(c)
-		t.say("  %-42s restarted in %s: hit rate %5.1f%% over %d requests (%d misses, %d failed, %d rerouted after a 421)",
+		t.say("  %-42s restarted in %s: hit rate %5.1f%% over %d requests (%d misses, %d failed, %d rerouted)",
 			l.target, w.to.Sub(w.from).Round(100*time.Millisecond), c.hitRate(), c.requests, c.misses, c.failed, c.rerouted)
 	}
 	res.load = all
@@ -533,7 +533,7 @@ type keyedLoad struct {
 type sample struct {
 	at       time.Time
 	result   loadResult
-	rerouted bool // the first instance asked no longer owned the shard
+	rerouted bool // the first instance asked no longer served the shard
 }
 
 type loadResult int
@@ -607,38 +607,50 @@ func (l *keyedLoad) refresh(ctx context.Context) bool {
 	return true
 }
 
-// get fetches key from its shard's owner. An instance that no longer owns
-// the shard answers 421: the client then reads the routes again and
-// retries once, as a client of a sharding system does.
+// get fetches key from its shard's owner. The routes may lag the
+// assigner by a refresh: when the instance asked is down (it restarted),
+// answers 421 (it no longer owns the shard) or is not assigned shards yet
+// (shard -1: it came back and serves any key, from an empty cache), the
+// client reads the routes again and retries once, as a client of a
+// sharding system does.
 func (l *keyedLoad) get(ctx context.Context, key string) (r loadResult, rerouted bool) {
 	for {
 		routes := *l.routes.Load()
-		u := "http://" + routes[demoshard.ShardOf(key, len(routes))] + "/cache/" + url.PathEscape(key)
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return failed, rerouted
-		}
-		resp, err := l.t.http.Do(req)
-		if err != nil {
-			return failed, rerouted
-		}
 		var e struct {
-			Hit bool `json:"hit"`
+			Hit   bool `json:"hit"`
+			Shard int  `json:"shard"`
 		}
-		err = json.NewDecoder(resp.Body).Decode(&e)
-		resp.Body.Close()
+		code, err := l.fetch(ctx, routes[demoshard.ShardOf(key, len(routes))], key, &e)
+		misrouted := err != nil || code == http.StatusMisdirectedRequest || (code == http.StatusOK && e.Shard < 0)
 		switch {
-		case resp.StatusCode == http.StatusMisdirectedRequest && !rerouted:
+		case misrouted && !rerouted:
 			l.refresh(ctx)
 			rerouted = true
 			continue
-		case resp.StatusCode != http.StatusOK || err != nil:
+		case err != nil || code != http.StatusOK:
 			return failed, rerouted
 		case e.Hit:
 			return hit, rerouted
 		}
 		return miss, rerouted
 	}
+}
+
+// fetch sends GET /cache/{key} to addr and decodes a 200 answer into e.
+func (l *keyedLoad) fetch(ctx context.Context, addr, key string, e any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/cache/"+url.PathEscape(key), nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := l.t.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode, nil
+	}
+	return resp.StatusCode, json.NewDecoder(resp.Body).Decode(e)
 }
 
 // start runs the clients until ctx ends; wg waits for them.
