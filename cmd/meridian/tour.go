@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,6 +62,8 @@ type tour struct {
 	run     string // UTC stamp in every change id, so each run makes new releases
 	started time.Time
 	http    *http.Client
+	// approved lists the stages the tour approved, as "stage of cloud/boundary".
+	approved []string
 }
 
 // tourResult is what the summary reports.
@@ -82,8 +85,9 @@ func runDemoTour(ctx context.Context, env devEnv) error {
 		return err
 	}
 	for _, name := range []string{tourService, tourSharded} {
-		if !slices.ContainsFunc(model.Services, func(s placement.Service) bool { return s.Name == name }) {
-			return fmt.Errorf("spec %s has no service %q: the tour runs on the demo spec (testdata/demo)", env.Spec, name)
+		i := slices.IndexFunc(model.Services, func(s placement.Service) bool { return s.Name == name })
+		if i < 0 || (name == tourSharded && model.Services[i].Sharding == nil) {
+			return fmt.Errorf("spec %s has no service %q (or it is not sharded): the tour runs on the demo spec, testdata/demo", env.Spec, name)
 		}
 	}
 	t := &tour{
@@ -120,6 +124,7 @@ func (t *tour) service(name string) placement.Service {
 // goodRelease rolls tourGood of tourService through every stage.
 func (t *tour) goodRelease(ctx context.Context, res *tourResult) error {
 	t.say("== 1/3  %s %s through every stage, the tour approving what waits for approval", tourService, tourGood)
+	t.approved = nil
 	if vs, err := t.versions(ctx, tourService); err == nil && len(vs) > 0 && allOn(vs, tourGood) {
 		t.say("%s already runs %s everywhere (an earlier run): the deploys change nothing, the stages still gate, bake and wait for approval", tourService, tourGood)
 	}
@@ -181,7 +186,8 @@ func (t *tour) checkVersions(ctx context.Context, before map[string][]string) er
 	}
 	for _, tgt := range t.service(tourService).Targets {
 		vs := now[tgt.ID()]
-		t.say("  %-42s %d/%d instances on %s", tgt.ID(), len(vs), len(vs), onlyVersion(vs))
+		v, _ := onlyVersion(vs)
+		t.say("  %-42s %d/%d instances on %s", tgt.ID(), len(vs), len(vs), v)
 	}
 	return nil
 }
@@ -369,6 +375,7 @@ func (t *tour) follow(ctx context.Context, id string) (workflows.Status, error) 
 			}
 			approved[key+" "+p.Stage] = true
 			t.say("  approving stage %s of %s as the tour, reason: %s", p.Stage, key, tourApproval)
+			t.approved = append(t.approved, p.Stage+" of "+key)
 			if _, err := workflows.Approve(ctx, t.c, id, workflows.Request{Stage: p.Stage, Who: tourWho, Reason: tourApproval}); err != nil {
 				return st, err
 			}
@@ -478,18 +485,18 @@ func (t *tour) getJSON(ctx context.Context, u string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
-// onlyVersion is the one version of vs, or "a mix of versions".
-func onlyVersion(vs []string) string {
-	if len(vs) == 0 || slices.Compact(slices.Clone(vs))[0] != vs[len(vs)-1] {
-		return "a mix of versions"
+// onlyVersion returns the version every instance reports, if they agree.
+func onlyVersion(vs []string) (string, bool) {
+	if len(vs) == 0 || slices.ContainsFunc(vs, func(v string) bool { return v != vs[0] }) {
+		return "", false
 	}
-	return vs[0]
+	return vs[0], true
 }
 
 // allOn reports whether every instance of every target reports version.
 func allOn(vs map[string][]string, version string) bool {
 	for _, v := range vs {
-		if onlyVersion(v) != version {
+		if only, ok := onlyVersion(v); !ok || only != version {
 			return false
 		}
 	}
@@ -500,7 +507,7 @@ func allOn(vs map[string][]string, version string) bool {
 // before, on as many instances.
 func sameVersions(before, now map[string][]string) bool {
 	for id, vs := range before {
-		if onlyVersion(vs) == "a mix of versions" || !slices.Equal(vs, now[id]) {
+		if _, ok := onlyVersion(vs); !ok || !slices.Equal(vs, now[id]) {
 			return false
 		}
 	}
@@ -721,7 +728,8 @@ func (t *tour) summary(res tourResult) {
 	took := func(st workflows.Status) time.Duration { return st.Ended.Sub(st.Started).Round(100 * time.Millisecond) }
 	t.say("== Tour %s done", t.run)
 	w := t.out
-	fmt.Fprintf(w, "  good     %-48s succeeded in %s; stage prod approved by the tour\n", res.good.Release, took(res.good))
+	fmt.Fprintf(w, "  good     %-48s succeeded in %s; approved by the tour: stage %s\n",
+		res.good.Release, took(res.good), strings.Join(t.approved, ", stage "))
 	fmt.Fprintf(w, "  bad      %-48s rolled back in %s; rollback scheduled %s after the failed health\n"+
 		"           check was reported, %s after the bad deploy began; every %s target is back on %s\n",
 		res.bad.Release, took(res.bad), res.rollback.Sub(res.detected).Round(time.Millisecond),
