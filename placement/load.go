@@ -1,6 +1,7 @@
 package placement
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -116,6 +118,7 @@ func checkDir(dir, abs string) (pkg string, errs Errors) {
 	}
 	found := false
 	var total int64
+	var files []string
 	for _, e := range entries {
 		name := e.Name()
 		if !strings.HasSuffix(name, ".cue") || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
@@ -131,9 +134,7 @@ func checkDir(dir, abs string) (pkg string, errs Errors) {
 			errs = append(errs, Error{File: name, Msg: fmt.Sprintf("file is too large (%s; at most %s)", mib(info.Size()), mib(MaxFileSize))})
 			continue
 		}
-		if pkg == "" {
-			pkg = packageName(filepath.Join(abs, name))
-		}
+		files = append(files, name)
 	}
 	if !found {
 		errs = append(errs, Error{Msg: "no .cue files in the spec directory"})
@@ -141,7 +142,49 @@ func checkDir(dir, abs string) (pkg string, errs Errors) {
 	if total > MaxSpecSize && len(errs) == 0 {
 		errs = append(errs, Error{Msg: fmt.Sprintf("spec is too large (%s of .cue files; at most %s)", mib(total), mib(MaxSpecSize))})
 	}
+	if len(errs) > 0 {
+		return "", errs
+	}
+	for _, name := range files {
+		if e := notText(abs, name); e != nil {
+			errs = append(errs, *e)
+		} else if pkg == "" {
+			pkg = packageName(filepath.Join(abs, name))
+		}
+	}
 	return pkg, errs
+}
+
+// notText reports a .cue file that is not UTF-8 text (a binary dropped
+// into the spec directory) as one error at its first bad byte, instead of
+// the hundreds of illegal-character errors the CUE scanner would give.
+func notText(abs, name string) *Error {
+	b, err := os.ReadFile(filepath.Join(abs, name))
+	if err != nil {
+		return &Error{File: name, Msg: err.Error()}
+	}
+	bad := bytes.IndexByte(b, 0)
+	if bad < 0 && utf8.Valid(b) {
+		return nil
+	}
+	if i := invalidUTF8(b); bad < 0 || (i >= 0 && i < bad) {
+		bad = i
+	}
+	line := 1 + bytes.Count(b[:bad], []byte("\n"))
+	col := 1 + utf8.RuneCount(b[bytes.LastIndexByte(b[:bad], '\n')+1:bad])
+	return &Error{File: name, Line: line, Col: col, Msg: "not a text file: a .cue file must be UTF-8 text without NUL bytes"}
+}
+
+// invalidUTF8 returns the offset of the first byte of b that is not valid UTF-8, or -1.
+func invalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
