@@ -16,6 +16,8 @@ import (
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
+const image = "registry.example.com/billing"
+
 func target(service string) placement.Target {
 	return placement.Target{Service: service, Environment: "prod", Cloud: "aws", Boundary: "public", Region: "us-east-1"}
 }
