@@ -1,10 +1,12 @@
 package aws
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	smithyendpoints "github.com/aws/smithy-go/endpoints"
 
 	"github.com/meridian-deploy/meridian/providers/driver"
@@ -46,4 +48,21 @@ func InBoundary(ep smithyendpoints.Endpoint, prefix, region string, b regions.Bo
 	}
 	ep.URI = url.URL{Scheme: "https", Host: fmt.Sprintf("%s.%s.%s", prefix, region, b.DNSSuffix)}
 	return ep
+}
+
+// SDKResolver is a service's SDK endpoint resolver
+// (ecs.NewDefaultEndpointResolverV2(), …) for its endpoint parameters P.
+type SDKResolver[P any] interface {
+	ResolveEndpoint(ctx context.Context, params P) (smithyendpoints.Endpoint, error)
+}
+
+// ResolveInBoundary resolves params with a service's SDK rules and keeps the
+// endpoint inside boundary b (see InBoundary). region and endpoint are the
+// parameters' Region and Endpoint: a custom endpoint is kept as resolved.
+func ResolveInBoundary[P any](ctx context.Context, sdk SDKResolver[P], params P, region, endpoint *string, prefix string, b regions.Boundary) (smithyendpoints.Endpoint, error) {
+	ep, err := sdk.ResolveEndpoint(ctx, params)
+	if err != nil || endpoint != nil {
+		return ep, err
+	}
+	return InBoundary(ep, prefix, aws.ToString(region), b), nil
 }

@@ -116,11 +116,7 @@ func New(cfg aws.Config, opts *Options) *Driver {
 type endpointResolver struct{ boundary regions.Boundary }
 
 func (r endpointResolver) ResolveEndpoint(ctx context.Context, p appconfig.EndpointParameters) (smithyendpoints.Endpoint, error) {
-	ep, err := appconfig.NewDefaultEndpointResolverV2().ResolveEndpoint(ctx, p)
-	if err != nil || p.Endpoint != nil {
-		return ep, err
-	}
-	return awsx.InBoundary(ep, "appconfig", aws.ToString(p.Region), r.boundary), nil
+	return awsx.ResolveInBoundary(ctx, appconfig.NewDefaultEndpointResolverV2(), p, p.Region, p.Endpoint, "appconfig", r.boundary)
 }
 
 // ErrorCode maps AppConfig and driver errors to portable codes.

@@ -101,11 +101,7 @@ func New(cfg aws.Config, opts *Options) *Driver {
 type endpointResolver struct{ boundary regions.Boundary }
 
 func (r endpointResolver) ResolveEndpoint(ctx context.Context, p cloudwatch.EndpointParameters) (smithyendpoints.Endpoint, error) {
-	ep, err := cloudwatch.NewDefaultEndpointResolverV2().ResolveEndpoint(ctx, p)
-	if err != nil || p.Endpoint != nil {
-		return ep, err
-	}
-	return awsx.InBoundary(ep, "monitoring", aws.ToString(p.Region), r.boundary), nil
+	return awsx.ResolveInBoundary(ctx, cloudwatch.NewDefaultEndpointResolverV2(), p, p.Region, p.Endpoint, "monitoring", r.boundary)
 }
 
 // ErrorCode maps CloudWatch and driver errors to portable codes.

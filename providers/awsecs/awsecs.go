@@ -109,11 +109,7 @@ func New(cfg aws.Config, opts *Options) *Driver {
 type endpointResolver struct{ boundary regions.Boundary }
 
 func (r endpointResolver) ResolveEndpoint(ctx context.Context, p ecs.EndpointParameters) (smithyendpoints.Endpoint, error) {
-	ep, err := ecs.NewDefaultEndpointResolverV2().ResolveEndpoint(ctx, p)
-	if err != nil || p.Endpoint != nil {
-		return ep, err
-	}
-	return awsx.InBoundary(ep, "ecs", aws.ToString(p.Region), r.boundary), nil
+	return awsx.ResolveInBoundary(ctx, ecs.NewDefaultEndpointResolverV2(), p, p.Region, p.Endpoint, "ecs", r.boundary)
 }
 
 // ErrorCode maps ECS and driver errors to portable codes.
