@@ -13,6 +13,12 @@
 // entries. A member that died cannot hand over: its shards start cold.
 // Clients route a key to Route(key).
 //
+// A new Assigner over a running fleet (the provider restarted and adopted
+// its instances) continues where the previous one stopped: its first
+// Reconcile learns the owner map and the generation from what the members
+// report, so it moves no shard needlessly and its assignments are not
+// refused as stale. The generation moves only when an assignment changes.
+//
 // See docs/drain-protocol.md for the wire protocol.
 package demoshard
 
@@ -47,6 +53,7 @@ type Assigner struct {
 	owner      []string          // shard → member id, "" when unassigned
 	address    map[string]string // member id → address
 	generation int64
+	learned    bool // owner was taken from the members' reports
 }
 
 // NewAssigner returns an Assigner of total shards over the fleet members
@@ -83,22 +90,24 @@ func (a *Assigner) Owners() map[string]int {
 	return n
 }
 
-// Run reconciles every interval until ctx ends.
+// Run reconciles at once and then every interval until ctx ends.
 func (a *Assigner) Run(ctx context.Context, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
+		a.Reconcile(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			a.Reconcile(ctx)
 		}
 	}
 }
 
 // Reconcile observes the members, moves shards off draining and missing
-// members, rebalances, and pushes the assignments that changed.
+// members, rebalances, and pushes the assignments that changed under a new
+// generation. When nothing changed it pushes nothing and keeps the
+// generation.
 func (a *Assigner) Reconcile(ctx context.Context) error {
 	a.reconcile.Lock()
 	defer a.reconcile.Unlock()
@@ -116,10 +125,14 @@ func (a *Assigner) Reconcile(ctx context.Context) error {
 	alive := map[string]bool{}
 	var live []string
 	a.mu.Lock()
+	if !a.learned {
+		a.learned = a.learnLocked(members, seen)
+	}
 	for i, m := range members {
 		a.address[m.ID] = m.Address
 		if seen[i] != nil {
 			alive[m.ID] = true
+			a.generation = max(a.generation, seen[i].Generation)
 			if !seen[i].Draining {
 				live = append(live, m.ID)
 			}
@@ -149,6 +162,16 @@ func (a *Assigner) Reconcile(ctx context.Context) error {
 			}
 		}
 	}
+	differs := func(i int) bool {
+		return seen[i] != nil && (seen[i].Total != a.total || !slices.Equal(shardsOf(next, members[i].ID), seen[i].Shards))
+	}
+	changed := len(gained) > 0
+	for i := range members {
+		changed = changed || differs(i)
+	}
+	if !changed {
+		return nil // every member holds its assignment: no new generation
+	}
 	var errs []error
 	pushed := map[string]bool{}
 	for _, id := range slices.Sorted(maps.Keys(gained)) {
@@ -164,11 +187,8 @@ func (a *Assigner) Reconcile(ctx context.Context) error {
 	a.owner, a.generation = next, generation
 	a.mu.Unlock()
 	for i, m := range members {
-		if pushed[m.ID] || seen[i] == nil {
-			continue
-		}
-		if want := shardsOf(next, m.ID); !slices.Equal(want, seen[i].Shards) || seen[i].Total != a.total {
-			if err := a.push(ctx, m.Address, generation, want, nil); err != nil {
+		if !pushed[m.ID] && differs(i) {
+			if err := a.push(ctx, m.Address, generation, shardsOf(next, m.ID), nil); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -177,6 +197,36 @@ func (a *Assigner) Reconcile(ctx context.Context) error {
 		return fmt.Errorf("demoshard: %v", errs)
 	}
 	return nil
+}
+
+// learnLocked takes the owner map from the shards the answering members
+// report holding under this Assigner's total. A shard two members claim
+// (the previous Assigner stopped after telling the gainer, before telling
+// the loser) goes to the claim of the newer generation, then to the
+// smaller member id. It reports whether any member answered: until one
+// does there is nothing to learn.
+func (a *Assigner) learnLocked(members []Member, seen []*Shards) bool {
+	claim := make([]int64, a.total) // generation of owner[sh]'s claim
+	answered := false
+	for i, m := range members {
+		st := seen[i]
+		if st == nil {
+			continue
+		}
+		answered = true
+		if st.Total != a.total {
+			continue // never assigned, or assigned under another shard count
+		}
+		for _, sh := range st.Shards {
+			if sh < 0 || sh >= a.total {
+				continue
+			}
+			if cur := a.owner[sh]; cur == "" || st.Generation > claim[sh] || st.Generation == claim[sh] && m.ID < cur {
+				a.owner[sh], claim[sh] = m.ID, st.Generation
+			}
+		}
+	}
+	return answered
 }
 
 // balance returns a new shard → owner map over live members: every shard

@@ -66,3 +66,26 @@ func TestShardOfIsStableAndSpread(t *testing.T) {
 		t.Fatalf("1000 keys fell into %d of 16 shards", len(seen))
 	}
 }
+
+// TestLearn: a new Assigner takes the owner map from the members' reports;
+// a shard claimed twice goes to the newer generation, then the smaller id.
+func TestLearn(t *testing.T) {
+	a := NewAssigner(4, nil)
+	members := []Member{{ID: "b"}, {ID: "a"}, {ID: "c"}, {ID: "d"}, {ID: "e"}}
+	seen := []*Shards{
+		{Total: 4, Generation: 7, Shards: []int{0, 1}},
+		{Total: 4, Generation: 8, Shards: []int{1, 2}}, // told last: a wins shard 1
+		{Total: 4, Generation: 8, Shards: []int{2, 3}}, // same generation: a wins shard 2
+		{Total: 8, Generation: 9, Shards: []int{0}},    // another shard count: ignored
+		nil, // did not answer
+	}
+	if !a.learnLocked(members, seen) {
+		t.Fatal("learnLocked reports nothing learned from answering members")
+	}
+	if want := []string{"b", "a", "a", "c"}; !slices.Equal(a.owner, want) {
+		t.Fatalf("learned owners %v, want %v", a.owner, want)
+	}
+	if NewAssigner(4, nil).learnLocked(members[:1], []*Shards{nil}) {
+		t.Fatal("learnLocked reports learning with no member answering")
+	}
+}

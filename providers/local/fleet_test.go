@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/meridian-deploy/meridian/placement"
+	"github.com/meridian-deploy/meridian/providers/demoshard"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
@@ -217,6 +218,16 @@ func (c *loadClient) get(key string) bool {
 	return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&e) == nil && e.Hit
 }
 
+// routes returns the address each key is routed to.
+func (c *loadClient) routes() map[string]string {
+	routes := map[string]string{}
+	for k := range c.keys {
+		key := fmt.Sprint("key-", k)
+		routes[key], _ = c.p.assigner(c.target).Route(key)
+	}
+	return routes
+}
+
 // warm loads every key once.
 func (c *loadClient) warm() {
 	for k := range c.keys {
@@ -257,6 +268,19 @@ func (c *loadClient) finish() (float64, int64) {
 		return 0, 0
 	}
 	return float64(c.hits.Load()) / float64(n), n
+}
+
+// awaitAssigned waits until the target's assigner has given every shard an
+// owner.
+func awaitAssigned(t testing.TB, p *Provider, tgt placement.Target) {
+	t.Helper()
+	await(t, "every shard assigned", func() bool {
+		n := 0
+		for _, c := range p.assigner(tgt).Owners() {
+			n += c
+		}
+		return n == p.opts.Shards
+	})
 }
 
 // shardAwareRestart restarts every instance through the drain.
@@ -312,13 +336,7 @@ func TestShardedRolloutKeepsCacheWarm(t *testing.T) {
 	defer p.Close()
 	tgt := newTarget("sharded")
 	deployReady(t, p, shardedRequest(tgt, "v1", 4))
-	await(t, "every shard assigned", func() bool {
-		n := 0
-		for _, c := range p.assigner(tgt).Owners() {
-			n += c
-		}
-		return n == p.opts.Shards
-	})
+	awaitAssigned(t, p, tgt)
 	c := newLoadClient(p, tgt, 200)
 	c.warm()
 	c.start(2, 2*time.Millisecond)
@@ -337,6 +355,109 @@ func TestShardedRolloutKeepsCacheWarm(t *testing.T) {
 	}
 }
 
+// TestShardedAdoptResumesAssignment restarts the provider over a running
+// sharded fleet: the new assigner continues the previous one's owner map
+// and generation, so it moves no shard needlessly, an idle reconcile keeps
+// the generation, and a drain right after the restart completes promptly
+// with the moved shards still warm.
+func TestShardedAdoptResumesAssignment(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	tgt := newTarget("adopt-sharded")
+	p1 := newProvider(t, dir)
+	deployReady(t, p1, shardedRequest(tgt, "v1", 3))
+	awaitAssigned(t, p1, tgt)
+	list, err := p1.Instances(ctx, tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Move the assignment on once: drain and undrain an instance.
+	s1 := p1.Sharder()
+	if err := s1.Drain(ctx, tgt, list[1]); err != nil {
+		t.Fatal(err)
+	}
+	await(t, list[1].ID+" to own no shards", func() bool {
+		n, err := s1.Owned(ctx, tgt, list[1])
+		return err == nil && n == 0
+	})
+	if err := s1.Undrain(ctx, tgt, list[1]); err != nil {
+		t.Fatal(err)
+	}
+	await(t, "every instance to own shards", func() bool { return len(p1.assigner(tgt).Owners()) == 3 })
+	c1 := newLoadClient(p1, tgt, 300)
+	c1.warm()
+	before := c1.routes()
+	generation := reportedShards(t, list[0].Address).Generation
+	p1.Detach()
+
+	p2 := newProvider(t, dir)
+	defer p2.Close()
+	awaitAssigned(t, p2, tgt)
+	c2 := newLoadClient(p2, tgt, 300)
+	rerouted := 0
+	for key, addr := range c2.routes() {
+		if before[key] != addr {
+			rerouted++
+		}
+	}
+	if rerouted > 0 {
+		t.Fatalf("the adopting assigner routes %d of %d keys elsewhere", rerouted, len(before))
+	}
+	for range 3 {
+		if err := p2.assigner(tgt).Reconcile(ctx); err != nil {
+			t.Fatalf("idle reconcile after the restart: %v", err)
+		}
+	}
+	if g := reportedShards(t, list[0].Address).Generation; g != generation {
+		t.Fatalf("generation %d after idle reconciles, was %d", g, generation)
+	}
+
+	s2 := p2.Sharder()
+	start := time.Now()
+	if err := s2.Drain(ctx, tgt, list[0]); err != nil {
+		t.Fatalf("drain after the restart: %v", err)
+	}
+	within, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if !pollUntil(within, 20*time.Millisecond, func() bool {
+		n, err := s2.Owned(ctx, tgt, list[0])
+		return err == nil && n == 0
+	}) {
+		t.Fatalf("%s still owns shards %v after the drain", list[0].ID, time.Since(start))
+	}
+	t.Logf("drain after the restart took %v", time.Since(start))
+	moved, hits := 0, 0
+	for key, addr := range before {
+		if addr == list[0].Address {
+			moved++
+			if c2.get(key) {
+				hits++
+			}
+		}
+	}
+	if moved == 0 || hits < moved*95/100 {
+		t.Fatalf("%d of %d keys of the drained shards hit at their new owners, want >= 95%%", hits, moved)
+	}
+	if g := reportedShards(t, list[2].Address).Generation; g <= generation {
+		t.Fatalf("generation %d after the drain, want above %d", g, generation)
+	}
+}
+
+// reportedShards returns an instance's GET /shards.
+func reportedShards(t testing.TB, addr string) demoshard.Shards {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/shards")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st demoshard.Shards
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatalf("GET %s/shards: %v", addr, err)
+	}
+	return st
+}
+
 // BenchmarkRestartHitRate measures the cache hit rate of an 8-instance
 // sharded demo fleet under steady keyed load during a shard-aware restart
 // of every instance, and during a naive rolling restart of the same fleet.
@@ -345,13 +466,7 @@ func BenchmarkRestartHitRate(b *testing.B) {
 	defer p.Close()
 	tgt := newTarget("bench")
 	deployReady(b, p, shardedRequest(tgt, "v1", 8))
-	await(b, "every shard assigned", func() bool {
-		n := 0
-		for _, c := range p.assigner(tgt).Owners() {
-			n += c
-		}
-		return n == p.opts.Shards
-	})
+	awaitAssigned(b, p, tgt)
 	c := newLoadClient(p, tgt, 1000)
 	var aware, naive float64
 	var requests int64
