@@ -11,6 +11,7 @@ package gcp
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/googleapis/gax-go/v2"
@@ -46,6 +47,32 @@ func ClientOptions(b regions.Boundary, extra ...option.ClientOption) ([]option.C
 		return nil, err
 	}
 	return append([]option.ClientOption{option.WithUniverseDomain(domain)}, extra...), nil
+}
+
+// NewClients makes a driver's two clients for boundary b with newFirst and
+// newSecond (monitoring.NewAlertPolicyClient, …), passing them the
+// boundary's client options and then opts.ClientOptions (see
+// ClientOptions); nil opts means defaults. When newSecond fails, the first
+// client is closed.
+func NewClients[A, B io.Closer](ctx context.Context, b regions.Boundary, opts *Options,
+	newFirst func(context.Context, ...option.ClientOption) (A, error),
+	newSecond func(context.Context, ...option.ClientOption) (B, error)) (first A, second B, err error) {
+	var extra []option.ClientOption
+	if opts != nil {
+		extra = opts.ClientOptions
+	}
+	co, err := ClientOptions(b, extra...)
+	if err != nil {
+		return first, second, err
+	}
+	if first, err = newFirst(ctx, co...); err != nil {
+		return first, second, err
+	}
+	if second, err = newSecond(ctx, co...); err != nil {
+		first.Close()
+		return first, second, err
+	}
+	return first, second, nil
 }
 
 // Options configures a GCP driver. A nil *Options means defaults, and the

@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"testing"
 
+	monitoring "cloud.google.com/go/monitoring/apiv3/v2"
+	run "cloud.google.com/go/run/apiv2"
 	"github.com/googleapis/gax-go/v2"
 	"github.com/googleapis/gax-go/v2/apierror"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -103,5 +107,51 @@ func TestRetryerStopsAfterAttempts(t *testing.T) {
 	}
 	if _, ok := settings.Retry().Retry(status.Error(codes.InvalidArgument, "bad")); ok {
 		t.Fatal("an invalid argument was retried")
+	}
+}
+
+// connection is a Google Cloud client whose dialed target the test reads
+// (Connection is deprecated, but the only way to read it).
+type connection interface{ Connection() *grpc.ClientConn }
+
+// TestNewClientsUniverseEndpoints checks, without any network, the endpoint
+// each GCP boundary's clients dial, for the clients of gcprun (Cloud Run
+// services and revisions) and gcpmonitoring (alert policies and metrics).
+func TestNewClientsUniverseEndpoints(t *testing.T) {
+	opts := &Options{ClientOptions: []option.ClientOption{option.WithoutAuthentication()}}
+	for boundary, universe := range map[string]string{"public": "googleapis.com", "fr-sovereign": "s3nsapis.fr"} {
+		t.Run(boundary, func(t *testing.T) {
+			b, ok := regions.Default().Boundary("gcp", boundary)
+			if !ok {
+				t.Fatalf("no gcp/%s boundary in the catalog", boundary)
+			}
+			ctx := context.Background()
+			services, revisions, err := NewClients(ctx, b, opts, run.NewServicesClient, run.NewRevisionsClient)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer services.Close()
+			defer revisions.Close()
+			alerts, metrics, err := NewClients(ctx, b, opts, monitoring.NewAlertPolicyClient, monitoring.NewMetricClient)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer alerts.Close()
+			defer metrics.Close()
+			for _, c := range []struct {
+				name   string
+				client connection
+				want   string
+			}{
+				{"services", services, "run." + universe + ":443"},
+				{"revisions", revisions, "run." + universe + ":443"},
+				{"alert policies", alerts, "monitoring." + universe + ":443"},
+				{"metrics", metrics, "monitoring." + universe + ":443"},
+			} {
+				if got := c.client.Connection().Target(); got != c.want {
+					t.Errorf("%s client dials %q, want %q", c.name, got, c.want)
+				}
+			}
+		})
 	}
 }

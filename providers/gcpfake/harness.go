@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"testing"
 	"time"
 
@@ -43,6 +44,28 @@ func (s *Server) DriverOptions(project string) *gcp.Options {
 		PollInterval:  time.Millisecond,
 		Retry:         gcp.Retry{Attempts: 4, Initial: time.Millisecond, Max: 4 * time.Millisecond},
 	}
+}
+
+// NewDriver starts a fake for test t and a driver made by newDriver
+// (gcprun.New, gcpmonitoring.New) for the public boundary, aimed at the fake
+// in project; both are closed when t ends.
+func NewDriver[D io.Closer](t testing.TB, project string, newDriver func(context.Context, regions.Boundary, *gcp.Options) (D, error)) (*Server, D) {
+	t.Helper()
+	s, err := Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	b, ok := regions.Default().Boundary("gcp", "public")
+	if !ok {
+		t.Fatal("no gcp/public boundary in the regions catalog")
+	}
+	d, err := newDriver(context.Background(), b, s.DriverOptions(project))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return s, d
 }
 
 // NewHarness starts a fake and the drivers that talk to it; it is a

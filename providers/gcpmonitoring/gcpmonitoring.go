@@ -63,17 +63,8 @@ func New(ctx context.Context, b regions.Boundary, opts *Options) (*Driver, error
 	if opts == nil {
 		opts = &Options{}
 	}
-	co, err := gcp.ClientOptions(b, opts.ClientOptions...)
+	alerts, metrics, err := gcp.NewClients(ctx, b, opts, monitoring.NewAlertPolicyClient, monitoring.NewMetricClient)
 	if err != nil {
-		return nil, err
-	}
-	alerts, err := monitoring.NewAlertPolicyClient(ctx, co...)
-	if err != nil {
-		return nil, err
-	}
-	metrics, err := monitoring.NewMetricClient(ctx, co...)
-	if err != nil {
-		alerts.Close()
 		return nil, err
 	}
 	retry := []gax.CallOption{opts.CallOption()}

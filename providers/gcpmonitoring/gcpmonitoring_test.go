@@ -16,7 +16,6 @@ import (
 	"github.com/meridian-deploy/meridian/providers/drivertest"
 	"github.com/meridian-deploy/meridian/providers/gcpfake"
 	"github.com/meridian-deploy/meridian/providers/gcpmonitoring"
-	"github.com/meridian-deploy/meridian/regions"
 )
 
 func TestConformance(t *testing.T) {
@@ -26,22 +25,6 @@ func TestConformance(t *testing.T) {
 const project = "acme-prod"
 
 var target = placement.Target{Service: "billing", Environment: "prod", Cloud: "gcp", Boundary: "public", Region: "europe-west3"}
-
-func setup(t *testing.T) (*gcpfake.Server, *gcpmonitoring.Driver) {
-	t.Helper()
-	fake, err := gcpfake.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fake.Close)
-	b, _ := regions.Default().Boundary("gcp", "public")
-	d, err := gcpmonitoring.New(context.Background(), b, fake.DriverOptions(project))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return fake, d
-}
 
 // series writes a series of metric for service in region with points
 // (value, age) newest first.
@@ -74,7 +57,7 @@ func evaluate(t *testing.T, d *gcpmonitoring.Driver, g placement.Gate) driver.Ob
 }
 
 func TestMetricGate(t *testing.T) {
-	fake, d := setup(t)
+	fake, d := gcpfake.NewDriver(t, project, gcpmonitoring.New)
 	const latency = "run.googleapis.com/request_latencies"
 	gate := placement.Gate{Name: "p50", Metric: &placement.MetricGate{Name: latency, Op: "<", Threshold: 300, Window: placement.Duration(5 * time.Minute)}}
 	if obs := evaluate(t, d, gate); obs.Health != driver.HealthUnknown {
@@ -116,7 +99,7 @@ func threshold(metric string, cmp monitoringpb.ComparisonType, value float64, du
 }
 
 func TestAlertPolicyDuration(t *testing.T) {
-	fake, d := setup(t)
+	fake, d := gcpfake.NewDriver(t, project, gcpmonitoring.New)
 	gate := policy(fake, "billing-5xx", monitoringpb.AlertPolicy_OR,
 		threshold("custom.googleapis.com/5xx", monitoringpb.ComparisonType_COMPARISON_GT, 10, 3*time.Minute))
 	// Violating for only the last minute of the three the condition asks for.
@@ -133,7 +116,7 @@ func TestAlertPolicyDuration(t *testing.T) {
 }
 
 func TestAlertPolicyCombinerAndAbsence(t *testing.T) {
-	fake, d := setup(t)
+	fake, d := gcpfake.NewDriver(t, project, gcpmonitoring.New)
 	absent := &monitoringpb.AlertPolicy_Condition{
 		DisplayName: "no heartbeats",
 		Condition: &monitoringpb.AlertPolicy_Condition_ConditionAbsent{ConditionAbsent: &monitoringpb.AlertPolicy_Condition_MetricAbsence{
@@ -160,7 +143,7 @@ func TestAlertPolicyCombinerAndAbsence(t *testing.T) {
 }
 
 func TestAlertPolicyErrors(t *testing.T) {
-	fake, d := setup(t)
+	fake, d := gcpfake.NewDriver(t, project, gcpmonitoring.New)
 	if _, err := d.EvaluateGate(context.Background(), target, placement.Gate{Alarm: &placement.AlarmGate{Name: "nope"}}); d.ErrorCode(err) != driver.NotFound {
 		t.Errorf("unknown alert policy: %v (code %v), want not-found", err, d.ErrorCode(err))
 	}

@@ -65,17 +65,8 @@ func New(ctx context.Context, b regions.Boundary, opts *Options) (*Driver, error
 	if opts == nil {
 		opts = &Options{}
 	}
-	co, err := gcp.ClientOptions(b, opts.ClientOptions...)
+	services, revisions, err := gcp.NewClients(ctx, b, opts, run.NewServicesClient, run.NewRevisionsClient)
 	if err != nil {
-		return nil, err
-	}
-	services, err := run.NewServicesClient(ctx, co...)
-	if err != nil {
-		return nil, err
-	}
-	revisions, err := run.NewRevisionsClient(ctx, co...)
-	if err != nil {
-		services.Close()
 		return nil, err
 	}
 	retry := []gax.CallOption{opts.CallOption()}

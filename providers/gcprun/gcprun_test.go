@@ -26,22 +26,6 @@ var target = placement.Target{Service: "billing", Environment: "prod", Cloud: "g
 
 const serviceName = "projects/acme-prod/locations/europe-west3/services/billing"
 
-func setup(t *testing.T) (*gcpfake.Server, *gcprun.Driver) {
-	t.Helper()
-	fake, err := gcpfake.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fake.Close)
-	b, _ := regions.Default().Boundary("gcp", "public")
-	d, err := gcprun.New(context.Background(), b, fake.DriverOptions(project))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return fake, d
-}
-
 func deploy(t *testing.T, d *gcprun.Driver, version string) driver.Deployment {
 	t.Helper()
 	dep, err := d.Deploy(context.Background(), driver.DeployRequest{Target: target, Image: image, Version: version, ChangeID: "change-" + version})
@@ -68,7 +52,7 @@ func awaitState(t *testing.T, d *gcprun.Driver, revision string) driver.Status {
 }
 
 func TestDeployDoesNotWaitForReadiness(t *testing.T) {
-	fake, d := setup(t)
+	fake, d := gcpfake.NewDriver(t, project, gcprun.New)
 	fake.SetReadyAfter(20)
 	dep := deploy(t, d, "v1.2.3")
 	if dep.Revision != "billing-00001-v1-2-3" || dep.Previous != "" || !dep.Changed {
@@ -96,7 +80,7 @@ func TestDeployDoesNotWaitForReadiness(t *testing.T) {
 }
 
 func TestFailedRevisionReportsReason(t *testing.T) {
-	fake, d := setup(t)
+	fake, d := gcpfake.NewDriver(t, project, gcprun.New)
 	good := deploy(t, d, "v1")
 	awaitState(t, d, good.Revision)
 	fake.FailImage(image+":v2", "Image 'europe-docker.pkg.dev/acme/apps/billing:v2' not found.")
@@ -120,7 +104,7 @@ func TestFailedRevisionReportsReason(t *testing.T) {
 }
 
 func TestRollbackWaitsForTrafficOperation(t *testing.T) {
-	fake, d := setup(t)
+	fake, d := gcpfake.NewDriver(t, project, gcprun.New)
 	first := deploy(t, d, "v1")
 	awaitState(t, d, first.Revision)
 	second := deploy(t, d, "v2")
@@ -147,7 +131,7 @@ func TestRollbackWaitsForTrafficOperation(t *testing.T) {
 }
 
 func TestRollbackOfFirstDeploy(t *testing.T) {
-	fake, d := setup(t)
+	fake, d := gcpfake.NewDriver(t, project, gcprun.New)
 	deploy(t, d, "v1")
 	if err := d.Rollback(context.Background(), target, ""); err != nil {
 		t.Fatal(err)
@@ -183,7 +167,7 @@ func TestRollbackOfFirstDeploy(t *testing.T) {
 // service it did not create: the first release reports the serving
 // revision as Previous, fails, and rolling back to Previous restores it.
 func TestBadFirstReleaseToExistingService(t *testing.T) {
-	fake, d := setup(t)
+	fake, d := gcpfake.NewDriver(t, project, gcprun.New)
 	client, err := run.NewServicesClient(context.Background(), fake.ClientOptions()...)
 	if err != nil {
 		t.Fatal(err)
@@ -220,7 +204,7 @@ func TestBadFirstReleaseToExistingService(t *testing.T) {
 }
 
 func TestThrottling(t *testing.T) {
-	fake, d := setup(t)
+	fake, d := gcpfake.NewDriver(t, project, gcprun.New)
 	fake.Throttle(3)
 	dep := deploy(t, d, "v1") // retried inside the driver
 	if got := fake.Calls("/google.cloud.run.v2.Services/GetService"); got != 4 {
@@ -237,7 +221,7 @@ func TestThrottling(t *testing.T) {
 }
 
 func TestBoundaryAndProject(t *testing.T) {
-	_, d := setup(t)
+	_, d := gcpfake.NewDriver(t, project, gcprun.New)
 	sovereign := target
 	sovereign.Boundary, sovereign.Region = "fr-sovereign", "u-france-east1"
 	if _, err := d.Deploy(context.Background(), driver.DeployRequest{Target: sovereign, Image: image, Version: "v1"}); d.ErrorCode(err) != driver.Invalid {
@@ -262,7 +246,7 @@ func env(c *runpb.Container) map[string]string {
 }
 
 func TestConfigTravelsWithTheLiveRevision(t *testing.T) {
-	fake, d := setup(t)
+	fake, d := gcpfake.NewDriver(t, project, gcprun.New)
 	ctx := context.Background()
 	v1 := deploy(t, d, "v1")
 	awaitState(t, d, v1.Revision)
@@ -299,7 +283,7 @@ func TestConfigTravelsWithTheLiveRevision(t *testing.T) {
 }
 
 func TestCanceledPollStopsPromptly(t *testing.T) {
-	fake, d := setup(t)
+	fake, d := gcpfake.NewDriver(t, project, gcprun.New)
 	dep := deploy(t, d, "v1")
 	awaitState(t, d, dep.Revision)
 	deploy(t, d, "v2")
@@ -339,7 +323,7 @@ func TestSovereignBoundaryOverFake(t *testing.T) {
 }
 
 func TestSidecarsAreKept(t *testing.T) {
-	fake, d := setup(t)
+	fake, d := gcpfake.NewDriver(t, project, gcprun.New)
 	fake.SetReadyAfter(1) // the platform's revision is ready before Meridian deploys
 	client, err := run.NewServicesClient(context.Background(), fake.ClientOptions()...)
 	if err != nil {
