@@ -268,6 +268,13 @@ func NewClients[C any](newClient func(subscription string) (C, error)) *Clients[
 	return &Clients[C]{newClient: newClient, m: map[string]C{}}
 }
 
+// NewARMClients returns a cache of Resource Manager clients made with
+// newClient (armappcontainers.NewContainerAppsClient, …) for cred, bound
+// to s's cloud.
+func NewARMClients[C any](s Scope, cred azcore.TokenCredential, newClient func(string, azcore.TokenCredential, *arm.ClientOptions) (C, error)) *Clients[C] {
+	return NewClients(func(subscription string) (C, error) { return newClient(subscription, cred, s.ARM()) })
+}
+
 // For returns the client for subscription.
 func (c *Clients[C]) For(subscription string) (C, error) {
 	c.mu.Lock()

@@ -6,7 +6,6 @@ import (
 
 	"github.com/meridian-deploy/meridian/providers/azure"
 	"github.com/meridian-deploy/meridian/providers/azureappconfig"
-	"github.com/meridian-deploy/meridian/providers/azurecontainerapps"
 	"github.com/meridian-deploy/meridian/providers/azurefake"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/drivertest"
@@ -22,10 +21,6 @@ func TestConformance(t *testing.T) {
 // deployer, both against the fake, in Azure Government; the store is the
 // fake's data plane.
 type harness struct{ *azurefake.Harness }
-
-func (h harness) Deployer(context.Context) (driver.Deployer, error) {
-	return azurecontainerapps.New(h.Credential, h.Options())
-}
 
 func (h harness) Configurer(context.Context) (driver.Configurer, error) {
 	return azureappconfig.New(h.Credential, storeOptions(h.Harness))

@@ -76,13 +76,9 @@ func New(cred azcore.TokenCredential, opts *Options) (*Driver, error) {
 		return nil, err
 	}
 	return &Driver{
-		scope: scope,
-		apps: azure.NewClients(func(sub string) (*armappcontainers.ContainerAppsClient, error) {
-			return armappcontainers.NewContainerAppsClient(sub, cred, scope.ARM())
-		}),
-		revisions: azure.NewClients(func(sub string) (*armappcontainers.ContainerAppsRevisionsClient, error) {
-			return armappcontainers.NewContainerAppsRevisionsClient(sub, cred, scope.ARM())
-		}),
+		scope:     scope,
+		apps:      azure.NewARMClients(scope, cred, armappcontainers.NewContainerAppsClient),
+		revisions: azure.NewARMClients(scope, cred, armappcontainers.NewContainerAppsRevisionsClient),
 	}, nil
 }
 

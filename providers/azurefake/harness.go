@@ -7,14 +7,15 @@ import (
 
 	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/azure"
+	"github.com/meridian-deploy/meridian/providers/azurecontainerapps"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
 // Harness is the part of a drivertest.Harness every Azure driver's
-// conformance test shares: a fake, its credential, and a new container app
-// per target in a public or sovereign region, already serving a bootstrap
-// revision (LiveRevision). The driver packages add
-// Deployer (and Configurer or GateEvaluator).
+// conformance test shares: a fake, its credential, the Container Apps
+// deployer, and a new container app per target in a public or sovereign
+// region, already serving a bootstrap revision (LiveRevision). The driver
+// packages add Configurer or GateEvaluator.
 type Harness struct {
 	Fake       *Server
 	Credential *Credential
@@ -41,6 +42,11 @@ func (h *Harness) Options() *azure.Options {
 		ClientOptions: h.Fake.ClientOptions(),
 		PollInterval:  time.Millisecond,
 	}
+}
+
+// Deployer returns a Container Apps driver aimed at the fake.
+func (h *Harness) Deployer(context.Context) (driver.Deployer, error) {
+	return azurecontainerapps.New(h.Credential, h.Options())
 }
 
 // ResourceGroup is the resource group of a target by the default convention.

@@ -5,7 +5,33 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/meridian-deploy/meridian/providers/azure"
 )
+
+// ARMCloud is an Azure boundary as a Resource Manager client sees it: a
+// region in it, the host of its Resource Manager and the token scope for it.
+type ARMCloud struct{ Boundary, Region, Host, Scope string }
+
+// ARMClouds are the Azure boundaries, for tests of the endpoints the
+// drivers call in each.
+var ARMClouds = []ARMCloud{
+	{"public", "westeurope", "management.azure.com", "https://management.core.windows.net//.default"},
+	{"us-gov", "usgovvirginia", "management.usgovcloudapi.net", "https://management.core.usgovcloudapi.net//.default"},
+	{"china", "chinanorth3", "management.chinacloudapi.cn", "https://management.core.chinacloudapi.cn//.default"},
+}
+
+// RecorderOptions are driver options for targets of boundary in
+// Subscription whose requests go to rec.
+func RecorderOptions(boundary string, rec *Recorder) *azure.Options {
+	return &azure.Options{
+		Boundary:      boundary,
+		Settings:      map[string]string{azure.SettingSubscription: Subscription},
+		ClientOptions: policy.ClientOptions{Transport: rec},
+	}
+}
 
 // Recorder is a policy.Transporter that sends nothing anywhere: it records
 // each request's URL and answers 404 ResourceNotFound, so tests can assert

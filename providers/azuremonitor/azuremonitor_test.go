@@ -6,11 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 
 	"github.com/meridian-deploy/meridian/placement"
-	"github.com/meridian-deploy/meridian/providers/azure"
 	"github.com/meridian-deploy/meridian/providers/azurefake"
 	"github.com/meridian-deploy/meridian/providers/azuremonitor"
 	"github.com/meridian-deploy/meridian/providers/driver"
@@ -118,37 +116,29 @@ func TestAlertResourceGroupSetting(t *testing.T) {
 }
 
 func TestEndpointsPerBoundary(t *testing.T) {
-	for _, tc := range []struct{ boundary, region, host, scope string }{
-		{"public", "westeurope", "management.azure.com", "https://management.core.windows.net//.default"},
-		{"us-gov", "usgovvirginia", "management.usgovcloudapi.net", "https://management.core.usgovcloudapi.net//.default"},
-		{"china", "chinanorth3", "management.chinacloudapi.cn", "https://management.core.chinacloudapi.cn//.default"},
-	} {
+	for _, tc := range azurefake.ARMClouds {
 		rec, cred := &azurefake.Recorder{}, &azurefake.Credential{}
-		d, err := azuremonitor.New(cred, &azure.Options{
-			Boundary:      tc.boundary,
-			Settings:      map[string]string{azure.SettingSubscription: "sub"},
-			ClientOptions: policy.ClientOptions{Transport: rec},
-		})
+		d, err := azuremonitor.New(cred, azurefake.RecorderOptions(tc.Boundary, rec))
 		if err != nil {
 			t.Fatal(err)
 		}
-		target := placement.Target{Service: "billing", Environment: "prod", Cloud: "azure", Boundary: tc.boundary, Region: tc.region}
+		target := placement.Target{Service: "billing", Environment: "prod", Cloud: "azure", Boundary: tc.Boundary, Region: tc.Region}
 		if _, err := d.EvaluateGate(context.Background(), target, placement.Gate{Alarm: &placement.AlarmGate{Name: "{service}-5xx"}}); d.ErrorCode(err) != driver.NotFound {
-			t.Fatalf("%s: %v", tc.boundary, err)
+			t.Fatalf("%s: %v", tc.Boundary, err)
 		}
 		if _, err := d.EvaluateGate(context.Background(), target, placement.Gate{Metric: &placement.MetricGate{Name: "Requests", Op: "<", Threshold: 1}}); d.ErrorCode(err) != driver.NotFound {
-			t.Fatalf("%s: %v", tc.boundary, err)
+			t.Fatalf("%s: %v", tc.Boundary, err)
 		}
-		base := "https://" + tc.host + "/subscriptions/sub/"
+		base := "https://" + tc.Host + "/subscriptions/" + azurefake.Subscription + "/"
 		want := []string{
-			base + "resourcegroups/meridian-prod-" + tc.region + "/providers/Microsoft.Insights/metricAlerts/billing-5xx",
-			base + "resourceGroups/meridian-prod-" + tc.region + "/providers/Microsoft.App/containerApps/billing/providers/Microsoft.Insights/metrics",
+			base + "resourcegroups/meridian-prod-" + tc.Region + "/providers/Microsoft.Insights/metricAlerts/billing-5xx",
+			base + "resourceGroups/meridian-prod-" + tc.Region + "/providers/Microsoft.App/containerApps/billing/providers/Microsoft.Insights/metrics",
 		}
 		if urls := rec.URLs(); !slices.Equal(urls, want) {
-			t.Errorf("%s: requests %v, want %v", tc.boundary, urls, want)
+			t.Errorf("%s: requests %v, want %v", tc.Boundary, urls, want)
 		}
-		if scopes := slices.Compact(cred.Scopes()); !slices.Equal(scopes, []string{tc.scope}) {
-			t.Errorf("%s: token scopes %v", tc.boundary, scopes)
+		if scopes := slices.Compact(cred.Scopes()); !slices.Equal(scopes, []string{tc.Scope}) {
+			t.Errorf("%s: token scopes %v", tc.Boundary, scopes)
 		}
 	}
 }

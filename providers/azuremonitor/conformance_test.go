@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/meridian-deploy/meridian/providers/azurecontainerapps"
 	"github.com/meridian-deploy/meridian/providers/azurefake"
 	"github.com/meridian-deploy/meridian/providers/azuremonitor"
 	"github.com/meridian-deploy/meridian/providers/driver"
@@ -21,10 +20,6 @@ func TestConformance(t *testing.T) {
 // deployer, both against the fake, in Azure China; each target's gate is
 // the metric alert "<service>-errors".
 type harness struct{ *azurefake.Harness }
-
-func (h harness) Deployer(context.Context) (driver.Deployer, error) {
-	return azurecontainerapps.New(h.Credential, h.Options())
-}
 
 func (h harness) GateEvaluator(context.Context) (driver.GateEvaluator, error) {
 	return azuremonitor.New(h.Credential, h.Options())
