@@ -36,8 +36,7 @@ type releaseOptions struct {
 }
 
 func newRolloutCmd() *cobra.Command {
-	o := &releaseOptions{kind: workflows.KindVersion, trigger: "cli"}
-	cmd := &cobra.Command{
+	return newReleaseCmd(&releaseOptions{kind: workflows.KindVersion, trigger: "cli"}, &cobra.Command{
 		Use:   "rollout DIR --service S --version V [--change-id ID] [--wait]",
 		Short: "Start a release of a new version of a service",
 		Long: "Compile the spec in DIR, then start the release of version V of service S\n" +
@@ -46,18 +45,11 @@ func newRolloutCmd() *cobra.Command {
 			"rollout twice attaches to the first release. With --wait, follow the release\n" +
 			"(stage, targets done of total, phase) and exit 0 when it succeeds, 1 when it\n" +
 			"rolls back, fails or is aborted.",
-		Args: cobra.ExactArgs(1),
-		RunE: o.runE,
-	}
-	o.addFlags(cmd, true)
-	cmd.Flags().StringVar(&o.changeID, "change-id", "", "id of the change (default: digest of the service's plan and the version)")
-	cmd.Flags().BoolVar(&o.wait, "wait", false, "follow the release until it ends and exit with its outcome")
-	return cmd
+	}, "id of the change (default: digest of the service's plan and the version)")
 }
 
 func newTriggerCmd() *cobra.Command {
-	o := &releaseOptions{kind: workflows.KindVersion, trigger: "ci"}
-	cmd := &cobra.Command{
+	cmd := newReleaseCmd(&releaseOptions{kind: workflows.KindVersion, trigger: "ci"}, &cobra.Command{
 		Use:   "trigger DIR --service S --version V --change-id COMMIT",
 		Short: "Start the release a CI change implies, idempotently",
 		Long: "Start the release of version V of service S for change COMMIT, as CI does on\n" +
@@ -65,19 +57,13 @@ func newTriggerCmd() *cobra.Command {
 			"ended: one change is one release. A different change while the service is\n" +
 			"mid-release is refused (exit 1), not queued: an operator decides what rolls\n" +
 			"next (wait for the release to end, or abort it).",
-		Args: cobra.ExactArgs(1),
-		RunE: o.runE,
-	}
-	o.addFlags(cmd, true)
-	cmd.Flags().StringVar(&o.changeID, "change-id", "", "id of the change, such as the commit (required)")
-	cmd.Flags().BoolVar(&o.wait, "wait", false, "follow the release until it ends and exit with its outcome")
+	}, "id of the change, such as the commit (required)")
 	_ = cmd.MarkFlagRequired("change-id")
 	return cmd
 }
 
 func newRestartCmd() *cobra.Command {
-	o := &releaseOptions{kind: workflows.KindRestart, trigger: "cli"}
-	cmd := &cobra.Command{
+	return newReleaseCmd(&releaseOptions{kind: workflows.KindRestart, trigger: "cli"}, &cobra.Command{
 		Use:   "restart DIR --service S [--change-id ID] [--wait]",
 		Short: "Restart every instance of a service, stage by stage, shard-aware",
 		Long: "Start a restart release of service S: target by target in pipeline order, at\n" +
@@ -85,25 +71,28 @@ func newRestartCmd() *cobra.Command {
 			"service's sharder (when it has sharding settings), restarted, awaited ready and\n" +
 			"undrained, and the gates are checked. The change id defaults to the time, so\n" +
 			"every restart is a new release.",
-		Args: cobra.ExactArgs(1),
-		RunE: o.runE,
-	}
-	o.addFlags(cmd, false)
-	cmd.Flags().StringVar(&o.changeID, "change-id", "", "id of the change (default: restart-<UTC time>)")
-	cmd.Flags().BoolVar(&o.wait, "wait", false, "follow the release until it ends and exit with its outcome")
-	return cmd
+	}, "id of the change (default: restart-<UTC time>)")
 }
 
-func (o *releaseOptions) addFlags(cmd *cobra.Command, version bool) {
+// newReleaseCmd completes cmd, a command that starts a release with o, with
+// its argument (DIR) and its flags: the remote's, --service, --version (for
+// a version change), --as, --rollback-window, --change-id (with help
+// changeIDUsage) and --wait.
+func newReleaseCmd(o *releaseOptions, cmd *cobra.Command, changeIDUsage string) *cobra.Command {
+	cmd.Args = cobra.ExactArgs(1)
+	cmd.RunE = o.runE
 	o.remote = addRemote(cmd)
 	cmd.Flags().StringVar(&o.service, "service", "", "the service to change (required)")
 	_ = cmd.MarkFlagRequired("service")
-	if version {
+	if o.kind == workflows.KindVersion {
 		cmd.Flags().StringVar(&o.version, "version", "", "the artifact version to roll out (required)")
 		_ = cmd.MarkFlagRequired("version")
 	}
 	cmd.Flags().StringVar(&o.as, "as", "", "who starts the release (default $USER)")
 	cmd.Flags().DurationVar(&o.rollbackWindow, "rollback-window", 0, "keep a succeeded release open this long so that `meridian rollback` can still undo it")
+	cmd.Flags().StringVar(&o.changeID, "change-id", "", changeIDUsage)
+	cmd.Flags().BoolVar(&o.wait, "wait", false, "follow the release until it ends and exit with its outcome")
+	return cmd
 }
 
 func (o *releaseOptions) runE(cmd *cobra.Command, args []string) error {
