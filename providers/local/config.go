@@ -24,10 +24,7 @@ func (p *Provider) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (d
 	if err := json.Unmarshal(req.Data, &doc); err != nil {
 		return driver.Deployment{}, fmt.Errorf("config %s for %s: want a JSON object: %v: %w", req.Version, req.Target.ID(), err, errInvalid)
 	}
-	p.ops.Lock()
-	defer p.ops.Unlock()
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	defer p.lockOp()()
 	ts := p.targetLocked(req.Target, true)
 	previous := ts.LiveConfig
 	if live := ts.config(previous); live != nil && live.Version == req.Version && bytes.Equal(live.Data, req.Data) {
@@ -56,10 +53,7 @@ func (p *Provider) RollbackConfig(ctx context.Context, t placement.Target, revis
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	p.ops.Lock()
-	defer p.ops.Unlock()
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	defer p.lockOp()()
 	ts := p.targetLocked(t, false)
 	if ts == nil || ts.config(revision) == nil {
 		return fmt.Errorf("rollback config %s: revision %q: %w", t.ID(), revision, errNotFound)

@@ -24,10 +24,7 @@ func (p *Provider) Deploy(ctx context.Context, req driver.DeployRequest) (driver
 	if _, err := p.binary(req.Image); err != nil {
 		return driver.Deployment{}, fmt.Errorf("deploy %s: %w", req.Target.ID(), err)
 	}
-	p.ops.Lock()
-	defer p.ops.Unlock()
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	defer p.lockOp()()
 	ts := p.targetLocked(req.Target, true)
 	if live := ts.revision(ts.Live); live != nil && live.Image == req.Image && live.Version == req.Version {
 		if p.rollouts[ts.Target.ID()] == nil && ts.State != driver.StateFailed && p.runningLocked(ts, live.ID) < ts.Desired {
@@ -70,10 +67,7 @@ func (p *Provider) Rollback(ctx context.Context, t placement.Target, revision st
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	p.ops.Lock()
-	defer p.ops.Unlock()
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	defer p.lockOp()()
 	ts := p.targetLocked(t, false)
 	switch {
 	case ts == nil && revision == "":

@@ -113,6 +113,18 @@ func (p *Provider) configPath(id string) string { return filepath.Join(p.dir(id)
 
 func (p *Provider) statePath() string { return filepath.Join(p.opts.StateDir, "state.json") }
 
+// lockOp takes the operation lock, then the state lock, for a call that
+// changes a target (Deploy, Rollback, ApplyConfig, RollbackConfig); the
+// func it returns releases both.
+func (p *Provider) lockOp() (unlock func()) {
+	p.ops.Lock()
+	p.mu.Lock()
+	return func() {
+		p.mu.Unlock()
+		p.ops.Unlock()
+	}
+}
+
 // targetLocked returns the target's state, creating it when create is set.
 func (p *Provider) targetLocked(t placement.Target, create bool) *target {
 	ts := p.state.Targets[t.ID()]
