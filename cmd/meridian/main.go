@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -50,7 +51,6 @@ func newRootCmd() *cobra.Command {
 		newSteerCmd("abort"),
 		newSteerCmd("rollback"),
 		newHistoryCmd(),
-	// Each command lives in its own file: newXCmd().
 	)
 	return root
 }
@@ -84,11 +84,13 @@ func exitCode(err error) int {
 	return 1
 }
 
-// isCobraUsage recognises cobra's own argument errors, which it does not type.
+// cobraUsagePrefixes begin cobra's own argument errors, which it does not type.
+var cobraUsagePrefixes = []string{"unknown command", "accepts ", "requires at least", "requires at most", "requires exactly", "invalid argument", "unknown flag", "unknown shorthand flag", "required flag"}
+
 func isCobraUsage(err error) bool {
 	msg := err.Error()
-	for _, prefix := range []string{"unknown command", "accepts ", "requires at least", "requires at most", "requires exactly", "invalid argument", "unknown flag", "unknown shorthand flag", "required flag"} {
-		if len(msg) >= len(prefix) && msg[:len(prefix)] == prefix {
+	for _, prefix := range cobraUsagePrefixes {
+		if strings.HasPrefix(msg, prefix) {
 			return true
 		}
 	}
