@@ -35,7 +35,7 @@ func TestErrorCode(t *testing.T) {
 		{api("ServerException"), driver.Unavailable},
 		{api("ClientException"), driver.Invalid},
 		{api("SomethingNew"), driver.Unknown},
-		{awsx.Errorf(driver.Failed, "rollout failed"), driver.Failed},
+		{driver.Errorf(driver.Failed, "rollout failed"), driver.Failed},
 		{fmt.Errorf("call: %w", context.Canceled), driver.Canceled},
 		{context.DeadlineExceeded, driver.Canceled},
 		{errors.New("unrelated"), driver.Unknown},

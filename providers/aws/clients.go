@@ -30,10 +30,10 @@ func NewClients[C any](only string, newClient func(b regions.Boundary, region st
 func (c *Clients[C]) For(t placement.Target) (C, error) {
 	var zero C
 	if t.Cloud != "aws" {
-		return zero, Errorf(driver.Invalid, "aws: target %s is not an aws target", t.ID())
+		return zero, driver.Errorf(driver.Invalid, "aws: target %s is not an aws target", t.ID())
 	}
 	if c.only != "" && t.Boundary != c.only {
-		return zero, Errorf(driver.Invalid, "aws: target %s is outside boundary %s, the only one this driver serves", t.ID(), c.only)
+		return zero, driver.Errorf(driver.Invalid, "aws: target %s is outside boundary %s, the only one this driver serves", t.ID(), c.only)
 	}
 	b, err := Boundary(t.Boundary)
 	if err != nil {

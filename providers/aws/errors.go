@@ -3,7 +3,6 @@ package aws
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/aws/smithy-go"
@@ -11,19 +10,6 @@ import (
 
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
-
-// Error is an error a driver raises itself (not one AWS returned), with its code.
-type Error struct {
-	Code driver.Code
-	Msg  string
-}
-
-func (e *Error) Error() string { return e.Msg }
-
-// Errorf formats a driver error with code.
-func Errorf(code driver.Code, format string, args ...any) error {
-	return &Error{Code: code, Msg: fmt.Sprintf(format, args...)}
-}
 
 // errorCodes maps AWS error codes (awsJson __type, restJson X-Amzn-ErrorType,
 // awsQuery codes) to portable codes.
@@ -84,7 +70,7 @@ func ErrorCode(err error) driver.Code {
 	if err == nil {
 		return driver.Unknown
 	}
-	var own *Error
+	var own *driver.Error
 	if errors.As(err, &own) {
 		return own.Code
 	}

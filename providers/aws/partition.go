@@ -19,7 +19,7 @@ import (
 func Boundary(id string) (regions.Boundary, error) {
 	b, ok := regions.Default().Boundary("aws", id)
 	if !ok {
-		return regions.Boundary{}, Errorf(driver.Invalid, "aws: unknown boundary %q", id)
+		return regions.Boundary{}, driver.Errorf(driver.Invalid, "aws: unknown boundary %q", id)
 	}
 	return b, nil
 }
@@ -29,10 +29,10 @@ func Boundary(id string) (regions.Boundary, error) {
 func CheckRegion(b regions.Boundary, region string) error {
 	r, ok := regions.Default().Region("aws", region)
 	if !ok {
-		return Errorf(driver.Invalid, "aws: unknown region %q", region)
+		return driver.Errorf(driver.Invalid, "aws: unknown region %q", region)
 	}
 	if r.Boundary != b.ID {
-		return Errorf(driver.Invalid, "aws: region %s is in boundary %s, not %s", region, r.Boundary, b.ID)
+		return driver.Errorf(driver.Invalid, "aws: region %s is in boundary %s, not %s", region, r.Boundary, b.ID)
 	}
 	return nil
 }

@@ -176,7 +176,7 @@ func (d *Driver) resolve(ctx context.Context, t placement.Target) (ids, error) {
 		}
 	}
 	if r.app == "" {
-		return ids{}, awsx.Errorf(driver.NotFound, "appconfig application %s not found", r.appName)
+		return ids{}, driver.Errorf(driver.NotFound, "appconfig application %s not found", r.appName)
 	}
 	envs := appconfig.NewListEnvironmentsPaginator(c, &appconfig.ListEnvironmentsInput{ApplicationId: &r.app})
 	for envs.HasMorePages() && r.env == "" {
@@ -191,7 +191,7 @@ func (d *Driver) resolve(ctx context.Context, t placement.Target) (ids, error) {
 		}
 	}
 	if r.env == "" {
-		return ids{}, awsx.Errorf(driver.NotFound, "appconfig environment %s of application %s not found", r.envName, r.appName)
+		return ids{}, driver.Errorf(driver.NotFound, "appconfig environment %s of application %s not found", r.envName, r.appName)
 	}
 	profiles := appconfig.NewListConfigurationProfilesPaginator(c, &appconfig.ListConfigurationProfilesInput{ApplicationId: &r.app})
 	for profiles.HasMorePages() && r.profile == "" {
@@ -206,7 +206,7 @@ func (d *Driver) resolve(ctx context.Context, t placement.Target) (ids, error) {
 		}
 	}
 	if r.profile == "" {
-		return ids{}, awsx.Errorf(driver.NotFound, "appconfig configuration profile %s of application %s not found", r.profileName, r.appName)
+		return ids{}, driver.Errorf(driver.NotFound, "appconfig configuration profile %s of application %s not found", r.profileName, r.appName)
 	}
 	d.mu.Lock()
 	d.ids[key] = r
@@ -278,7 +278,7 @@ func settled(h history) bool { return h.live(1) != nil }
 // req.Version and deploys it to the target's environment.
 func (d *Driver) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (driver.Deployment, error) {
 	if req.Version == "" {
-		return driver.Deployment{}, awsx.Errorf(driver.Invalid, "appconfig: apply needs a config version")
+		return driver.Deployment{}, driver.Errorf(driver.Invalid, "appconfig: apply needs a config version")
 	}
 	i, err := d.resolve(ctx, req.Target)
 	if err != nil {
@@ -368,7 +368,7 @@ func (d *Driver) ConfigStatus(ctx context.Context, t placement.Target, revision 
 		return driver.Status{}, err
 	}
 	if found == nil {
-		return driver.Status{}, awsx.Errorf(driver.NotFound, "%s has no deployment of version %q", i, revision)
+		return driver.Status{}, driver.Errorf(driver.NotFound, "%s has no deployment of version %q", i, revision)
 	}
 	st := driver.Status{Revision: revision, Desired: 100}
 	if p := found.PercentageComplete; p != nil {
@@ -406,7 +406,7 @@ func (i ids) reason(ctx context.Context, d *types.DeploymentSummary) string {
 // serve it after that.
 func (d *Driver) RollbackConfig(ctx context.Context, t placement.Target, revision string) error {
 	if _, err := strconv.Atoi(revision); err != nil {
-		return awsx.Errorf(driver.NotFound, "appconfig: %q is not a configuration version number", revision)
+		return driver.Errorf(driver.NotFound, "appconfig: %q is not a configuration version number", revision)
 	}
 	i, err := d.resolve(ctx, t)
 	if err != nil {

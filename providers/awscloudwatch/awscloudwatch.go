@@ -62,7 +62,7 @@ func OptionsFor(rule placement.BoundaryRule) (*Options, error) {
 	for _, pair := range strings.Split(s, ",") {
 		name, value, ok := strings.Cut(strings.TrimSpace(pair), "=")
 		if !ok || name == "" || value == "" {
-			return nil, awsx.Errorf(driver.Invalid, "cloudwatch: setting %s: %q is not name=value", SettingDimensions, pair)
+			return nil, driver.Errorf(driver.Invalid, "cloudwatch: setting %s: %q is not name=value", SettingDimensions, pair)
 		}
 		o.Dimensions[name] = value
 	}
@@ -119,7 +119,7 @@ func (d *Driver) EvaluateGate(ctx context.Context, t placement.Target, g placeme
 	case g.Metric != nil:
 		return d.metric(ctx, c, t, g.Metric)
 	}
-	return driver.Observation{}, awsx.Errorf(driver.Invalid, "cloudwatch: gate %q is neither an alarm nor a metric gate", g.Name)
+	return driver.Observation{}, driver.Errorf(driver.Invalid, "cloudwatch: gate %q is neither an alarm nor a metric gate", g.Name)
 }
 
 var alarmHealth = map[types.StateValue]driver.Health{
@@ -145,7 +145,7 @@ func alarm(ctx context.Context, c *cloudwatch.Client, name string) (driver.Obser
 		state, reason = a.StateValue, aws.ToString(a.StateReason)
 	}
 	if state == "" {
-		return driver.Observation{}, awsx.Errorf(driver.NotFound, "cloudwatch alarm %s not found", name)
+		return driver.Observation{}, driver.Errorf(driver.NotFound, "cloudwatch alarm %s not found", name)
 	}
 	h, ok := alarmHealth[state]
 	if !ok {
@@ -164,7 +164,7 @@ var compare = map[string]func(v, threshold float64) bool{
 func (d *Driver) metric(ctx context.Context, c *cloudwatch.Client, t placement.Target, m *placement.MetricGate) (driver.Observation, error) {
 	cmp, ok := compare[m.Op]
 	if !ok {
-		return driver.Observation{}, awsx.Errorf(driver.Invalid, "cloudwatch: metric gate %s: operator %q is not one of <, <=, >, >=", m.Name, m.Op)
+		return driver.Observation{}, driver.Errorf(driver.Invalid, "cloudwatch: metric gate %s: operator %q is not one of <, <=, >, >=", m.Name, m.Op)
 	}
 	window := time.Duration(m.Window)
 	if window <= 0 {
@@ -212,7 +212,7 @@ func (d *Driver) metricStat(name string, t placement.Target, period int32) (*typ
 	name, stat, _ := strings.Cut(name, ":")
 	i := strings.LastIndex(name, "/")
 	if i <= 0 || i == len(name)-1 {
-		return nil, awsx.Errorf(driver.Invalid, "cloudwatch: metric %q is not <namespace>/<metric>[:<statistic>] or an expression", name)
+		return nil, driver.Errorf(driver.Invalid, "cloudwatch: metric %q is not <namespace>/<metric>[:<statistic>] or an expression", name)
 	}
 	if stat == "" {
 		stat = "Average"

@@ -153,7 +153,7 @@ func (s service) describe(ctx context.Context) (types.Service, error) {
 			return svc, nil
 		}
 	}
-	return types.Service{}, awsx.Errorf(driver.NotFound, "%s: not found or not active", s)
+	return types.Service{}, driver.Errorf(driver.NotFound, "%s: not found or not active", s)
 }
 
 // Deploy rolls req.Image:req.Version out to the target's service.
@@ -163,7 +163,7 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 		return driver.Deployment{}, err
 	}
 	if req.Image == "" || req.Version == "" {
-		return driver.Deployment{}, awsx.Errorf(driver.Invalid, "ecs: deploy needs an image and a version")
+		return driver.Deployment{}, driver.Errorf(driver.Invalid, "ecs: deploy needs an image and a version")
 	}
 	svc, err := s.describe(ctx)
 	if err != nil {
@@ -244,7 +244,7 @@ func (d *Driver) container(cds []types.ContainerDefinition, repository string) (
 	if len(cds) == 1 && d.opts.Container == "" {
 		return 0, nil
 	}
-	return 0, awsx.Errorf(driver.Invalid, "no container runs %s: name one with the %s setting", repository, SettingContainer)
+	return 0, driver.Errorf(driver.Invalid, "no container runs %s: name one with the %s setting", repository, SettingContainer)
 }
 
 // imageRepository strips the tag and digest from an image reference.
@@ -286,7 +286,7 @@ func (d *Driver) Status(ctx context.Context, t placement.Target, revision string
 		return driver.Status{Revision: revision, State: driver.StateFailed,
 			Reason: fmt.Sprintf("%s no longer runs %s: it runs %s", s, revision, live)}, nil
 	}
-	return driver.Status{}, awsx.Errorf(driver.NotFound, "%s has no deployment of %q", s, revision)
+	return driver.Status{}, driver.Errorf(driver.NotFound, "%s has no deployment of %q", s, revision)
 }
 
 // deploymentStatus reads one of the service's deployments (primary: the
@@ -330,7 +330,7 @@ func family(arn string) string {
 // Rollback points the target's service back at revision.
 func (d *Driver) Rollback(ctx context.Context, t placement.Target, revision string) error {
 	if revision == "" {
-		return awsx.Errorf(driver.Invalid, "ecs: rollback needs a revision")
+		return driver.Errorf(driver.Invalid, "ecs: rollback needs a revision")
 	}
 	s, err := d.service(t)
 	if err != nil {

@@ -48,7 +48,7 @@ func Boundary(id string) (regions.Boundary, error) {
 	}
 	b, ok := regions.Default().Boundary("azure", id)
 	if !ok {
-		return regions.Boundary{}, Errorf(driver.Invalid, "azure: unknown boundary %q", id)
+		return regions.Boundary{}, driver.Errorf(driver.Invalid, "azure: unknown boundary %q", id)
 	}
 	return b, nil
 }
@@ -58,7 +58,7 @@ func Boundary(id string) (regions.Boundary, error) {
 func Cloud(b regions.Boundary) (cloud.Configuration, error) {
 	c, ok := clouds[b.Source]
 	if !ok || b.Cloud != "azure" {
-		return cloud.Configuration{}, Errorf(driver.Invalid, "azure: boundary %s/%s (%s) has no known cloud configuration", b.Cloud, b.ID, b.Source)
+		return cloud.Configuration{}, driver.Errorf(driver.Invalid, "azure: boundary %s/%s (%s) has no known cloud configuration", b.Cloud, b.ID, b.Source)
 	}
 	return c, nil
 }
@@ -173,11 +173,11 @@ func (s Scope) Setting(key string, t placement.Target) string {
 // not one of the boundary's Azure regions.
 func (s Scope) Check(t placement.Target) error {
 	if t.Cloud != "azure" || t.Boundary != s.Boundary.ID {
-		return Errorf(driver.Invalid, "target %s is outside this driver's boundary azure/%s", t.ID(), s.Boundary.ID)
+		return driver.Errorf(driver.Invalid, "target %s is outside this driver's boundary azure/%s", t.ID(), s.Boundary.ID)
 	}
 	r, ok := regions.Default().Region("azure", t.Region)
 	if !ok || r.Boundary != s.Boundary.ID {
-		return Errorf(driver.Invalid, "target %s: %q is not an Azure region of boundary %s", t.ID(), t.Region, s.Boundary.ID)
+		return driver.Errorf(driver.Invalid, "target %s: %q is not an Azure region of boundary %s", t.ID(), t.Region, s.Boundary.ID)
 	}
 	return nil
 }
@@ -196,7 +196,7 @@ func (s Scope) Resource(t placement.Target) (Resource, error) {
 	}
 	sub := Expand(s.Setting(SettingSubscription, t), t)
 	if sub == "" {
-		return Resource{}, Errorf(driver.Invalid, "no Azure subscription for target %s: set the boundary's provider setting %q or %q",
+		return Resource{}, driver.Errorf(driver.Invalid, "no Azure subscription for target %s: set the boundary's provider setting %q or %q",
 			t.ID(), SettingSubscription+"."+t.Environment, SettingSubscription)
 	}
 	rg := s.Setting(SettingResourceGroup, t)
@@ -239,19 +239,6 @@ func Expand(template string, t placement.Target) string {
 		"{region}", t.Region,
 		"{cell}", t.Cell,
 	).Replace(template)
-}
-
-// Error is an error an Azure driver raises itself (not the SDK), with its code.
-type Error struct {
-	Code driver.Code
-	Msg  string
-}
-
-func (e *Error) Error() string { return e.Msg }
-
-// Errorf returns an *Error with code c.
-func Errorf(c driver.Code, format string, args ...any) error {
-	return &Error{Code: c, Msg: fmt.Sprintf(format, args...)}
 }
 
 // Clients makes and caches one SDK client per subscription (Azure's ARM

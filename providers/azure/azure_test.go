@@ -145,7 +145,7 @@ func TestErrorCode(t *testing.T) {
 		{resp(503, ""), driver.Unavailable},
 		{resp(500, "InternalServerError"), driver.Unavailable},
 		{&azidentity.AuthenticationFailedError{}, driver.PermissionDenied},
-		{azure.Errorf(driver.Failed, "rollout failed"), driver.Failed},
+		{driver.Errorf(driver.Failed, "rollout failed"), driver.Failed},
 		{fmt.Errorf("call: %w", context.Canceled), driver.Canceled},
 		{context.DeadlineExceeded, driver.Unavailable},
 		{errors.New("unrelated"), driver.Unknown},

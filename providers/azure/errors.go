@@ -42,12 +42,12 @@ var errorCodes = map[string]driver.Code{
 }
 
 // ErrorCode classifies an error from an Azure SDK client or an Azure
-// driver: the driver's own *Error, context errors, credential failures,
+// driver: the driver's own *driver.Error, context errors, credential failures,
 // then the error code and HTTP status of an *azcore.ResponseError (a
 // long-running operation that ended Failed is Failed).
 func ErrorCode(err error) driver.Code {
 	var (
-		own  *Error
+		own  *driver.Error
 		resp *azcore.ResponseError
 		auth *azidentity.AuthenticationFailedError
 	)

@@ -171,7 +171,7 @@ func (s store) live(ctx context.Context) (sentinel, error) {
 	}
 	var p Pointer
 	if kv.Value == nil || json.Unmarshal([]byte(*kv.Value), &p) != nil || p.Version == "" {
-		return sentinel{}, azure.Errorf(driver.Invalid, "%s (label %s) in %s is not a Meridian pointer", s.sentinelKey, s.scope, s)
+		return sentinel{}, driver.Errorf(driver.Invalid, "%s (label %s) in %s is not a Meridian pointer", s.sentinelKey, s.scope, s)
 	}
 	return sentinel{Pointer: p, etag: kv.ETag}, nil
 }
@@ -198,7 +198,7 @@ func (s store) point(ctx context.Context, live sentinel, version string) error {
 // ApplyConfig writes req.Version (if new) and makes it the target's live config.
 func (d *Driver) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (driver.Deployment, error) {
 	if req.Version == "" {
-		return driver.Deployment{}, azure.Errorf(driver.Invalid, "app configuration: apply needs a version")
+		return driver.Deployment{}, driver.Errorf(driver.Invalid, "app configuration: apply needs a version")
 	}
 	s, err := d.store(req.Target)
 	if err != nil {
@@ -232,7 +232,7 @@ func (s store) write(ctx context.Context, version, data string) error {
 			return err
 		}
 		if existing == nil || existing.Value == nil || *existing.Value != data {
-			return azure.Errorf(driver.Invalid, "config version %s of %s exists in %s with other data: versions are immutable", version, s.configKey, s)
+			return driver.Errorf(driver.Invalid, "config version %s of %s exists in %s with other data: versions are immutable", version, s.configKey, s)
 		}
 		return nil
 	}
@@ -253,7 +253,7 @@ func (d *Driver) ConfigStatus(ctx context.Context, t placement.Target, version s
 		return driver.Status{}, err
 	}
 	if kv == nil {
-		return driver.Status{}, azure.Errorf(driver.NotFound, "%s has no config version %q of %s", s, version, s.configKey)
+		return driver.Status{}, driver.Errorf(driver.NotFound, "%s has no config version %q of %s", s, version, s.configKey)
 	}
 	live, err := s.live(ctx)
 	if err != nil {
@@ -278,7 +278,7 @@ func (d *Driver) RollbackConfig(ctx context.Context, t placement.Target, version
 		return err
 	}
 	if kv == nil {
-		return azure.Errorf(driver.NotFound, "%s has no config version %q to roll back to", s, version)
+		return driver.Errorf(driver.NotFound, "%s has no config version %q to roll back to", s, version)
 	}
 	live, err := s.live(ctx)
 	if err != nil {

@@ -120,7 +120,7 @@ func (a App) get(ctx context.Context) (armappcontainers.ContainerApp, error) {
 		return armappcontainers.ContainerApp{}, fmt.Errorf("get %s: %w", a, err)
 	}
 	if resp.Properties == nil || resp.Properties.Template == nil {
-		return armappcontainers.ContainerApp{}, azure.Errorf(driver.Invalid, "%s has no template", a)
+		return armappcontainers.ContainerApp{}, driver.Errorf(driver.Invalid, "%s has no template", a)
 	}
 	return resp.ContainerApp, nil
 }
@@ -155,7 +155,7 @@ func (d *Driver) update(ctx context.Context, a App, patch armappcontainers.Conta
 func live(app armappcontainers.ContainerApp) (string, int32, error) {
 	cfg := app.Properties.Configuration
 	if cfg == nil || cfg.Ingress == nil {
-		return "", 0, azure.Errorf(driver.Invalid, "container app %s has no ingress: Meridian shifts traffic between revisions and needs it", deref(app.Name))
+		return "", 0, driver.Errorf(driver.Invalid, "container app %s has no ingress: Meridian shifts traffic between revisions and needs it", deref(app.Name))
 	}
 	shares := map[string]int32{}
 	for _, tw := range cfg.Ingress.Traffic {
@@ -187,7 +187,7 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 		return driver.Deployment{}, err
 	}
 	if req.Image == "" || req.Version == "" {
-		return driver.Deployment{}, azure.Errorf(driver.Invalid, "container apps: deploy needs an image and a version")
+		return driver.Deployment{}, driver.Errorf(driver.Invalid, "container apps: deploy needs an image and a version")
 	}
 	app, err := a.get(ctx)
 	if err != nil {
@@ -220,7 +220,7 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 	}
 	switch {
 	case existing != nil && !runs(existing, i, image):
-		return driver.Deployment{}, azure.Errorf(driver.Conflict, "%s: revision %s exists and does not run %s", a, name, image)
+		return driver.Deployment{}, driver.Errorf(driver.Conflict, "%s: revision %s exists and does not run %s", a, name, image)
 	case existing != nil:
 		err = d.shift(ctx, a, app, existing, current, req.ChangeID)
 	default:
@@ -300,7 +300,7 @@ func (d *Driver) container(t placement.Target, cs []*armappcontainers.Container,
 	if len(cs) == 1 && named == "" {
 		return 0, nil
 	}
-	return 0, azure.Errorf(driver.Invalid, "no container runs %s: name one with the %s setting", repository, SettingContainer)
+	return 0, driver.Errorf(driver.Invalid, "no container runs %s: name one with the %s setting", repository, SettingContainer)
 }
 
 // runs reports whether revision rev runs image in container i.
@@ -371,7 +371,7 @@ func (d *Driver) Status(ctx context.Context, t placement.Target, revision string
 		return driver.Status{}, err
 	}
 	if rev == nil || rev.Properties == nil {
-		return driver.Status{}, azure.Errorf(driver.NotFound, "%s has no revision %q", a, revision)
+		return driver.Status{}, driver.Errorf(driver.NotFound, "%s has no revision %q", a, revision)
 	}
 	return revisionStatus(revision, rev.Properties), nil
 }
@@ -417,7 +417,7 @@ func revisionStatus(name string, p *armappcontainers.RevisionProperties) driver.
 // Rollback sends all of the target's traffic back to revision.
 func (d *Driver) Rollback(ctx context.Context, t placement.Target, revision string) error {
 	if revision == "" {
-		return azure.Errorf(driver.Invalid, "container apps: rollback needs a revision")
+		return driver.Errorf(driver.Invalid, "container apps: rollback needs a revision")
 	}
 	a, err := d.App(t)
 	if err != nil {
@@ -432,7 +432,7 @@ func (d *Driver) Rollback(ctx context.Context, t placement.Target, revision stri
 		return err
 	}
 	if rev == nil {
-		return azure.Errorf(driver.NotFound, "%s has no revision %q to roll back to", a, revision)
+		return driver.Errorf(driver.NotFound, "%s has no revision %q to roll back to", a, revision)
 	}
 	current, share, err := live(app)
 	if err != nil {

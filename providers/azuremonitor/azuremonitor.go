@@ -95,7 +95,7 @@ func (d *Driver) EvaluateGate(ctx context.Context, t placement.Target, g placeme
 	case g.Metric != nil:
 		return d.metric(ctx, t, g.Metric)
 	}
-	return driver.Observation{}, azure.Errorf(driver.Invalid, "azure monitor evaluates alarm and metric gates, not gate %q", g.Name)
+	return driver.Observation{}, driver.Errorf(driver.Invalid, "azure monitor evaluates alarm and metric gates, not gate %q", g.Name)
 }
 
 // Alert statuses by verdict; anything else is unknown.
@@ -148,7 +148,7 @@ func (d *Driver) alert(ctx context.Context, t placement.Target, template string)
 func (d *Driver) metric(ctx context.Context, t placement.Target, m *placement.MetricGate) (driver.Observation, error) {
 	compare, ok := comparisons[m.Op]
 	if !ok {
-		return driver.Observation{}, azure.Errorf(driver.Invalid, "metric gate %s: unknown operator %q (want <, <=, > or >=)", m.Name, m.Op)
+		return driver.Observation{}, driver.Errorf(driver.Invalid, "metric gate %s: unknown operator %q (want <, <=, > or >=)", m.Name, m.Op)
 	}
 	res, app, err := d.scope.ContainerApp(t)
 	if err != nil {

@@ -10,6 +10,7 @@ package driver
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/meridian-deploy/meridian/placement"
 )
@@ -45,6 +46,21 @@ func (c Code) Retryable() bool {
 		return true
 	}
 	return false
+}
+
+// Error is an error a driver raises itself (not its SDK), with its code.
+// A driver's ErrorCode returns the code of the first *Error in an error's
+// chain.
+type Error struct {
+	Code Code
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Errorf returns an *Error with code c.
+func Errorf(c Code, format string, args ...any) error {
+	return &Error{Code: c, Msg: fmt.Sprintf(format, args...)}
 }
 
 // ErrorCoder classifies the driver's own errors.

@@ -3,7 +3,6 @@ package gcp
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -11,24 +10,11 @@ import (
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
-// Error is an error a GCP driver raises itself (not the SDK), with its code.
-type Error struct {
-	Code driver.Code
-	Msg  string
-}
-
-func (e *Error) Error() string { return e.Msg }
-
-// Errorf returns an *Error with code c.
-func Errorf(c driver.Code, format string, args ...any) error {
-	return &Error{Code: c, Msg: fmt.Sprintf(format, args...)}
-}
-
 // ErrorCode classifies an error from a Google Cloud client or a GCP driver:
-// the driver's own *Error, context errors, then the gRPC status code carried
+// the driver's own *driver.Error, context errors, then the gRPC status code carried
 // by the SDK's error (apierror and long-running operation errors included).
 func ErrorCode(err error) driver.Code {
-	var e *Error
+	var e *driver.Error
 	switch {
 	case err == nil:
 		return driver.Unknown

@@ -27,14 +27,14 @@ import (
 // catalog's source for it (googleapis.com, s3nsapis.fr).
 func UniverseDomain(b regions.Boundary) (string, error) {
 	if b.Cloud != "gcp" {
-		return "", Errorf(driver.Invalid, "boundary %s/%s is not a GCP boundary", b.Cloud, b.ID)
+		return "", driver.Errorf(driver.Invalid, "boundary %s/%s is not a GCP boundary", b.Cloud, b.ID)
 	}
 	for _, d := range []string{b.Source, b.DNSSuffix} {
 		if d != "" {
 			return d, nil
 		}
 	}
-	return "", Errorf(driver.Invalid, "GCP boundary %s has no universe domain in the regions catalog", b.ID)
+	return "", driver.Errorf(driver.Invalid, "GCP boundary %s has no universe domain in the regions catalog", b.ID)
 }
 
 // ClientOptions returns the client options that bind a Google Cloud client
@@ -155,14 +155,14 @@ type Scope struct {
 // another cloud or boundary is refused.
 func (s Scope) Project(t placement.Target) (string, error) {
 	if t.Cloud != "gcp" || t.Boundary != s.Boundary.ID {
-		return "", Errorf(driver.Invalid, "target %s is outside this driver's boundary gcp/%s", t.ID(), s.Boundary.ID)
+		return "", driver.Errorf(driver.Invalid, "target %s is outside this driver's boundary gcp/%s", t.ID(), s.Boundary.ID)
 	}
 	for _, p := range []string{t.Cell, s.Settings["project."+t.Environment], s.Settings["project"]} {
 		if p != "" {
 			return p, nil
 		}
 	}
-	return "", Errorf(driver.Invalid, "no GCP project for target %s: set a cell, or the boundary's provider setting %q or %q",
+	return "", driver.Errorf(driver.Invalid, "no GCP project for target %s: set a cell, or the boundary's provider setting %q or %q",
 		t.ID(), "project."+t.Environment, "project")
 }
 

@@ -82,7 +82,7 @@ func TestErrorCode(t *testing.T) {
 		{grpcErr(codes.InvalidArgument), driver.Invalid},
 		{grpcErr(codes.Canceled), driver.Canceled},
 		{context.Canceled, driver.Canceled},
-		{Errorf(driver.Failed, "revision failed"), driver.Failed},
+		{driver.Errorf(driver.Failed, "revision failed"), driver.Failed},
 		{errors.New("unrelated"), driver.Unknown},
 	} {
 		if got := ErrorCode(tc.err); got != tc.want {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
-	"github.com/meridian-deploy/meridian/providers/gcp"
 )
 
 // verdict is one condition's evaluation.
@@ -29,7 +28,7 @@ func (d *Driver) alertPolicy(ctx context.Context, project string, t placement.Ta
 	})
 	p, err := it.Next()
 	if err == iterator.Done {
-		return driver.Observation{}, gcp.Errorf(driver.NotFound, "no alert policy named %q in project %s", name, project)
+		return driver.Observation{}, driver.Errorf(driver.NotFound, "no alert policy named %q in project %s", name, project)
 	}
 	if err != nil {
 		return driver.Observation{}, err
@@ -87,12 +86,12 @@ func (d *Driver) condition(ctx context.Context, project string, t placement.Targ
 	case c.GetConditionAbsent() != nil:
 		return d.absent(ctx, project, t, c.DisplayName, c.GetConditionAbsent())
 	}
-	return verdict{}, gcp.Errorf(driver.Invalid, "condition %q: only metric-threshold and metric-absence conditions can gate a rollout", c.DisplayName)
+	return verdict{}, driver.Errorf(driver.Invalid, "condition %q: only metric-threshold and metric-absence conditions can gate a rollout", c.DisplayName)
 }
 
 func (d *Driver) threshold(ctx context.Context, project string, t placement.Target, name string, c *monitoringpb.AlertPolicy_Condition_MetricThreshold) (verdict, error) {
 	if c.DenominatorFilter != "" {
-		return verdict{}, gcp.Errorf(driver.Invalid, "condition %q: ratio conditions (denominator filter) are not supported", name)
+		return verdict{}, driver.Errorf(driver.Invalid, "condition %q: ratio conditions (denominator filter) are not supported", name)
 	}
 	duration := c.GetDuration().AsDuration()
 	var agg *monitoringpb.Aggregation

@@ -91,7 +91,7 @@ func (d *Driver) EvaluateGate(ctx context.Context, t placement.Target, g placeme
 	case g.Metric != nil:
 		return d.metric(ctx, project, t, g.Metric)
 	}
-	return driver.Observation{}, gcp.Errorf(driver.Invalid, "gate %q: Cloud Monitoring evaluates alarm and metric gates only", g.Name)
+	return driver.Observation{}, driver.Errorf(driver.Invalid, "gate %q: Cloud Monitoring evaluates alarm and metric gates only", g.Name)
 }
 
 // scoped narrows a filter to the target's region.
@@ -150,7 +150,7 @@ func compare(op string, v, threshold float64) (bool, error) {
 	case ">=":
 		return v >= threshold, nil
 	}
-	return false, gcp.Errorf(driver.Invalid, "metric gate operator %q: want <, <=, > or >=", op)
+	return false, driver.Errorf(driver.Invalid, "metric gate operator %q: want <, <=, > or >=", op)
 }
 
 // series lists the time series matching filter that have points in the

@@ -9,7 +9,6 @@ import (
 
 	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
-	"github.com/meridian-deploy/meridian/providers/gcp"
 )
 
 // Config reaches the service's ingress container as two environment
@@ -24,7 +23,7 @@ const (
 // set. The Deployment's Revision and Previous are config versions.
 func (d *Driver) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (driver.Deployment, error) {
 	if req.Version == "" || !json.Valid(req.Data) {
-		return driver.Deployment{}, gcp.Errorf(driver.Invalid, "config for %s: a version and a JSON document are required", req.Target.ID())
+		return driver.Deployment{}, driver.Errorf(driver.Invalid, "config for %s: a version and a JSON document are required", req.Target.ID())
 	}
 	return d.configure(ctx, req.Target, req.Version, req.Data)
 }
@@ -57,7 +56,7 @@ func (d *Driver) configure(ctx context.Context, t placement.Target, version stri
 	tmpl := fromLive(svc, live)
 	app := ingress(tmpl)
 	if app == nil {
-		return driver.Deployment{}, gcp.Errorf(driver.Invalid, "Cloud Run service %s has no container", name)
+		return driver.Deployment{}, driver.Errorf(driver.Invalid, "Cloud Run service %s has no container", name)
 	}
 	setConfig(app, version, data)
 	tmpl.Revision = revisionName(svc, "config-"+version)
@@ -130,7 +129,7 @@ func (d *Driver) carrying(ctx context.Context, t placement.Target, version strin
 		}
 	}
 	if newest == nil {
-		return nil, nil, gcp.Errorf(driver.NotFound, "config version %s was never applied to %s", version, name)
+		return nil, nil, driver.Errorf(driver.NotFound, "config version %s was never applied to %s", version, name)
 	}
 	return svc, newest, nil
 }

@@ -105,7 +105,7 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 		return driver.Deployment{}, err
 	}
 	if req.Image == "" || req.Version == "" {
-		return driver.Deployment{}, gcp.Errorf(driver.Invalid, "deploy to %s: image and version are required", req.Target.ID())
+		return driver.Deployment{}, driver.Errorf(driver.Invalid, "deploy to %s: image and version are required", req.Target.ID())
 	}
 	image := req.Image + ":" + req.Version
 	svc, err := d.services.GetService(ctx, &runpb.GetServiceRequest{Name: name})
@@ -125,7 +125,7 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 	tmpl := fromLive(svc, live)
 	app := ingress(tmpl)
 	if app == nil {
-		return driver.Deployment{}, gcp.Errorf(driver.Invalid, "Cloud Run service %s has no container", name)
+		return driver.Deployment{}, driver.Errorf(driver.Invalid, "Cloud Run service %s has no container", name)
 	}
 	app.Image = image
 	tmpl.Revision = revisionName(svc, req.Version)
@@ -355,7 +355,7 @@ func (d *Driver) Rollback(ctx context.Context, t placement.Target, revision stri
 
 func (d *Driver) deleteCreated(ctx context.Context, svc *runpb.Service) error {
 	if svc.Labels[labelManagedBy] != "meridian" {
-		return gcp.Errorf(driver.Invalid, "no revision to roll %s back to, and Meridian did not create it, so it will not delete it", svc.Name)
+		return driver.Errorf(driver.Invalid, "no revision to roll %s back to, and Meridian did not create it, so it will not delete it", svc.Name)
 	}
 	op, err := d.services.DeleteService(ctx, &runpb.DeleteServiceRequest{Name: svc.Name, Etag: svc.Etag})
 	if err != nil {

@@ -42,7 +42,7 @@ func (d *Driver) awaitRevision(ctx context.Context, op operation, revision strin
 			return err
 		}
 		if op.Done() {
-			return gcp.Errorf(driver.Unknown, "the update finished without creating revision %s", short(revision))
+			return driver.Errorf(driver.Unknown, "the update finished without creating revision %s", short(revision))
 		}
 		if err := gcp.Sleep(ctx, d.opts.PollEvery()); err != nil {
 			return err
