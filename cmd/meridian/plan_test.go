@@ -25,13 +25,19 @@ type result struct {
 // run runs the CLI in process, the way main does.
 func run(t *testing.T, args ...string) result {
 	t.Helper()
+	stdout, stderr, err := execute(args...)
+	return result{stdout, stderr, exitCode(err)}
+}
+
+// execute runs the CLI in process and returns what it printed and its error.
+func execute(args ...string) (stdout, stderr string, err error) {
 	var out, errOut bytes.Buffer
 	root := newRootCmd()
 	root.SetArgs(args)
 	root.SetOut(&out)
 	root.SetErr(&errOut)
-	err := root.Execute()
-	return result{out.String(), errOut.String(), exitCode(err)}
+	err = root.Execute()
+	return out.String(), errOut.String(), err
 }
 
 func golden(t *testing.T, name string) string {

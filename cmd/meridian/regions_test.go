@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -10,20 +9,8 @@ import (
 	"github.com/meridian-deploy/meridian/regions"
 )
 
-// runMeridian runs the CLI in process and returns its standard output.
-func runMeridian(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	root := newRootCmd()
-	root.SetArgs(args)
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	err := root.Execute()
-	return out.String(), err
-}
-
 func TestRegionsJSON(t *testing.T) {
-	out, err := runMeridian(t, "regions", "-o", "json")
+	out, _, err := execute("regions", "-o", "json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +75,7 @@ func TestRegionsFilters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			out, err := runMeridian(t, append([]string{"regions", "-o", "json"}, tt.args...)...)
+			out, _, err := execute(append([]string{"regions", "-o", "json"}, tt.args...)...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -102,7 +89,7 @@ func TestRegionsFilters(t *testing.T) {
 }
 
 func TestRegionsTable(t *testing.T) {
-	out, err := runMeridian(t, "regions", "--cloud", "azure", "--boundary", "us-gov")
+	out, _, err := execute("regions", "--cloud", "azure", "--boundary", "us-gov")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +121,7 @@ func TestRegionsUsageErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			out, err := runMeridian(t, append([]string{"regions"}, tt.args...)...)
+			out, _, err := execute(append([]string{"regions"}, tt.args...)...)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("err = %v, want %q", err, tt.wantErr)
 			}
