@@ -1,8 +1,8 @@
 // Package aws holds what Meridian's AWS drivers (awsecs, awsappconfig,
 // awscloudwatch) share: the sovereign boundary → partition mapping and
 // endpoint resolution, SDK configuration from the default credential chain
-// with per-boundary profiles and role ARNs, target → resource naming, and
-// the mapping of AWS error codes to portable driver codes.
+// with per-boundary profiles and role ARNs, and the mapping of AWS error
+// codes to portable driver codes.
 //
 // Credentials are never read from specs or workflow inputs: LoadConfig uses
 // the SDK's default chain (environment, shared config and credentials files,

@@ -143,7 +143,7 @@ func (d *Driver) resolve(ctx context.Context, t placement.Target) (ids, error) {
 		if s == "" {
 			s = def
 		}
-		return awsx.Expand(s, t)
+		return driver.Expand(s, t)
 	}
 	envDefault := "{environment}"
 	if t.Cell != "" {

@@ -115,7 +115,7 @@ func (d *Driver) EvaluateGate(ctx context.Context, t placement.Target, g placeme
 	}
 	switch {
 	case g.Alarm != nil:
-		return alarm(ctx, c, awsx.Expand(g.Alarm.Name, t))
+		return alarm(ctx, c, driver.Expand(g.Alarm.Name, t))
 	case g.Metric != nil:
 		return d.metric(ctx, c, t, g.Metric)
 	}
@@ -173,7 +173,7 @@ func (d *Driver) metric(ctx context.Context, c *cloudwatch.Client, t placement.T
 	// CloudWatch periods of a minute or more are multiples of 60 seconds.
 	period := max(60, int32(math.Ceil(window.Minutes()))*60)
 	q := types.MetricDataQuery{Id: aws.String("gate"), ReturnData: aws.Bool(true)}
-	name := awsx.Expand(m.Name, t)
+	name := driver.Expand(m.Name, t)
 	if strings.ContainsAny(name, "( ") {
 		q.Expression, q.Period = &name, &period
 	} else {
@@ -227,7 +227,7 @@ func (d *Driver) metricStat(name string, t placement.Target, period int32) (*typ
 	}
 	var dimensions []types.Dimension
 	for _, k := range slices.Sorted(maps.Keys(dims)) {
-		dimensions = append(dimensions, types.Dimension{Name: aws.String(k), Value: aws.String(awsx.Expand(dims[k], t))})
+		dimensions = append(dimensions, types.Dimension{Name: aws.String(k), Value: aws.String(driver.Expand(dims[k], t))})
 	}
 	return &types.MetricStat{
 		Metric: &types.Metric{Namespace: aws.String(name[:i]), MetricName: aws.String(name[i+1:]), Dimensions: dimensions},

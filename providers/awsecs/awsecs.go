@@ -137,7 +137,7 @@ func (d *Driver) service(t placement.Target) (service, error) {
 	if name == "" {
 		name = "{service}"
 	}
-	return service{client: c, cluster: awsx.Expand(cluster, t), name: awsx.Expand(name, t)}, nil
+	return service{client: c, cluster: driver.Expand(cluster, t), name: driver.Expand(name, t)}, nil
 }
 
 func (s service) String() string { return "ecs service " + s.name + " in cluster " + s.cluster }

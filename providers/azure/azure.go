@@ -17,7 +17,6 @@ package azure
 
 import (
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -194,7 +193,7 @@ func (s Scope) Resource(t placement.Target) (Resource, error) {
 	if err := s.Check(t); err != nil {
 		return Resource{}, err
 	}
-	sub := Expand(s.Setting(SettingSubscription, t), t)
+	sub := driver.Expand(s.Setting(SettingSubscription, t), t)
 	if sub == "" {
 		return Resource{}, driver.Errorf(driver.Invalid, "no Azure subscription for target %s: set the boundary's provider setting %q or %q",
 			t.ID(), SettingSubscription+"."+t.Environment, SettingSubscription)
@@ -206,7 +205,7 @@ func (s Scope) Resource(t placement.Target) (Resource, error) {
 			rg = "{cell}"
 		}
 	}
-	return Resource{Subscription: sub, ResourceGroup: Expand(rg, t)}, nil
+	return Resource{Subscription: sub, ResourceGroup: driver.Expand(rg, t)}, nil
 }
 
 // ContainerApp maps a target to its container app: where it lives (see
@@ -220,25 +219,13 @@ func (s Scope) ContainerApp(t placement.Target) (Resource, string, error) {
 	if name == "" {
 		name = "{service}"
 	}
-	return res, Expand(name, t), nil
+	return res, driver.Expand(name, t), nil
 }
 
 // ID is the resource id of the resource of type (Microsoft.App/containerApps, …)
 // and name in r.
 func (r Resource) ID(typ, name string) string {
 	return fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/%s/%s", r.Subscription, r.ResourceGroup, typ, name)
-}
-
-// Expand fills a name template with a target's fields: {service},
-// {environment}, {boundary}, {region} and {cell}.
-func Expand(template string, t placement.Target) string {
-	return strings.NewReplacer(
-		"{service}", t.Service,
-		"{environment}", t.Environment,
-		"{boundary}", t.Boundary,
-		"{region}", t.Region,
-		"{cell}", t.Cell,
-	).Replace(template)
 }
 
 // Clients makes and caches one SDK client per subscription (Azure's ARM

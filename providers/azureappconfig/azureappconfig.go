@@ -92,13 +92,13 @@ func (d *Driver) Endpoint(t placement.Target) (string, error) {
 		return "", err
 	}
 	if e := d.scope.Setting(SettingEndpoint, t); e != "" {
-		return azure.Expand(e, t), nil
+		return driver.Expand(e, t), nil
 	}
 	store := d.scope.Setting(SettingStore, t)
 	if store == "" {
 		store = "meridian-{environment}"
 	}
-	return fmt.Sprintf("https://%s.%s", azure.Expand(store, t), d.suffix), nil
+	return fmt.Sprintf("https://%s.%s", driver.Expand(store, t), d.suffix), nil
 }
 
 // store is a target's store client and its keys.

@@ -110,13 +110,13 @@ func (d *Driver) alert(ctx context.Context, t placement.Target, template string)
 		return driver.Observation{}, err
 	}
 	if rg := d.scope.Setting(SettingAlertResourceGroup, t); rg != "" {
-		res.ResourceGroup = azure.Expand(rg, t)
+		res.ResourceGroup = driver.Expand(rg, t)
 	}
 	c, err := d.clients.For(res.Subscription)
 	if err != nil {
 		return driver.Observation{}, err
 	}
-	rule := azure.Expand(template, t)
+	rule := driver.Expand(template, t)
 	where := fmt.Sprintf("metric alert %s in resource group %s", rule, res.ResourceGroup)
 	got, err := c.alerts.Get(ctx, res.ResourceGroup, rule, nil)
 	if err != nil {
@@ -156,13 +156,13 @@ func (d *Driver) metric(ctx context.Context, t placement.Target, m *placement.Me
 	}
 	resource := res.ID("Microsoft.App/containerApps", app)
 	if r := d.scope.Setting(SettingMetricResource, t); r != "" {
-		resource = azure.Expand(r, t)
+		resource = driver.Expand(r, t)
 	}
 	c, err := d.clients.For(res.Subscription)
 	if err != nil {
 		return driver.Observation{}, err
 	}
-	namespace, name, aggregation := parseMetric(azure.Expand(m.Name, t))
+	namespace, name, aggregation := parseMetric(driver.Expand(m.Name, t))
 	window := time.Duration(m.Window)
 	if window <= 0 {
 		window = 5 * time.Minute
