@@ -35,6 +35,23 @@ func deploy(t *testing.T, d *gcprun.Driver, version string) driver.Deployment {
 	return dep
 }
 
+// createService creates the target's service with containers through the
+// Cloud Run API, the way a team did before it adopted Meridian.
+func createService(t *testing.T, fake *gcpfake.Server, containers ...*runpb.Container) {
+	t.Helper()
+	client, err := run.NewServicesClient(context.Background(), fake.ClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if _, err := client.CreateService(context.Background(), &runpb.CreateServiceRequest{
+		Parent: "projects/acme-prod/locations/europe-west3", ServiceId: "billing",
+		Service: &runpb.Service{Template: &runpb.RevisionTemplate{Containers: containers}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // awaitState polls Status until it leaves progressing.
 func awaitState(t *testing.T, d *gcprun.Driver, revision string) driver.Status {
 	t.Helper()
@@ -144,17 +161,7 @@ func TestRollbackOfFirstDeploy(t *testing.T) {
 	}
 
 	// A service Meridian did not create is never deleted.
-	client, err := run.NewServicesClient(context.Background(), fake.ClientOptions()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	if _, err := client.CreateService(context.Background(), &runpb.CreateServiceRequest{
-		Parent: "projects/acme-prod/locations/europe-west3", ServiceId: "billing",
-		Service: &runpb.Service{Template: &runpb.RevisionTemplate{Containers: []*runpb.Container{{Image: image + ":v0"}}}},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	createService(t, fake, &runpb.Container{Image: image + ":v0"})
 	if err := d.Rollback(context.Background(), target, ""); d.ErrorCode(err) != driver.Invalid {
 		t.Fatalf("Rollback to nothing of a foreign service: %v (code %v), want invalid", err, d.ErrorCode(err))
 	}
@@ -168,17 +175,7 @@ func TestRollbackOfFirstDeploy(t *testing.T) {
 // revision as Previous, fails, and rolling back to Previous restores it.
 func TestBadFirstReleaseToExistingService(t *testing.T) {
 	fake, d := gcpfake.NewDriver(t, project, gcprun.New)
-	client, err := run.NewServicesClient(context.Background(), fake.ClientOptions()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	if _, err := client.CreateService(context.Background(), &runpb.CreateServiceRequest{
-		Parent: "projects/acme-prod/locations/europe-west3", ServiceId: "billing",
-		Service: &runpb.Service{Template: &runpb.RevisionTemplate{Containers: []*runpb.Container{{Image: image + ":v0"}}}},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	createService(t, fake, &runpb.Container{Image: image + ":v0"})
 	svc, _ := fake.Service(serviceName)
 	before := strings.TrimPrefix(svc.LatestCreatedRevision, serviceName+"/revisions/")
 	if st := awaitState(t, d, before); st.State != driver.StateReady {
@@ -325,20 +322,9 @@ func TestSovereignBoundaryOverFake(t *testing.T) {
 func TestSidecarsAreKept(t *testing.T) {
 	fake, d := gcpfake.NewDriver(t, project, gcprun.New)
 	fake.SetReadyAfter(1) // the platform's revision is ready before Meridian deploys
-	client, err := run.NewServicesClient(context.Background(), fake.ClientOptions()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	if _, err := client.CreateService(context.Background(), &runpb.CreateServiceRequest{
-		Parent: "projects/acme-prod/locations/europe-west3", ServiceId: "billing",
-		Service: &runpb.Service{Template: &runpb.RevisionTemplate{Containers: []*runpb.Container{
-			{Name: "proxy", Image: "envoyproxy/envoy:v1.31"},
-			{Name: "app", Image: image + ":v0", Ports: []*runpb.ContainerPort{{ContainerPort: 8080}}},
-		}}},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	createService(t, fake,
+		&runpb.Container{Name: "proxy", Image: "envoyproxy/envoy:v1.31"},
+		&runpb.Container{Name: "app", Image: image + ":v0", Ports: []*runpb.ContainerPort{{ContainerPort: 8080}}})
 	dep := deploy(t, d, "v1")
 	if _, err := d.ApplyConfig(context.Background(), driver.ConfigRequest{Target: target, Version: "c1", Data: []byte(`{}`)}); err != nil {
 		t.Fatal(err)
