@@ -146,8 +146,6 @@ func (h *alertPolicies) ListAlertPolicies(_ context.Context, req *monitoringpb.L
 		}
 		want = terms[0].value
 	}
-	h.s.mu.Lock()
-	defer h.s.mu.Unlock()
 	resp := &monitoringpb.ListAlertPoliciesResponse{}
 	for _, ap := range h.s.monitoring.policies[p] {
 		if want == "" || ap.DisplayName == want {
@@ -182,7 +180,6 @@ func (h *metrics) ListTimeSeries(_ context.Context, req *monitoringpb.ListTimeSe
 	if req.Interval.StartTime != nil {
 		start = req.Interval.StartTime.AsTime()
 	}
-	h.s.mu.Lock()
 	var found []*monitoringpb.TimeSeries
 	for _, ts := range h.s.monitoring.series[p] {
 		if !matches(ts, terms) {
@@ -200,7 +197,6 @@ func (h *metrics) ListTimeSeries(_ context.Context, req *monitoringpb.ListTimeSe
 			found = append(found, out)
 		}
 	}
-	h.s.mu.Unlock()
 	found, err = aggregate(found, req.Aggregation, end)
 	if err != nil {
 		return nil, err

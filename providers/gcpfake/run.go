@@ -280,8 +280,6 @@ type services struct {
 
 func (h *services) GetService(_ context.Context, req *runpb.GetServiceRequest) (*runpb.Service, error) {
 	s := h.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	svc, err := s.lookup(req.Name)
 	if err != nil {
 		return nil, err
@@ -292,8 +290,6 @@ func (h *services) GetService(_ context.Context, req *runpb.GetServiceRequest) (
 
 func (h *services) CreateService(_ context.Context, req *runpb.CreateServiceRequest) (*longrunningpb.Operation, error) {
 	s := h.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if req.ServiceId == "" || req.Service == nil || strings.Count(req.Parent, "/") != 3 {
 		return nil, status.Error(codes.InvalidArgument, "parent, service_id and service are required")
 	}
@@ -319,8 +315,6 @@ func (h *services) CreateService(_ context.Context, req *runpb.CreateServiceRequ
 
 func (h *services) UpdateService(_ context.Context, req *runpb.UpdateServiceRequest) (*longrunningpb.Operation, error) {
 	s := h.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if req.Service == nil {
 		return nil, status.Error(codes.InvalidArgument, "service is required")
 	}
@@ -336,8 +330,6 @@ func (h *services) UpdateService(_ context.Context, req *runpb.UpdateServiceRequ
 
 func (h *services) DeleteService(_ context.Context, req *runpb.DeleteServiceRequest) (*longrunningpb.Operation, error) {
 	s := h.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	svc, err := s.lookup(req.Name)
 	if err != nil {
 		return nil, err
@@ -353,8 +345,6 @@ type revisions struct {
 
 func (h *revisions) GetRevision(_ context.Context, req *runpb.GetRevisionRequest) (*runpb.Revision, error) {
 	s := h.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	i := strings.Index(req.Name, "/revisions/")
 	if i < 0 {
 		return nil, status.Errorf(codes.InvalidArgument, "%q is not a revision name", req.Name)
@@ -374,8 +364,6 @@ func (h *revisions) GetRevision(_ context.Context, req *runpb.GetRevisionRequest
 // ListRevisions lists a service's revisions, newest first, in one page.
 func (h *revisions) ListRevisions(_ context.Context, req *runpb.ListRevisionsRequest) (*runpb.ListRevisionsResponse, error) {
 	s := h.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	svc, err := s.lookup(req.Parent)
 	if err != nil {
 		return nil, err
@@ -395,8 +383,6 @@ type operations struct {
 
 func (h *operations) GetOperation(_ context.Context, req *longrunningpb.GetOperationRequest) (*longrunningpb.Operation, error) {
 	s := h.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	op, ok := s.run.ops[req.Name]
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "operation %q not found", req.Name)
@@ -411,8 +397,6 @@ func (h *operations) GetOperation(_ context.Context, req *longrunningpb.GetOpera
 
 func (h *operations) DeleteOperation(_ context.Context, req *longrunningpb.DeleteOperationRequest) (*emptypb.Empty, error) {
 	s := h.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	delete(s.run.ops, req.Name)
 	return &emptypb.Empty{}, nil
 }

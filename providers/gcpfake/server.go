@@ -84,6 +84,7 @@ func start(secure bool) (*Server, error) {
 	}
 	s.lis = lis
 	s.grpc = grpc.NewServer(opts...)
+	// The handlers run with s.mu held (see intercept).
 	runpb.RegisterServicesServer(s.grpc, &services{s: s})
 	runpb.RegisterRevisionsServer(s.grpc, &revisions{s: s})
 	longrunningpb.RegisterOperationsServer(s.grpc, &operations{s: s})
@@ -154,21 +155,21 @@ func (s *Server) Calls(method string) int {
 	return s.calls[method]
 }
 
+// intercept counts every call and its bearer token, throttles it when told
+// to, and otherwise handles it with s.mu held: the handlers run one at a
+// time and must not take s.mu themselves.
 func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.calls[info.FullMethod]++
 	for _, a := range md.Get("authorization") {
 		if token, ok := strings.CutPrefix(a, "Bearer "); ok {
 			s.bearers[token] = true
 		}
 	}
-	throttled := s.throttle > 0
-	if throttled {
+	if s.throttle > 0 {
 		s.throttle--
-	}
-	s.mu.Unlock()
-	if throttled {
 		return nil, status.Error(codes.ResourceExhausted, "Quota exceeded for quota metric 'Requests' and limit 'Requests per minute'")
 	}
 	return handler(ctx, req)
