@@ -268,6 +268,7 @@ func wantAllOn(t *testing.T, versions map[string][]string, targets []placement.T
 // database finishes the release, with every target on the new version.
 func TestDevKilledMidReleaseFinishesIt(t *testing.T) {
 	bin := binDir(t)
+	t.Parallel() // its own dev server, ports and fleet; mostly waiting on bakes
 	spec, db, targets := reliabilityFleet(t)
 	d := startDev(t, bin, db, "--spec", spec)
 	rollout(t, bin, d, spec, "v1", "first", true)
@@ -327,6 +328,7 @@ func processesWith(t *testing.T, s string) []int {
 // and the release rolls every target back to the version before.
 func TestCrashedInstanceRollsBack(t *testing.T) {
 	bin := binDir(t)
+	t.Parallel() // its own dev server, ports and fleet; mostly waiting on bakes
 	spec, db, targets := reliabilityFleet(t)
 	d := startDev(t, bin, db, "--spec", spec)
 	rollout(t, bin, d, spec, "v1", "first", true)

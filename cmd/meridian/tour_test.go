@@ -15,6 +15,7 @@ import (
 // deal with the release left open and go through to its summary.
 func TestTourRerunsAfterAKill(t *testing.T) {
 	bin := binDir(t)
+	t.Parallel() // its own dev server, ports and fleet; mostly waiting on bakes
 	db := filepath.Join(t.TempDir(), "state", "dev.db")
 	stopFleetAtEnd(t, db)
 	const spec = "../../testdata/demo"
