@@ -48,6 +48,11 @@ func TestDiffSpecErrors(t *testing.T) {
 	if want := filepath.Join(bad, "fleet.cue") + ":3:"; !strings.HasPrefix(r.stderr, want) {
 		t.Errorf("errors should name NEW's files (%s…):\n%s", want, r.stderr)
 	}
+	missing := filepath.Join(bad, "missing")
+	r = run(t, "diff", missing, fleetDir)
+	if want := "meridian: " + missing + ": spec directory " + missing + " does not exist\n"; r.code != 1 || r.stderr != want {
+		t.Errorf("missing OLD: exit %d, stderr %q, want %q", r.code, r.stderr, want)
+	}
 }
 
 func TestDiffUsage(t *testing.T) {

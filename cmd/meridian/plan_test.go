@@ -124,8 +124,8 @@ services: api: {
 	}
 
 	r = run(t, "plan", filepath.Join(dir, "missing"))
-	if r.code != 1 || r.stderr == "" {
-		t.Errorf("missing directory: exit %d, stderr %q", r.code, r.stderr)
+	if want := "meridian: spec directory " + filepath.Join(dir, "missing") + " does not exist\n"; r.code != 1 || r.stderr != want {
+		t.Errorf("missing directory: exit %d, stderr %q, want %q", r.code, r.stderr, want)
 	}
 }
 

@@ -17,7 +17,8 @@ import (
 //
 // Spec errors are written to w one per line, as validate writes them
 // (file:line:col: message), with each file name prefixed by label when
-// label is not empty, and come back as silentError{1}.
+// label is not empty, and come back as silentError{1}. A problem with the
+// directory itself, which has no position, is written as meridian: message.
 func planSpec(dir, label string, w io.Writer) (*placement.Model, *pipelines.Plan, error) {
 	spec, err := placement.Load(dir)
 	if err != nil {
@@ -49,10 +50,13 @@ func specError(err error, label string, w io.Writer) error {
 	}
 	for _, e := range list {
 		switch {
-		case label == "":
+		case e.File == "" && label == "":
+			// A problem with the directory itself (missing, empty) has no
+			// position: it reads as any other failure does.
+			e.Msg = "meridian: " + e.Msg
 		case e.File == "":
-			e.Msg = label + ": " + e.Msg
-		default:
+			e.Msg = "meridian: " + label + ": " + e.Msg
+		case label != "":
 			e.File = path.Join(label, e.File)
 		}
 		fmt.Fprintln(w, e.Error())
