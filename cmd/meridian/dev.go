@@ -78,6 +78,12 @@ func (o *devOptions) complete(cmd *cobra.Command) error {
 	if o.ephemeral && o.db != "" {
 		return usageError{errors.New("--db and --ephemeral exclude each other")}
 	}
+	if err := checkPort("--port", o.port); err != nil {
+		return err
+	}
+	if err := checkPort("--ui-port", o.uiPort); err != nil {
+		return err
+	}
 	if o.tour && runTour == nil {
 		return usageError{errors.New("--tour: this build of meridian has no tour")}
 	}
@@ -89,6 +95,14 @@ func (o *devOptions) complete(cmd *cobra.Command) error {
 		return err
 	}
 	o.db = filepath.Join(dir, "meridian", "dev.db")
+	return nil
+}
+
+// checkPort refuses a port number that no listener can take.
+func checkPort(flag string, port int) error {
+	if port < 0 || port > 65535 {
+		return usageError{fmt.Errorf("%s %d: want a port from 1 to 65535, or 0 for any free one", flag, port)}
+	}
 	return nil
 }
 

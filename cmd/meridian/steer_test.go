@@ -298,6 +298,8 @@ func TestUsageErrors(t *testing.T) {
 		{"worker", "--boundary", "mars/public"},
 		{"dev", "--db", "x.db", "--ephemeral"},
 		{"dev", "--log-level", "loud"},
+		{"dev", "--ephemeral", "--port", "-1"},
+		{"dev", "--ephemeral", "--ui-port", "65536"},
 	} {
 		if r := meridian(t, args...); r.code != 2 {
 			t.Errorf("meridian %s: exit %d, want 2 (%v)", strings.Join(args, " "), r.code, r.err)
