@@ -52,7 +52,7 @@ func newDevCmd() *cobra.Command {
 			"~/.local/state/meridian/dev.db): started again on the same file, it resumes the\n" +
 			"releases that were running. Other meridian commands reach it with their default\n" +
 			"connection settings. Stops cleanly on Ctrl-C.",
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.complete(cmd); err != nil {
 				return err

@@ -25,7 +25,7 @@ func newHistoryCmd() *cobra.Command {
 		Long: "List the releases of service S, newest first, from Temporal visibility (as\n" +
 			"long as the namespace retains them): release id, change, trigger, phase,\n" +
 			"start and end.",
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.remote.complete(cmd); err != nil {
 				return err

@@ -84,6 +84,15 @@ func exitCode(err error) int {
 	return 1
 }
 
+// noArgs is cobra.NoArgs without its "unknown command" message, which
+// misleads when the argument was meant as a directory or a release.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError{fmt.Errorf("%s takes no arguments (got %q)", cmd.CommandPath(), args[0])}
+	}
+	return nil
+}
+
 // cobraUsagePrefixes begin cobra's own argument errors, which it does not type.
 var cobraUsagePrefixes = []string{"unknown command", "accepts ", "requires at least", "requires at most", "requires exactly", "invalid argument", "unknown flag", "unknown shorthand flag", "required flag"}
 

@@ -32,7 +32,7 @@ func newRegionsCmd() *cobra.Command {
 		Short: "List the regions and sovereign boundaries Meridian knows",
 		Long: "List the embedded region catalog: for each region its cloud, boundary, name,\n" +
 			"country, geography, paired regions, zone count (0 = unknown) and flags.",
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.complete(cmd); err != nil {
 				return err

@@ -117,7 +117,7 @@ func TestRegionsUsageErrors(t *testing.T) {
 		{[]string{"--cloud", "azure", "--boundary", "eu-sovereign"}, `unknown boundary "eu-sovereign" in cloud azure (want one of china, public, us-gov)`},
 		{[]string{"--boundary", "mars"}, `unknown boundary "mars"`},
 		{[]string{"-o", "yaml"}, `unknown output format "yaml" (want table or json)`},
-		{[]string{"extra"}, `unknown command "extra"`},
+		{[]string{"extra"}, `meridian regions takes no arguments (got "extra")`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -41,7 +41,7 @@ func newWorkerCmd() *cobra.Command {
 			"A worker serves the boundaries it is told and no other: run one inside each\n" +
 			"boundary, with that boundary's credentials. With --spec and no --boundary it\n" +
 			"serves every boundary the spec uses. Runs until interrupted.",
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.complete(cmd); err != nil {
 				return err
