@@ -89,7 +89,7 @@ func newReleaseCmd(o *releaseOptions, cmd *cobra.Command, changeIDUsage string) 
 		_ = cmd.MarkFlagRequired("version")
 	}
 	cmd.Flags().StringVar(&o.as, "as", "", "who starts the release (default $USER)")
-	cmd.Flags().DurationVar(&o.rollbackWindow, "rollback-window", 0, "keep a succeeded release open this long so that `meridian rollback` can still undo it")
+	cmd.Flags().DurationVar(&o.rollbackWindow, "rollback-window", 0, "keep a succeeded release open this long so that meridian rollback can still undo it")
 	cmd.Flags().StringVar(&o.changeID, "change-id", "", changeIDUsage)
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "follow the release until it ends and exit with its outcome")
 	return cmd

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
@@ -307,6 +308,22 @@ func TestUsageErrors(t *testing.T) {
 		if r := meridian(t, args...); r.code != 2 {
 			t.Errorf("meridian %s: exit %d, want 2 (%v)", strings.Join(args, " "), r.code, r.err)
 		}
+	}
+}
+
+// Every flag's help names its value's type: a backquoted word in a usage
+// string would take its place (pflag.UnquoteUsage), as `meridian rollback`
+// once did for --rollback-window.
+func TestFlagHelpNamesTypes(t *testing.T) {
+	for _, cmd := range newRootCmd().Commands() {
+		cmd.Flags().VisitAll(func(f *pflag.Flag) {
+			if strings.Contains(f.Usage, "`") {
+				t.Errorf("meridian %s --%s: backquote in %q", cmd.Name(), f.Name, f.Usage)
+			}
+		})
+	}
+	if r := run(t, "rollout", "--help"); !strings.Contains(r.stdout, "--rollback-window duration ") {
+		t.Errorf("rollout --help lacks --rollback-window duration:\n%s", r.stdout)
 	}
 }
 
