@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -180,6 +181,14 @@ func (a *Activities) restart(ctx context.Context, p *providers.Provider, in Roll
 		firstErr error
 		slots    = make(chan struct{}, maxUnavailable)
 	)
+	// Every heartbeat replaces the details of the last one: the waits of a
+	// restart heartbeat the instances done so far, so a retry still skips them.
+	wait := func() error {
+		mu.Lock()
+		details := slices.Clone(done)
+		mu.Unlock()
+		return a.sleep(ctx, details)
+	}
 	for _, inst := range insts {
 		if skip[inst.ID] {
 			continue
@@ -196,7 +205,7 @@ func (a *Activities) restart(ctx context.Context, p *providers.Provider, in Roll
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			why, err := a.restartInstance(ctx, p, in, inst, drainTimeout)
+			why, err := a.restartInstance(ctx, p, in, inst, drainTimeout, wait)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -216,7 +225,8 @@ func (a *Activities) restart(ctx context.Context, p *providers.Provider, in Roll
 
 // restartInstance is one shard-aware restart: drain, wait until the
 // instance owns no shards, restart, wait ready, undrain, check the gates.
-func (a *Activities) restartInstance(ctx context.Context, p *providers.Provider, in RolloutInput, inst driver.Instance, drainTimeout time.Duration) (string, error) {
+// wait sleeps one poll interval between two checks.
+func (a *Activities) restartInstance(ctx context.Context, p *providers.Provider, in RolloutInput, inst driver.Instance, drainTimeout time.Duration, wait func() error) (string, error) {
 	t := in.Target
 	if p.HasSharder() {
 		if err := p.Drain(ctx, t, inst); err != nil {
@@ -234,7 +244,7 @@ func (a *Activities) restartInstance(ctx context.Context, p *providers.Provider,
 			if time.Now().After(deadline) {
 				return fmt.Sprintf("%s: instance %s still owns %d shard(s) after the %s drain timeout", t.ID(), inst.ID, owned, drainTimeout), nil
 			}
-			if err := a.sleep(ctx); err != nil {
+			if err := wait(); err != nil {
 				return "", err
 			}
 		}
@@ -251,7 +261,7 @@ func (a *Activities) restartInstance(ctx context.Context, p *providers.Provider,
 			ready = ready || (i.ID == inst.ID && i.Ready)
 		}
 		if !ready {
-			if err := a.sleep(ctx); err != nil {
+			if err := wait(); err != nil {
 				return "", err
 			}
 		}

@@ -1,0 +1,90 @@
+package workflows
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/meridian-deploy/meridian/placement"
+	"github.com/meridian-deploy/meridian/providers"
+	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/fake"
+)
+
+// flakyInstance is the fake driver where one instance gives up its shards
+// only on the second poll after each drain (so the restart waits and
+// heartbeats) and fails its first restarts with a transient error (so the
+// activity is retried).
+type flakyInstance struct {
+	*fake.Driver
+	id       string
+	failures int
+
+	mu    sync.Mutex
+	polls int
+}
+
+func (d *flakyInstance) Owned(ctx context.Context, t placement.Target, inst driver.Instance) (int, error) {
+	n, err := d.Driver.Owned(ctx, t, inst)
+	if inst.ID != d.id || err != nil {
+		return n, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.polls++
+	if d.polls%2 == 1 {
+		return 1, nil
+	}
+	return n, nil
+}
+
+func (d *flakyInstance) RestartInstance(ctx context.Context, t placement.Target, id string) error {
+	d.mu.Lock()
+	fail := id == d.id && d.failures > 0
+	if fail {
+		d.failures--
+	}
+	d.mu.Unlock()
+	if fail {
+		return &fake.Error{Code: driver.Unavailable, Msg: "restart " + id + ": 503"}
+	}
+	return d.Driver.RestartInstance(ctx, t, id)
+}
+
+// A retried restart must skip the instances an earlier attempt restarted,
+// even when that attempt heartbeated again while draining the next one.
+func TestRetriedRestartSkipsInstancesAlreadyRestarted(t *testing.T) {
+	req := request(pipe("aws", "automatic", stg("one", prodA)))
+	req.Change = Change{Kind: KindRestart, ID: "restart-3"}
+	req.Sharding = &placement.Sharding{Sharder: "http-drain", MaxUnavailable: 1, DrainTimeout: placement.Duration(time.Minute)}
+	f := newFixture(t, req)
+	second := fmt.Sprintf("%s#1", prodA.ID())
+	d := &flakyInstance{Driver: f.fake, id: second, failures: 2}
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	f.env = s.NewTestWorkflowEnvironment()
+	Register(f.env, &Activities{Providers: providers.NewSet().Add("aws", "", providers.New(d, nil)), PollInterval: time.Millisecond})
+	st := f.run()
+	if st.Phase != PhaseSucceeded {
+		t.Fatalf("phase %s (%s)", st.Phase, st.Reason)
+	}
+	restarts := map[string]int{}
+	for _, c := range f.fake.Calls() {
+		if c.Op == "restart-instance" && !c.Err {
+			restarts[c.Arg]++
+		}
+	}
+	for i := range 3 {
+		id := fmt.Sprintf("%s#%d", prodA.ID(), i)
+		if restarts[id] != 1 {
+			t.Errorf("%s restarted %d times, want once (all: %v)", id, restarts[id], restarts)
+		}
+	}
+}
