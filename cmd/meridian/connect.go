@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/meridian-deploy/meridian/workflows"
@@ -63,6 +65,24 @@ func (r *remote) dial(ctx context.Context) (client.Client, error) {
 	}
 	r.namespace = opts.Namespace
 	return r.conn.Dial(ctx, nil)
+}
+
+// releaseError words the server's NotFound for what it means to the
+// operator who asked to do something (what) to release: there is no such
+// release, or it has ended. Other errors pass through.
+func (r *remote) releaseError(ctx context.Context, c client.Client, what, release string, err error) error {
+	var notFound *serviceerror.NotFound
+	if !errors.As(err, &notFound) {
+		return err
+	}
+	st, statusErr := workflows.ReleaseStatus(ctx, c, release)
+	switch {
+	case errors.As(statusErr, &notFound):
+		return fmt.Errorf("no release %s in namespace %s", release, r.namespace)
+	case statusErr == nil && st.Phase.Terminal():
+		return fmt.Errorf("%s %s: the release has ended (%s)", what, release, st.Phase)
+	}
+	return err
 }
 
 // link is the Web UI page of a workflow.

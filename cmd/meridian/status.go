@@ -66,7 +66,7 @@ func (o *statusOptions) run(ctx context.Context) error {
 	}
 	st, err := workflows.ReleaseStatus(ctx, c, o.release)
 	if err != nil {
-		return err
+		return o.releaseError(ctx, c, "status of", o.release, err)
 	}
 	if o.json() {
 		err = writeIndentedJSON(o.out, st)

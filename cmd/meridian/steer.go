@@ -21,6 +21,7 @@ type steerOptions struct {
 	reason  string
 	as      string
 
+	name   string // "approve", "pause", …: for errors
 	past   string // "approved", "paused", …: for the confirmation
 	update func(context.Context, client.Client, string, workflows.Request) (workflows.Status, error)
 }
@@ -45,7 +46,7 @@ var steerCommands = []steerCommand{
 func newSteerCmd(name string) *cobra.Command {
 	i := slices.IndexFunc(steerCommands, func(s steerCommand) bool { return s.name == name })
 	s := steerCommands[i]
-	o := &steerOptions{past: s.past, update: s.update}
+	o := &steerOptions{name: s.name, past: s.past, update: s.update}
 	cmd := &cobra.Command{
 		Use:   name + " RELEASE [--reason TEXT]",
 		Short: s.short,
@@ -78,7 +79,7 @@ func (o *steerOptions) run(ctx context.Context) error {
 	defer c.Close()
 	st, err := o.update(ctx, c, o.release, workflows.Request{Stage: o.stage, Who: who(o.as), Reason: o.reason})
 	if err != nil {
-		return err
+		return o.releaseError(ctx, c, o.name, o.release, err)
 	}
 	if o.json() {
 		return writeIndentedJSON(o.out, st)

@@ -278,9 +278,10 @@ func TestTriggerApproveStatus(t *testing.T) {
 		t.Errorf("the approval is not recorded with who and why: %+v", st.Events)
 	}
 
-	// Nothing waits any more: approve refuses, exit 1.
-	if again := meridian(t, "approve", "billing/c1"); again.code != 1 {
-		t.Errorf("approve of an ended release: exit %d", again.code)
+	// Nothing waits any more: approve refuses, exit 1, and says why.
+	again := meridian(t, "approve", "billing/c1")
+	if want := "approve release/billing/c1: the release has ended (succeeded)"; again.code != 1 || again.err == nil || again.err.Error() != want {
+		t.Errorf("approve of an ended release: exit %d, %v; want %q", again.code, again.err, want)
 	}
 }
 
@@ -328,9 +329,11 @@ func TestFlagHelpNamesTypes(t *testing.T) {
 }
 
 func TestStatusOfUnknownRelease(t *testing.T) {
-	r := meridian(t, "status", "release/api/never")
-	if r.code != 1 || r.err == nil || !strings.Contains(r.err.Error(), "release/api/never") {
-		t.Errorf("exit %d, %v", r.code, r.err)
+	for _, args := range [][]string{{"status", "release/api/never"}, {"pause", "api/never"}} {
+		r := meridian(t, args...)
+		if want := "no release release/api/never in namespace " + steerServer.Namespace(); r.code != 1 || r.err == nil || r.err.Error() != want {
+			t.Errorf("meridian %s: exit %d, %v; want %q", strings.Join(args, " "), r.code, r.err, want)
+		}
 	}
 }
 
