@@ -74,7 +74,7 @@ func (o *workerOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c, err := o.conn.Dial(ctx, nil)
+	c, err := dial(ctx, o.conn)
 	if err != nil {
 		return err
 	}
