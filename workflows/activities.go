@@ -44,6 +44,31 @@ func (a *Activities) sleep(ctx context.Context, details ...any) error {
 	}
 }
 
+// keepAlive heartbeats every poll interval until the returned stop is
+// called, while a provider call runs that may outlast the heartbeat
+// timeout (an Azure update waits for its long-running operation): a silent
+// activity would be retried while the call still changes the target. Its
+// heartbeats carry no details: use it only where none need keeping.
+func (a *Activities) keepAlive(ctx context.Context) (stop func()) {
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(a.poll())
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
+}
+
 // activityError marks a provider error that retrying cannot fix as
 // non-retryable, typed by its code ("invalid", "permission-denied"…). A
 // canceled context stays retryable: it is how a stopping worker ends its
@@ -104,10 +129,14 @@ func (a *Activities) change(ctx context.Context, p *providers.Provider, in Rollo
 	case activity.HasHeartbeatDetails(ctx) && activity.GetHeartbeatDetails(ctx, &dep) == nil && dep.Revision != "":
 		// A previous attempt made the change: only wait for it.
 	case in.Change.Kind == KindVersion:
+		stop := a.keepAlive(ctx)
 		dep, err = p.Deploy(ctx, driver.DeployRequest{Target: in.Target, Image: in.Change.Image, Version: in.Change.Version,
 			ChangeID: in.Change.ID, Instances: in.Instances, Sharding: in.Sharding})
+		stop()
 	default:
+		stop := a.keepAlive(ctx)
 		dep, err = p.ApplyConfig(ctx, driver.ConfigRequest{Target: in.Target, Version: in.Change.Version, Data: in.Change.Config})
+		stop()
 	}
 	if err != nil {
 		return RolloutResult{}, err
@@ -297,11 +326,13 @@ func (a *Activities) Rollback(ctx context.Context, c Compensation) error {
 	if err != nil {
 		return activityError(err)
 	}
+	stop := a.keepAlive(ctx)
 	if c.Kind == KindConfig {
 		err = p.RollbackConfig(ctx, c.Target, c.Previous)
 	} else {
 		err = p.Rollback(ctx, c.Target, c.Previous)
 	}
+	stop()
 	if c.Previous == "" && providers.Code(err) == driver.Invalid {
 		err = fmt.Errorf("%s: first deploy, and the driver cannot remove it: %w", c.Target.ID(), err)
 	}

@@ -3,14 +3,9 @@ package workflows
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
-
-	"go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers"
@@ -67,9 +62,7 @@ func TestRetriedRestartSkipsInstancesAlreadyRestarted(t *testing.T) {
 	f := newFixture(t, req)
 	second := fmt.Sprintf("%s#1", prodA.ID())
 	d := &flakyInstance{Driver: f.fake, id: second, failures: 2}
-	var s testsuite.WorkflowTestSuite
-	s.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	f.env = s.NewTestWorkflowEnvironment()
+	f.env = quietEnv()
 	Register(f.env, &Activities{Providers: providers.NewSet().Add("aws", "", providers.New(d, nil)), PollInterval: time.Millisecond})
 	st := f.run()
 	if st.Phase != PhaseSucceeded {
