@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func main() {
@@ -33,6 +34,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return requiredNotEmpty(cmd) }
 	root.AddCommand(
 		newRegionsCmd(),
 		newPlanCmd(),
@@ -91,6 +93,18 @@ func noArgs(cmd *cobra.Command, args []string) error {
 		return usageError{fmt.Errorf("%s takes no arguments (got %q)", cmd.CommandPath(), args[0])}
 	}
 	return nil
+}
+
+// requiredNotEmpty refuses a required flag given as an empty string
+// (--version "" from an unset CI variable), which cobra counts as given.
+func requiredNotEmpty(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if _, required := f.Annotations[cobra.BashCompOneRequiredFlag]; required && err == nil && f.Value.String() == "" {
+			err = usageError{fmt.Errorf("--%s must not be empty", f.Name)}
+		}
+	})
+	return err
 }
 
 // cobraUsagePrefixes begin cobra's own argument errors, which it does not type.

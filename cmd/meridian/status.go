@@ -38,7 +38,10 @@ func newStatusCmd() *cobra.Command {
 				return usageError{errors.New("give either a RELEASE or --service S")}
 			}
 			if len(args) == 1 {
-				o.release = releaseID(args[0])
+				var err error
+				if o.release, err = releaseID(args[0]); err != nil {
+					return err
+				}
 			}
 			return o.run(cmd.Context())
 		},
@@ -80,11 +83,14 @@ func (o *statusOptions) run(ctx context.Context) error {
 }
 
 // releaseID accepts a release id with or without its release/ prefix.
-func releaseID(arg string) string {
-	if strings.HasPrefix(arg, "release/") {
-		return arg
+func releaseID(arg string) (string, error) {
+	if strings.TrimPrefix(arg, "release/") == "" {
+		return "", usageError{fmt.Errorf("RELEASE %q is empty: give release/<service>/<change> or <service>/<change>", arg)}
 	}
-	return "release/" + arg
+	if strings.HasPrefix(arg, "release/") {
+		return arg, nil
+	}
+	return "release/" + arg, nil
 }
 
 // writeStatus writes a release's status as text: a header, then one row

@@ -58,7 +58,10 @@ func newSteerCmd(name string) *cobra.Command {
 			if err := o.remote.complete(cmd); err != nil {
 				return err
 			}
-			o.release = releaseID(args[0])
+			var err error
+			if o.release, err = releaseID(args[0]); err != nil {
+				return err
+			}
 			return o.run(cmd.Context())
 		},
 	}
