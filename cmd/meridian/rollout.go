@@ -50,7 +50,7 @@ func newRolloutCmd() *cobra.Command {
 
 func newTriggerCmd() *cobra.Command {
 	cmd := newReleaseCmd(&releaseOptions{kind: workflows.KindVersion, trigger: "ci"}, &cobra.Command{
-		Use:   "trigger DIR --service S --version V --change-id COMMIT",
+		Use:   "trigger DIR --service S --version V --change-id COMMIT [--wait]",
 		Short: "Start the release a CI change implies, idempotently",
 		Long: "Start the release of version V of service S for change COMMIT, as CI does on\n" +
 			"merge. The same change triggered again attaches to its release, running or\n" +

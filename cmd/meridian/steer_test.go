@@ -374,6 +374,15 @@ func TestUnreachableTemporal(t *testing.T) {
 	}
 }
 
+// A command that can follow its release says so in its usage line.
+func TestUsageLineNamesWait(t *testing.T) {
+	for _, cmd := range newRootCmd().Commands() {
+		if cmd.Flags().Lookup("wait") != nil && !strings.Contains(cmd.Use, "[--wait]") {
+			t.Errorf("meridian %s has --wait but its usage line does not say so: %s", cmd.Name(), cmd.Use)
+		}
+	}
+}
+
 func TestStatusOfUnknownRelease(t *testing.T) {
 	for _, args := range [][]string{{"status", "release/api/never"}, {"pause", "api/never"}} {
 		r := meridian(t, args...)
