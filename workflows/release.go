@@ -53,7 +53,13 @@ func Release(ctx workflow.Context, req ReleaseRequest) (Status, error) {
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
 	workflow.Go(canceled, func(canceled workflow.Context) {
 		canceled.Done().Receive(canceled, nil)
-		if !r.stopping() {
+		switch {
+		case r.window && workflow.GetVersion(canceled, "cancel-ends-rollback-window", workflow.DefaultVersion, 1) == 1:
+			// Abort is refused in the window: canceling ends it instead.
+			r.window = false
+			r.st.Reason = "rollback window ended: the release workflow was canceled"
+			r.refresh(ctx)
+		case !r.stopping():
 			r.aborted = true
 			r.st.Reason = "the release workflow was canceled"
 			r.forward(ctx, command{Action: UpdateAbort, Req: Request{Who: "temporal", Reason: r.st.Reason}})
@@ -73,7 +79,7 @@ func Release(ctx workflow.Context, req ReleaseRequest) (Status, error) {
 		_, _ = workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
 			Timeout:      time.Duration(req.RollbackWindow),
 			TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("rollback window: %s", req.RollbackWindow)},
-		}, func() bool { return r.rollback })
+		}, func() bool { return r.rollback || !r.window })
 		r.window = false
 		if r.rollback {
 			r.unwindSucceeded(ctx)

@@ -666,3 +666,21 @@ func TestInvalidRequestIsRejected(t *testing.T) {
 		t.Fatalf("error %v: want every problem named", err)
 	}
 }
+
+// Canceling a succeeded release in its rollback window ends the window (abort
+// is refused there), so that the service's next change can roll.
+func TestCancelingDuringRollbackWindowEndsIt(t *testing.T) {
+	req := request(pipe("aws", "automatic", stg("one", prodA)))
+	req.RollbackWindow = placement.Duration(24 * time.Hour)
+	f := newFixture(t, req)
+	start := f.env.Now()
+	f.env.RegisterDelayedCallback(f.env.CancelWorkflow, 30*time.Minute)
+	st := f.run()
+	if st.Phase != PhaseSucceeded || !strings.Contains(st.Reason, "canceled") {
+		t.Fatalf("phase %s (%s), want succeeded, window closed by the cancellation", st.Phase, st.Reason)
+	}
+	if took := f.env.Now().Sub(start); took > time.Hour {
+		t.Errorf("the release ended %s after it started: the cancellation did not end its rollback window", took)
+	}
+	f.assertLive("v2", prodA)
+}
