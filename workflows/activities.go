@@ -48,8 +48,8 @@ func (a *Activities) sleep(ctx context.Context, details ...any) error {
 // called, while a provider call runs that may outlast the heartbeat
 // timeout (an Azure update waits for its long-running operation): a silent
 // activity would be retried while the call still changes the target. Its
-// heartbeats carry no details: use it only where none need keeping.
-func (a *Activities) keepAlive(ctx context.Context) (stop func()) {
+// heartbeats carry details, which replace those of earlier heartbeats.
+func (a *Activities) keepAlive(ctx context.Context, details ...any) (stop func()) {
 	done, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(stopped)
@@ -62,7 +62,7 @@ func (a *Activities) keepAlive(ctx context.Context) (stop func()) {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				activity.RecordHeartbeat(ctx)
+				activity.RecordHeartbeat(ctx, details...)
 			}
 		}
 	}()
@@ -102,7 +102,14 @@ func (a *Activities) Rollout(ctx context.Context, in RolloutInput) (RolloutResul
 		err = temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown change kind %q", in.Change.Kind), "invalid", nil)
 	}
 	if err == nil && res.Failure == "" {
+		stop := func() {}
+		if in.Change.Kind != KindRestart {
+			// A gate may take a while (an HTTP gate waits for its timeout):
+			// keep heartbeating the change, so that a retry resumes it.
+			stop = a.keepAlive(ctx, res.Deployment)
+		}
 		res.Observations, err = evaluateGates(ctx, p, in.Target, in.Gates)
+		stop()
 	}
 	return keepChange(res, in.Target, err)
 }

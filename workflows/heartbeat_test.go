@@ -116,3 +116,32 @@ func TestSlowProviderCallsKeepHeartbeating(t *testing.T) {
 	}
 	f.assertLive("v1", prodA, prodB)
 }
+
+// slowGates is the fake driver whose gates take a while (an HTTP gate that
+// waits for its timeout).
+type slowGates struct {
+	slowCalls
+}
+
+func (d *slowGates) EvaluateGate(ctx context.Context, t placement.Target, g placement.Gate) (driver.Observation, error) {
+	if err := d.outlast(ctx, "gate "+g.Name); err != nil {
+		return driver.Observation{}, err
+	}
+	return d.Driver.EvaluateGate(ctx, t, g)
+}
+
+// The gates a Rollout evaluates after a change that was ready at once must
+// not leave it silent either: a retry would not know the change was made.
+func TestSlowGatesKeepHeartbeating(t *testing.T) {
+	req := request(pipe("aws", "automatic", stg("one", prodA)))
+	req.Gates[0].ErrorLimit = 1
+	f := newFixture(t, req)
+	beats := &heartbeatCounter{}
+	f.env = quietEnv(beats)
+	d := &slowGates{slowCalls{Driver: f.fake, beats: &beats.n}}
+	Register(f.env, &Activities{Providers: providers.NewSet().Add("aws", "", providers.New(d, nil)), PollInterval: time.Millisecond})
+	if st := f.run(); st.Phase != PhaseSucceeded {
+		t.Fatalf("phase %s (%s), want succeeded", st.Phase, st.Reason)
+	}
+	f.assertLive("v2", prodA)
+}
