@@ -172,6 +172,9 @@ func TestEndToEndInjectedFailureRollsBack(t *testing.T) {
 	}
 	assertWebUI(t, ctx, ref.ID, map[string]string{"MeridianService": "e2e-rollback", "MeridianChangeID": "c1", "MeridianPhase": "rolled-back"})
 	assertWebUI(t, ctx, ref.ID+"/aws/aws", map[string]string{"MeridianCloud": "aws", "MeridianBoundary": "aws", "MeridianStage": "two", "MeridianEnvironment": "prod", "MeridianPhase": "rolled-back"})
+	if details := currentDetails(t, ctx, ref.ID+"/aws/aws"); !strings.Contains(details, "| one | 2 | rolled back |") {
+		t.Errorf("the pipeline's current details do not show stage one rolled back:\n%s", details)
+	}
 	desc, err := tc.DescribeWorkflowExecution(ctx, ref.ID+"/aws/aws", "")
 	if err != nil || desc.GetWorkflowExecutionInfo().GetFirstRunId() == desc.GetWorkflowExecutionInfo().GetExecution().GetRunId() {
 		t.Errorf("the pipeline did not continue as new past 10 events (%v)", err)
@@ -330,14 +333,23 @@ func assertWebUI(t *testing.T, ctx context.Context, id string, attrs map[string]
 			t.Errorf("%s: event %d (%s) has no summary", id, e.GetEventId(), e.GetEventType())
 		}
 	}
+	if details := currentDetails(t, ctx, id); !strings.Contains(details, "|") {
+		t.Errorf("%s: current details %q: want a live markdown table", id, details)
+	}
+}
+
+// currentDetails is what the Web UI shows as a workflow's current details.
+func currentDetails(t *testing.T, ctx context.Context, id string) string {
+	t.Helper()
 	v, err := tc.QueryWorkflow(ctx, id, "", "__temporal_workflow_metadata")
 	var md sdkpb.WorkflowMetadata
 	if err == nil {
 		err = v.Get(&md)
 	}
-	if err != nil || !strings.Contains(md.GetCurrentDetails(), "|") {
-		t.Errorf("%s: current details %q (%v): want a live markdown table", id, md.GetCurrentDetails(), err)
+	if err != nil {
+		t.Errorf("%s: current details: %v", id, err)
 	}
+	return md.GetCurrentDetails()
 }
 
 // TestRecordHistories refreshes testdata/histories with -record: a release

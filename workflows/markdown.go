@@ -98,7 +98,9 @@ func pipelineStaticDetails(req ReleaseRequest, pl pipelines.Pipeline) string {
 	return b.String()
 }
 
-func pipelineDetails(in PipelineInput, st PipelineStatus) string {
+// pipelineDetails renders the stage table; unwound marks the stages whose
+// changes were rolled back.
+func pipelineDetails(in PipelineInput, st PipelineStatus, unwound []bool) string {
 	var b strings.Builder
 	printf(&b, "%s in %s (pipeline `%s`, rollback %s)\n\n", changeLine(in.Service, in.Change), pipelineKey(in.Pipeline), in.Pipeline.Definition, in.Pipeline.Rollback)
 	printf(&b, "**%s** — %s\n\n| stage | targets | state |\n| --- | --- | --- |\n", st.Phase, orDash(st.Reason))
@@ -111,6 +113,8 @@ func pipelineDetails(in PipelineInput, st PipelineStatus) string {
 	for i, s := range in.Pipeline.Stages {
 		state := "pending"
 		switch {
+		case i < current && unwound[i]:
+			state = "rolled back"
 		case i < current || (i == current && st.Phase == PhaseSucceeded):
 			state = "done"
 		case i == current:

@@ -31,6 +31,7 @@ func Pipeline(ctx workflow.Context, in PipelineInput) (PipelineResult, error) {
 		in:       in,
 		key:      pipelineKey(in.Pipeline),
 		changed:  make([][]Compensation, len(in.Pipeline.Stages)),
+		unwound:  make([]bool, len(in.Pipeline.Stages)),
 		approved: map[string]bool{},
 		st: PipelineStatus{
 			Cloud: in.Pipeline.Cloud, Boundary: in.Pipeline.Boundary, Stages: len(in.Pipeline.Stages),
@@ -117,6 +118,7 @@ type pipelineRun struct {
 	st  PipelineStatus
 	// changed holds, per stage, the changes in effect, oldest first.
 	changed                   [][]Compensation
+	unwound                   []bool // per stage: its changes were rolled back
 	leftAsIs                  []string
 	approved                  map[string]bool
 	paused, resumed, promoted bool
@@ -265,6 +267,7 @@ func (p *pipelineRun) unwind(ctx workflow.Context, from, to int, why string) {
 		left := unwind(ctx, p.st.TaskQueue, p.changed[i], p.in.Pipeline.Stages[i].MaxParallel)
 		p.leftAsIs = append(p.leftAsIs, left...)
 		p.changed[i] = keepLeft(p.changed[i], left)
+		p.unwound[i] = true
 	}
 	switch {
 	case len(p.leftAsIs) > 0:
@@ -291,7 +294,7 @@ func (p *pipelineRun) set(ctx workflow.Context, phase Phase, reason string) {
 		_ = workflow.UpsertTypedSearchAttributes(ctx, AttrPhase.ValueSet(string(phase)))
 	}
 	p.st.Phase, p.st.Reason = phase, reason
-	workflow.SetCurrentDetails(ctx, pipelineDetails(p.in, p.st))
+	workflow.SetCurrentDetails(ctx, pipelineDetails(p.in, p.st, p.unwound))
 	if p.in.Release != "" {
 		workflow.SignalExternalWorkflow(ctx, p.in.Release, "", signalProgress, progress{Pipeline: p.key, Status: p.st})
 	}

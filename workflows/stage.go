@@ -83,7 +83,7 @@ func (p *pipelineRun) rollout(ctx workflow.Context, stage pipelines.Stage) stage
 			res.fail(r.Failure)
 			res.fail(tallies.observe(p.in.Gates, r.Observations))
 			p.st.Done++
-			workflow.SetCurrentDetails(ctx, pipelineDetails(p.in, p.st))
+			workflow.SetCurrentDetails(ctx, pipelineDetails(p.in, p.st, p.unwound))
 		})
 	}
 	_ = workflow.Await(ctx, func() bool { return inflight == 0 })
