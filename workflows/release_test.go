@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/meridian-deploy/meridian/pipelines"
@@ -683,4 +687,34 @@ func TestCancelingDuringRollbackWindowEndsIt(t *testing.T) {
 		t.Errorf("the release ended %s after it started: the cancellation did not end its rollback window", took)
 	}
 	f.assertLive("v2", prodA)
+}
+
+// A change whose Rollout timed out for good (a revision stuck progressing
+// past every attempt's timeout) was heartbeated: it is still compensated.
+func TestTimedOutRolloutIsStillCompensated(t *testing.T) {
+	f := newFixture(t, request(pipe("aws", "automatic", stg("one", prodA), stg("two", prodB))))
+	p := providers.New(f.fake, nil)
+	acts := &Activities{Providers: providers.NewSet().Add("aws", "", p), PollInterval: time.Millisecond}
+	var made driver.Deployment
+	f.env.OnActivity("Rollout", mock.Anything, mock.Anything).Return(func(ctx context.Context, in RolloutInput) (RolloutResult, error) {
+		if in.Target.ID() != prodB.ID() {
+			return acts.Rollout(ctx, in)
+		}
+		if !made.Changed {
+			dep, err := p.Deploy(ctx, driver.DeployRequest{Target: in.Target, Image: in.Change.Image, Version: in.Change.Version, ChangeID: in.Change.ID})
+			if err != nil {
+				return RolloutResult{}, err
+			}
+			made = dep
+		}
+		return RolloutResult{}, temporal.NewTimeoutError(enums.TIMEOUT_TYPE_START_TO_CLOSE, nil, made)
+	})
+	st := f.run()
+	if st.Phase != PhaseRolledBack || !made.Changed {
+		t.Fatalf("phase %s (%s), deployed %+v: want rolled back after a change", st.Phase, st.Reason, made)
+	}
+	if got, want := f.calls("rollback"), []string{"rollback " + prodB.ID(), "rollback " + prodA.ID()}; !slices.Equal(got, want) {
+		t.Errorf("rollbacks %v, want %v", got, want)
+	}
+	f.assertLive("v1", prodA, prodB)
 }

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/meridian-deploy/meridian/pipelines"
+	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
 // maxPending bounds a stage's in-flight activities far below Temporal's
@@ -74,11 +75,14 @@ func (p *pipelineRun) rollout(ctx workflow.Context, stage pipelines.Stage) stage
 				Target: t, Change: p.in.Change, Gates: p.in.Gates, Sharding: p.in.Sharding, Instances: p.in.Instances,
 			}).Get(ctx, &r)
 			if err != nil {
-				res.fail(fmt.Sprintf("%s: %s", t.ID(), rootMessage(err)))
-				return
+				r.Deployment = madeBeforeTimeout(err)
 			}
 			if r.Deployment.Changed {
 				res.changed = append(res.changed, Compensation{Target: t, Kind: p.in.Change.Kind, Revision: r.Deployment.Revision, Previous: r.Deployment.Previous})
+			}
+			if err != nil {
+				res.fail(fmt.Sprintf("%s: %s", t.ID(), rootMessage(err)))
+				return
 			}
 			res.fail(r.Failure)
 			res.fail(tallies.observe(p.in.Gates, r.Observations))
@@ -88,6 +92,18 @@ func (p *pipelineRun) rollout(ctx workflow.Context, stage pipelines.Stage) stage
 	}
 	_ = workflow.Await(ctx, func() bool { return inflight == 0 })
 	return res
+}
+
+// madeBeforeTimeout is the change a Rollout heartbeated before it timed
+// out for good (a revision stuck progressing past every attempt): still in
+// effect, so it must be compensated. Zero when there is none.
+func madeBeforeTimeout(err error) driver.Deployment {
+	var timeout *temporal.TimeoutError
+	var dep driver.Deployment
+	if errors.As(err, &timeout) && timeout.HasLastHeartbeatDetails() && timeout.LastHeartbeatDetails(&dep) == nil {
+		return dep
+	}
+	return driver.Deployment{}
 }
 
 func (r *stageResult) fail(why string) {
