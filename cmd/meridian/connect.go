@@ -64,44 +64,7 @@ func (r *remote) dial(ctx context.Context) (client.Client, error) {
 		return nil, err
 	}
 	r.namespace = opts.Namespace
-	return dial(ctx, r.conn)
-}
-
-// dial connects to Temporal with the settings of conn; the caller closes
-// the client. Its error says where it could not connect and why, in one line.
-func dial(ctx context.Context, conn *temporalconn.Flags) (client.Client, error) {
-	opts, err := conn.Options(nil)
-	if err != nil {
-		return nil, err
-	}
-	c, err := client.DialContext(ctx, opts)
-	if err != nil {
-		return nil, fmt.Errorf("cannot reach Temporal at %s (namespace %s): %s", opts.HostPort, opts.Namespace, dialCause(err))
-	}
-	return c, nil
-}
-
-// dialCause says why a dial failed without gRPC's wrapping: "connection
-// refused", not `failed reaching server: connection error: desc =
-// "transport: Error while dialing: dial tcp …: connect: connection refused"`.
-func dialCause(err error) string {
-	msg := strings.TrimPrefix(err.Error(), "failed reaching server: ")
-	if _, desc, ok := strings.Cut(msg, `desc = "`); ok {
-		msg = strings.TrimSuffix(desc, `"`)
-	}
-	switch {
-	case strings.Contains(msg, "connection refused"):
-		return "connection refused (no server listens there; meridian dev runs one)"
-	case strings.Contains(msg, "no children to pick from"), strings.Contains(msg, "no such host"):
-		return "the host name does not resolve"
-	case strings.Contains(msg, "deadline exceeded"):
-		return "no answer in time (is it a Temporal frontend?)"
-	case strings.Contains(msg, "HTTP/1.1"):
-		return "an HTTP server answers there, not a Temporal frontend (a Web UI port?)"
-	case strings.Contains(msg, "does not look like a TLS handshake"):
-		return "the server does not speak TLS, and the connection asks for it"
-	}
-	return strings.TrimPrefix(strings.TrimPrefix(msg, "transport: "), "Error while dialing: ")
+	return r.conn.Dial(ctx, nil)
 }
 
 // releaseError words the server's NotFound for what it means to the

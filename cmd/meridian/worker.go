@@ -74,7 +74,7 @@ func (o *workerOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c, err := dial(ctx, o.conn)
+	c, err := o.conn.Dial(ctx, nil)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
@@ -130,7 +131,8 @@ func (f *Flags) Options(logger *slog.Logger) (client.Options, error) {
 	return opts, nil
 }
 
-// Dial connects to the Temporal server; the error names the address.
+// Dial connects to the Temporal server. Its error says where it could not
+// connect and why, in one line.
 func (f *Flags) Dial(ctx context.Context, logger *slog.Logger) (client.Client, error) {
 	opts, err := f.Options(logger)
 	if err != nil {
@@ -138,7 +140,7 @@ func (f *Flags) Dial(ctx context.Context, logger *slog.Logger) (client.Client, e
 	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach Temporal at %s (namespace %s): %w", opts.HostPort, opts.Namespace, err)
+		return nil, fmt.Errorf("cannot reach Temporal at %s (namespace %s): %s", opts.HostPort, opts.Namespace, dialCause(err))
 	}
 	return c, nil
 }
@@ -158,4 +160,27 @@ func (f *Flags) String() string {
 		s += " (api key)"
 	}
 	return s
+}
+
+// dialCause says why a dial failed without gRPC's wrapping: "connection
+// refused", not `failed reaching server: connection error: desc =
+// "transport: Error while dialing: dial tcp …: connect: connection refused"`.
+func dialCause(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "failed reaching server: ")
+	if _, desc, ok := strings.Cut(msg, `desc = "`); ok {
+		msg = strings.TrimSuffix(desc, `"`)
+	}
+	switch {
+	case strings.Contains(msg, "connection refused"):
+		return "connection refused (no server listens there; meridian dev runs one)"
+	case strings.Contains(msg, "no children to pick from"), strings.Contains(msg, "no such host"):
+		return "the host name does not resolve"
+	case strings.Contains(msg, "deadline exceeded"):
+		return "no answer in time (is it a Temporal frontend?)"
+	case strings.Contains(msg, "HTTP/1.1"):
+		return "an HTTP server answers there, not a Temporal frontend (a Web UI port?)"
+	case strings.Contains(msg, "does not look like a TLS handshake"):
+		return "the server does not speak TLS, and the connection asks for it"
+	}
+	return strings.TrimPrefix(strings.TrimPrefix(msg, "transport: "), "Error while dialing: ")
 }
