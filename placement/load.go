@@ -114,6 +114,10 @@ func checkDir(dir, abs string) (pkg string, errs Errors) {
 	case errors.Is(err, fs.ErrNotExist):
 		return "", Errors{{Msg: fmt.Sprintf("spec directory %s does not exist", dir)}}
 	case err != nil:
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the message names the directory already
+		}
 		return "", Errors{{Msg: fmt.Sprintf("spec directory %s: %v", dir, err)}}
 	}
 	found := false
