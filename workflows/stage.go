@@ -76,6 +76,9 @@ func (p *pipelineRun) rollout(ctx workflow.Context, stage pipelines.Stage) stage
 			}).Get(ctx, &r)
 			if err != nil {
 				r.Deployment = madeBeforeTimeout(err)
+				if r.Deployment.Changed && workflow.GetVersion(ctx, "compensate-timed-out-rollout", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+					r.Deployment = driver.Deployment{} // recorded before this compensation existed
+				}
 			}
 			if r.Deployment.Changed {
 				res.changed = append(res.changed, Compensation{Target: t, Kind: p.in.Change.Kind, Revision: r.Deployment.Revision, Previous: r.Deployment.Previous})
