@@ -15,6 +15,7 @@ import (
 
 	historypb "go.temporal.io/api/history/v1"
 	sdkpb "go.temporal.io/api/sdk/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -172,6 +173,14 @@ func TestEndToEndInjectedFailureRollsBack(t *testing.T) {
 	}
 	assertWebUI(t, ctx, ref.ID, map[string]string{"MeridianService": "e2e-rollback", "MeridianChangeID": "c1", "MeridianPhase": "rolled-back"})
 	assertWebUI(t, ctx, ref.ID+"/aws/aws", map[string]string{"MeridianCloud": "aws", "MeridianBoundary": "aws", "MeridianStage": "two", "MeridianEnvironment": "prod", "MeridianPhase": "rolled-back"})
+	// What an operator filters on in the Web UI: the pipeline by boundary,
+	// stage, environment and outcome.
+	query := `MeridianService="e2e-rollback" AND MeridianChangeID="c1" AND MeridianTrigger="test" AND MeridianCloud="aws" AND ` +
+		`MeridianBoundary="aws" AND MeridianStage="two" AND MeridianEnvironment="prod" AND MeridianPhase="rolled-back"`
+	waitFor(t, ctx, "the pipeline in a visibility query", func() bool {
+		resp, err := tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query})
+		return err == nil && len(resp.GetExecutions()) == 1 && resp.GetExecutions()[0].GetExecution().GetWorkflowId() == ref.ID+"/aws/aws"
+	})
 	if details := currentDetails(t, ctx, ref.ID+"/aws/aws"); !strings.Contains(details, "| one | 2 | rolled back |") {
 		t.Errorf("the pipeline's current details do not show stage one rolled back:\n%s", details)
 	}
