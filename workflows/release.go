@@ -124,10 +124,15 @@ func (req ReleaseRequest) Validate() error {
 		if pl.Service != req.Service {
 			errs = append(errs, fmt.Sprintf("pipeline %s belongs to service %q, not %q", pipelineKey(pl), pl.Service, req.Service))
 		}
+		total := 0
 		for _, st := range pl.Stages {
+			total += len(st.Targets)
 			if len(st.Targets) > MaxStageTargets {
 				errs = append(errs, fmt.Sprintf("pipeline %s stage %s has %d targets, more than %d: split it (select limit or percent)", pipelineKey(pl), st.Name, len(st.Targets), MaxStageTargets))
 			}
+		}
+		if total > MaxPipelineTargets {
+			errs = append(errs, fmt.Sprintf("pipeline %s has %d targets in all, more than %d (its state would near Temporal's 2 MB payload limit): roll out fewer targets per release", pipelineKey(pl), total, MaxPipelineTargets))
 		}
 		switch pl.Rollback {
 		case "automatic", "stage", "manual":

@@ -671,6 +671,32 @@ func TestInvalidRequestIsRejected(t *testing.T) {
 	}
 }
 
+// A pipeline's targets are capped in all, not only per stage: its input
+// and its changes must fit Temporal's payload limit.
+func TestTooManyTargetsInOnePipelineAreRejected(t *testing.T) {
+	stages := func(sizes ...int) []pipelines.Stage {
+		var out []pipelines.Stage
+		for i, n := range sizes {
+			st := pipelines.Stage{Name: fmt.Sprintf("s%d", i), Environment: "prod", MaxParallel: 10}
+			for j := range n {
+				st.Targets = append(st.Targets, tgt("prod", "aws", fmt.Sprintf("r%d-%d", i, j)))
+			}
+			out = append(out, st)
+		}
+		return out
+	}
+	ok := request(pipe("aws", "automatic", stages(MaxPipelineTargets/2, MaxPipelineTargets-MaxPipelineTargets/2)...))
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("%d targets in one pipeline: %v", MaxPipelineTargets, err)
+	}
+	over := request(pipe("aws", "automatic", stages(3000, 3000)...))
+	err := over.Validate()
+	want := fmt.Sprintf("pipeline aws/aws has 6000 targets in all, more than %d", MaxPipelineTargets)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v, want it to contain %q", err, want)
+	}
+}
+
 // Canceling a succeeded release in its rollback window ends the window (abort
 // is refused there), so that the service's next change can roll.
 func TestCancelingDuringRollbackWindowEndsIt(t *testing.T) {

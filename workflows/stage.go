@@ -20,6 +20,12 @@ const maxPending = 500
 // fit one Pipeline run; the Pipeline continues as new between stages.
 const MaxStageTargets = 5000
 
+// MaxPipelineTargets bounds a pipeline so that its input (about 130 B per
+// target) and its changes carried across continue-as-new and returned to
+// the Release (about 220 B per change) stay well below Temporal's 2 MB
+// payload limit, which they reach at 6,000 to 8,000 targets.
+const MaxPipelineTargets = 4000
+
 // heartbeatTimeout is how soon a crashed worker's activity is retried.
 const heartbeatTimeout = 10 * time.Second
 
