@@ -353,9 +353,12 @@ func (a *Activities) Rollback(ctx context.Context, c Compensation) error {
 	return activityError(err)
 }
 
-// EvaluateGates evaluates every gate on every target once (a bake round).
+// EvaluateGates evaluates every gate on every target once (a bake round),
+// heartbeating while the gates run: an HTTP gate may wait for its timeout.
 func (a *Activities) EvaluateGates(ctx context.Context, in GateCheck) ([]GateObservation, error) {
 	const workers = 8
+	stop := a.keepAlive(ctx)
+	defer stop()
 	results := make([][]GateObservation, len(in.Targets))
 	errs := make([]error, len(in.Targets))
 	next := make(chan int)
@@ -374,7 +377,6 @@ func (a *Activities) EvaluateGates(ctx context.Context, in GateCheck) ([]GateObs
 		}()
 	}
 	for i := range in.Targets {
-		activity.RecordHeartbeat(ctx, i)
 		next <- i
 	}
 	close(next)

@@ -145,3 +145,24 @@ func TestSlowGatesKeepHeartbeating(t *testing.T) {
 	}
 	f.assertLive("v2", prodA)
 }
+
+// The bake's gate evaluations must not leave EvaluateGates silent either:
+// slow gates would trip its heartbeat timeout and fail the bake.
+func TestSlowBakeGatesKeepHeartbeating(t *testing.T) {
+	one := stg("one", prodA)
+	one.Bake = placement.Duration(10 * time.Minute)
+	req := request(pipe("aws", "automatic", one))
+	req.Gates[0].ErrorLimit = 1
+	f := newFixture(t, req)
+	beats := &heartbeatCounter{}
+	f.env = quietEnv(beats)
+	d := &slowGates{slowCalls{Driver: f.fake, beats: &beats.n}}
+	Register(f.env, &Activities{Providers: providers.NewSet().Add("aws", "", providers.New(d, nil)), PollInterval: time.Millisecond})
+	if st := f.run(); st.Phase != PhaseSucceeded {
+		t.Fatalf("phase %s (%s), want succeeded", st.Phase, st.Reason)
+	}
+	if n := len(f.calls("evaluate-gate")); n < 3 {
+		t.Errorf("%d gate evaluations, want the rollout's and at least two bake rounds", n)
+	}
+	f.assertLive("v2", prodA)
+}
