@@ -300,6 +300,9 @@ func (p *pipelineRun) set(ctx workflow.Context, phase Phase, reason string) {
 	}
 }
 
+// rollbackTimeout bounds one target's rollback, every retry included.
+const rollbackTimeout = 30 * time.Minute
+
 // unwind runs compensations newest first in a disconnected context, at
 // most parallel at once (all when parallel is 0, capped at maxPending), and
 // returns the IDs of the targets whose rollback failed.
@@ -320,12 +323,14 @@ func unwind(ctx workflow.Context, taskQueue string, changes []Compensation, para
 		}
 		workflow.Go(dctx, func(gctx workflow.Context) {
 			defer func() { inflight-- }()
+			// A throttled provider (a mass rollback) is retried for up to
+			// half an hour; a non-retryable provider code stops at once.
 			actx := workflow.WithActivityOptions(gctx, workflow.ActivityOptions{
-				TaskQueue:           taskQueue,
-				StartToCloseTimeout: time.Hour,
-				HeartbeatTimeout:    heartbeatTimeout,
-				Summary:             summary,
-				RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 5},
+				TaskQueue:              taskQueue,
+				ScheduleToCloseTimeout: rollbackTimeout,
+				HeartbeatTimeout:       heartbeatTimeout,
+				Summary:                summary,
+				RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
 			})
 			if err := workflow.ExecuteActivity(actx, (*Activities).Rollback, c).Get(gctx, nil); err != nil {
 				workflow.GetLogger(gctx).Error("rollback failed", "target", c.Target.ID(), "error", err)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -474,6 +475,39 @@ func TestFailingRollbackIsReported(t *testing.T) {
 	if n := len(f.calls("rollback")); n != 3 {
 		t.Errorf("%d rollback calls: a permission error must not be retried", n)
 	}
+}
+
+// throttledRollbacks is the fake driver whose provider throttles the first
+// rollback calls, as during a mass rollback.
+type throttledRollbacks struct {
+	*fake.Driver
+	throttles atomic.Int64 // rollback calls still to throttle
+}
+
+func (d *throttledRollbacks) Rollback(ctx context.Context, t placement.Target, revision string) error {
+	if d.throttles.Add(-1) >= 0 {
+		return &fake.Error{Code: driver.Throttled, Msg: "rate exceeded"}
+	}
+	return d.Driver.Rollback(ctx, t, revision)
+}
+
+// A throttled provider must not leave targets as they are when more
+// retries would roll them back.
+func TestThrottledRollbackIsRetriedUntilItSucceeds(t *testing.T) {
+	f := newFixture(t, request(pipe("aws", "automatic", stg("one", prodA))))
+	f.fake.SetFaults(prodA, fake.Faults{Health: driver.Unhealthy})
+	d := &throttledRollbacks{Driver: f.fake}
+	d.throttles.Store(8)
+	f.env = quietEnv()
+	Register(f.env, &Activities{Providers: providers.NewSet().Add("aws", "", providers.New(d, nil)), PollInterval: time.Millisecond})
+	st := f.run()
+	if st.Phase != PhaseRolledBack || len(st.LeftAsIs) > 0 {
+		t.Fatalf("phase %s (%s), left as is %v: want rolled back after 8 throttled rollback calls", st.Phase, st.Reason, st.LeftAsIs)
+	}
+	if n := d.throttles.Load(); n >= 0 {
+		t.Errorf("%d throttles left: the rollback was not retried through them", n+1)
+	}
+	f.assertLive("v1", prodA)
 }
 
 // runNothing makes the targets run nothing, as before their first deploy.
