@@ -24,6 +24,19 @@ type Activities struct {
 	Providers *providers.Set
 	// PollInterval is the wait between two readiness or drain polls (default 2s).
 	PollInterval time.Duration
+	// ReadyTimeout is how long a change or a rollback may take to become
+	// ready before it fails for good (default DefaultReadyTimeout).
+	ReadyTimeout time.Duration
+}
+
+// DefaultReadyTimeout is how long a revision may stay progressing.
+const DefaultReadyTimeout = 15 * time.Minute
+
+func (a *Activities) readyTimeout() time.Duration {
+	if a.ReadyTimeout > 0 {
+		return a.ReadyTimeout
+	}
+	return DefaultReadyTimeout
 }
 
 func (a *Activities) poll() time.Duration {
@@ -157,9 +170,11 @@ func (a *Activities) change(ctx context.Context, p *providers.Provider, in Rollo
 }
 
 // waitReady polls the status of revision until it is ready; it returns the
-// reason when the rollout failed. Revision "" is ready once nothing runs.
+// reason when the rollout failed or was not ready within the ready
+// timeout. Revision "" is ready once nothing runs.
 func (a *Activities) waitReady(ctx context.Context, p *providers.Provider, t placement.Target, kind ChangeKind, revision string, details any) (string, error) {
-	for {
+	deadline := time.Now().Add(a.readyTimeout())
+	for last := "no status yet"; ; {
 		var st driver.Status
 		var err error
 		if kind == KindConfig {
@@ -174,12 +189,25 @@ func (a *Activities) waitReady(ctx context.Context, p *providers.Provider, t pla
 			return "", err
 		case err != nil:
 			activity.GetLogger(ctx).Warn("status failed; polling again", "target", t.ID(), "error", err)
+			last = err.Error()
 		case st.State == driver.StateReady:
 			return "", nil
 		case st.State == driver.StateFailed && revision == "":
 			return fmt.Sprintf("%s: removing the first deploy failed: %s", t.ID(), st.Reason), nil
 		case st.State == driver.StateFailed:
 			return fmt.Sprintf("%s: revision %s failed: %s", t.ID(), revision, st.Reason), nil
+		default:
+			last = fmt.Sprintf("%d/%d ready", st.Ready, st.Desired)
+			if st.Reason != "" {
+				last += ": " + st.Reason
+			}
+		}
+		if time.Now().After(deadline) {
+			what := "revision " + revision
+			if revision == "" {
+				what = "the removal of the first deploy"
+			}
+			return fmt.Sprintf("%s: %s not ready after %s: %s", t.ID(), what, placement.Duration(a.readyTimeout()), last), nil
 		}
 		if err := a.sleep(ctx, details); err != nil {
 			return "", err

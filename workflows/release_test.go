@@ -510,6 +510,42 @@ func TestThrottledRollbackIsRetriedUntilItSucceeds(t *testing.T) {
 	f.assertLive("v1", prodA)
 }
 
+// stuckProgressing is the fake driver where one target's new revision
+// stays progressing, half of it ready.
+type stuckProgressing struct {
+	*fake.Driver
+	stuck placement.Target
+}
+
+func (d *stuckProgressing) Status(ctx context.Context, t placement.Target, revision string) (driver.Status, error) {
+	if t.ID() == d.stuck.ID() && revision == "v2" {
+		return driver.Status{Revision: revision, State: driver.StateProgressing, Ready: 1, Desired: 2, Reason: "pulling image"}, nil
+	}
+	return d.Driver.Status(ctx, t, revision)
+}
+
+// A revision stuck progressing fails the rollout at the ready timeout, not
+// after every attempt's timeout, and its change is still compensated.
+func TestRevisionStuckProgressingFailsAtTheReadyTimeout(t *testing.T) {
+	f := newFixture(t, request(pipe("aws", "automatic", stg("one", prodA), stg("two", prodB))))
+	d := &stuckProgressing{Driver: f.fake, stuck: prodB}
+	f.env = quietEnv()
+	Register(f.env, &Activities{Providers: providers.NewSet().Add("aws", "", providers.New(d, nil)),
+		PollInterval: time.Millisecond, ReadyTimeout: 50 * time.Millisecond})
+	st := f.run()
+	want := prodB.ID() + ": revision v2 not ready after 50ms: 1/2 ready: pulling image"
+	if st.Phase != PhaseRolledBack || !strings.Contains(st.Reason, want) {
+		t.Fatalf("phase %s (%s), want rolled back because %q", st.Phase, st.Reason, want)
+	}
+	if n := len(f.calls("deploy")); n != 2 {
+		t.Errorf("%d deploy calls, want 2: the stuck rollout must fail for good, not be retried", n)
+	}
+	if got, want := f.calls("rollback"), []string{"rollback " + prodB.ID(), "rollback " + prodA.ID()}; !slices.Equal(got, want) {
+		t.Errorf("rollbacks %v, want %v", got, want)
+	}
+	f.assertLive("v1", prodA, prodB)
+}
+
 // runNothing makes the targets run nothing, as before their first deploy.
 func (f *fixture) runNothing(targets ...placement.Target) {
 	for _, tg := range targets {
