@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -24,7 +23,7 @@ func TestValidateInvalid(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			stdout, stderr, err := runValidate(dir)
+			stdout, stderr, err := execute("validate", dir)
 			var silent silentError
 			if !errors.As(err, &silent) || exitCode(err) != 1 {
 				t.Errorf("got error %v, want exit status 1", err)
@@ -71,21 +70,11 @@ services: billing: {
 	if err := os.WriteFile(filepath.Join(dir, "fleet.cue"), []byte(spec), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	stdout, stderr, err := runValidate(dir)
+	stdout, stderr, err := execute("validate", dir)
 	if err != nil || stderr != "" {
 		t.Fatalf("err %v, stderr %q", err, stderr)
 	}
 	if want := "ok: 1 services, 2 targets\n"; stdout != want {
 		t.Errorf("stdout %q, want %q", stdout, want)
 	}
-}
-
-func runValidate(dir string) (stdout, stderr string, err error) {
-	var out, errOut bytes.Buffer
-	root := newRootCmd()
-	root.SetArgs([]string{"validate", dir})
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	err = root.Execute()
-	return out.String(), errOut.String(), err
 }
