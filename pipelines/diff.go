@@ -209,13 +209,8 @@ func diffService(o, n placement.Service, oldPl, newPl []Pipeline) ServiceChange 
 }
 
 func diffPipeline(p, q Pipeline, had, has bool) (PipelineChange, bool) {
-	pc := PipelineChange{Cloud: cmp.Or(q.Cloud, p.Cloud), Boundary: cmp.Or(q.Boundary, p.Boundary), Kind: Changed}
-	switch {
-	case !had:
-		pc.Kind = Added
-	case !has:
-		pc.Kind = Removed
-	default:
+	pc := PipelineChange{Cloud: cmp.Or(q.Cloud, p.Cloud), Boundary: cmp.Or(q.Boundary, p.Boundary), Kind: kindOf(had, has)}
+	if pc.Kind == Changed {
 		pc.Fields = fieldChanges(
 			FieldChange{"taskQueue", p.TaskQueue, q.TaskQueue},
 			FieldChange{"definition", p.Definition, q.Definition},
@@ -242,13 +237,8 @@ func diffPipeline(p, q Pipeline, had, has bool) (PipelineChange, bool) {
 }
 
 func diffStage(o, n Stage, had, has bool) (StageChange, bool) {
-	st := StageChange{Name: cmp.Or(n.Name, o.Name), Environment: cmp.Or(n.Environment, o.Environment), Kind: Changed}
-	switch {
-	case !had:
-		st.Kind = Added
-	case !has:
-		st.Kind = Removed
-	default:
+	st := StageChange{Name: cmp.Or(n.Name, o.Name), Environment: cmp.Or(n.Environment, o.Environment), Kind: kindOf(had, has)}
+	if st.Kind == Changed {
 		st.Fields = fieldChanges(
 			FieldChange{"environment", o.Environment, n.Environment},
 			FieldChange{"maxParallel", intText(o.MaxParallel), intText(n.MaxParallel)},
@@ -271,6 +261,18 @@ func diffStage(o, n Stage, had, has bool) (StageChange, bool) {
 	return st, st.Kind != Changed || len(st.Fields)+len(st.TargetsAdded)+len(st.TargetsRemoved) > 0
 }
 
+// kindOf names the change to something present before (had) and after (has).
+func kindOf(had, has bool) string {
+	switch {
+	case !had:
+		return Added
+	case !has:
+		return Removed
+	default:
+		return Changed
+	}
+}
+
 func diffBoundaries(before, after []placement.BoundaryRule) []BoundaryChange {
 	key := func(r placement.BoundaryRule) string { return r.Cloud + "/" + r.Boundary }
 	oldB, newB := indexBy(before, key), indexBy(after, key)
@@ -278,13 +280,7 @@ func diffBoundaries(before, after []placement.BoundaryRule) []BoundaryChange {
 	for _, k := range unionKeys(oldB, newB) {
 		o, had := oldB[k]
 		n, has := newB[k]
-		bc := BoundaryChange{Cloud: cmp.Or(n.Cloud, o.Cloud), Boundary: cmp.Or(n.Boundary, o.Boundary), Kind: Changed}
-		switch {
-		case !had:
-			bc.Kind = Added
-		case !has:
-			bc.Kind = Removed
-		}
+		bc := BoundaryChange{Cloud: cmp.Or(n.Cloud, o.Cloud), Boundary: cmp.Or(n.Boundary, o.Boundary), Kind: kindOf(had, has)}
 		bc.Fields = fieldChanges(
 			FieldChange{"taskQueue", o.TaskQueue, n.TaskQueue},
 			FieldChange{"approval", strconv.FormatBool(o.Approval), strconv.FormatBool(n.Approval)},
