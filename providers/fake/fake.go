@@ -17,13 +17,8 @@ import (
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
-// Error is the fake's raw error; ErrorCode returns its Code.
-type Error struct {
-	Code driver.Code
-	Msg  string
-}
-
-func (e *Error) Error() string { return "fake: " + e.Msg }
+// Error is the fake's raw error, a driver.Error; ErrorCode returns its Code.
+type Error = driver.Error
 
 // Call is one recorded driver call.
 type Call struct {
@@ -134,13 +129,13 @@ func (d *Driver) record(ctx context.Context, c Call) error {
 	if err := ctx.Err(); err != nil {
 		c.Err = true
 		d.calls = append(d.calls, c)
-		return &Error{Code: driver.Canceled, Msg: err.Error()}
+		return driver.Errorf(driver.Canceled, "fake: %v", err)
 	}
 	if d.throttle > 0 {
 		d.throttle--
 		c.Err = true
 		d.calls = append(d.calls, c)
-		return &Error{Code: driver.Throttled, Msg: "rate exceeded"}
+		return driver.Errorf(driver.Throttled, "fake: rate exceeded")
 	}
 	d.calls = append(d.calls, c)
 	return nil
@@ -148,7 +143,7 @@ func (d *Driver) record(ctx context.Context, c Call) error {
 
 func (d *Driver) fail(code driver.Code, msg string) error {
 	d.calls[len(d.calls)-1].Err = true
-	return &Error{Code: code, Msg: msg}
+	return driver.Errorf(code, "fake: %s", msg)
 }
 
 // resize sets how many instances t runs. d.mu is held.
