@@ -65,7 +65,6 @@ type target struct {
 	evaluations    int
 	instances      []driver.Instance
 	owned          map[string]int
-	drained        map[string]bool
 	faults         Faults
 }
 
@@ -115,7 +114,7 @@ func (d *Driver) ErrorCode(err error) driver.Code {
 func (d *Driver) target(id string) *target {
 	s, ok := d.targets[id]
 	if !ok {
-		s = &target{owned: map[string]int{}, drained: map[string]bool{}}
+		s = &target{owned: map[string]int{}}
 		d.resize(id, s, d.opts.Instances)
 		d.targets[id] = s
 	}
@@ -415,9 +414,7 @@ func (d *Driver) Drain(ctx context.Context, t placement.Target, inst driver.Inst
 	if err := d.record(ctx, Call{Op: "drain", Target: id, Arg: inst.ID}); err != nil {
 		return err
 	}
-	s := d.target(id)
-	s.drained[inst.ID] = true
-	if !s.faults.StuckDrain {
+	if s := d.target(id); !s.faults.StuckDrain {
 		s.owned[inst.ID] = 0
 	}
 	return nil
@@ -442,8 +439,6 @@ func (d *Driver) Undrain(ctx context.Context, t placement.Target, inst driver.In
 	if err := d.record(ctx, Call{Op: "undrain", Target: id, Arg: inst.ID}); err != nil {
 		return err
 	}
-	s := d.target(id)
-	delete(s.drained, inst.ID)
-	s.owned[inst.ID] = d.opts.Shards
+	d.target(id).owned[inst.ID] = d.opts.Shards
 	return nil
 }
