@@ -97,7 +97,7 @@ func buildPipeline(service string, def placement.PipelineDef, rule placement.Bou
 		Service:    service,
 		Cloud:      key.cloud,
 		Boundary:   key.boundary,
-		TaskQueue:  cmp.Or(rule.TaskQueue, "meridian-"+key.cloud+"-"+key.boundary),
+		TaskQueue:  cmp.Or(rule.TaskQueue, placement.DefaultTaskQueue(key.cloud, key.boundary)),
 		Definition: def.Name,
 		Rollback:   def.Rollback,
 		After:      slices.Clone(rule.After),

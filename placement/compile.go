@@ -232,7 +232,7 @@ func (c *compiler) boundaryRules() {
 			rule := c.doc.Boundaries[cloud][id]
 			rule.Cloud, rule.Boundary = cloud, id
 			if rule.TaskQueue == "" {
-				rule.TaskQueue = defaultTaskQueue(cloud, id)
+				rule.TaskQueue = DefaultTaskQueue(cloud, id)
 			}
 			for i, after := range rule.After {
 				if !known[after] {
@@ -254,7 +254,8 @@ func (c *compiler) boundaryRules() {
 	}
 }
 
-func defaultTaskQueue(cloud, boundary string) string { return "meridian-" + cloud + "-" + boundary }
+// DefaultTaskQueue is the task queue of a boundary whose rules name none.
+func DefaultTaskQueue(cloud, boundary string) string { return "meridian-" + cloud + "-" + boundary }
 
 func sortedCopy(s []string) []string {
 	if len(s) == 0 {
@@ -279,7 +280,7 @@ func (c *compiler) rule(cloud, boundary string) *BoundaryRule {
 	k := boundaryKey{cloud, boundary}
 	r, ok := c.rules[k]
 	if !ok {
-		r = &BoundaryRule{Cloud: cloud, Boundary: boundary, TaskQueue: defaultTaskQueue(cloud, boundary)}
+		r = &BoundaryRule{Cloud: cloud, Boundary: boundary, TaskQueue: DefaultTaskQueue(cloud, boundary)}
 		c.rules[k] = r
 	}
 	return r
