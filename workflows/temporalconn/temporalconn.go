@@ -13,6 +13,7 @@
 package temporalconn
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -81,36 +82,20 @@ func (f *Flags) profile() (envconfig.ClientConfigProfile, error) {
 	if err != nil {
 		return p, fmt.Errorf("temporal connection settings: %w", err)
 	}
-	if f.Address != "" {
-		p.Address = f.Address
-	}
-	if f.Namespace != "" {
-		p.Namespace = f.Namespace
-	}
-	if p.Address == "" {
-		p.Address = DefaultAddress
-	}
-	if p.Namespace == "" {
-		p.Namespace = DefaultNamespace
-	}
+	p.Address = cmp.Or(f.Address, p.Address, DefaultAddress)
+	p.Namespace = cmp.Or(f.Namespace, p.Namespace, DefaultNamespace)
 	if f.TLS || f.TLSCertPath != "" || f.TLSKeyPath != "" || f.TLSCAPath != "" || f.TLSServerName != "" || f.TLSDisableHostVerification {
 		if p.TLS == nil {
 			p.TLS = &envconfig.ClientConfigTLS{}
 		}
 		p.TLS.Disabled = false
-		set(&p.TLS.ClientCertPath, f.TLSCertPath)
-		set(&p.TLS.ClientKeyPath, f.TLSKeyPath)
-		set(&p.TLS.ServerCACertPath, f.TLSCAPath)
-		set(&p.TLS.ServerName, f.TLSServerName)
+		p.TLS.ClientCertPath = cmp.Or(f.TLSCertPath, p.TLS.ClientCertPath)
+		p.TLS.ClientKeyPath = cmp.Or(f.TLSKeyPath, p.TLS.ClientKeyPath)
+		p.TLS.ServerCACertPath = cmp.Or(f.TLSCAPath, p.TLS.ServerCACertPath)
+		p.TLS.ServerName = cmp.Or(f.TLSServerName, p.TLS.ServerName)
 		p.TLS.DisableHostVerification = p.TLS.DisableHostVerification || f.TLSDisableHostVerification
 	}
 	return p, nil
-}
-
-func set(dst *string, v string) {
-	if v != "" {
-		*dst = v
-	}
 }
 
 // Options returns the SDK client options the settings describe. logger
