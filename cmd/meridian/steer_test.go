@@ -179,7 +179,7 @@ func TestRolloutWaitSucceeds(t *testing.T) {
 
 	// History lists it, from visibility.
 	var past []workflows.ReleaseSummary
-	waitUntil(t, func() bool {
+	awaitTrue(t, 30*time.Second, "history to list the second release as succeeded", func() bool {
 		h := meridian(t, "history", "--service", "api", "-o", "json")
 		past = nil
 		return h.code == 0 && json.Unmarshal([]byte(h.out), &past) == nil &&
@@ -238,7 +238,7 @@ func TestTriggerApproveStatus(t *testing.T) {
 
 	// The release waits for approval of its second stage.
 	var raw map[string]any
-	waitUntil(t, func() bool {
+	awaitTrue(t, 30*time.Second, "the release to await approval", func() bool {
 		s := meridian(t, "status", "billing/c1", "-o", "json")
 		raw = nil
 		return s.code == 0 && json.Unmarshal([]byte(s.out), &raw) == nil && raw["phase"] == string(workflows.PhaseAwaitingApproval)
@@ -405,7 +405,7 @@ func TestDev(t *testing.T) {
 	var runErr error
 	wg.Go(func() { runErr = root.ExecuteContext(ctx) })
 
-	waitUntil(t, func() bool { return strings.Contains(out.String(), "Press Ctrl-C") })
+	awaitTrue(t, 30*time.Second, "meridian dev to be ready", func() bool { return strings.Contains(out.String(), "Press Ctrl-C") })
 	ui := regexp.MustCompile(`Web UI\s+(http://127\.0\.0\.1:\d+)`).FindStringSubmatch(out.String())
 	grpcAddr := regexp.MustCompile(`Temporal\s+(127\.0\.0\.1:\d+)`).FindStringSubmatch(out.String())
 	if ui == nil || grpcAddr == nil || !strings.Contains(out.String(), "meridian-control, meridian-local-public, meridian-local-us-gov") {
@@ -454,18 +454,6 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// waitUntil polls cond until it holds, failing the test after 30 seconds.
-func waitUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 30s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // meridian worker polls the task queues of the boundaries it is told, and
 // no other, until interrupted.
 func TestWorkerServesNamedBoundaries(t *testing.T) {
@@ -493,11 +481,11 @@ func TestWorkerServesNamedBoundaries(t *testing.T) {
 	}
 	defer c.Close()
 	queue := workflows.TaskQueue("local", "eu-sovereign")
-	waitUntil(t, func() bool {
+	awaitTrue(t, 30*time.Second, "a poller on "+queue, func() bool {
 		d, err := c.DescribeTaskQueue(context.Background(), queue, enums.TASK_QUEUE_TYPE_ACTIVITY)
 		return err == nil && len(d.GetPollers()) > 0
 	})
-	waitUntil(t, func() bool { return strings.Contains(out.String(), "polling "+queue) })
+	awaitTrue(t, 30*time.Second, "the worker to print its queue", func() bool { return strings.Contains(out.String(), "polling "+queue) })
 	if strings.Contains(out.String(), "polling "+workflows.ControlTaskQueue) || strings.Count(out.String(), "polling ") != 1 {
 		t.Errorf("worker polls more than it was told:\n%s", out.String())
 	}
