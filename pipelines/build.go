@@ -85,9 +85,7 @@ func groupByCloudBoundary(targets []placement.Target) []targetGroup {
 		return cmp.Or(cmp.Compare(a.key.cloud, b.key.cloud), cmp.Compare(a.key.boundary, b.key.boundary))
 	})
 	for _, g := range groups {
-		slices.SortFunc(g.targets, func(a, b placement.Target) int {
-			return cmp.Or(cmp.Compare(a.Environment, b.Environment), cmp.Compare(a.Region, b.Region), cmp.Compare(a.Cell, b.Cell))
-		})
+		slices.SortFunc(g.targets, placement.CompareTargets)
 	}
 	return groups
 }

@@ -185,8 +185,8 @@ func diffService(o, n placement.Service, oldPl, newPl []Pipeline) ServiceChange 
 		}
 		touched[t.Cloud+"/"+t.Boundary] = true
 	}
-	sortTargets(sc.TargetsAdded)
-	sortTargets(sc.TargetsRemoved)
+	slices.SortFunc(sc.TargetsAdded, placement.CompareTargets)
+	slices.SortFunc(sc.TargetsRemoved, placement.CompareTargets)
 
 	oldP := indexBy(oldPl, pipelineKey)
 	newP := indexBy(newPl, pipelineKey)
@@ -390,13 +390,6 @@ func regionCell(t placement.Target) string {
 		return t.Region + "/" + t.Cell
 	}
 	return t.Region
-}
-
-func sortTargets(ts []placement.Target) {
-	slices.SortFunc(ts, func(a, b placement.Target) int {
-		return cmp.Or(cmp.Compare(a.Environment, b.Environment), cmp.Compare(a.Cloud, b.Cloud),
-			cmp.Compare(a.Boundary, b.Boundary), cmp.Compare(a.Region, b.Region), cmp.Compare(a.Cell, b.Cell))
-	})
 }
 
 func indexBy[T any](items []T, key func(T) string) map[string]T {

@@ -536,9 +536,7 @@ func (c *compiler) service(name string, doc serviceDoc) (Service, bool) {
 		c.errorf(at(), "service %q is placed nowhere: no region of the environments of pipeline %q is in its clouds and boundaries and matches its include and exclude", name, doc.Pipeline)
 		return svc, false
 	}
-	slices.SortFunc(svc.Targets, func(a, b Target) int {
-		return cmp.Or(cmp.Compare(a.Environment, b.Environment), cmp.Compare(a.Cloud, b.Cloud), cmp.Compare(a.Boundary, b.Boundary), cmp.Compare(a.Region, b.Region), cmp.Compare(a.Cell, b.Cell))
-	})
+	slices.SortFunc(svc.Targets, CompareTargets)
 	c.checkRegistry(at("artifact", "image"), svc)
 	return svc, true
 }

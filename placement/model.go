@@ -1,6 +1,7 @@
 package placement
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -170,6 +171,12 @@ func (t Target) ID() string {
 		id += "/" + t.Cell
 	}
 	return id
+}
+
+// CompareTargets orders targets by environment, cloud, boundary, region and
+// cell, the order of Service.Targets.
+func CompareTargets(a, b Target) int {
+	return cmp.Or(cmp.Compare(a.Environment, b.Environment), cmp.Compare(a.Cloud, b.Cloud), cmp.Compare(a.Boundary, b.Boundary), cmp.Compare(a.Region, b.Region), cmp.Compare(a.Cell, b.Cell))
 }
 
 // Duration is a time.Duration written as a Go duration string ("1h30m") in JSON.
