@@ -21,9 +21,7 @@ type steerOptions struct {
 	reason  string
 	as      string
 
-	name   string // "approve", "pause", …: for errors
-	past   string // "approved", "paused", …: for the confirmation
-	update func(context.Context, client.Client, string, workflows.Request) (workflows.Status, error)
+	steerCommand
 }
 
 // steerCommand is an operator command: its name, what it does, its past
@@ -46,7 +44,7 @@ var steerCommands = []steerCommand{
 func newSteerCmd(name string) *cobra.Command {
 	i := slices.IndexFunc(steerCommands, func(s steerCommand) bool { return s.name == name })
 	s := steerCommands[i]
-	o := &steerOptions{name: s.name, past: s.past, update: s.update}
+	o := &steerOptions{steerCommand: s}
 	cmd := &cobra.Command{
 		Use:   name + " RELEASE [--reason TEXT]",
 		Short: s.short,
