@@ -84,9 +84,6 @@ func (o *devOptions) complete(cmd *cobra.Command) error {
 	if err := checkPort("--ui-port", o.uiPort); err != nil {
 		return err
 	}
-	if o.tour && runTour == nil {
-		return usageError{errors.New("--tour: this build of meridian has no tour")}
-	}
 	if o.ephemeral || o.db != "" {
 		return nil
 	}
@@ -258,8 +255,3 @@ func (v fleetView) Instances(ctx context.Context, t placement.Target) ([]driver.
 	}
 	return p.Instances(ctx, t)
 }
-
-// runTour is the scripted demo of `meridian dev --tour` (`make run`); the
-// file that writes the tour sets it. It returns when the tour has ended;
-// the server keeps running until Ctrl-C.
-var runTour func(ctx context.Context, env devEnv) error

@@ -33,8 +33,6 @@ import (
 	"github.com/meridian-deploy/meridian/workflows"
 )
 
-func init() { runTour = runDemoTour }
-
 // What the tour changes, in the demo spec (testdata/demo).
 const (
 	tourService      = "web"   // rolled out good, then bad
@@ -76,7 +74,9 @@ type tourResult struct {
 	load                         loadCount // keyed requests while instances restarted
 }
 
-func runDemoTour(ctx context.Context, env devEnv) error {
+// runTour is the scripted demo of `meridian dev --tour` (`make run`). It
+// returns when the tour has ended; the server keeps running until Ctrl-C.
+func runTour(ctx context.Context, env devEnv) error {
 	if env.Spec == "" {
 		return errors.New("the tour needs the demo spec: meridian dev --spec testdata/demo --tour")
 	}
