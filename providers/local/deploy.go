@@ -310,18 +310,6 @@ func (p *Provider) runningLocked(ts *target, revision string) int {
 	return n
 }
 
-func (p *Provider) aliveLocked(pid int) bool {
-	if pr := p.procs[pid]; pr != nil {
-		select {
-		case <-pr.done:
-			return false
-		default:
-			return true
-		}
-	}
-	return pidAlive(pid)
-}
-
 // retire drains the instance when its target is sharded, stops it and
 // forgets it.
 func (p *Provider) retire(ctx context.Context, tid string, in *instance) error {

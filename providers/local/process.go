@@ -32,21 +32,22 @@ func pidAlive(pid int) bool {
 
 // alive reports whether the instance's process runs.
 func (p *Provider) alive(pid int) bool {
-	if pid == 0 {
-		return false
-	}
 	p.mu.Lock()
-	pr := p.procs[pid]
-	p.mu.Unlock()
-	if pr == nil {
-		return pidAlive(pid)
+	defer p.mu.Unlock()
+	return p.aliveLocked(pid)
+}
+
+// aliveLocked is alive with p.mu held.
+func (p *Provider) aliveLocked(pid int) bool {
+	if pr := p.procs[pid]; pr != nil {
+		select {
+		case <-pr.done:
+			return false
+		default:
+			return true
+		}
 	}
-	select {
-	case <-pr.done:
-		return false
-	default:
-		return true
-	}
+	return pidAlive(pid)
 }
 
 // identify checks that the process on the instance's port is that instance.
