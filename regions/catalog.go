@@ -1,6 +1,7 @@
 package regions
 
 import (
+	"cmp"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -69,11 +70,9 @@ func parse(data []byte) (*Catalog, error) {
 		byBoundary: make(map[string][]int),
 	}
 	slices.SortFunc(c.boundaries, func(a, b Boundary) int {
-		return compareKeys(a.Cloud, b.Cloud, a.ID, b.ID)
+		return cmp.Or(cmp.Compare(a.Cloud, b.Cloud), cmp.Compare(a.ID, b.ID))
 	})
-	slices.SortFunc(c.regions, func(a, b Region) int {
-		return compareKeys(a.Cloud, b.Cloud, a.Boundary, b.Boundary, a.ID, b.ID)
-	})
+	slices.SortFunc(c.regions, compareRegions)
 	for i, b := range c.boundaries {
 		k := key{b.Cloud, b.ID}
 		if _, dup := c.boundaryOf[k]; dup {
@@ -108,17 +107,9 @@ func parse(data []byte) (*Catalog, error) {
 	return c, nil
 }
 
-// compareKeys compares (a0, a1, …) with (b0, b1, …) given as interleaved pairs.
-func compareKeys(pairs ...string) int {
-	for i := 0; i+1 < len(pairs); i += 2 {
-		if pairs[i] != pairs[i+1] {
-			if pairs[i] < pairs[i+1] {
-				return -1
-			}
-			return 1
-		}
-	}
-	return 0
+// compareRegions orders regions by cloud, boundary and id, the catalog's order.
+func compareRegions(a, b Region) int {
+	return cmp.Or(cmp.Compare(a.Cloud, b.Cloud), cmp.Compare(a.Boundary, b.Boundary), cmp.Compare(a.ID, b.ID))
 }
 
 // Version identifies the catalog's data: a format number and a digest of the

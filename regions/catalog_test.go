@@ -171,9 +171,7 @@ func TestInvariants(t *testing.T) {
 		t.Errorf("Version() = %q, want format 1", c.Version())
 	}
 	all := c.Regions()
-	if !slices.IsSortedFunc(all, func(a, b Region) int {
-		return compareKeys(a.Cloud, b.Cloud, a.Boundary, b.Boundary, a.ID, b.ID)
-	}) {
+	if !slices.IsSortedFunc(all, compareRegions) {
 		t.Error("Regions() is not sorted by cloud, boundary, id")
 	}
 	perCloud := map[string]int{}
