@@ -62,12 +62,6 @@ func NormalizeGeo(s string) (string, bool) {
 	return "", false
 }
 
-// ValidGeo reports whether s is a geography name or alias.
-func ValidGeo(s string) bool {
-	_, ok := NormalizeGeo(s)
-	return ok
-}
-
 // Selector picks regions out of the catalog. The zero Selector matches
 // nothing; build one with ParseSelector.
 type Selector struct {

@@ -128,10 +128,10 @@ func TestZeroSelectorMatchesNothing(t *testing.T) {
 	}
 }
 
-func TestValidGeo(t *testing.T) {
-	for s, want := range map[string]bool{"europe": true, "EU": true, "apac": true, "oceania": true, "emea": false, "": false} {
-		if got := ValidGeo(s); got != want {
-			t.Errorf("ValidGeo(%q) = %v, want %v", s, got, want)
+func TestNormalizeGeo(t *testing.T) {
+	for s, want := range map[string]string{"europe": "europe", "EU": "europe", "apac": "asia", "oceania": "oceania", "emea": "", "": ""} {
+		if got, ok := NormalizeGeo(s); got != want || ok != (want != "") {
+			t.Errorf("NormalizeGeo(%q) = %q, %v, want %q, %v", s, got, ok, want, want != "")
 		}
 	}
 }
