@@ -165,8 +165,23 @@ func removalStatus(ts *target) driver.Status {
 // probeAll probes path on the instances at once and returns how many
 // answered want, and why the first other one failed.
 func (p *Provider) probeAll(ctx context.Context, ins []instance, path string, want int) (int, string) {
-	ok := make([]bool, len(ins))
-	whys := make([]string, len(ins))
+	ok, whys := p.probeEach(ctx, ins, path, want)
+	n, why := 0, ""
+	for i := range ins {
+		if ok[i] {
+			n++
+		} else if why == "" {
+			why = whys[i]
+		}
+	}
+	return n, why
+}
+
+// probeEach probes path on the instances at once and reports, for each,
+// whether it answered want and, if not, why.
+func (p *Provider) probeEach(ctx context.Context, ins []instance, path string, want int) (ok []bool, whys []string) {
+	ok = make([]bool, len(ins))
+	whys = make([]string, len(ins))
 	var wg sync.WaitGroup
 	for i := range ins {
 		wg.Go(func() {
@@ -187,15 +202,7 @@ func (p *Provider) probeAll(ctx context.Context, ins []instance, path string, wa
 		})
 	}
 	wg.Wait()
-	n, why := 0, ""
-	for i := range ins {
-		if ok[i] {
-			n++
-		} else if why == "" {
-			why = whys[i]
-		}
-	}
-	return n, why
+	return ok, whys
 }
 
 // startRolloutLocked (re)starts the target's rollout goroutine.

@@ -24,10 +24,10 @@ func (p *Provider) Instances(ctx context.Context, t placement.Target) ([]driver.
 		ins[i] = *in
 	}
 	p.mu.Unlock()
+	ready, _ := p.probeEach(ctx, ins, "/healthz", 200)
 	list := make([]driver.Instance, len(ins))
 	for i, in := range ins {
-		ready, _ := p.probeAll(ctx, []instance{in}, "/healthz", 200)
-		list[i] = driver.Instance{ID: in.ID, Address: in.address(), Revision: in.Revision, Ready: ready == 1}
+		list[i] = driver.Instance{ID: in.ID, Address: in.address(), Revision: in.Revision, Ready: ready[i]}
 	}
 	return list, ctx.Err()
 }
