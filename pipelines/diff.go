@@ -110,8 +110,8 @@ func Diff(before, after *placement.Model, beforePlan, afterPlan *Plan) *Change {
 
 	sovereign := map[string]bool{}
 	for _, b := range c.Boundaries {
-		if b.Boundary != "public" {
-			sovereign[b.Cloud+"/"+b.Boundary] = true
+		if k := b.Cloud + "/" + b.Boundary; isSovereign(k) {
+			sovereign[k] = true
 		}
 	}
 	for _, name := range unionKeys(oldSvc, newSvc) {
@@ -135,7 +135,7 @@ func Diff(before, after *placement.Model, beforePlan, afterPlan *Plan) *Change {
 		c.Summary.TargetsRemoved += len(sc.TargetsRemoved)
 		c.Summary.PipelinesChanged += len(sc.Pipelines)
 		for _, b := range sc.Boundaries {
-			if !strings.HasSuffix(b, "/public") {
+			if isSovereign(b) {
 				sovereign[b] = true
 			}
 		}
@@ -382,6 +382,9 @@ func groupPipelines(p *Plan) map[string][]Pipeline {
 	}
 	return out
 }
+
+// isSovereign reports whether a cloud/boundary pair is outside the public boundary.
+func isSovereign(cloudBoundary string) bool { return !strings.HasSuffix(cloudBoundary, "/public") }
 
 func pipelineKey(p Pipeline) string { return p.Cloud + "/" + p.Boundary }
 

@@ -161,7 +161,7 @@ func boundaries(list []string) string {
 	out := make([]string, len(list))
 	for i, cb := range list {
 		out[i] = cb
-		if !strings.HasSuffix(cb, "/public") {
+		if isSovereign(cb) {
 			out[i] = "⚠️ " + cb
 		}
 	}
