@@ -346,7 +346,9 @@ func (c *compiler) checkStages(pipeline string, stages []StageDef) {
 			cov.unknown = true
 			continue
 		}
-		if st.Select.Limit == 0 && (st.Select.Percent == 0 || st.Select.Percent == 100) {
+		// unlimited: the stage takes every target its selectors match that earlier stages left
+		unlimited := st.Select.Limit == 0 && (st.Select.Percent == 0 || st.Select.Percent == 100)
+		if unlimited {
 			cov.full = append(cov.full, selectors)
 		}
 		switch {
@@ -359,7 +361,7 @@ func (c *compiler) checkStages(pipeline string, stages []StageDef) {
 		case len(selectors) > 0 && !slices.ContainsFunc(env.regions, func(r envRegion) bool { return matchesAny(selectors, r.Region) }):
 			c.errorf(append(at, sel("select", "regions")...), "stage %q can never have targets: select.regions matches none of the regions of environment %q", st.Name, st.Environment)
 		}
-		if st.Select.Limit == 0 && (st.Select.Percent == 0 || st.Select.Percent == 100) && len(selectors) == 0 && takenAll[st.Environment] == "" {
+		if unlimited && len(selectors) == 0 && takenAll[st.Environment] == "" {
 			takenAll[st.Environment] = st.Name
 		}
 	}
