@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.temporal.io/sdk/workflow"
@@ -22,14 +23,10 @@ func (r *releaseRun) register(ctx workflow.Context) error {
 		apply    func(workflow.Context, Request)
 	}{
 		{UpdateApprove, r.canApprove, func(ctx workflow.Context, req Request) {
-			r.forwardWhere(ctx, command{Action: UpdateApprove, Req: req}, func(ps PipelineStatus) bool {
-				return ps.Phase == PhaseAwaitingApproval && (req.Stage == "" || req.Stage == ps.Stage)
-			})
+			r.forwardWhere(ctx, command{Action: UpdateApprove, Req: req}, atStage(PhaseAwaitingApproval, req))
 		}},
 		{UpdatePromote, r.canPromote, func(ctx workflow.Context, req Request) {
-			r.forwardWhere(ctx, command{Action: UpdatePromote, Req: req}, func(ps PipelineStatus) bool {
-				return ps.Phase == PhaseBaking && (req.Stage == "" || req.Stage == ps.Stage)
-			})
+			r.forwardWhere(ctx, command{Action: UpdatePromote, Req: req}, atStage(PhaseBaking, req))
 		}},
 		{UpdatePause, r.canPause, func(ctx workflow.Context, req Request) {
 			r.paused = true
@@ -93,11 +90,17 @@ func (r *releaseRun) where(phase Phase) []string {
 	return at
 }
 
+// atStage matches the pipelines in phase at the stage req names (any stage
+// when it names none): the ones an approve or promote applies to.
+func atStage(phase Phase, req Request) func(PipelineStatus) bool {
+	return func(ps PipelineStatus) bool {
+		return ps.Phase == phase && (req.Stage == "" || req.Stage == ps.Stage)
+	}
+}
+
 func (r *releaseRun) canApprove(req Request) error {
-	for _, ps := range r.st.Pipelines {
-		if ps.Phase == PhaseAwaitingApproval && (req.Stage == "" || req.Stage == ps.Stage) {
-			return nil
-		}
+	if slices.ContainsFunc(r.st.Pipelines, atStage(PhaseAwaitingApproval, req)) {
+		return nil
 	}
 	if at := r.where(PhaseAwaitingApproval); len(at) > 0 {
 		return fmt.Errorf("stage %q is not awaiting approval; awaiting: %s", req.Stage, strings.Join(at, ", "))
@@ -106,10 +109,8 @@ func (r *releaseRun) canApprove(req Request) error {
 }
 
 func (r *releaseRun) canPromote(req Request) error {
-	for _, ps := range r.st.Pipelines {
-		if ps.Phase == PhaseBaking && (req.Stage == "" || req.Stage == ps.Stage) {
-			return nil
-		}
+	if slices.ContainsFunc(r.st.Pipelines, atStage(PhaseBaking, req)) {
+		return nil
 	}
 	if at := r.where(PhaseBaking); len(at) > 0 {
 		return fmt.Errorf("stage %q is not baking; baking: %s", req.Stage, strings.Join(at, ", "))
