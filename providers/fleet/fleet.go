@@ -161,28 +161,27 @@ var drivers = map[string]driverDef{
 	"local":              {"local", deploy | configure | gates, buildLocal},
 }
 
-// defaults are each cloud's drivers: deploy, config, gates.
-var defaults = map[string][3]string{
+// choice is the drivers chosen for one boundary, by capability.
+type choice struct {
+	deploy, config, gates string
+}
+
+// defaults are each cloud's drivers.
+var defaults = map[string]choice{
 	"aws":   {"awsecs", "awsappconfig", "awscloudwatch"},
 	"azure": {"azurecontainerapps", "azureappconfig", "azuremonitor"},
 	"gcp":   {"gcprun", "gcprun", "gcpmonitoring"},
 	"local": {"local", "local", "local"},
 }
 
-// choice is the drivers chosen for one boundary, by capability.
-type choice struct {
-	deploy, config, gates string
-}
-
 // choose reads the driver settings of a rule, checked against the cloud
 // each driver serves and what it can do.
 func choose(r placement.BoundaryRule) (choice, error) {
-	def, ok := defaults[r.Cloud]
+	c, ok := defaults[r.Cloud]
 	if !ok {
 		return choice{}, fmt.Errorf("boundary %s/%s: no drivers for cloud %q (known clouds: %s)",
 			r.Cloud, r.Boundary, r.Cloud, strings.Join(slices.Sorted(maps.Keys(defaults)), ", "))
 	}
-	c := choice{deploy: def[0], config: def[1], gates: def[2]}
 	for _, s := range []struct {
 		key  string
 		can  capability
