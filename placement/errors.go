@@ -11,6 +11,8 @@ import (
 	"cuelang.org/go/cue/ast"
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/token"
+
+	cueschema "github.com/meridian-deploy/meridian/cue"
 )
 
 // Error is one problem in a spec, at a position in one of its files.
@@ -68,7 +70,7 @@ type positioner struct {
 
 // schemaDir is where the embedded schema appears inside the spec directory
 // while loading.
-const schemaDir = "cue.mod/pkg/meridian.dev/schema"
+const schemaDir = "cue.mod/pkg/" + cueschema.ImportPath
 
 // at builds an Error at pos.
 func (p positioner) at(pos token.Pos, format string, args ...any) Error {
@@ -98,10 +100,10 @@ func (p positioner) rel(name string) string {
 	}
 	rel = filepath.ToSlash(rel)
 	if s, ok := strings.CutPrefix(rel, schemaDir+"/"); ok {
-		return "meridian.dev/schema/" + s
+		return cueschema.ImportPath + "/" + s
 	}
 	if rel == rootFile {
-		return "meridian.dev/schema/" + rootFile
+		return cueschema.ImportPath + "/" + rootFile
 	}
 	return rel
 }
