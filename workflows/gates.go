@@ -1,8 +1,9 @@
 package workflows
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"time"
 
 	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
@@ -99,15 +100,11 @@ func gateName(g placement.Gate) string {
 // gateInterval is how often gates are evaluated during bake: the shortest
 // gate Interval, one minute when none is set.
 func gateInterval(gates []placement.Gate) placement.Duration {
-	ivs := make([]placement.Duration, 0, len(gates))
+	var shortest placement.Duration
 	for _, g := range gates {
-		if g.Interval > 0 {
-			ivs = append(ivs, g.Interval)
+		if g.Interval > 0 && (shortest == 0 || g.Interval < shortest) {
+			shortest = g.Interval
 		}
 	}
-	if len(ivs) == 0 {
-		return placement.Duration(60e9)
-	}
-	sort.Slice(ivs, func(i, j int) bool { return ivs[i] < ivs[j] })
-	return ivs[0]
+	return cmp.Or(shortest, placement.Duration(time.Minute))
 }
