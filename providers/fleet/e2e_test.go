@@ -277,6 +277,24 @@ func (mc *multiCloud) targets() []placement.Target {
 	return nil
 }
 
+// setPublicAlarms fires the service's 5xx alarm in every cloud's public
+// boundary, or clears it.
+func (mc *multiCloud) setPublicAlarms(firing bool) {
+	awsState, azureStatus, gcpHealth := awsfake.AlarmOK, azurefake.AlertHealthy, driver.Healthy
+	if firing {
+		awsState, azureStatus, gcpHealth = awsfake.AlarmFiring, azurefake.AlertUnhealthy, driver.Unhealthy
+	}
+	mc.aws["public"].SetAlarm(service+"-5xx", awsState)
+	for _, tg := range mc.targets() {
+		switch {
+		case tg.Cloud == "azure" && tg.Boundary == "public":
+			mc.azure["public"].SetAlert(azurefake.Subscription, resourceGroup(tg), service+"-5xx", azureStatus)
+		case tg.Cloud == "gcp" && tg.Boundary == "public":
+			mc.gcp["public"].SetAlarm(gcpProject(tg), service+"-5xx", tg.Region, gcpHealth)
+		}
+	}
+}
+
 // request is the release of version, built as `meridian rollout` builds it.
 func (mc *multiCloud) request(version string) workflows.ReleaseRequest {
 	req := workflows.ReleaseRequest{
@@ -441,15 +459,7 @@ func TestMultiCloudRelease(t *testing.T) {
 
 	t.Run("a tripped alarm rolls back on every cloud", func(t *testing.T) {
 		start := time.Now()
-		mc.aws["public"].SetAlarm(service+"-5xx", awsfake.AlarmFiring)
-		for _, tg := range mc.targets() {
-			switch {
-			case tg.Cloud == "azure" && tg.Boundary == "public":
-				mc.azure["public"].SetAlert(azurefake.Subscription, resourceGroup(tg), service+"-5xx", azurefake.AlertUnhealthy)
-			case tg.Cloud == "gcp" && tg.Boundary == "public":
-				mc.gcp["public"].SetAlarm(gcpProject(tg), service+"-5xx", tg.Region, driver.Unhealthy)
-			}
-		}
+		mc.setPublicAlarms(true)
 		st := release(t, mc.request("v3"))
 		t.Logf("release of v3 rolled back: %v", time.Since(start))
 		if st.Phase != workflows.PhaseRolledBack || len(st.LeftAsIs) > 0 {
@@ -473,15 +483,7 @@ func TestMultiCloudRelease(t *testing.T) {
 
 	t.Run("a config release applies on every cloud", func(t *testing.T) {
 		start := time.Now()
-		mc.aws["public"].SetAlarm(service+"-5xx", awsfake.AlarmOK)
-		for _, tg := range mc.targets() {
-			switch {
-			case tg.Cloud == "azure" && tg.Boundary == "public":
-				mc.azure["public"].SetAlert(azurefake.Subscription, resourceGroup(tg), service+"-5xx", azurefake.AlertHealthy)
-			case tg.Cloud == "gcp" && tg.Boundary == "public":
-				mc.gcp["public"].SetAlarm(gcpProject(tg), service+"-5xx", tg.Region, driver.Healthy)
-			}
-		}
+		mc.setPublicAlarms(false)
 		st := release(t, mc.configRequest(t, "c1"))
 		t.Logf("config release c1: %v", time.Since(start))
 		if st.Phase != workflows.PhaseSucceeded {
