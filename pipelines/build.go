@@ -29,14 +29,8 @@ import (
 // selector does not parse, or a target is left that no stage takes (it would
 // never be rolled out).
 func Build(m *placement.Model) (*Plan, error) {
-	defs := make(map[string]placement.PipelineDef, len(m.Pipelines))
-	for _, d := range m.Pipelines {
-		defs[d.Name] = d
-	}
-	rules := make(map[cloudBoundary]placement.BoundaryRule, len(m.Boundaries))
-	for _, r := range m.Boundaries {
-		rules[cloudBoundary{r.Cloud, r.Boundary}] = r
-	}
+	defs := indexBy(m.Pipelines, func(d placement.PipelineDef) string { return d.Name })
+	rules := indexBy(m.Boundaries, func(r placement.BoundaryRule) cloudBoundary { return cloudBoundary{r.Cloud, r.Boundary} })
 	sel := selectors{catalog: regions.Default(), parsed: map[string]regions.Selector{}}
 
 	plan := &Plan{Pipelines: []Pipeline{}}

@@ -395,8 +395,8 @@ func regionCell(t placement.Target) string {
 	return t.Region
 }
 
-func indexBy[T any](items []T, key func(T) string) map[string]T {
-	m := make(map[string]T, len(items))
+func indexBy[K comparable, T any](items []T, key func(T) K) map[K]T {
+	m := make(map[K]T, len(items))
 	for _, it := range items {
 		m[key(it)] = it
 	}
