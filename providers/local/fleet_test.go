@@ -446,13 +446,8 @@ func TestShardedAdoptResumesAssignment(t *testing.T) {
 // reportedShards returns an instance's GET /shards.
 func reportedShards(t testing.TB, addr string) demoshard.Shards {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/shards")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var st demoshard.Shards
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+	if err := getJSON(context.Background(), "http://"+addr+"/shards", &st); err != nil {
 		t.Fatalf("GET %s/shards: %v", addr, err)
 	}
 	return st
