@@ -10,7 +10,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
@@ -225,14 +226,5 @@ func (s *Set) For(t placement.Target) (*Provider, error) {
 	if p, ok := s.byKey[setKey(t.Cloud, "")]; ok {
 		return p, nil
 	}
-	return nil, &Error{Code: driver.Invalid, Op: "provider", Err: fmt.Errorf("no provider for cloud %q boundary %q (have %v)", t.Cloud, t.Boundary, s.keys())}
-}
-
-func (s *Set) keys() []string {
-	keys := make([]string, 0, len(s.byKey))
-	for k := range s.byKey {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return nil, &Error{Code: driver.Invalid, Op: "provider", Err: fmt.Errorf("no provider for cloud %q boundary %q (have %v)", t.Cloud, t.Boundary, slices.Sorted(maps.Keys(s.byKey)))}
 }
