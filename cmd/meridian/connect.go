@@ -87,7 +87,12 @@ func (r *remote) releaseError(ctx context.Context, c client.Client, what, releas
 
 // link is the Web UI page of a workflow.
 func (r *remote) link(workflowID string) string {
-	return fmt.Sprintf("%s/namespaces/%s/workflows/%s", r.uiURL, url.PathEscape(r.namespace), url.PathEscape(workflowID))
+	return workflowLink(r.uiURL, r.namespace, workflowID)
+}
+
+// workflowLink is the page of a workflow in the Web UI at base.
+func workflowLink(base, namespace, workflowID string) string {
+	return fmt.Sprintf("%s/namespaces/%s/workflows/%s", base, url.PathEscape(namespace), url.PathEscape(workflowID))
 }
 
 // who names the operator: --as, else $USER.

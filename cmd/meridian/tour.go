@@ -742,7 +742,7 @@ func (t *tour) summary(res tourResult) {
 	fmt.Fprintf(w, "  every release:              %s\n", t.listLink(fmt.Sprintf("WorkflowType=%q", workflows.ReleaseWorkflowName)))
 	fmt.Fprintf(w, "  this tour's workflows:      %s\n", t.listLink(fmt.Sprintf("%s IN (%q, %q, %q)", workflows.AttrChangeID.GetName(), ids[0], ids[1], ids[2])))
 	for _, st := range []workflows.Status{res.good, res.bad, res.restart} {
-		fmt.Fprintf(w, "  %-27s %s\n", st.Release+":", t.link(st.Release))
+		fmt.Fprintf(w, "  %-27s %s\n", st.Release+":", workflowLink(t.ui, t.ns, st.Release))
 	}
 	fmt.Fprintf(w, "  On a release's page: User Metadata has its summary, details and live stage table;\n"+
 		"  Relationships its pipelines (one per cloud/boundary); Event History every deploy,\n"+
@@ -752,10 +752,6 @@ func (t *tour) summary(res tourResult) {
 		workflows.AttrTrigger.GetName(), tourWho, workflows.AttrBoundary.GetName(), "us-gov")
 	fmt.Fprintf(w, "  From the CLI: meridian status %s; meridian history --service %s\n", res.bad.Release, tourService)
 	fmt.Fprintln(w, "The server keeps running: press Ctrl-C to stop.")
-}
-
-func (t *tour) link(workflowID string) string {
-	return fmt.Sprintf("%s/namespaces/%s/workflows/%s", t.ui, url.PathEscape(t.ns), url.PathEscape(workflowID))
 }
 
 func (t *tour) listLink(query string) string {
