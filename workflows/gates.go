@@ -19,17 +19,14 @@ const defaultErrorLimit = 4
 
 // GateTally counts a gate's observations on one target.
 type GateTally struct {
-	Observations      int `json:"observations"`
-	Unhealthy         int `json:"unhealthy"`
-	Unknown           int `json:"unknown"`
-	ConsecutiveErrors int `json:"consecutiveErrors"`
+	Unhealthy         int
+	ConsecutiveErrors int
 	// Last is the message of the last failing observation or error.
-	Last string `json:"last,omitempty"`
+	Last string
 }
 
 // Observe returns the tally with o counted.
 func (t GateTally) Observe(o GateObservation) GateTally {
-	t.Observations++
 	switch {
 	case o.Error != "":
 		t.ConsecutiveErrors++
@@ -38,8 +35,6 @@ func (t GateTally) Observe(o GateObservation) GateTally {
 	case o.Health == driver.Unhealthy:
 		t.Unhealthy++
 		t.Last = o.Message
-	case o.Health == driver.HealthUnknown:
-		t.Unknown++
 	}
 	t.ConsecutiveErrors = 0
 	return t
