@@ -154,15 +154,8 @@ func alarm(ctx context.Context, c *cloudwatch.Client, name string) (driver.Obser
 	return driver.Observation{Health: h, Message: fmt.Sprintf("alarm %s is %s: %s", name, state, reason)}, nil
 }
 
-var compare = map[string]func(v, threshold float64) bool{
-	"<":  func(v, t float64) bool { return v < t },
-	"<=": func(v, t float64) bool { return v <= t },
-	">":  func(v, t float64) bool { return v > t },
-	">=": func(v, t float64) bool { return v >= t },
-}
-
 func (d *Driver) metric(ctx context.Context, c *cloudwatch.Client, t placement.Target, m *placement.MetricGate) (driver.Observation, error) {
-	cmp, ok := compare[m.Op]
+	healthy, ok := m.HealthyWhen()
 	if !ok {
 		return driver.Observation{}, driver.Errorf(driver.Invalid, "cloudwatch: metric gate %s: operator %q is not one of <, <=, >, >=", m.Name, m.Op)
 	}
@@ -199,7 +192,7 @@ func (d *Driver) metric(ctx context.Context, c *cloudwatch.Client, t placement.T
 		}
 		v := r.Values[0]
 		h := driver.Unhealthy
-		if cmp(v, m.Threshold) {
+		if healthy(v) {
 			h = driver.Healthy
 		}
 		return driver.Observation{Health: h, Value: v, Message: fmt.Sprintf("%s = %g, want %s %g", name, v, m.Op, m.Threshold)}, nil

@@ -146,7 +146,7 @@ func (d *Driver) alert(ctx context.Context, t placement.Target, template string)
 }
 
 func (d *Driver) metric(ctx context.Context, t placement.Target, m *placement.MetricGate) (driver.Observation, error) {
-	compare, ok := comparisons[m.Op]
+	healthy, ok := m.HealthyWhen()
 	if !ok {
 		return driver.Observation{}, driver.Errorf(driver.Invalid, "metric gate %s: unknown operator %q (want <, <=, > or >=)", m.Name, m.Op)
 	}
@@ -186,18 +186,11 @@ func (d *Driver) metric(ctx context.Context, t placement.Target, m *placement.Me
 		return driver.Observation{Health: driver.HealthUnknown, Message: fmt.Sprintf("no %s %s of %s in the last %v", aggregation, name, resource, window)}, nil
 	}
 	obs := driver.Observation{Value: value, Health: driver.Unhealthy}
-	if compare(value, m.Threshold) {
+	if healthy(value) {
 		obs.Health = driver.Healthy
 	}
 	obs.Message = fmt.Sprintf("%s %s = %g at %s (healthy while %s %g)", aggregation, name, value, at.Format(time.RFC3339), m.Op, m.Threshold)
 	return obs, nil
-}
-
-var comparisons = map[string]func(v, threshold float64) bool{
-	"<":  func(v, th float64) bool { return v < th },
-	"<=": func(v, th float64) bool { return v <= th },
-	">":  func(v, th float64) bool { return v > th },
-	">=": func(v, th float64) bool { return v >= th },
 }
 
 // parseMetric splits "[<namespace>/]<metric>[:<aggregation>]".

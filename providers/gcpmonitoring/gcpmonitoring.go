@@ -128,29 +128,15 @@ func (d *Driver) metric(ctx context.Context, project string, t placement.Target,
 		return driver.Observation{Health: driver.HealthUnknown, Message: fmt.Sprintf("no data for %s in the last %s", m.Name, window)}, nil
 	}
 	v := value(series[0].Points[0])
-	ok, err := compare(m.Op, v, m.Threshold)
-	if err != nil {
-		return driver.Observation{}, err
+	healthy, ok := m.HealthyWhen()
+	if !ok {
+		return driver.Observation{}, driver.Errorf(driver.Invalid, "metric gate operator %q: want <, <=, > or >=", m.Op)
 	}
 	obs := driver.Observation{Health: driver.Healthy, Value: v, Message: fmt.Sprintf("%s = %g, healthy when %s %g", m.Name, v, m.Op, m.Threshold)}
-	if !ok {
+	if !healthy(v) {
 		obs.Health = driver.Unhealthy
 	}
 	return obs, nil
-}
-
-func compare(op string, v, threshold float64) (bool, error) {
-	switch op {
-	case "<":
-		return v < threshold, nil
-	case "<=":
-		return v <= threshold, nil
-	case ">":
-		return v > threshold, nil
-	case ">=":
-		return v >= threshold, nil
-	}
-	return false, driver.Errorf(driver.Invalid, "metric gate operator %q: want <, <=, > or >=", op)
 }
 
 // series lists the time series matching filter that have points in the
