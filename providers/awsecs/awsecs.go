@@ -231,29 +231,14 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 // container picks the container whose image Deploy replaces: the one that
 // runs repository, else the one named in Options, else the only one.
 func (d *Driver) container(cds []types.ContainerDefinition, repository string) (int, error) {
+	images, names := make([]string, len(cds)), make([]string, len(cds))
 	for i, cd := range cds {
-		if imageRepository(aws.ToString(cd.Image)) == repository {
-			return i, nil
-		}
+		images[i], names[i] = aws.ToString(cd.Image), aws.ToString(cd.Name)
 	}
-	for i, cd := range cds {
-		if d.opts.Container != "" && aws.ToString(cd.Name) == d.opts.Container {
-			return i, nil
-		}
-	}
-	if len(cds) == 1 && d.opts.Container == "" {
-		return 0, nil
+	if i, ok := driver.Container(images, names, repository, d.opts.Container); ok {
+		return i, nil
 	}
 	return 0, driver.Errorf(driver.Invalid, "no container runs %s: name one with the %s setting", repository, SettingContainer)
-}
-
-// imageRepository strips the tag and digest from an image reference.
-func imageRepository(image string) string {
-	image, _, _ = strings.Cut(image, "@")
-	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
-		image = image[:i]
-	}
-	return image
 }
 
 func tag(tags []types.Tag, key string) string {

@@ -286,19 +286,12 @@ func (d *Driver) shift(ctx context.Context, a App, app armappcontainers.Containe
 // runs repository, else the one named by the container setting, else the
 // only one.
 func (d *Driver) container(t placement.Target, cs []*armappcontainers.Container, repository string) (int, error) {
+	images, names := make([]string, len(cs)), make([]string, len(cs))
 	for i, c := range cs {
-		if imageRepository(deref(c.Image)) == repository {
-			return i, nil
-		}
+		images[i], names[i] = deref(c.Image), deref(c.Name)
 	}
-	named := d.scope.Setting(SettingContainer, t)
-	for i, c := range cs {
-		if named != "" && deref(c.Name) == named {
-			return i, nil
-		}
-	}
-	if len(cs) == 1 && named == "" {
-		return 0, nil
+	if i, ok := driver.Container(images, names, repository, d.scope.Setting(SettingContainer, t)); ok {
+		return i, nil
 	}
 	return 0, driver.Errorf(driver.Invalid, "no container runs %s: name one with the %s setting", repository, SettingContainer)
 }
@@ -338,15 +331,6 @@ func Suffix(version string) string {
 	}
 	sum := sha256.Sum256([]byte(version))
 	return strings.TrimRight(s[:min(len(s), 16)], "-") + "-" + hex.EncodeToString(sum[:])[:7]
-}
-
-// imageRepository strips the tag and digest from an image reference.
-func imageRepository(image string) string {
-	image, _, _ = strings.Cut(image, "@")
-	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
-		image = image[:i]
-	}
-	return image
 }
 
 func tag(app armappcontainers.ContainerApp, key string) string {

@@ -17,3 +17,34 @@ func Expand(template string, t placement.Target) string {
 		"{cell}", t.Cell,
 	).Replace(template)
 }
+
+// ImageRepository strips the tag and digest from an image reference:
+// registry.example.com/billing:v2@sha256:… is registry.example.com/billing.
+func ImageRepository(image string) string {
+	image, _, _ = strings.Cut(image, "@")
+	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
+		image = image[:i]
+	}
+	return image
+}
+
+// Container picks the container whose image a deploy of repository
+// replaces, among containers with these images and names: the one that
+// runs repository, else the one called named, else the only one when no
+// name is set. ok is false when none fits.
+func Container(images, names []string, repository, named string) (i int, ok bool) {
+	for i, image := range images {
+		if ImageRepository(image) == repository {
+			return i, true
+		}
+	}
+	if named != "" {
+		for i, name := range names {
+			if name == named {
+				return i, true
+			}
+		}
+		return 0, false
+	}
+	return 0, len(images) == 1
+}

@@ -13,3 +13,39 @@ func TestExpand(t *testing.T) {
 		t.Errorf("Expand = %q, want %q", got, want)
 	}
 }
+
+func TestImageRepository(t *testing.T) {
+	for image, want := range map[string]string{
+		"registry.example.com/billing:v2":               "registry.example.com/billing",
+		"registry.example.com:5000/billing":             "registry.example.com:5000/billing",
+		"registry.example.com:5000/billing:v2@sha256:0": "registry.example.com:5000/billing",
+		"billing": "billing",
+	} {
+		if got := ImageRepository(image); got != want {
+			t.Errorf("ImageRepository(%q) = %q, want %q", image, got, want)
+		}
+	}
+}
+
+func TestContainer(t *testing.T) {
+	images := []string{"r/sidecar:1", "r/app:v1"}
+	names := []string{"sidecar", "main"}
+	for _, tc := range []struct {
+		name              string
+		images, names     []string
+		repository, named string
+		want              int
+		ok                bool
+	}{
+		{"runs the repository", images, names, "r/app", "", 1, true},
+		{"named", images, names, "r/other", "main", 1, true},
+		{"named but absent", images, names, "r/other", "web", 0, false},
+		{"only one", images[:1], names[:1], "r/other", "", 0, true},
+		{"several, none named", images, names, "r/other", "", 0, false},
+	} {
+		i, ok := Container(tc.images, tc.names, tc.repository, tc.named)
+		if i != tc.want || ok != tc.ok {
+			t.Errorf("%s: Container = %d, %v; want %d, %v", tc.name, i, ok, tc.want, tc.ok)
+		}
+	}
+}
