@@ -95,6 +95,9 @@ func (o *devOptions) complete(cmd *cobra.Command) error {
 	return nil
 }
 
+// localStateDir is where `meridian dev --db db` keeps the local provider's state.
+func localStateDir(db string) string { return filepath.Join(filepath.Dir(db), "local") }
+
 // checkPort refuses a port number that no listener can take.
 func checkPort(flag string, port int) error {
 	if port < 0 || port > 65535 {
@@ -120,7 +123,7 @@ func (o *devOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	localState := filepath.Join(filepath.Dir(o.db), "local")
+	localState := localStateDir(o.db)
 	if o.ephemeral {
 		if localState, err = os.MkdirTemp("", "meridian-local-"); err != nil {
 			return err

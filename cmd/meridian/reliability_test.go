@@ -192,9 +192,6 @@ func stopFleetAtEnd(t *testing.T, db string) {
 	})
 }
 
-// localStateDir is where `meridian dev --db db` keeps the local provider's state.
-func localStateDir(db string) string { return filepath.Join(filepath.Dir(db), "local") }
-
 // rollout starts a release of web with the meridian command and returns its id.
 func rollout(t *testing.T, bin string, d *devProcess, spec, version, change string, wait bool) string {
 	t.Helper()
