@@ -184,19 +184,9 @@ func fileExists(path string) bool {
 // the package's root.
 func writeExportDir(b *testing.B, specDir, dir string) {
 	b.Helper()
-	files, err := filepath.Glob(filepath.Join(specDir, "*.cue"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			b.Fatal(err)
-		}
-		writeBenchFile(b, filepath.Join(dir, filepath.Base(f)), string(data))
-	}
-	writeBenchFile(b, filepath.Join(dir, "zz-root.cue"), "package fleet\n\nimport \"meridian.dev/schema\"\n\nschema.#Spec\n")
-	writeBenchFile(b, filepath.Join(dir, "cue.mod", "module.cue"), "module: \"bench.example/fleet@v0\"\nlanguage: version: \"v0.17.0\"\n")
+	copySpec(b, specDir, dir)
+	writeSpec(b, dir, "zz-root.cue", "package fleet\n\nimport \"meridian.dev/schema\"\n\nschema.#Spec\n")
+	writeSpec(b, filepath.Join(dir, "cue.mod"), "module.cue", "module: \"bench.example/fleet@v0\"\nlanguage: version: \"v0.17.0\"\n")
 	schemaFiles, err := fs.Glob(cueschema.FS, "*.cue")
 	if err != nil {
 		b.Fatal(err)
@@ -206,7 +196,7 @@ func writeExportDir(b *testing.B, specDir, dir string) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		writeBenchFile(b, filepath.Join(dir, "cue.mod", "pkg", "meridian.dev", "schema", name), string(data))
+		writeSpec(b, filepath.Join(dir, "cue.mod", "pkg", "meridian.dev", "schema"), name, string(data))
 	}
 }
 
@@ -273,7 +263,7 @@ pipelines: {
 	}
 }
 `)
-	writeBenchFile(b, filepath.Join(dir, "base.cue"), base.String())
+	writeSpec(b, dir, "base.cue", base.String())
 
 	placements := []struct {
 		clouds     []string
@@ -313,7 +303,7 @@ pipelines: {
 `, i, i%50, i%50, i, i%17, quoteAll("", p.clouds), quoteAll("", p.boundaries), include, pipeline, 2+i%5, i)
 		}
 		f.WriteString("}\n")
-		writeBenchFile(b, filepath.Join(dir, fmt.Sprintf("services-%02d.cue", file)), f.String())
+		writeSpec(b, dir, fmt.Sprintf("services-%02d.cue", file), f.String())
 	}
 }
 
@@ -323,14 +313,4 @@ func quoteAll(prefix string, list []string) string {
 		q[i] = fmt.Sprintf("%q", prefix+s)
 	}
 	return strings.Join(q, ", ")
-}
-
-func writeBenchFile(b *testing.B, path, content string) {
-	b.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		b.Fatal(err)
-	}
 }

@@ -129,7 +129,7 @@ func TestDiffBase(t *testing.T) {
 }
 
 // copySpec copies the *.cue files of a spec directory into dir.
-func copySpec(t *testing.T, from, dir string) {
+func copySpec(t testing.TB, from, dir string) {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(from, "*.cue"))
 	if err != nil || len(files) == 0 {

@@ -141,7 +141,8 @@ func TestPlanUsage(t *testing.T) {
 	}
 }
 
-func writeSpec(t *testing.T, dir, name, text string) {
+// writeSpec writes text to the file name in dir, creating dir if need be.
+func writeSpec(t testing.TB, dir, name, text string) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
