@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -85,9 +84,7 @@ func (o *regionsOptions) run(context.Context) error {
 		if list == nil {
 			list = []regions.Region{}
 		}
-		enc := json.NewEncoder(o.out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(list)
+		return writeIndentedJSON(o.out, list)
 	}
 	dash := func(s string) string {
 		if s == "" {
