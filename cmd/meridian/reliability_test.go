@@ -117,7 +117,7 @@ func startDev(t *testing.T, bin, db string, args ...string) *devProcess {
 	if addr == nil {
 		t.Fatalf("no address in:\n%s", d.out.String())
 	}
-	c, err := client.Dial(client.Options{HostPort: addr[1], Logger: quietLogger{}})
+	c, err := client.Dial(client.Options{HostPort: addr[1], Logger: quietLogger})
 	if err != nil {
 		t.Fatal(err)
 	}

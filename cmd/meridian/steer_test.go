@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/meridian-deploy/meridian/pipelines"
 	"github.com/meridian-deploy/meridian/placement"
@@ -60,7 +62,7 @@ func runSteerMain(m *testing.M) int {
 	os.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(os.TempDir(), "meridian-test-no-temporal.toml"))
 	os.Setenv("MERIDIAN_UI_URL", "http://ui.test")
 
-	c, err := client.Dial(client.Options{HostPort: srv.Address(), Namespace: srv.Namespace(), Logger: quietLogger{}})
+	c, err := client.Dial(client.Options{HostPort: srv.Address(), Namespace: srv.Namespace(), Logger: quietLogger})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -86,12 +88,7 @@ func runSteerMain(m *testing.M) int {
 }
 
 // quietLogger drops the SDK's logs.
-type quietLogger struct{}
-
-func (quietLogger) Debug(string, ...any) {}
-func (quietLogger) Info(string, ...any)  {}
-func (quietLogger) Warn(string, ...any)  {}
-func (quietLogger) Error(string, ...any) {}
+var quietLogger = sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
 
 // steerResult is one run of the meridian command.
 type steerResult struct {
@@ -475,7 +472,7 @@ func TestWorkerServesNamedBoundaries(t *testing.T) {
 		}
 	}()
 
-	c, err := client.Dial(client.Options{HostPort: steerServer.Address(), Namespace: steerServer.Namespace(), Logger: quietLogger{}})
+	c, err := client.Dial(client.Options{HostPort: steerServer.Address(), Namespace: steerServer.Namespace(), Logger: quietLogger})
 	if err != nil {
 		t.Fatal(err)
 	}
