@@ -64,7 +64,7 @@ func (r *remote) dial(ctx context.Context) (client.Client, error) {
 		return nil, err
 	}
 	r.namespace = opts.Namespace
-	return r.conn.Dial(ctx, nil)
+	return temporalconn.Dial(ctx, opts)
 }
 
 // releaseError words the server's NotFound for what it means to the

@@ -116,13 +116,19 @@ func (f *Flags) Options(logger *slog.Logger) (client.Options, error) {
 	return opts, nil
 }
 
-// Dial connects to the Temporal server. Its error says where it could not
-// connect and why, in one line.
+// Dial connects to the Temporal server with these settings. Its error says
+// where it could not connect and why, in one line.
 func (f *Flags) Dial(ctx context.Context, logger *slog.Logger) (client.Client, error) {
 	opts, err := f.Options(logger)
 	if err != nil {
 		return nil, err
 	}
+	return Dial(ctx, opts)
+}
+
+// Dial connects with options already resolved by Flags.Options, for a
+// caller that also needs them (the namespace); its error is Flags.Dial's.
+func Dial(ctx context.Context, opts client.Options) (client.Client, error) {
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach Temporal at %s (namespace %s): %s", opts.HostPort, opts.Namespace, dialCause(err))
