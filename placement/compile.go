@@ -254,7 +254,8 @@ func (c *compiler) boundaryRules() {
 	}
 }
 
-// DefaultTaskQueue is the task queue of a boundary whose rules name none.
+// DefaultTaskQueue is the task queue of a boundary whose rules name none:
+// only workers inside the boundary poll it.
 func DefaultTaskQueue(cloud, boundary string) string { return "meridian-" + cloud + "-" + boundary }
 
 func sortedCopy(s []string) []string {

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/meridian-deploy/meridian/pipelines"
+	"github.com/meridian-deploy/meridian/placement"
 )
 
 // Release rolls one change to one service out: one child Pipeline per
@@ -433,5 +434,5 @@ func pipelineQueue(pl pipelines.Pipeline) string {
 	if pl.TaskQueue != "" {
 		return pl.TaskQueue
 	}
-	return TaskQueue(pl.Cloud, pl.Boundary)
+	return placement.DefaultTaskQueue(pl.Cloud, pl.Boundary)
 }

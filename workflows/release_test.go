@@ -37,7 +37,7 @@ func stg(name string, targets ...placement.Target) pipelines.Stage {
 }
 
 func pipe(boundary, policy string, stages ...pipelines.Stage) pipelines.Pipeline {
-	return pipelines.Pipeline{Service: "billing", Cloud: "aws", Boundary: boundary, TaskQueue: TaskQueue("aws", boundary),
+	return pipelines.Pipeline{Service: "billing", Cloud: "aws", Boundary: boundary, TaskQueue: placement.DefaultTaskQueue("aws", boundary),
 		Definition: "standard", Rollback: policy, Stages: stages}
 }
 

@@ -13,11 +13,6 @@ import (
 // orchestrate; every provider call runs on a boundary's task queue.
 const ControlTaskQueue = "meridian-control"
 
-// TaskQueue is the default task queue of a (cloud, boundary): only workers
-// inside the boundary poll it. A pipeline's own TaskQueue (from the spec)
-// takes precedence.
-func TaskQueue(cloud, boundary string) string { return "meridian-" + cloud + "-" + boundary }
-
 // Workflow, update, signal and query names.
 const (
 	ReleaseWorkflowName  = "Release"

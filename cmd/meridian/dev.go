@@ -204,7 +204,7 @@ func (o *devOptions) boundaries() ([]placement.BoundaryRule, error) {
 		var rules []placement.BoundaryRule
 		for _, b := range regions.Default().Boundaries() {
 			if b.Cloud == "local" {
-				rules = append(rules, placement.BoundaryRule{Cloud: b.Cloud, Boundary: b.ID, TaskQueue: workflows.TaskQueue(b.Cloud, b.ID)})
+				rules = append(rules, placement.BoundaryRule{Cloud: b.Cloud, Boundary: b.ID, TaskQueue: placement.DefaultTaskQueue(b.Cloud, b.ID)})
 			}
 		}
 		return rules, nil

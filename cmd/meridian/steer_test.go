@@ -477,7 +477,7 @@ func TestWorkerServesNamedBoundaries(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	queue := workflows.TaskQueue("local", "eu-sovereign")
+	queue := placement.DefaultTaskQueue("local", "eu-sovereign")
 	awaitTrue(t, 30*time.Second, "a poller on "+queue, func() bool {
 		d, err := c.DescribeTaskQueue(context.Background(), queue, enums.TASK_QUEUE_TYPE_ACTIVITY)
 		return err == nil && len(d.GetPollers()) > 0

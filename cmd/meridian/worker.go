@@ -142,7 +142,7 @@ func parseBoundary(s string) (placement.BoundaryRule, error) {
 	if _, ok := regions.Default().Boundary(cloud, boundary); !ok {
 		return placement.BoundaryRule{}, fmt.Errorf("--boundary %q: no such boundary in the region catalog (see meridian regions)", s)
 	}
-	return placement.BoundaryRule{Cloud: cloud, Boundary: boundary, TaskQueue: workflows.TaskQueue(cloud, boundary)}, nil
+	return placement.BoundaryRule{Cloud: cloud, Boundary: boundary, TaskQueue: placement.DefaultTaskQueue(cloud, boundary)}, nil
 }
 
 // queueWorker is a started SDK worker and the task queue it polls.
