@@ -13,13 +13,11 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 )
 
 // This file is the API the CLI and other callers use: start a release,
-// steer it, read its status and a service's history, and register the
-// workflows and activities on a worker.
+// steer it, read its status and a service's history. worker.go registers
+// the workflows and activities on a worker.
 
 // ErrBusy is returned by StartRelease when the service is mid-release with
 // a different change. The error StartRelease returns matches it with
@@ -32,22 +30,6 @@ type busyError struct{ msg string }
 
 func (e busyError) Error() string        { return e.msg }
 func (e busyError) Is(target error) bool { return target == ErrBusy }
-
-// Register registers every workflow and the activities on w. A worker for
-// ControlTaskQueue runs Release and ServiceLock; a worker for a boundary's
-// task queue runs Pipeline, Stage and the activities with that boundary's
-// providers. Registering everything everywhere is harmless.
-func Register(w worker.Registry, acts *Activities) {
-	RegisterWorkflows(w)
-	w.RegisterActivity(acts)
-}
-
-// RegisterWorkflows registers the workflows only (for a replayer).
-func RegisterWorkflows(w worker.WorkflowRegistry) {
-	w.RegisterWorkflowWithOptions(Release, workflow.RegisterOptions{Name: ReleaseWorkflowName})
-	w.RegisterWorkflowWithOptions(Pipeline, workflow.RegisterOptions{Name: PipelineWorkflowName})
-	w.RegisterWorkflowWithOptions(ServiceLock, workflow.RegisterOptions{Name: LockWorkflowName})
-}
 
 // StartRelease starts the release of req.Change, or attaches to it when the
 // same change was triggered before (attached is true, whether that release

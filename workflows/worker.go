@@ -1,0 +1,23 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Register registers every workflow and the activities on w. A worker for
+// ControlTaskQueue runs Release and ServiceLock; a worker for a boundary's
+// task queue runs Pipeline (whose stages run inline, in its own history)
+// and the activities with that boundary's providers. Registering
+// everything everywhere is harmless.
+func Register(w worker.Registry, acts *Activities) {
+	RegisterWorkflows(w)
+	w.RegisterActivity(acts)
+}
+
+// RegisterWorkflows registers the workflows only (for a replayer).
+func RegisterWorkflows(w worker.WorkflowRegistry) {
+	w.RegisterWorkflowWithOptions(Release, workflow.RegisterOptions{Name: ReleaseWorkflowName})
+	w.RegisterWorkflowWithOptions(Pipeline, workflow.RegisterOptions{Name: PipelineWorkflowName})
+	w.RegisterWorkflowWithOptions(ServiceLock, workflow.RegisterOptions{Name: LockWorkflowName})
+}
