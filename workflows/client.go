@@ -13,6 +13,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/meridian-deploy/meridian/workflows/searchattr"
 )
 
 // This file is the API the CLI and other callers use: start a release,
@@ -215,7 +217,7 @@ type ReleaseSummary struct {
 
 // History lists a service's releases, newest first, from visibility.
 func History(ctx context.Context, c client.Client, service string) ([]ReleaseSummary, error) {
-	query := fmt.Sprintf("WorkflowType = '%s' AND %s = '%s'", ReleaseWorkflowName, AttrService.GetName(), strings.ReplaceAll(service, "'", "\\'"))
+	query := fmt.Sprintf("WorkflowType = '%s' AND %s = '%s'", ReleaseWorkflowName, searchattr.Service.GetName(), strings.ReplaceAll(service, "'", "\\'"))
 	var out []ReleaseSummary
 	var token []byte
 	for {
@@ -226,8 +228,8 @@ func History(ctx context.Context, c client.Client, service string) ([]ReleaseSum
 		for _, e := range resp.GetExecutions() {
 			fields := e.GetSearchAttributes().GetIndexedFields()
 			s := ReleaseSummary{
-				Release: e.GetExecution().GetWorkflowId(), ChangeID: keyword(fields[AttrChangeID.GetName()]),
-				Trigger: keyword(fields[AttrTrigger.GetName()]), Phase: Phase(keyword(fields[AttrPhase.GetName()])),
+				Release: e.GetExecution().GetWorkflowId(), ChangeID: keyword(fields[searchattr.ChangeID.GetName()]),
+				Trigger: keyword(fields[searchattr.Trigger.GetName()]), Phase: Phase(keyword(fields[searchattr.Phase.GetName()])),
 				Started: e.GetStartTime().AsTime(),
 			}
 			if e.GetCloseTime() != nil {

@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/meridian-deploy/meridian/pipelines"
+	"github.com/meridian-deploy/meridian/workflows/searchattr"
 )
 
 // Pipeline runs one (cloud, boundary)'s stages in order, on the boundary's
@@ -163,7 +164,7 @@ func (p *pipelineRun) runStage(ctx workflow.Context, i int) string {
 	if p.stopping() {
 		return p.stopWhy
 	}
-	_ = workflow.UpsertTypedSearchAttributes(ctx, AttrStage.ValueSet(stage.Name), AttrEnvironment.ValueSet(stage.Environment))
+	_ = workflow.UpsertTypedSearchAttributes(ctx, searchattr.Stage.ValueSet(stage.Name), searchattr.Environment.ValueSet(stage.Environment))
 	p.set(ctx, PhaseRunning, "")
 	res := p.rollout(ctx, stage)
 	p.changed[i] = append(p.changed[i], res.changed...)
@@ -291,7 +292,7 @@ func (p *pipelineRun) result() PipelineResult {
 // search attributes, the Web UI's current details, and the Release's status.
 func (p *pipelineRun) set(ctx workflow.Context, phase Phase, reason string) {
 	if phase != p.st.Phase {
-		_ = workflow.UpsertTypedSearchAttributes(ctx, AttrPhase.ValueSet(string(phase)))
+		_ = workflow.UpsertTypedSearchAttributes(ctx, searchattr.Phase.ValueSet(string(phase)))
 	}
 	p.st.Phase, p.st.Reason = phase, reason
 	workflow.SetCurrentDetails(ctx, pipelineDetails(p.in, p.st, p.unwound))

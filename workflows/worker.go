@@ -1,8 +1,13 @@
 package workflows
 
 import (
+	"context"
+
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/meridian-deploy/meridian/workflows/searchattr"
 )
 
 // Register registers every workflow and the activities on w. A worker for
@@ -20,4 +25,10 @@ func RegisterWorkflows(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(Release, workflow.RegisterOptions{Name: ReleaseWorkflowName})
 	w.RegisterWorkflowWithOptions(Pipeline, workflow.RegisterOptions{Name: PipelineWorkflowName})
 	w.RegisterWorkflowWithOptions(ServiceLock, workflow.RegisterOptions{Name: LockWorkflowName})
+}
+
+// RegisterSearchAttributes adds Meridian's search attributes
+// (searchattr.All) to a namespace; ones already registered are left alone.
+func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	return searchattr.Register(ctx, c.OperatorService(), namespace, searchattr.Types())
 }
