@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -68,7 +69,11 @@ func StartRelease(ctx context.Context, c client.Client, req ReleaseRequest) (ref
 			// for a moment before refusing.
 			var holder string
 			if busy++; busy < 20 && app.Details(&holder) == nil && closed(ctx, c, holder) {
-				time.Sleep(50 * time.Millisecond)
+				select {
+				case <-ctx.Done():
+					return ReleaseRef{}, false, fmt.Errorf("start release of %s: %w", req.Service, ctx.Err())
+				case <-time.After(50 * time.Millisecond):
+				}
 				continue
 			}
 			return ReleaseRef{}, false, busyError{app.Message()}
@@ -112,23 +117,44 @@ func ReleaseStatus(ctx context.Context, c client.Client, release string) (Status
 
 // stageProgress fills in how many targets the running stages have done,
 // asking the Pipeline workflows themselves (on their boundaries' workers),
-// which the Release is not told target by target. A pipeline that does not
-// answer quickly keeps the count the Release knows.
+// which the Release is not told target by target. It asks up to
+// progressQueries pipelines at once; a pipeline that does not answer
+// within progressTimeout (or before ctx ends) keeps the count the Release
+// knows.
 func stageProgress(ctx context.Context, c client.Client, st *Status) {
+	sem := make(chan struct{}, progressQueries)
+	var wg sync.WaitGroup
 	for i := range st.Pipelines {
 		ps := &st.Pipelines[i]
 		if ps.Phase != PhaseRunning {
 			continue
 		}
-		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		v, err := c.QueryWorkflow(qctx, ps.WorkflowID, "", QueryStatus)
-		var live PipelineStatus
-		if err == nil && v.Get(&live) == nil && live.Stage == ps.Stage {
-			ps.Done = live.Done
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		case sem <- struct{}{}:
 		}
-		cancel()
+		wg.Go(func() {
+			defer func() { <-sem }()
+			qctx, cancel := context.WithTimeout(ctx, progressTimeout)
+			defer cancel()
+			v, err := c.QueryWorkflow(qctx, ps.WorkflowID, "", QueryStatus)
+			var live PipelineStatus
+			if err == nil && v.Get(&live) == nil && live.Stage == ps.Stage {
+				ps.Done = live.Done
+			}
+		})
 	}
+	wg.Wait()
 }
+
+// progressQueries and progressTimeout bound stageProgress: how many
+// pipelines it queries at once, and how long it waits for each.
+const (
+	progressQueries = 8
+	progressTimeout = 2 * time.Second
+)
 
 // Watch polls the status every interval, calls fn with each status that
 // differs from the last, and returns the final status once the release has
