@@ -265,9 +265,8 @@ func (p *pipelineRun) failed(ctx workflow.Context, i int, why string) bool {
 func (p *pipelineRun) unwind(ctx workflow.Context, from, to int, why string) {
 	p.set(ctx, PhaseRollingBack, why)
 	for i := to; i >= from; i-- {
-		left := unwind(ctx, p.st.TaskQueue, p.changed[i], p.in.Pipeline.Stages[i].MaxParallel)
-		p.leftAsIs = append(p.leftAsIs, left...)
-		p.changed[i] = keepLeft(p.changed[i], left)
+		p.changed[i] = unwind(ctx, p.st.TaskQueue, p.changed[i], p.in.Pipeline.Stages[i].MaxParallel)
+		p.leftAsIs = append(p.leftAsIs, targetIDs(p.changed[i])...)
 		p.unwound[i] = true
 	}
 	switch {
@@ -306,8 +305,8 @@ const rollbackTimeout = 30 * time.Minute
 
 // unwind runs compensations newest first in a disconnected context, at
 // most parallel at once (all when parallel is 0, capped at maxPending), and
-// returns the IDs of the targets whose rollback failed.
-func unwind(ctx workflow.Context, taskQueue string, changes []Compensation, parallel int) []string {
+// returns, oldest first, the changes whose rollback failed: still in effect.
+func unwind(ctx workflow.Context, taskQueue string, changes []Compensation, parallel int) []Compensation {
 	if parallel <= 0 || parallel > maxPending {
 		parallel = maxPending
 	}
@@ -340,28 +339,22 @@ func unwind(ctx workflow.Context, taskQueue string, changes []Compensation, para
 		})
 	}
 	_ = workflow.Await(dctx, func() bool { return inflight == 0 })
-	var left []string
+	var left []Compensation
 	for i, c := range changes {
 		if failed[i] {
-			left = append(left, c.Target.ID())
+			left = append(left, c)
 		}
 	}
 	return left
 }
 
-// keepLeft returns the changes whose target is in left: still in effect.
-func keepLeft(changes []Compensation, left []string) []Compensation {
-	in := map[string]bool{}
-	for _, id := range left {
-		in[id] = true
-	}
-	var kept []Compensation
+// targetIDs are the IDs of the changes' targets, in order.
+func targetIDs(changes []Compensation) []string {
+	var ids []string
 	for _, c := range changes {
-		if in[c.Target.ID()] {
-			kept = append(kept, c)
-		}
+		ids = append(ids, c.Target.ID())
 	}
-	return kept
+	return ids
 }
 
 func pipelineKey(p pipelines.Pipeline) string { return p.Cloud + "/" + p.Boundary }

@@ -308,8 +308,8 @@ func (r *releaseRun) unwindSucceeded(ctx workflow.Context) {
 		r.unwinding = true
 		ps.Phase, ps.Reason = PhaseRollingBack, "rolling back: "+r.why()
 		r.refresh(ctx)
-		left := unwind(ctx, ps.TaskQueue, res.Changed, unwindParallel(pl))
-		res.Changed = keepLeft(res.Changed, left)
+		res.Changed = unwind(ctx, ps.TaskQueue, res.Changed, unwindParallel(pl))
+		left := targetIDs(res.Changed)
 		res.LeftAsIs = append(res.LeftAsIs, left...)
 		r.st.LeftAsIs = append(r.st.LeftAsIs, left...)
 		ps.Phase, ps.Reason = PhaseRolledBack, "rolled back: "+r.why()
