@@ -188,49 +188,82 @@ func (p *pipelineRun) runStage(ctx workflow.Context, i int) string {
 }
 
 // bake waits the stage's bake time, evaluating the gates every interval on
-// the stage's targets; promote ends it early.
+// the stage's targets; promote ends it early. When a gate asks for more
+// than one healthy observation in a row (SuccessLimit > 1), the stage then
+// goes on being checked at the gate interval until every such gate holds
+// on every target, for at most pipelines.GateWaitRounds rounds; a gate
+// still inconclusive then fails the stage.
 func (p *pipelineRun) bake(ctx workflow.Context, stage pipelines.Stage) string {
-	if stage.Bake <= 0 {
+	waitRounds := 0
+	if n := pipelines.GateWaitRounds(p.in.Gates); n > 0 && workflow.GetVersion(ctx, "gate-success-limit", workflow.DefaultVersion, 1) == 1 {
+		waitRounds = n // recorded before success limits existed: never waits
+	}
+	if stage.Bake <= 0 && waitRounds == 0 {
 		return ""
 	}
 	p.promoted = false
 	p.set(ctx, PhaseBaking, "")
 	end := workflow.Now(ctx).Add(time.Duration(stage.Bake))
-	interval := time.Duration(gateInterval(p.in.Gates))
-	tallies := gateTallies{}
+	interval := time.Duration(pipelines.GateInterval(p.in.Gates))
+	tallies := pipelines.GateTallies{}
 	for left := time.Duration(stage.Bake); left > 0; left = end.Sub(workflow.Now(ctx)) {
 		wait := left
 		if len(p.in.Gates) > 0 {
 			wait = min(interval, left)
 		}
-		_, _ = workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
-			Timeout:      wait,
-			TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("bake %s: %s left, gates every %s", stage.Name, left.Round(time.Second), interval)},
-		}, func() bool { return p.promoted || p.stopping() })
-		switch {
-		case p.stopping():
-			return p.stopWhy
-		case p.promoted:
-			return ""
-		case len(p.in.Gates) == 0:
-			continue
-		}
-		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-			TaskQueue:           p.st.TaskQueue,
-			StartToCloseTimeout: 10 * time.Minute,
-			HeartbeatTimeout:    time.Minute,
-			Summary:             fmt.Sprintf("check %d gate(s) on %d target(s) of %s", len(p.in.Gates), len(stage.Targets), stage.Name),
-			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 5},
-		})
-		var obs []GateObservation
-		if err := workflow.ExecuteActivity(actx, (*Activities).EvaluateGates, GateCheck{Targets: stage.Targets, Gates: p.in.Gates}).Get(ctx, &obs); err != nil {
-			return fmt.Sprintf("bake %s: gates could not be evaluated: %s", stage.Name, rootMessage(err))
-		}
-		if why := tallies.observe(p.in.Gates, obs); why != "" {
-			return fmt.Sprintf("bake %s: %s", stage.Name, why)
+		if why, done := p.bakeRound(ctx, stage, tallies, wait, fmt.Sprintf("bake %s: %s left, gates every %s", stage.Name, left.Round(time.Second), interval)); done {
+			return why
 		}
 	}
-	return ""
+	if waitRounds == 0 {
+		return ""
+	}
+	for round := 1; ; round++ {
+		unheld := tallies.Unheld(p.in.Gates, stage.Targets)
+		switch {
+		case unheld == "":
+			return ""
+		case round > waitRounds:
+			return fmt.Sprintf("bake %s: gates did not hold within %d round(s) past bake: %s", stage.Name, waitRounds, unheld)
+		}
+		if why, done := p.bakeRound(ctx, stage, tallies, interval, fmt.Sprintf("gates of %s: round %d of at most %d past bake, until they hold", stage.Name, round, waitRounds)); done {
+			return why
+		}
+	}
+}
+
+// bakeRound waits (a timer with summary) then, when the stage has gates,
+// evaluates them on its targets and tallies them. It is done when the
+// pipeline stops, the operator promoted the stage or a gate failed, with
+// why the stage stopped ("" for a promotion).
+func (p *pipelineRun) bakeRound(ctx workflow.Context, stage pipelines.Stage, tallies pipelines.GateTallies, wait time.Duration, summary string) (why string, done bool) {
+	_, _ = workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+		Timeout:      wait,
+		TimerOptions: workflow.TimerOptions{Summary: summary},
+	}, func() bool { return p.promoted || p.stopping() })
+	switch {
+	case p.stopping():
+		return p.stopWhy, true
+	case p.promoted:
+		return "", true
+	case len(p.in.Gates) == 0:
+		return "", false
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:           p.st.TaskQueue,
+		StartToCloseTimeout: 10 * time.Minute,
+		HeartbeatTimeout:    time.Minute,
+		Summary:             fmt.Sprintf("check %d gate(s) on %d target(s) of %s", len(p.in.Gates), len(stage.Targets), stage.Name),
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 5},
+	})
+	var obs []pipelines.GateObservation
+	if err := workflow.ExecuteActivity(actx, (*Activities).EvaluateGates, GateCheck{Targets: stage.Targets, Gates: p.in.Gates}).Get(ctx, &obs); err != nil {
+		return fmt.Sprintf("bake %s: gates could not be evaluated: %s", stage.Name, rootMessage(err)), true
+	}
+	if why := tallies.Observe(p.in.Gates, obs); why != "" {
+		return fmt.Sprintf("bake %s: %s", stage.Name, why), true
+	}
+	return "", false
 }
 
 // failed handles a failure or stop of stage i per the rollback policy. It

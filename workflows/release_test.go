@@ -280,6 +280,59 @@ func TestFailureDuringBakeRollsBack(t *testing.T) {
 	f.assertLive("v1", prodA)
 }
 
+func TestSuccessLimitHoldsTheStageUntilTheGateHolds(t *testing.T) {
+	tests := []struct {
+		name   string
+		faults fake.Faults
+		verify func(t *testing.T, st Status, took time.Duration, rounds int)
+	}{
+		{"healthy: passes after three rounds", fake.Faults{}, func(t *testing.T, st Status, took time.Duration, rounds int) {
+			if st.Phase != PhaseSucceeded {
+				t.Fatalf("phase %s (%s), want succeeded", st.Phase, st.Reason)
+			}
+			if took != 15*time.Minute || rounds != 3 {
+				t.Errorf("passed after %s and %d gate rounds, want 3 rounds of 5m past the 0s bake", took, rounds)
+			}
+		}},
+		{"no data: fails at the bound", fake.Faults{Health: driver.HealthUnknown}, func(t *testing.T, st Status, took time.Duration, rounds int) {
+			want := "bake one: gates did not hold within 6 round(s) past bake: " + prodA.ID() + ": gate healthz has 0 of 3 healthy observations in a row"
+			if st.Phase != PhaseRolledBack || !strings.Contains(st.Reason, want) {
+				t.Fatalf("phase %s (%s), want rolled-back: %s", st.Phase, st.Reason, want)
+			}
+			if took != 30*time.Minute || rounds != 6 {
+				t.Errorf("failed after %s and %d gate rounds, want 6 rounds of 5m", took, rounds)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := request(pipe("aws", "automatic", stg("one", prodA)))
+			req.Gates[0].SuccessLimit = 3
+			f := newFixture(t, req)
+			f.fake.SetFaults(prodA, tt.faults)
+			start := f.env.Now()
+			st := f.run()
+			// The check right after the deploy counts towards failure only.
+			tt.verify(t, st, f.env.Now().Sub(start), len(f.calls("evaluate-gate"))-1)
+		})
+	}
+}
+
+func TestDefaultSuccessLimitLetsAnInconclusiveGatePass(t *testing.T) {
+	pl := pipe("aws", "automatic", stg("one", prodA))
+	pl.Stages[0].Bake = placement.Duration(10 * time.Minute)
+	f := newFixture(t, request(pl))
+	f.fake.SetFaults(prodA, fake.Faults{Health: driver.HealthUnknown})
+	start := f.env.Now()
+	st := f.run()
+	if st.Phase != PhaseSucceeded {
+		t.Fatalf("phase %s (%s), want succeeded: a gate with no data never held a stage back", st.Phase, st.Reason)
+	}
+	if took := f.env.Now().Sub(start); took != 10*time.Minute {
+		t.Errorf("passed after %s, want at the end of the 10m bake", took)
+	}
+}
+
 func TestApprovalRequiredThenGiven(t *testing.T) {
 	two := stg("two", prodB)
 	two.Approval = true
