@@ -102,6 +102,14 @@ func e2eRequest(service, change string, fakes map[string]*boundary, pls ...pipel
 	return req
 }
 
+// approvalRelease is change c1 of service on b's boundary: stage one, then
+// stage two, which awaits approval.
+func approvalRelease(service string, b *boundary) ReleaseRequest {
+	two := stg("two", prodB)
+	two.Approval = true
+	return e2eRequest(service, "c1", map[string]*boundary{"aws": b}, pipe("aws", "automatic", stg("one", prodA), two))
+}
+
 func targetsOf(pl pipelines.Pipeline) []placement.Target {
 	var ts []placement.Target
 	for _, s := range pl.Stages {
@@ -194,9 +202,7 @@ func TestEndToEndInjectedFailureRollsBack(t *testing.T) {
 func TestEndToEndRepeatedTriggerAttachesAndAnotherChangeIsRefused(t *testing.T) {
 	ctx := withTimeout(t)
 	b := newBoundary(t, "e2e-lock-aws", nil)
-	two := stg("two", prodB)
-	two.Approval = true
-	req := e2eRequest("e2e-lock", "c1", map[string]*boundary{"aws": b}, pipe("aws", "automatic", stg("one", prodA), two))
+	req := approvalRelease("e2e-lock", b)
 
 	ref, attached, err := StartRelease(ctx, tc, req)
 	if err != nil || attached {

@@ -111,10 +111,7 @@ func recordManualPauseThenRollback(t *testing.T) {
 // different change is refused (service recorded-attach).
 func recordRepeatedTriggerAttaches(t *testing.T) {
 	ctx := withTimeout(t)
-	b := newBoundary(t, "record-attach-aws", nil)
-	two := stg("two", prodB)
-	two.Approval = true
-	req := e2eRequest("recorded-attach", "c1", map[string]*boundary{"aws": b}, pipe("aws", "automatic", stg("one", prodA), two))
+	req := approvalRelease("recorded-attach", newBoundary(t, "record-attach-aws", nil))
 	ref := startRecorded(t, ctx, req)
 	attach := func(when string) {
 		t.Helper()
