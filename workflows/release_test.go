@@ -318,6 +318,24 @@ func TestSuccessLimitHoldsTheStageUntilTheGateHolds(t *testing.T) {
 	}
 }
 
+func TestPromoteEndsTheWaitForGatesToHold(t *testing.T) {
+	req := request(pipe("aws", "automatic", stg("one", prodA)))
+	req.Gates[0].SuccessLimit = 3
+	f := newFixture(t, req)
+	f.fake.SetFaults(prodA, fake.Faults{Health: driver.HealthUnknown})
+	f.env.RegisterDelayedCallback(func() {
+		f.update(UpdatePromote, Request{Who: "dan", Reason: "the alarm has no data yet"}, true)
+	}, 7*time.Minute)
+	start := f.env.Now()
+	st := f.run()
+	if st.Phase != PhaseSucceeded {
+		t.Fatalf("phase %s (%s), want succeeded: promoted", st.Phase, st.Reason)
+	}
+	if took := f.env.Now().Sub(start); took != 7*time.Minute {
+		t.Errorf("passed after %s, want at the promotion", took)
+	}
+}
+
 func TestDefaultSuccessLimitLetsAnInconclusiveGatePass(t *testing.T) {
 	pl := pipe("aws", "automatic", stg("one", prodA))
 	pl.Stages[0].Bake = placement.Duration(10 * time.Minute)
