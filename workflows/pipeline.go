@@ -194,9 +194,11 @@ func (p *pipelineRun) runStage(ctx workflow.Context, i int) string {
 // on every target, for at most pipelines.GateWaitRounds rounds; a gate
 // still inconclusive then fails the stage.
 func (p *pipelineRun) bake(ctx workflow.Context, stage pipelines.Stage) string {
+	// A run recorded before success limits existed (DefaultVersion) never
+	// waits for gates to hold.
 	waitRounds := 0
 	if n := pipelines.GateWaitRounds(p.in.Gates); n > 0 && workflow.GetVersion(ctx, "gate-success-limit", workflow.DefaultVersion, 1) == 1 {
-		waitRounds = n // recorded before success limits existed: never waits
+		waitRounds = n
 	}
 	if stage.Bake <= 0 && waitRounds == 0 {
 		return ""
