@@ -280,74 +280,64 @@ func TestFailureDuringBakeRollsBack(t *testing.T) {
 	f.assertLive("v1", prodA)
 }
 
+// TestSuccessLimitHoldsTheStageUntilTheGateHolds: a gate with successLimit
+// above 1 keeps a stage checked past its bake until it holds, at most
+// twice successLimit rounds; with the default of 1 it never does.
 func TestSuccessLimitHoldsTheStageUntilTheGateHolds(t *testing.T) {
+	type outcome struct {
+		st     Status
+		took   time.Duration
+		rounds int // gate rounds after the check that follows the deploy
+	}
+	succeeds := func(took time.Duration, rounds int) func(*testing.T, outcome) {
+		return func(t *testing.T, got outcome) {
+			if got.st.Phase != PhaseSucceeded {
+				t.Fatalf("phase %s (%s), want succeeded", got.st.Phase, got.st.Reason)
+			}
+			if got.took != took || got.rounds != rounds {
+				t.Errorf("passed after %s and %d gate rounds, want %s and %d", got.took, got.rounds, took, rounds)
+			}
+		}
+	}
 	tests := []struct {
-		name   string
-		faults fake.Faults
-		verify func(t *testing.T, st Status, took time.Duration, rounds int)
+		name         string
+		successLimit int
+		bake         time.Duration
+		health       driver.Health
+		promoteAt    time.Duration // 0: no promote
+		verify       func(*testing.T, outcome)
 	}{
-		{"healthy: passes after three rounds", fake.Faults{}, func(t *testing.T, st Status, took time.Duration, rounds int) {
-			if st.Phase != PhaseSucceeded {
-				t.Fatalf("phase %s (%s), want succeeded", st.Phase, st.Reason)
-			}
-			if took != 15*time.Minute || rounds != 3 {
-				t.Errorf("passed after %s and %d gate rounds, want 3 rounds of 5m past the 0s bake", took, rounds)
-			}
-		}},
-		{"no data: fails at the bound", fake.Faults{Health: driver.HealthUnknown}, func(t *testing.T, st Status, took time.Duration, rounds int) {
+		{"healthy: holds after three rounds past an empty bake", 3, 0, driver.Healthy, 0, succeeds(15*time.Minute, 3)},
+		{"rounds during bake count", 3, 10 * time.Minute, driver.Healthy, 0, succeeds(15*time.Minute, 3)},
+		{"no data: fails at the bound", 3, 0, driver.HealthUnknown, 0, func(t *testing.T, got outcome) {
 			want := "bake one: gates did not hold within 6 round(s) past bake: " + prodA.ID() + ": gate healthz has 0 of 3 healthy observations in a row"
-			if st.Phase != PhaseRolledBack || !strings.Contains(st.Reason, want) {
-				t.Fatalf("phase %s (%s), want rolled-back: %s", st.Phase, st.Reason, want)
+			if got.st.Phase != PhaseRolledBack || !strings.Contains(got.st.Reason, want) {
+				t.Fatalf("phase %s (%s), want rolled-back: %s", got.st.Phase, got.st.Reason, want)
 			}
-			if took != 30*time.Minute || rounds != 6 {
-				t.Errorf("failed after %s and %d gate rounds, want 6 rounds of 5m", took, rounds)
+			if got.took != 30*time.Minute || got.rounds != 6 {
+				t.Errorf("failed after %s and %d gate rounds, want 30m and 6", got.took, got.rounds)
 			}
 		}},
+		{"promote ends the wait", 3, 0, driver.HealthUnknown, 7 * time.Minute, succeeds(7*time.Minute, 1)},
+		{"default limit: no data passes at the end of bake, as before", 0, 10 * time.Minute, driver.HealthUnknown, 0, succeeds(10*time.Minute, 2)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := request(pipe("aws", "automatic", stg("one", prodA)))
-			req.Gates[0].SuccessLimit = 3
+			pl := pipe("aws", "automatic", stg("one", prodA))
+			pl.Stages[0].Bake = placement.Duration(tt.bake)
+			req := request(pl)
+			req.Gates[0].SuccessLimit = tt.successLimit
 			f := newFixture(t, req)
-			f.fake.SetFaults(prodA, tt.faults)
+			f.fake.SetFaults(prodA, fake.Faults{Health: tt.health})
+			if tt.promoteAt > 0 {
+				f.env.RegisterDelayedCallback(func() {
+					f.update(UpdatePromote, Request{Who: "dan", Reason: "the alarm has no data yet"}, true)
+				}, tt.promoteAt)
+			}
 			start := f.env.Now()
 			st := f.run()
-			// The check right after the deploy counts towards failure only.
-			tt.verify(t, st, f.env.Now().Sub(start), len(f.calls("evaluate-gate"))-1)
+			tt.verify(t, outcome{st: st, took: f.env.Now().Sub(start), rounds: len(f.calls("evaluate-gate")) - 1})
 		})
-	}
-}
-
-func TestPromoteEndsTheWaitForGatesToHold(t *testing.T) {
-	req := request(pipe("aws", "automatic", stg("one", prodA)))
-	req.Gates[0].SuccessLimit = 3
-	f := newFixture(t, req)
-	f.fake.SetFaults(prodA, fake.Faults{Health: driver.HealthUnknown})
-	f.env.RegisterDelayedCallback(func() {
-		f.update(UpdatePromote, Request{Who: "dan", Reason: "the alarm has no data yet"}, true)
-	}, 7*time.Minute)
-	start := f.env.Now()
-	st := f.run()
-	if st.Phase != PhaseSucceeded {
-		t.Fatalf("phase %s (%s), want succeeded: promoted", st.Phase, st.Reason)
-	}
-	if took := f.env.Now().Sub(start); took != 7*time.Minute {
-		t.Errorf("passed after %s, want at the promotion", took)
-	}
-}
-
-func TestDefaultSuccessLimitLetsAnInconclusiveGatePass(t *testing.T) {
-	pl := pipe("aws", "automatic", stg("one", prodA))
-	pl.Stages[0].Bake = placement.Duration(10 * time.Minute)
-	f := newFixture(t, request(pl))
-	f.fake.SetFaults(prodA, fake.Faults{Health: driver.HealthUnknown})
-	start := f.env.Now()
-	st := f.run()
-	if st.Phase != PhaseSucceeded {
-		t.Fatalf("phase %s (%s), want succeeded: a gate with no data never held a stage back", st.Phase, st.Reason)
-	}
-	if took := f.env.Now().Sub(start); took != 10*time.Minute {
-		t.Errorf("passed after %s, want at the end of the 10m bake", took)
 	}
 }
 
