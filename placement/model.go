@@ -124,6 +124,10 @@ type Gate struct {
 	FailureLimit int `json:"failureLimit"`
 	// ErrorLimit is how many consecutive errors (no observation) fail the gate.
 	ErrorLimit int `json:"errorLimit"`
+	// SuccessLimit is how many healthy observations in a row make the gate
+	// hold (default 1). Above 1, a stage does not pass until the gate holds
+	// on every target of the stage (see pipelines.GateWaitRounds).
+	SuccessLimit int `json:"successLimit"`
 }
 
 // HTTPGate probes an HTTP path on every instance of the target.

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/meridian-deploy/meridian/pipelines"
 	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers"
 	"github.com/meridian-deploy/meridian/providers/driver"
@@ -339,7 +340,7 @@ func (a *Activities) restartInstance(ctx context.Context, p *providers.Provider,
 	if err != nil {
 		return "", err
 	}
-	if why := (gateTallies{}).observe(in.Gates, obs); why != "" {
+	if why := (pipelines.GateTallies{}).Observe(in.Gates, obs); why != "" {
 		return fmt.Sprintf("after restarting %s: %s", inst.ID, why), nil
 	}
 	return "", nil
@@ -383,11 +384,11 @@ func (a *Activities) Rollback(ctx context.Context, c Compensation) error {
 
 // EvaluateGates evaluates every gate on every target once (a bake round),
 // heartbeating while the gates run: an HTTP gate may wait for its timeout.
-func (a *Activities) EvaluateGates(ctx context.Context, in GateCheck) ([]GateObservation, error) {
+func (a *Activities) EvaluateGates(ctx context.Context, in GateCheck) ([]pipelines.GateObservation, error) {
 	const workers = 8
 	stop := a.keepAlive(ctx)
 	defer stop()
-	results := make([][]GateObservation, len(in.Targets))
+	results := make([][]pipelines.GateObservation, len(in.Targets))
 	errs := make([]error, len(in.Targets))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -409,7 +410,7 @@ func (a *Activities) EvaluateGates(ctx context.Context, in GateCheck) ([]GateObs
 	}
 	close(next)
 	wg.Wait()
-	var obs []GateObservation
+	var obs []pipelines.GateObservation
 	for i := range in.Targets {
 		if errs[i] != nil {
 			return nil, activityError(errs[i])
@@ -422,18 +423,30 @@ func (a *Activities) EvaluateGates(ctx context.Context, in GateCheck) ([]GateObs
 // evaluateGates observes each gate once on t. An evaluation error becomes an
 // observation (counted against the gate's ErrorLimit), unless the gate can
 // never be evaluated here.
-func evaluateGates(ctx context.Context, p *providers.Provider, t placement.Target, gates []placement.Gate) ([]GateObservation, error) {
-	obs := make([]GateObservation, 0, len(gates))
+func evaluateGates(ctx context.Context, p *providers.Provider, t placement.Target, gates []placement.Gate) ([]pipelines.GateObservation, error) {
+	obs := make([]pipelines.GateObservation, 0, len(gates))
 	for _, g := range gates {
 		o, err := p.EvaluateGate(ctx, t, g)
 		switch {
 		case errors.Is(err, providers.ErrUnsupported), providers.Code(err) == driver.Canceled:
 			return nil, err
 		case err != nil:
-			obs = append(obs, GateObservation{Target: t.ID(), Gate: gateName(g), Error: err.Error()})
+			obs = append(obs, pipelines.GateObservation{Target: t.ID(), Gate: pipelines.GateName(g), Error: err.Error()})
 		default:
-			obs = append(obs, GateObservation{Target: t.ID(), Gate: gateName(g), Health: o.Health, Message: o.Message})
+			obs = append(obs, pipelines.GateObservation{Target: t.ID(), Gate: pipelines.GateName(g), Health: observedHealth(o.Health), Message: o.Message})
 		}
 	}
 	return obs, nil
+}
+
+// observedHealth is a driver's gate verdict in the words of package
+// pipelines, which assesses the gates and knows no driver.
+func observedHealth(h driver.Health) pipelines.Health {
+	switch h {
+	case driver.Healthy:
+		return pipelines.Healthy
+	case driver.Unhealthy:
+		return pipelines.Unhealthy
+	}
+	return pipelines.HealthUnknown
 }

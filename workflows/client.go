@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -13,13 +14,13 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
+
+	"github.com/meridian-deploy/meridian/workflows/searchattr"
 )
 
 // This file is the API the CLI and other callers use: start a release,
-// steer it, read its status and a service's history, and register the
-// workflows and activities on a worker.
+// steer it, read its status and a service's history. worker.go registers
+// the workflows and activities on a worker.
 
 // ErrBusy is returned by StartRelease when the service is mid-release with
 // a different change. The error StartRelease returns matches it with
@@ -32,22 +33,6 @@ type busyError struct{ msg string }
 
 func (e busyError) Error() string        { return e.msg }
 func (e busyError) Is(target error) bool { return target == ErrBusy }
-
-// Register registers every workflow and the activities on w. A worker for
-// ControlTaskQueue runs Release and ServiceLock; a worker for a boundary's
-// task queue runs Pipeline, Stage and the activities with that boundary's
-// providers. Registering everything everywhere is harmless.
-func Register(w worker.Registry, acts *Activities) {
-	RegisterWorkflows(w)
-	w.RegisterActivity(acts)
-}
-
-// RegisterWorkflows registers the workflows only (for a replayer).
-func RegisterWorkflows(w worker.WorkflowRegistry) {
-	w.RegisterWorkflowWithOptions(Release, workflow.RegisterOptions{Name: ReleaseWorkflowName})
-	w.RegisterWorkflowWithOptions(Pipeline, workflow.RegisterOptions{Name: PipelineWorkflowName})
-	w.RegisterWorkflowWithOptions(ServiceLock, workflow.RegisterOptions{Name: LockWorkflowName})
-}
 
 // StartRelease starts the release of req.Change, or attaches to it when the
 // same change was triggered before (attached is true, whether that release
@@ -84,7 +69,11 @@ func StartRelease(ctx context.Context, c client.Client, req ReleaseRequest) (ref
 			// for a moment before refusing.
 			var holder string
 			if busy++; busy < 20 && app.Details(&holder) == nil && closed(ctx, c, holder) {
-				time.Sleep(50 * time.Millisecond)
+				select {
+				case <-ctx.Done():
+					return ReleaseRef{}, false, fmt.Errorf("start release of %s: %w", req.Service, ctx.Err())
+				case <-time.After(50 * time.Millisecond):
+				}
 				continue
 			}
 			return ReleaseRef{}, false, busyError{app.Message()}
@@ -128,23 +117,44 @@ func ReleaseStatus(ctx context.Context, c client.Client, release string) (Status
 
 // stageProgress fills in how many targets the running stages have done,
 // asking the Pipeline workflows themselves (on their boundaries' workers),
-// which the Release is not told target by target. A pipeline that does not
-// answer quickly keeps the count the Release knows.
+// which the Release is not told target by target. It asks up to
+// progressQueries pipelines at once; a pipeline that does not answer
+// within progressTimeout (or before ctx ends) keeps the count the Release
+// knows.
 func stageProgress(ctx context.Context, c client.Client, st *Status) {
+	sem := make(chan struct{}, progressQueries)
+	var wg sync.WaitGroup
 	for i := range st.Pipelines {
 		ps := &st.Pipelines[i]
 		if ps.Phase != PhaseRunning {
 			continue
 		}
-		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		v, err := c.QueryWorkflow(qctx, ps.WorkflowID, "", QueryStatus)
-		var live PipelineStatus
-		if err == nil && v.Get(&live) == nil && live.Stage == ps.Stage {
-			ps.Done = live.Done
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		case sem <- struct{}{}:
 		}
-		cancel()
+		wg.Go(func() {
+			defer func() { <-sem }()
+			qctx, cancel := context.WithTimeout(ctx, progressTimeout)
+			defer cancel()
+			v, err := c.QueryWorkflow(qctx, ps.WorkflowID, "", QueryStatus)
+			var live PipelineStatus
+			if err == nil && v.Get(&live) == nil && live.Stage == ps.Stage {
+				ps.Done = live.Done
+			}
+		})
 	}
+	wg.Wait()
 }
+
+// progressQueries and progressTimeout bound stageProgress: how many
+// pipelines it queries at once, and how long it waits for each.
+const (
+	progressQueries = 8
+	progressTimeout = 2 * time.Second
+)
 
 // Watch polls the status every interval, calls fn with each status that
 // differs from the last, and returns the final status once the release has
@@ -233,7 +243,7 @@ type ReleaseSummary struct {
 
 // History lists a service's releases, newest first, from visibility.
 func History(ctx context.Context, c client.Client, service string) ([]ReleaseSummary, error) {
-	query := fmt.Sprintf("WorkflowType = '%s' AND %s = '%s'", ReleaseWorkflowName, AttrService.GetName(), strings.ReplaceAll(service, "'", "\\'"))
+	query := fmt.Sprintf("WorkflowType = '%s' AND %s = '%s'", ReleaseWorkflowName, searchattr.Service.GetName(), strings.ReplaceAll(service, "'", "\\'"))
 	var out []ReleaseSummary
 	var token []byte
 	for {
@@ -244,8 +254,8 @@ func History(ctx context.Context, c client.Client, service string) ([]ReleaseSum
 		for _, e := range resp.GetExecutions() {
 			fields := e.GetSearchAttributes().GetIndexedFields()
 			s := ReleaseSummary{
-				Release: e.GetExecution().GetWorkflowId(), ChangeID: keyword(fields[AttrChangeID.GetName()]),
-				Trigger: keyword(fields[AttrTrigger.GetName()]), Phase: Phase(keyword(fields[AttrPhase.GetName()])),
+				Release: e.GetExecution().GetWorkflowId(), ChangeID: keyword(fields[searchattr.ChangeID.GetName()]),
+				Trigger: keyword(fields[searchattr.Trigger.GetName()]), Phase: Phase(keyword(fields[searchattr.Phase.GetName()])),
 				Started: e.GetStartTime().AsTime(),
 			}
 			if e.GetCloseTime() != nil {

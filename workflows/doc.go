@@ -3,12 +3,13 @@
 // A Release (one change to one service, ID release/<service>/<change-id>,
 // on ControlTaskQueue) starts one child Pipeline per (cloud, boundary) on
 // that boundary's task queue, honouring the boundaries' After and Lag
-// rules. A Pipeline runs its stages in order; each stage is a child Stage
-// workflow that rolls the change out to the stage's targets with bounded
-// parallelism (one Rollout activity per target: deploy or apply config or
-// restart, wait until ready, check the gates once). The Pipeline then bakes
-// the stage (the gates are evaluated every gate interval, assessed by the
-// pure functions in gates.go) and waits for approval when the stage asks.
+// rules. A Pipeline runs its stages in order, inline in its own history:
+// it rolls the change out to a stage's targets with bounded parallelism
+// (one Rollout activity per target: deploy or apply config or restart,
+// wait until ready, check the gates once), then bakes the stage (an
+// EvaluateGates activity every gate interval, assessed by the pure
+// functions of package pipelines) and waits for approval when the stage
+// asks.
 // Failures, aborts and rollback requests unwind the changes saga-style,
 // newest first, in a disconnected context, per the pipeline's rollback
 // policy (automatic, stage or manual).
@@ -17,13 +18,13 @@
 // repeated trigger of the same change attaches to its release, and a
 // different change mid-release is refused (see StartRelease).
 //
-// Histories stay small: a stage's targets live in the Stage child's
-// history (about 3 events per target plus workflow tasks), a Pipeline
-// holds a handful of events per stage and bake round, and a Release a
-// handful per pipeline and status report.
+// Histories stay small: a Pipeline records about 4 events per target and a
+// handful per stage and bake round, and continues as new between stages
+// once its history passes MaxHistory events (10,000 by default); a Release
+// holds a handful of events per pipeline and status report.
 //
 // Workflow code must stay deterministic and replay-compatible: guard any
 // change in its commands with workflow.GetVersion, and refresh the recorded
-// histories in testdata/histories (go test ./workflows -run TestReplay -record)
+// histories in testdata/histories (go test ./workflows -run TestRecordHistories -record)
 // only when the change is meant to be incompatible with running releases.
 package workflows

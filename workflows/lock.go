@@ -7,6 +7,8 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/meridian-deploy/meridian/workflows/searchattr"
 )
 
 // ReleaseRef names a release workflow.
@@ -54,8 +56,8 @@ func ServiceLock(ctx workflow.Context, service string) error {
 				StaticSummary:         releaseSummary(req),
 				StaticDetails:         releaseStaticDetails(req),
 				TypedSearchAttributes: temporal.NewSearchAttributes(
-					AttrService.ValueSet(req.Service), AttrChangeID.ValueSet(req.Change.ID),
-					AttrTrigger.ValueSet(req.Change.Trigger), AttrPhase.ValueSet(string(PhaseRunning)),
+					searchattr.Service.ValueSet(req.Service), searchattr.ChangeID.ValueSet(req.Change.ID),
+					searchattr.Trigger.ValueSet(req.Change.Trigger), searchattr.Phase.ValueSet(string(PhaseRunning)),
 				),
 			})
 			f := workflow.ExecuteChildWorkflow(cctx, Release, req)

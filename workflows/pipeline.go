@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/meridian-deploy/meridian/pipelines"
+	"github.com/meridian-deploy/meridian/workflows/searchattr"
 )
 
 // Pipeline runs one (cloud, boundary)'s stages in order, on the boundary's
@@ -163,7 +164,7 @@ func (p *pipelineRun) runStage(ctx workflow.Context, i int) string {
 	if p.stopping() {
 		return p.stopWhy
 	}
-	_ = workflow.UpsertTypedSearchAttributes(ctx, AttrStage.ValueSet(stage.Name), AttrEnvironment.ValueSet(stage.Environment))
+	_ = workflow.UpsertTypedSearchAttributes(ctx, searchattr.Stage.ValueSet(stage.Name), searchattr.Environment.ValueSet(stage.Environment))
 	p.set(ctx, PhaseRunning, "")
 	res := p.rollout(ctx, stage)
 	p.changed[i] = append(p.changed[i], res.changed...)
@@ -187,49 +188,84 @@ func (p *pipelineRun) runStage(ctx workflow.Context, i int) string {
 }
 
 // bake waits the stage's bake time, evaluating the gates every interval on
-// the stage's targets; promote ends it early.
+// the stage's targets; promote ends it early. When a gate asks for more
+// than one healthy observation in a row (SuccessLimit > 1), the stage then
+// goes on being checked at the gate interval until every such gate holds
+// on every target, for at most pipelines.GateWaitRounds rounds; a gate
+// still inconclusive then fails the stage.
 func (p *pipelineRun) bake(ctx workflow.Context, stage pipelines.Stage) string {
-	if stage.Bake <= 0 {
+	// A run recorded before success limits existed (DefaultVersion) never
+	// waits for gates to hold.
+	waitRounds := 0
+	if n := pipelines.GateWaitRounds(p.in.Gates); n > 0 && workflow.GetVersion(ctx, "gate-success-limit", workflow.DefaultVersion, 1) == 1 {
+		waitRounds = n
+	}
+	if stage.Bake <= 0 && waitRounds == 0 {
 		return ""
 	}
 	p.promoted = false
 	p.set(ctx, PhaseBaking, "")
 	end := workflow.Now(ctx).Add(time.Duration(stage.Bake))
-	interval := time.Duration(gateInterval(p.in.Gates))
-	tallies := gateTallies{}
+	interval := time.Duration(pipelines.GateInterval(p.in.Gates))
+	tallies := pipelines.GateTallies{}
 	for left := time.Duration(stage.Bake); left > 0; left = end.Sub(workflow.Now(ctx)) {
 		wait := left
 		if len(p.in.Gates) > 0 {
 			wait = min(interval, left)
 		}
-		_, _ = workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
-			Timeout:      wait,
-			TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("bake %s: %s left, gates every %s", stage.Name, left.Round(time.Second), interval)},
-		}, func() bool { return p.promoted || p.stopping() })
-		switch {
-		case p.stopping():
-			return p.stopWhy
-		case p.promoted:
-			return ""
-		case len(p.in.Gates) == 0:
-			continue
-		}
-		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-			TaskQueue:           p.st.TaskQueue,
-			StartToCloseTimeout: 10 * time.Minute,
-			HeartbeatTimeout:    time.Minute,
-			Summary:             fmt.Sprintf("check %d gate(s) on %d target(s) of %s", len(p.in.Gates), len(stage.Targets), stage.Name),
-			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 5},
-		})
-		var obs []GateObservation
-		if err := workflow.ExecuteActivity(actx, (*Activities).EvaluateGates, GateCheck{Targets: stage.Targets, Gates: p.in.Gates}).Get(ctx, &obs); err != nil {
-			return fmt.Sprintf("bake %s: gates could not be evaluated: %s", stage.Name, rootMessage(err))
-		}
-		if why := tallies.observe(p.in.Gates, obs); why != "" {
-			return fmt.Sprintf("bake %s: %s", stage.Name, why)
+		if why, done := p.bakeRound(ctx, stage, tallies, wait, fmt.Sprintf("bake %s: %s left, gates every %s", stage.Name, left.Round(time.Second), interval)); done {
+			return why
 		}
 	}
-	return ""
+	if waitRounds == 0 {
+		return ""
+	}
+	for round := 1; ; round++ {
+		unheld := tallies.Unheld(p.in.Gates, stage.Targets)
+		switch {
+		case unheld == "":
+			return ""
+		case round > waitRounds:
+			return fmt.Sprintf("bake %s: gates did not hold within %d round(s) past bake: %s", stage.Name, waitRounds, unheld)
+		}
+		if why, done := p.bakeRound(ctx, stage, tallies, interval, fmt.Sprintf("gates of %s: round %d of at most %d past bake, until they hold", stage.Name, round, waitRounds)); done {
+			return why
+		}
+	}
+}
+
+// bakeRound waits (a timer with summary) then, when the stage has gates,
+// evaluates them on its targets and tallies them. It is done when the
+// pipeline stops, the operator promoted the stage or a gate failed, with
+// why the stage stopped ("" for a promotion).
+func (p *pipelineRun) bakeRound(ctx workflow.Context, stage pipelines.Stage, tallies pipelines.GateTallies, wait time.Duration, summary string) (why string, done bool) {
+	_, _ = workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+		Timeout:      wait,
+		TimerOptions: workflow.TimerOptions{Summary: summary},
+	}, func() bool { return p.promoted || p.stopping() })
+	switch {
+	case p.stopping():
+		return p.stopWhy, true
+	case p.promoted:
+		return "", true
+	case len(p.in.Gates) == 0:
+		return "", false
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:           p.st.TaskQueue,
+		StartToCloseTimeout: 10 * time.Minute,
+		HeartbeatTimeout:    time.Minute,
+		Summary:             fmt.Sprintf("check %d gate(s) on %d target(s) of %s", len(p.in.Gates), len(stage.Targets), stage.Name),
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 5},
+	})
+	var obs []pipelines.GateObservation
+	if err := workflow.ExecuteActivity(actx, (*Activities).EvaluateGates, GateCheck{Targets: stage.Targets, Gates: p.in.Gates}).Get(ctx, &obs); err != nil {
+		return fmt.Sprintf("bake %s: gates could not be evaluated: %s", stage.Name, rootMessage(err)), true
+	}
+	if why := tallies.Observe(p.in.Gates, obs); why != "" {
+		return fmt.Sprintf("bake %s: %s", stage.Name, why), true
+	}
+	return "", false
 }
 
 // failed handles a failure or stop of stage i per the rollback policy. It
@@ -264,9 +300,8 @@ func (p *pipelineRun) failed(ctx workflow.Context, i int, why string) bool {
 func (p *pipelineRun) unwind(ctx workflow.Context, from, to int, why string) {
 	p.set(ctx, PhaseRollingBack, why)
 	for i := to; i >= from; i-- {
-		left := unwind(ctx, p.st.TaskQueue, p.changed[i], p.in.Pipeline.Stages[i].MaxParallel)
-		p.leftAsIs = append(p.leftAsIs, left...)
-		p.changed[i] = keepLeft(p.changed[i], left)
+		p.changed[i] = unwind(ctx, p.st.TaskQueue, p.changed[i], p.in.Pipeline.Stages[i].MaxParallel)
+		p.leftAsIs = append(p.leftAsIs, targetIDs(p.changed[i])...)
 		p.unwound[i] = true
 	}
 	switch {
@@ -291,7 +326,7 @@ func (p *pipelineRun) result() PipelineResult {
 // search attributes, the Web UI's current details, and the Release's status.
 func (p *pipelineRun) set(ctx workflow.Context, phase Phase, reason string) {
 	if phase != p.st.Phase {
-		_ = workflow.UpsertTypedSearchAttributes(ctx, AttrPhase.ValueSet(string(phase)))
+		_ = workflow.UpsertTypedSearchAttributes(ctx, searchattr.Phase.ValueSet(string(phase)))
 	}
 	p.st.Phase, p.st.Reason = phase, reason
 	workflow.SetCurrentDetails(ctx, pipelineDetails(p.in, p.st, p.unwound))
@@ -305,8 +340,8 @@ const rollbackTimeout = 30 * time.Minute
 
 // unwind runs compensations newest first in a disconnected context, at
 // most parallel at once (all when parallel is 0, capped at maxPending), and
-// returns the IDs of the targets whose rollback failed.
-func unwind(ctx workflow.Context, taskQueue string, changes []Compensation, parallel int) []string {
+// returns, oldest first, the changes whose rollback failed: still in effect.
+func unwind(ctx workflow.Context, taskQueue string, changes []Compensation, parallel int) []Compensation {
 	if parallel <= 0 || parallel > maxPending {
 		parallel = maxPending
 	}
@@ -339,28 +374,22 @@ func unwind(ctx workflow.Context, taskQueue string, changes []Compensation, para
 		})
 	}
 	_ = workflow.Await(dctx, func() bool { return inflight == 0 })
-	var left []string
+	var left []Compensation
 	for i, c := range changes {
 		if failed[i] {
-			left = append(left, c.Target.ID())
+			left = append(left, c)
 		}
 	}
 	return left
 }
 
-// keepLeft returns the changes whose target is in left: still in effect.
-func keepLeft(changes []Compensation, left []string) []Compensation {
-	in := map[string]bool{}
-	for _, id := range left {
-		in[id] = true
-	}
-	var kept []Compensation
+// targetIDs are the IDs of the changes' targets, in order.
+func targetIDs(changes []Compensation) []string {
+	var ids []string
 	for _, c := range changes {
-		if in[c.Target.ID()] {
-			kept = append(kept, c)
-		}
+		ids = append(ids, c.Target.ID())
 	}
-	return kept
+	return ids
 }
 
 func pipelineKey(p pipelines.Pipeline) string { return p.Cloud + "/" + p.Boundary }

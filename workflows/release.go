@@ -12,6 +12,7 @@ import (
 
 	"github.com/meridian-deploy/meridian/pipelines"
 	"github.com/meridian-deploy/meridian/placement"
+	"github.com/meridian-deploy/meridian/workflows/searchattr"
 )
 
 // Release rolls one change to one service out: one child Pipeline per
@@ -209,8 +210,8 @@ func (r *releaseRun) runPipeline(ctx workflow.Context, i int) {
 		WaitForCancellation: true,
 		ParentClosePolicy:   enums.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			AttrService.ValueSet(r.req.Service), AttrChangeID.ValueSet(r.req.Change.ID), AttrTrigger.ValueSet(r.req.Change.Trigger),
-			AttrCloud.ValueSet(pl.Cloud), AttrBoundary.ValueSet(pl.Boundary), AttrPhase.ValueSet(string(PhaseRunning)),
+			searchattr.Service.ValueSet(r.req.Service), searchattr.ChangeID.ValueSet(r.req.Change.ID), searchattr.Trigger.ValueSet(r.req.Change.Trigger),
+			searchattr.Cloud.ValueSet(pl.Cloud), searchattr.Boundary.ValueSet(pl.Boundary), searchattr.Phase.ValueSet(string(PhaseRunning)),
 		),
 	})
 	f := workflow.ExecuteChildWorkflow(cctx, Pipeline, PipelineInput{
@@ -307,8 +308,8 @@ func (r *releaseRun) unwindSucceeded(ctx workflow.Context) {
 		r.unwinding = true
 		ps.Phase, ps.Reason = PhaseRollingBack, "rolling back: "+r.why()
 		r.refresh(ctx)
-		left := unwind(ctx, ps.TaskQueue, res.Changed, unwindParallel(pl))
-		res.Changed = keepLeft(res.Changed, left)
+		res.Changed = unwind(ctx, ps.TaskQueue, res.Changed, unwindParallel(pl))
+		left := targetIDs(res.Changed)
 		res.LeftAsIs = append(res.LeftAsIs, left...)
 		r.st.LeftAsIs = append(r.st.LeftAsIs, left...)
 		ps.Phase, ps.Reason = PhaseRolledBack, "rolled back: "+r.why()
@@ -402,7 +403,7 @@ func (r *releaseRun) status() Status {
 func (r *releaseRun) refresh(ctx workflow.Context) {
 	phase := r.livePhase()
 	if phase != r.published {
-		_ = workflow.UpsertTypedSearchAttributes(ctx, AttrPhase.ValueSet(string(phase)))
+		_ = workflow.UpsertTypedSearchAttributes(ctx, searchattr.Phase.ValueSet(string(phase)))
 		r.published = phase
 	}
 	if !r.st.Phase.Terminal() {

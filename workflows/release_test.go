@@ -280,6 +280,67 @@ func TestFailureDuringBakeRollsBack(t *testing.T) {
 	f.assertLive("v1", prodA)
 }
 
+// TestSuccessLimitHoldsTheStageUntilTheGateHolds: a gate with successLimit
+// above 1 keeps a stage checked past its bake until it holds, at most
+// twice successLimit rounds; with the default of 1 it never does.
+func TestSuccessLimitHoldsTheStageUntilTheGateHolds(t *testing.T) {
+	type outcome struct {
+		st     Status
+		took   time.Duration
+		rounds int // gate rounds after the check that follows the deploy
+	}
+	succeeds := func(took time.Duration, rounds int) func(*testing.T, outcome) {
+		return func(t *testing.T, got outcome) {
+			if got.st.Phase != PhaseSucceeded {
+				t.Fatalf("phase %s (%s), want succeeded", got.st.Phase, got.st.Reason)
+			}
+			if got.took != took || got.rounds != rounds {
+				t.Errorf("passed after %s and %d gate rounds, want %s and %d", got.took, got.rounds, took, rounds)
+			}
+		}
+	}
+	tests := []struct {
+		name         string
+		successLimit int
+		bake         time.Duration
+		health       driver.Health
+		promoteAt    time.Duration // 0: no promote
+		verify       func(*testing.T, outcome)
+	}{
+		{"healthy: holds after three rounds past an empty bake", 3, 0, driver.Healthy, 0, succeeds(15*time.Minute, 3)},
+		{"rounds during bake count", 3, 10 * time.Minute, driver.Healthy, 0, succeeds(15*time.Minute, 3)},
+		{"no data: fails at the bound", 3, 0, driver.HealthUnknown, 0, func(t *testing.T, got outcome) {
+			want := "bake one: gates did not hold within 6 round(s) past bake: " + prodA.ID() + ": gate healthz has 0 of 3 healthy observations in a row"
+			if got.st.Phase != PhaseRolledBack || !strings.Contains(got.st.Reason, want) {
+				t.Fatalf("phase %s (%s), want rolled-back: %s", got.st.Phase, got.st.Reason, want)
+			}
+			if got.took != 30*time.Minute || got.rounds != 6 {
+				t.Errorf("failed after %s and %d gate rounds, want 30m and 6", got.took, got.rounds)
+			}
+		}},
+		{"promote ends the wait", 3, 0, driver.HealthUnknown, 7 * time.Minute, succeeds(7*time.Minute, 1)},
+		{"default limit: no data passes at the end of bake, as before", 0, 10 * time.Minute, driver.HealthUnknown, 0, succeeds(10*time.Minute, 2)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pl := pipe("aws", "automatic", stg("one", prodA))
+			pl.Stages[0].Bake = placement.Duration(tt.bake)
+			req := request(pl)
+			req.Gates[0].SuccessLimit = tt.successLimit
+			f := newFixture(t, req)
+			f.fake.SetFaults(prodA, fake.Faults{Health: tt.health})
+			if tt.promoteAt > 0 {
+				f.env.RegisterDelayedCallback(func() {
+					f.update(UpdatePromote, Request{Who: "dan", Reason: "the alarm has no data yet"}, true)
+				}, tt.promoteAt)
+			}
+			start := f.env.Now()
+			st := f.run()
+			tt.verify(t, outcome{st: st, took: f.env.Now().Sub(start), rounds: len(f.calls("evaluate-gate")) - 1})
+		})
+	}
+}
+
 func TestApprovalRequiredThenGiven(t *testing.T) {
 	two := stg("two", prodB)
 	two.Approval = true

@@ -223,21 +223,12 @@ type RolloutResult struct {
 	Deployment driver.Deployment `json:"deployment"`
 	// Failure is set when the change was made but the target never became
 	// ready: the deployment must still be compensated.
-	Failure      string            `json:"failure,omitempty"`
-	Observations []GateObservation `json:"observations,omitempty"`
+	Failure      string                      `json:"failure,omitempty"`
+	Observations []pipelines.GateObservation `json:"observations,omitempty"`
 }
 
 // GateCheck is the argument of the EvaluateGates activity.
 type GateCheck struct {
 	Targets []placement.Target `json:"targets"`
 	Gates   []placement.Gate   `json:"gates"`
-}
-
-// GateObservation is one gate evaluated on one target.
-type GateObservation struct {
-	Target  string        `json:"target"`
-	Gate    string        `json:"gate"`
-	Health  driver.Health `json:"health,omitempty"`
-	Error   string        `json:"error,omitempty"` // no observation: the evaluation failed
-	Message string        `json:"message,omitempty"`
 }

@@ -64,7 +64,7 @@ func (p *pipelineRun) rollout(ctx workflow.Context, stage pipelines.Stage) stage
 		parallel = min(max(len(targets), 1), maxPending)
 	}
 	var res stageResult
-	tallies := gateTallies{}
+	tallies := pipelines.GateTallies{}
 	inflight := 0
 	for _, t := range targets {
 		_ = workflow.Await(ctx, func() bool { return p.stopping() || res.failure != "" || (inflight < parallel && !p.paused) })
@@ -94,7 +94,7 @@ func (p *pipelineRun) rollout(ctx workflow.Context, stage pipelines.Stage) stage
 				return
 			}
 			res.fail(r.Failure)
-			res.fail(tallies.observe(p.in.Gates, r.Observations))
+			res.fail(tallies.Observe(p.in.Gates, r.Observations))
 			p.st.Done++
 			workflow.SetCurrentDetails(ctx, pipelineDetails(p.in, p.st, p.unwound))
 		})

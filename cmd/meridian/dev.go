@@ -21,8 +21,8 @@ import (
 	"github.com/meridian-deploy/meridian/providers/fleet"
 	"github.com/meridian-deploy/meridian/providers/local"
 	"github.com/meridian-deploy/meridian/regions"
-	"github.com/meridian-deploy/meridian/workflows"
 	"github.com/meridian-deploy/meridian/workflows/devserver"
+	"github.com/meridian-deploy/meridian/workflows/searchattr"
 	"github.com/meridian-deploy/meridian/workflows/temporalconn"
 )
 
@@ -229,13 +229,7 @@ func (o *devOptions) boundaries() ([]placement.BoundaryRule, error) {
 
 // searchAttributes are Meridian's search attributes, for the embedded
 // server to register.
-func searchAttributes() map[string]enums.IndexedValueType {
-	attrs := map[string]enums.IndexedValueType{}
-	for _, k := range workflows.SearchAttributes {
-		attrs[k.GetName()] = enums.INDEXED_VALUE_TYPE_KEYWORD
-	}
-	return attrs
-}
+func searchAttributes() map[string]enums.IndexedValueType { return searchattr.Types() }
 
 // devEnv is what `meridian dev` hands the tour once everything runs.
 type devEnv struct {

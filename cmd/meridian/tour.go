@@ -31,6 +31,7 @@ import (
 	"github.com/meridian-deploy/meridian/providers/demoshard"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/workflows"
+	"github.com/meridian-deploy/meridian/workflows/searchattr"
 )
 
 // What the tour changes, in the demo spec (testdata/demo).
@@ -740,7 +741,7 @@ func (t *tour) summary(res tourResult) {
 	ids := []string{res.good.ChangeID, res.bad.ChangeID, res.restart.ChangeID}
 	fmt.Fprintf(w, "\nWhere to look, in the Temporal Web UI at %s:\n", t.ui)
 	fmt.Fprintf(w, "  every release:              %s\n", t.listLink(fmt.Sprintf("WorkflowType=%q", workflows.ReleaseWorkflowName)))
-	fmt.Fprintf(w, "  this tour's workflows:      %s\n", t.listLink(fmt.Sprintf("%s IN (%q, %q, %q)", workflows.AttrChangeID.GetName(), ids[0], ids[1], ids[2])))
+	fmt.Fprintf(w, "  this tour's workflows:      %s\n", t.listLink(fmt.Sprintf("%s IN (%q, %q, %q)", searchattr.ChangeID.GetName(), ids[0], ids[1], ids[2])))
 	for _, st := range []workflows.Status{res.good, res.bad, res.restart} {
 		fmt.Fprintf(w, "  %-27s %s\n", st.Release+":", workflowLink(t.ui, t.ns, st.Release))
 	}
@@ -748,8 +749,8 @@ func (t *tour) summary(res tourResult) {
 		"  Relationships its pipelines (one per cloud/boundary); Event History every deploy,\n"+
 		"  gate check, approval and rollback. Filter the list with the search attributes:\n"+
 		"    %s=%q   %s=%q   %s=%q   %s=%q\n",
-		workflows.AttrService.GetName(), tourService, workflows.AttrPhase.GetName(), workflows.PhaseRolledBack,
-		workflows.AttrTrigger.GetName(), tourWho, workflows.AttrBoundary.GetName(), "us-gov")
+		searchattr.Service.GetName(), tourService, searchattr.Phase.GetName(), workflows.PhaseRolledBack,
+		searchattr.Trigger.GetName(), tourWho, searchattr.Boundary.GetName(), "us-gov")
 	fmt.Fprintf(w, "  From the CLI: meridian status %s; meridian history --service %s\n", res.bad.Release, tourService)
 	fmt.Fprintln(w, "The server keeps running: press Ctrl-C to stop.")
 }

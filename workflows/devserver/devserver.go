@@ -29,7 +29,6 @@ import (
 	uiconfig "github.com/temporalio/ui-server/v2/server/config"
 	uioptions "github.com/temporalio/ui-server/v2/server/server_options"
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/cluster"
@@ -41,6 +40,8 @@ import (
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/meridian-deploy/meridian/workflows/searchattr"
 )
 
 // host is the only address the embedded server and the UI listen on.
@@ -315,25 +316,8 @@ func (s *Server) registerSearchAttributes(ctx context.Context, attrs map[string]
 		return fmt.Errorf("embedded temporal did not start: %w", err)
 	}
 	defer c.Close()
-	if len(attrs) == 0 {
-		return nil
-	}
-	have, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: s.namespace})
-	if err != nil {
-		return fmt.Errorf("search attributes: %w", err)
-	}
-	missing := map[string]enumspb.IndexedValueType{}
-	for name, typ := range attrs {
-		if _, ok := have.CustomAttributes[name]; !ok {
-			missing[name] = typ
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: s.namespace, SearchAttributes: missing})
-	if err != nil {
-		return fmt.Errorf("search attributes: %w", err)
+	if err := searchattr.Register(ctx, c.OperatorService(), s.namespace, attrs); err != nil {
+		return fmt.Errorf("embedded temporal: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,248 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/meridian-deploy/meridian/placement"
+	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/fake"
+)
+
+var record = flag.Bool("record", false, "record the histories in testdata/histories from a real run")
+
+// TestRecordHistories refreshes testdata/histories with -record, from real
+// runs against the package's server: one subtest per path a release can
+// take. Refresh only the recordings a change means to break, so that the
+// others go on proving that older histories still replay:
+//
+//	go test ./workflows -run 'TestRecordHistories/restart' -record
+func TestRecordHistories(t *testing.T) {
+	if !*record {
+		t.Skip("run with -record to refresh testdata/histories")
+	}
+	t.Run("two-boundaries", recordTwoBoundaries)
+	t.Run("restart", recordShardAwareRestart)
+	t.Run("config", recordConfigRollback)
+	t.Run("manual", recordManualPauseThenRollback)
+	t.Run("attach", recordRepeatedTriggerAttaches)
+	t.Run("success-limit", recordGateSuccessLimit)
+}
+
+// recordTwoBoundaries: a release with two boundaries, bake rounds, an
+// approval, continue-as-new and a gate failure in the lagged boundary that
+// rolls both back (service recorded).
+func recordTwoBoundaries(t *testing.T) {
+	ctx := withTimeout(t)
+	pub, gov := newBoundary(t, "record-aws", nil), newBoundary(t, "record-gov", nil)
+	one, two := stg("one", prodA), stg("two", prodB)
+	one.Bake, two.Approval = placement.Duration(1500*time.Millisecond), true
+	govPl := pipe("aws-us-gov", "automatic", stg("gov", govA))
+	govPl.After, govPl.Lag = []string{"aws"}, placement.Duration(100*time.Millisecond)
+	req := e2eRequest("recorded", "c1", map[string]*boundary{"aws": pub, "aws-us-gov": gov}, pipe("aws", "automatic", one, two), govPl)
+	req.Gates[0].Interval = placement.Duration(500 * time.Millisecond)
+	req.MaxHistory = 30
+	gov.fake.SetFaults(targetsOf(req.Pipelines[1])[0], fake.Faults{Health: driver.Unhealthy})
+	ref := startRecorded(t, ctx, req)
+	waitFor(t, ctx, "approval", phaseIs(t, ctx, ref, PhaseAwaitingApproval))
+	if _, err := Approve(ctx, tc, ref.ID, Request{Who: "recorder", Reason: "recorded run"}); err != nil {
+		t.Fatal(err)
+	}
+	recordOutcome(t, ctx, ref, req, PhaseRolledBack)
+}
+
+// recordShardAwareRestart: a restart of two targets, instance by instance,
+// each drained through the sharder first (service recorded-restart).
+func recordShardAwareRestart(t *testing.T) {
+	ctx := withTimeout(t)
+	b := newBoundary(t, "record-restart-aws", nil)
+	req := e2eRequest("recorded-restart", "restart-1", map[string]*boundary{"aws": b}, pipe("aws", "automatic", stg("one", prodA), stg("two", prodB)))
+	req.Change = Change{Kind: KindRestart, ID: "restart-1", Trigger: "test", Who: "recorder"}
+	req.Sharding = &placement.Sharding{Sharder: "http-drain", MaxUnavailable: 1, DrainTimeout: placement.Duration(time.Second)}
+	recordOutcome(t, ctx, startRecorded(t, ctx, req), req, PhaseSucceeded)
+}
+
+// recordConfigRollback: a config release whose second stage fails its gate,
+// so that both configs are rolled back (service recorded-config).
+func recordConfigRollback(t *testing.T) {
+	ctx := withTimeout(t)
+	b := newBoundary(t, "record-config-aws", nil)
+	req := e2eRequest("recorded-config", "cfg2", map[string]*boundary{"aws": b}, pipe("aws", "automatic", stg("one", prodA), stg("two", prodB)))
+	req.Change = Change{Kind: KindConfig, ID: "cfg2", Version: "cfg2", Config: []byte(`{"maxConnections":300}`), Trigger: "test", Who: "recorder"}
+	targets := targetsOf(req.Pipelines[0])
+	for _, tg := range targets {
+		b.fake.SetConfig(tg, "cfg1")
+	}
+	b.fake.SetFaults(targets[1], fake.Faults{Health: driver.Unhealthy})
+	recordOutcome(t, ctx, startRecorded(t, ctx, req), req, PhaseRolledBack)
+}
+
+// recordManualPauseThenRollback: under the manual policy a gate failure
+// pauses the pipeline; the operator then rolls everything back (service
+// recorded-manual).
+func recordManualPauseThenRollback(t *testing.T) {
+	ctx := withTimeout(t)
+	b := newBoundary(t, "record-manual-aws", nil)
+	req := e2eRequest("recorded-manual", "c1", map[string]*boundary{"aws": b}, pipe("aws", "manual", stg("one", prodA), stg("two", prodB)))
+	b.fake.SetFaults(targetsOf(req.Pipelines[0])[1], fake.Faults{Health: driver.Unhealthy})
+	ref := startRecorded(t, ctx, req)
+	waitFor(t, ctx, "the manual pause", phaseIs(t, ctx, ref, PhasePaused))
+	if _, err := Rollback(ctx, tc, ref.ID, Request{Who: "recorder", Reason: "gate failed"}); err != nil {
+		t.Fatal(err)
+	}
+	recordOutcome(t, ctx, ref, req, PhaseRolledBack)
+}
+
+// recordRepeatedTriggerAttaches: the same change triggered again while its
+// release runs and after it ended attaches through the service lock, and a
+// different change is refused (service recorded-attach).
+func recordRepeatedTriggerAttaches(t *testing.T) {
+	ctx := withTimeout(t)
+	req := approvalRelease("recorded-attach", newBoundary(t, "record-attach-aws", nil))
+	ref := startRecorded(t, ctx, req)
+	attach := func(when string) {
+		t.Helper()
+		if again, attached, err := StartRelease(ctx, tc, req); err != nil || !attached || again.ID != ref.ID {
+			t.Fatalf("repeated trigger %s = %+v, %v, %v: want to attach to %s", when, again, attached, err, ref.ID)
+		}
+	}
+	attach("while it runs")
+	other := req
+	other.Change.ID = "c2"
+	if _, _, err := StartRelease(ctx, tc, other); !errors.Is(err, ErrBusy) {
+		t.Fatalf("a different change mid-release: %v, want ErrBusy", err)
+	}
+	waitFor(t, ctx, "approval", phaseIs(t, ctx, ref, PhaseAwaitingApproval))
+	if _, err := Approve(ctx, tc, ref.ID, Request{Who: "recorder", Reason: "recorded run"}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := Watch(ctx, tc, ref.ID, 20*time.Millisecond, nil); err != nil || st.Phase != PhaseSucceeded {
+		t.Fatalf("outcome %s (%s), %v", st.Phase, st.Reason, err)
+	}
+	if err := tc.GetWorkflow(ctx, ref.ID, "").Get(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	attach("after it ended")
+	recordOutcome(t, ctx, ref, req, PhaseSucceeded)
+}
+
+// recordGateSuccessLimit: a gate that holds only after 2 healthy
+// observations in a row keeps a stage without bake checked until it holds
+// (service recorded-success).
+func recordGateSuccessLimit(t *testing.T) {
+	ctx := withTimeout(t)
+	b := newBoundary(t, "record-success-aws", nil)
+	req := e2eRequest("recorded-success", "c1", map[string]*boundary{"aws": b}, pipe("aws", "automatic", stg("one", prodA)))
+	req.Gates[0].Interval, req.Gates[0].SuccessLimit = placement.Duration(200*time.Millisecond), 2
+	recordOutcome(t, ctx, startRecorded(t, ctx, req), req, PhaseSucceeded)
+}
+
+func startRecorded(t *testing.T, ctx context.Context, req ReleaseRequest) ReleaseRef {
+	t.Helper()
+	ref, _, err := StartRelease(ctx, tc, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+// recordOutcome waits for the release to end in phase want, then writes
+// the histories of the release, its pipelines (the first and the last run
+// of each) and the service's lock.
+func recordOutcome(t *testing.T, ctx context.Context, ref ReleaseRef, req ReleaseRequest, want Phase) {
+	t.Helper()
+	st, err := Watch(ctx, tc, ref.ID, 20*time.Millisecond, nil)
+	if err != nil || st.Phase != want {
+		t.Fatalf("outcome %s (%s), %v; want %s", st.Phase, st.Reason, err, want)
+	}
+	if err := tc.GetWorkflow(ctx, ref.ID, "").Get(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{ref.ID, LockID(req.Service)}
+	for _, pl := range req.Pipelines {
+		ids = append(ids, ref.ID+"/"+pipelineKey(pl))
+	}
+	for _, id := range ids {
+		desc, err := tc.DescribeWorkflowExecution(ctx, id, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, last := desc.GetWorkflowExecutionInfo().GetFirstRunId(), desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+		writeHistory(t, ctx, id, first, "")
+		if last != first {
+			writeHistory(t, ctx, id, last, "#last")
+		}
+	}
+}
+
+// historyDir holds recorded histories, one file per workflow run, named
+// after the workflow ID with "/" written "~" (the replayer needs the ID:
+// child IDs derive from it), "#last" marking a run after continue-as-new.
+var historyDir = filepath.Join("..", "testdata", "histories")
+
+func writeHistory(t *testing.T, ctx context.Context, workflowID, runID, suffix string) {
+	t.Helper()
+	path := filepath.Join(historyDir, strings.ReplaceAll(workflowID, "/", "~")+suffix+".json")
+	var events []*historypb.HistoryEvent
+	it := tc.GetWorkflowHistory(ctx, workflowID, runID, false, 0)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, e)
+	}
+	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(&historypb.History{Events: events})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("recorded %s: %d events", path, len(events))
+}
+
+// TestReplayRecordedHistories fails when a change to workflow code is not
+// compatible with the recorded histories (guard it with workflow.GetVersion).
+func TestReplayRecordedHistories(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(historyDir, "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no recorded histories (%v): run go test ./workflows -run TestRecordHistories -record", err)
+	}
+	slices.Sort(files)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			r, err := os.Open(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			hist, err := client.HistoryFromJSON(r, client.HistoryJSONOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			name, _, _ := strings.Cut(strings.TrimSuffix(filepath.Base(f), ".json"), "#")
+			id := strings.ReplaceAll(name, "~", "/")
+			replayer := worker.NewWorkflowReplayer()
+			RegisterWorkflows(replayer)
+			if err := replayer.ReplayWorkflowHistoryWithOptions(nil, hist, worker.ReplayWorkflowHistoryOptions{
+				OriginalExecution: workflow.Execution{ID: id, RunID: "recorded"},
+			}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

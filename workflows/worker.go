@@ -1,0 +1,34 @@
+package workflows
+
+import (
+	"context"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/meridian-deploy/meridian/workflows/searchattr"
+)
+
+// Register registers every workflow and the activities on w. A worker for
+// ControlTaskQueue runs Release and ServiceLock; a worker for a boundary's
+// task queue runs Pipeline (whose stages run inline, in its own history)
+// and the activities with that boundary's providers. Registering
+// everything everywhere is harmless.
+func Register(w worker.Registry, acts *Activities) {
+	RegisterWorkflows(w)
+	w.RegisterActivity(acts)
+}
+
+// RegisterWorkflows registers the workflows only (for a replayer).
+func RegisterWorkflows(w worker.WorkflowRegistry) {
+	w.RegisterWorkflowWithOptions(Release, workflow.RegisterOptions{Name: ReleaseWorkflowName})
+	w.RegisterWorkflowWithOptions(Pipeline, workflow.RegisterOptions{Name: PipelineWorkflowName})
+	w.RegisterWorkflowWithOptions(ServiceLock, workflow.RegisterOptions{Name: LockWorkflowName})
+}
+
+// RegisterSearchAttributes adds Meridian's search attributes
+// (searchattr.All) to a namespace; ones already registered are left alone.
+func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	return searchattr.Register(ctx, c.OperatorService(), namespace, searchattr.Types())
+}
