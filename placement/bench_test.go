@@ -14,7 +14,7 @@ import (
 
 var (
 	benchServices = flag.Int("fleet.services", 500, "services in the fleet BenchmarkCompile generates")
-	fleetOut      = flag.String("fleet.out", "", "TestWriteFleet writes a generated fleet of -fleet.services services here")
+	fleetOut      = flag.String("fleet.out", "", "BenchmarkCompile writes its fleet into this directory and keeps it")
 )
 
 // writeFleet writes a generated fleet of n services: every public, us-gov
@@ -22,6 +22,9 @@ var (
 // and services spread over clouds, boundaries and geographies, 100 per file.
 func writeFleet(tb testing.TB, dir string, n int) {
 	tb.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
 	byCloud := map[string][]string{}
 	for _, r := range regions.Default().Regions() {
 		if r.Cloud != "local" && (r.Boundary == "public" || r.Boundary == "us-gov" || r.Boundary == "china") {
@@ -78,19 +81,16 @@ func write(tb testing.TB, name, content string) {
 	}
 }
 
-// TestWriteFleet writes a generated fleet for measuring against cue export:
-// go test ./placement -run TestWriteFleet -fleet.out DIR -fleet.services 2000
-func TestWriteFleet(t *testing.T) {
-	if *fleetOut == "" {
-		t.Skip("no -fleet.out")
-	}
-	writeFleet(t, *fleetOut, *benchServices)
-}
-
 // BenchmarkCompile loads and compiles a generated fleet (-fleet.services,
-// default 500 services, about 25,000 targets).
+// default 500 services, about 25,000 targets). To keep the fleet, say for
+// measuring against cue export:
+//
+//	go test ./placement -run '^$' -bench Compile -benchtime 1x -fleet.services 2000 -fleet.out DIR
 func BenchmarkCompile(b *testing.B) {
-	dir := b.TempDir()
+	dir := *fleetOut
+	if dir == "" {
+		dir = b.TempDir()
+	}
 	writeFleet(b, dir, *benchServices)
 	b.ResetTimer()
 	for b.Loop() {

@@ -147,18 +147,6 @@ func (d *devProcess) stop(t *testing.T) int {
 	return d.cmd.ProcessState.ExitCode()
 }
 
-// awaitTrue polls cond every 100ms until it holds, failing after timeout.
-func awaitTrue(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // reliabilityFleet writes the spec and returns its directory, the database
 // path, and the web service's targets. When the test ends, whatever
 // instances are still running are stopped.
