@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
@@ -138,7 +137,7 @@ func (o *devOptions) run(ctx context.Context) error {
 		Port:             o.port,
 		UIPort:           o.uiPort,
 		Namespace:        temporalconn.DefaultNamespace,
-		SearchAttributes: searchAttributes(),
+		SearchAttributes: searchattr.Types(),
 		Logger:           logger,
 	})
 	if err != nil {
@@ -226,10 +225,6 @@ func (o *devOptions) boundaries() ([]placement.BoundaryRule, error) {
 	}
 	return rules, nil
 }
-
-// searchAttributes are Meridian's search attributes, for the embedded
-// server to register.
-func searchAttributes() map[string]enums.IndexedValueType { return searchattr.Types() }
 
 // devEnv is what `meridian dev` hands the tour once everything runs.
 type devEnv struct {

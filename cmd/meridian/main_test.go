@@ -25,6 +25,7 @@ import (
 	"github.com/meridian-deploy/meridian/providers/fake"
 	"github.com/meridian-deploy/meridian/workflows"
 	"github.com/meridian-deploy/meridian/workflows/devserver"
+	"github.com/meridian-deploy/meridian/workflows/searchattr"
 )
 
 // The scripts of testdata/script run `meridian` as a command: the test
@@ -49,7 +50,7 @@ type withSteerServer struct{ m *testing.M }
 
 func (s withSteerServer) Run() int {
 	ctx := context.Background()
-	srv, err := devserver.Start(ctx, devserver.Options{NoUI: true, SearchAttributes: searchAttributes()})
+	srv, err := devserver.Start(ctx, devserver.Options{NoUI: true, SearchAttributes: searchattr.Types()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

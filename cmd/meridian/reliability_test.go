@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -62,9 +64,15 @@ services: web: schema.#Service & {
 `
 
 // binaries builds bin/meridian and bin/meridian-demo once per test run,
-// into a directory kept between runs so that later builds are incremental.
+// into a directory kept between runs so that later builds are incremental,
+// one per checkout so that two checkouts' test runs never share binaries.
 var binaries = sync.OnceValues(func() (string, error) {
-	dir := filepath.Join(os.TempDir(), "meridian-test-bin")
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(wd))
+	dir := filepath.Join(os.TempDir(), "meridian-test-bin-"+hex.EncodeToString(sum[:6]))
 	out, err := exec.Command("go", "build", "-o", dir+string(filepath.Separator), ".", "../meridian-demo").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
