@@ -308,12 +308,13 @@ func (a *Assigner) observe(ctx context.Context, m Member) *Shards {
 	return &st
 }
 
-func (a *Assigner) push(ctx context.Context, addr string, generation int64, shards []int, handover map[int]string) error {
-	for sh, from := range handover {
-		if from == "" {
-			delete(handover, sh)
-		}
-	}
+// push sends a member its assignment. gained maps the shards it gains to
+// the address of their previous owner, "" for a shard without a handover;
+// push leaves it as it is, so that a caller can undo every gained shard
+// when push fails.
+func (a *Assigner) push(ctx context.Context, addr string, generation int64, shards []int, gained map[int]string) error {
+	handover := maps.Clone(gained)
+	maps.DeleteFunc(handover, func(_ int, from string) bool { return from == "" })
 	body, err := json.Marshal(Assignment{Total: a.total, Generation: generation, Shards: shards, Handover: handover})
 	if err != nil {
 		return err
