@@ -15,8 +15,8 @@ import (
 	smithyendpoints "github.com/aws/smithy-go/endpoints"
 
 	awsx "github.com/meridian-deploy/meridian/providers/aws"
-	"github.com/meridian-deploy/meridian/providers/awsfake"
 	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/internal/awsfake"
 )
 
 func TestErrorCode(t *testing.T) {

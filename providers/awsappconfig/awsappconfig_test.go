@@ -7,8 +7,8 @@ import (
 
 	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/awsappconfig"
-	"github.com/meridian-deploy/meridian/providers/awsfake"
 	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/internal/awsfake"
 )
 
 var billing = placement.Target{Service: "billing", Environment: "prod", Cloud: "aws", Boundary: "public", Region: "us-east-1"}

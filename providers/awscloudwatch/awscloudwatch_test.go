@@ -10,8 +10,8 @@ import (
 
 	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/awscloudwatch"
-	"github.com/meridian-deploy/meridian/providers/awsfake"
 	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/internal/awsfake"
 )
 
 var billing = placement.Target{Service: "billing", Environment: "prod", Cloud: "aws", Boundary: "public", Region: "eu-west-1"}

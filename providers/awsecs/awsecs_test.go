@@ -12,8 +12,8 @@ import (
 	"github.com/meridian-deploy/meridian/placement"
 	awsx "github.com/meridian-deploy/meridian/providers/aws"
 	"github.com/meridian-deploy/meridian/providers/awsecs"
-	"github.com/meridian-deploy/meridian/providers/awsfake"
 	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/internal/awsfake"
 )
 
 const image = "registry.example.com/billing"

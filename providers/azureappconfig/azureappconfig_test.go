@@ -11,13 +11,13 @@ import (
 	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/azure"
 	"github.com/meridian-deploy/meridian/providers/azureappconfig"
-	"github.com/meridian-deploy/meridian/providers/azurefake"
 	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/internal/azurefake"
 )
 
-func newDriver(t *testing.T) (*azurefake.Harness, *azureappconfig.Driver, placement.Target) {
+func newDriver(t *testing.T) (*azurefake.Fixture, *azureappconfig.Driver, placement.Target) {
 	t.Helper()
-	h := azurefake.NewHarness("us-gov", "usgovvirginia")
+	h := azurefake.NewFixture("us-gov", "usgovvirginia")
 	t.Cleanup(h.Close)
 	d, err := azureappconfig.New(h.Credential, storeOptions(h))
 	if err != nil {

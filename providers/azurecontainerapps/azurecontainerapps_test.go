@@ -20,14 +20,14 @@ import (
 	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/azureappconfig"
 	"github.com/meridian-deploy/meridian/providers/azurecontainerapps"
-	"github.com/meridian-deploy/meridian/providers/azurefake"
 	"github.com/meridian-deploy/meridian/providers/azuremonitor"
 	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/internal/azurefake"
 )
 
 // env is a fake, a Container Apps driver on it and one target.
 type env struct {
-	h      *azurefake.Harness
+	h      *azurefake.Fixture
 	d      *azurecontainerapps.Driver
 	target placement.Target
 	rg     string
@@ -35,7 +35,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	h := azurefake.NewHarness("public", "westeurope")
+	h := azurefake.NewFixture("public", "westeurope")
 	t.Cleanup(h.Close)
 	d, err := azurecontainerapps.New(h.Credential, h.Options())
 	if err != nil {

@@ -8,8 +8,8 @@ import (
 
 	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/azurecontainerapps"
-	"github.com/meridian-deploy/meridian/providers/azurefake"
 	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/internal/azurefake"
 )
 
 // TestEndpointsPerBoundary: each boundary's driver calls its cloud's

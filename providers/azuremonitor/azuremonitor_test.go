@@ -9,14 +9,14 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 
 	"github.com/meridian-deploy/meridian/placement"
-	"github.com/meridian-deploy/meridian/providers/azurefake"
 	"github.com/meridian-deploy/meridian/providers/azuremonitor"
 	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/internal/azurefake"
 )
 
-func newDriver(t *testing.T) (*azurefake.Harness, *azuremonitor.Driver, placement.Target) {
+func newDriver(t *testing.T) (*azurefake.Fixture, *azuremonitor.Driver, placement.Target) {
 	t.Helper()
-	h := azurefake.NewHarness("public", "westeurope")
+	h := azurefake.NewFixture("public", "westeurope")
 	t.Cleanup(h.Close)
 	d, err := azuremonitor.New(h.Credential, h.Options())
 	if err != nil {
@@ -67,7 +67,7 @@ func TestMetricGate(t *testing.T) {
 // TestMetricResourceSetting reads a metric of another resource named by
 // the metricResource setting.
 func TestMetricResourceSetting(t *testing.T) {
-	h := azurefake.NewHarness("public", "westeurope")
+	h := azurefake.NewFixture("public", "westeurope")
 	defer h.Close()
 	opts := h.Options()
 	opts.Settings[azuremonitor.SettingMetricResource] = "/subscriptions/" + azurefake.Subscription + "/resourceGroups/shared/providers/Microsoft.Network/frontDoors/{service}-fd"
@@ -99,7 +99,7 @@ func TestAlertGate(t *testing.T) {
 }
 
 func TestAlertResourceGroupSetting(t *testing.T) {
-	h := azurefake.NewHarness("public", "westeurope")
+	h := azurefake.NewFixture("public", "westeurope")
 	defer h.Close()
 	opts := h.Options()
 	opts.Settings[azuremonitor.SettingAlertResourceGroup] = "alerts-{environment}"

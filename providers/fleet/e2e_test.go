@@ -37,12 +37,12 @@ import (
 
 	"github.com/meridian-deploy/meridian/pipelines"
 	"github.com/meridian-deploy/meridian/placement"
-	"github.com/meridian-deploy/meridian/providers/awsfake"
-	"github.com/meridian-deploy/meridian/providers/azurefake"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/fleet"
-	"github.com/meridian-deploy/meridian/providers/gcpfake"
 	"github.com/meridian-deploy/meridian/providers/gcprun"
+	"github.com/meridian-deploy/meridian/providers/internal/awsfake"
+	"github.com/meridian-deploy/meridian/providers/internal/azurefake"
+	"github.com/meridian-deploy/meridian/providers/internal/gcpfake"
 	"github.com/meridian-deploy/meridian/regions"
 	"github.com/meridian-deploy/meridian/workflows"
 )

@@ -17,9 +17,9 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/meridian-deploy/meridian/placement"
-	"github.com/meridian-deploy/meridian/providers/azurefake"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/fleet"
+	"github.com/meridian-deploy/meridian/providers/internal/azurefake"
 	"github.com/meridian-deploy/meridian/providers/local"
 	"github.com/meridian-deploy/meridian/regions"
 )

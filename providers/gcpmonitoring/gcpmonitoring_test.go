@@ -13,14 +13,9 @@ import (
 
 	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
-	"github.com/meridian-deploy/meridian/providers/drivertest"
-	"github.com/meridian-deploy/meridian/providers/gcpfake"
 	"github.com/meridian-deploy/meridian/providers/gcpmonitoring"
+	"github.com/meridian-deploy/meridian/providers/internal/gcpfake"
 )
-
-func TestConformance(t *testing.T) {
-	drivertest.RunConformanceTests(t, gcpfake.NewHarness)
-}
 
 const project = "acme-prod"
 
@@ -28,6 +23,23 @@ var target = placement.Target{Service: "billing", Environment: "prod", Cloud: "g
 
 // series writes a series of metric for service in region with points
 // (value, age) newest first.
+// newDriver starts a fake and a driver on it in project, both closed when
+// t ends.
+func newDriver(t *testing.T) (*gcpfake.Server, *gcpmonitoring.Driver) {
+	t.Helper()
+	fake, err := gcpfake.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fake.Close)
+	d, err := gcpfake.NewDriver(context.Background(), fake, project, gcpmonitoring.New)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return fake, d
+}
+
 func series(fake *gcpfake.Server, metric, service, region string, points ...point) {
 	ts := &monitoringpb.TimeSeries{
 		Metric: &metricpb.Metric{Type: metric},
@@ -57,7 +69,7 @@ func evaluate(t *testing.T, d *gcpmonitoring.Driver, g placement.Gate) driver.Ob
 }
 
 func TestMetricGate(t *testing.T) {
-	fake, d := gcpfake.NewDriver(t, project, gcpmonitoring.New)
+	fake, d := newDriver(t)
 	const latency = "run.googleapis.com/request_latencies"
 	gate := placement.Gate{Name: "p50", Metric: &placement.MetricGate{Name: latency, Op: "<", Threshold: 300, Window: placement.Duration(5 * time.Minute)}}
 	if obs := evaluate(t, d, gate); obs.Health != driver.HealthUnknown {
@@ -99,7 +111,7 @@ func threshold(metric string, cmp monitoringpb.ComparisonType, value float64, du
 }
 
 func TestAlertPolicyDuration(t *testing.T) {
-	fake, d := gcpfake.NewDriver(t, project, gcpmonitoring.New)
+	fake, d := newDriver(t)
 	gate := policy(fake, "billing-5xx", monitoringpb.AlertPolicy_OR,
 		threshold("custom.googleapis.com/5xx", monitoringpb.ComparisonType_COMPARISON_GT, 10, 3*time.Minute))
 	// Violating for only the last minute of the three the condition asks for.
@@ -116,7 +128,7 @@ func TestAlertPolicyDuration(t *testing.T) {
 }
 
 func TestAlertPolicyCombinerAndAbsence(t *testing.T) {
-	fake, d := gcpfake.NewDriver(t, project, gcpmonitoring.New)
+	fake, d := newDriver(t)
 	absent := &monitoringpb.AlertPolicy_Condition{
 		DisplayName: "no heartbeats",
 		Condition: &monitoringpb.AlertPolicy_Condition_ConditionAbsent{ConditionAbsent: &monitoringpb.AlertPolicy_Condition_MetricAbsence{
@@ -143,7 +155,7 @@ func TestAlertPolicyCombinerAndAbsence(t *testing.T) {
 }
 
 func TestAlertPolicyErrors(t *testing.T) {
-	fake, d := gcpfake.NewDriver(t, project, gcpmonitoring.New)
+	fake, d := newDriver(t)
 	if _, err := d.EvaluateGate(context.Background(), target, placement.Gate{Alarm: &placement.AlarmGate{Name: "nope"}}); d.ErrorCode(err) != driver.NotFound {
 		t.Errorf("unknown alert policy: %v (code %v), want not-found", err, d.ErrorCode(err))
 	}
