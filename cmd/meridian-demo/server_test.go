@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/meridian-deploy/meridian/placement"
-	"github.com/meridian-deploy/meridian/providers/demoshard"
+	"github.com/meridian-deploy/meridian/providers/local/demoshard"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/httpdrain"
 )

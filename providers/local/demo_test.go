@@ -24,7 +24,7 @@ func TestDemoSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newProvider(t, t.TempDir())
+	p := newDriver(t, t.TempDir())
 	defer p.Close()
 	var sharded *placement.Service
 	for i, svc := range model.Services {

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/meridian-deploy/meridian/placement"
-	"github.com/meridian-deploy/meridian/providers/demoshard"
+	"github.com/meridian-deploy/meridian/providers/local/demoshard"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
@@ -28,7 +28,7 @@ func await(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-func deployReady(t testing.TB, p *Provider, req driver.DeployRequest) driver.Deployment {
+func deployReady(t testing.TB, p *Driver, req driver.DeployRequest) driver.Deployment {
 	t.Helper()
 	dep, err := p.Deploy(context.Background(), req)
 	if err != nil {
@@ -49,12 +49,12 @@ func demoRequest(t placement.Target, version string, n int) driver.DeployRequest
 	return driver.DeployRequest{Target: t, Image: "local/meridian-demo", Version: version, Instances: n}
 }
 
-// TestAdoptAfterWorkerRestart leaves a fleet running, starts a new Provider
+// TestAdoptAfterWorkerRestart leaves a fleet running, starts a new Driver
 // on the same state dir, and checks it finds the processes again.
 func TestAdoptAfterWorkerRestart(t *testing.T) {
 	dir := t.TempDir()
 	tgt := newTarget("adopt")
-	p1 := newProvider(t, dir)
+	p1 := newDriver(t, dir)
 	dep := deployReady(t, p1, demoRequest(tgt, "v1", 2))
 	before, err := p1.Instances(context.Background(), tgt)
 	if err != nil {
@@ -62,7 +62,7 @@ func TestAdoptAfterWorkerRestart(t *testing.T) {
 	}
 	p1.Detach()
 
-	p2 := newProvider(t, dir)
+	p2 := newDriver(t, dir)
 	defer p2.Close()
 	after, err := p2.Instances(context.Background(), tgt)
 	if err != nil {
@@ -90,7 +90,7 @@ func TestAdoptAfterWorkerRestart(t *testing.T) {
 	}
 }
 
-func pidsOf(p *Provider, t placement.Target) []int {
+func pidsOf(p *Driver, t placement.Target) []int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var pids []int
@@ -101,11 +101,11 @@ func pidsOf(p *Provider, t placement.Target) []int {
 }
 
 // TestResumeRolloutAfterWorkerRestart detaches in the middle of a rollout;
-// the next Provider finishes it on one version.
+// the next Driver finishes it on one version.
 func TestResumeRolloutAfterWorkerRestart(t *testing.T) {
 	dir := t.TempDir()
 	tgt := newTarget("resume")
-	p1 := newProvider(t, dir)
+	p1 := newDriver(t, dir)
 	deployReady(t, p1, demoRequest(tgt, "v1", 3))
 	dep, err := p1.Deploy(context.Background(), demoRequest(tgt, "v2", 3))
 	if err != nil {
@@ -121,7 +121,7 @@ func TestResumeRolloutAfterWorkerRestart(t *testing.T) {
 		return false
 	})
 	p1.Detach()
-	p2 := newProvider(t, dir)
+	p2 := newDriver(t, dir)
 	defer p2.Close()
 	var st driver.Status
 	await(t, "the resumed rollout", func() bool {
@@ -141,7 +141,7 @@ func TestResumeRolloutAfterWorkerRestart(t *testing.T) {
 
 // TestCrashFailsReadiness kills an instance: Status and the gate fail.
 func TestCrashFailsReadiness(t *testing.T) {
-	p := newProvider(t, t.TempDir())
+	p := newDriver(t, t.TempDir())
 	defer p.Close()
 	tgt := newTarget("crash")
 	dep := deployReady(t, p, demoRequest(tgt, "v1", 2))
@@ -167,7 +167,7 @@ func TestCrashFailsReadiness(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	p := newProvider(t, t.TempDir())
+	p := newDriver(t, t.TempDir())
 	defer p.Close()
 	tgt := newTarget("bad")
 	_, err := p.Deploy(context.Background(), driver.DeployRequest{Target: tgt, Image: "local/no-such-binary", Version: "v1"})
@@ -188,7 +188,7 @@ func TestBadInput(t *testing.T) {
 // counts cache hits among all requests (errors and refusals count as
 // misses).
 type loadClient struct {
-	p           *Provider
+	p           *Driver
 	target      placement.Target
 	keys        int
 	hits, total atomic.Int64
@@ -197,7 +197,7 @@ type loadClient struct {
 	http        *http.Client
 }
 
-func newLoadClient(p *Provider, t placement.Target, keys int) *loadClient {
+func newLoadClient(p *Driver, t placement.Target, keys int) *loadClient {
 	return &loadClient{p: p, target: t, keys: keys, stop: make(chan struct{}), http: &http.Client{Timeout: 2 * time.Second}}
 }
 
@@ -272,7 +272,7 @@ func (c *loadClient) finish() (float64, int64) {
 
 // awaitAssigned waits until the target's assigner has given every shard an
 // owner.
-func awaitAssigned(t testing.TB, p *Provider, tgt placement.Target) {
+func awaitAssigned(t testing.TB, p *Driver, tgt placement.Target) {
 	t.Helper()
 	await(t, "every shard assigned", func() bool {
 		n := 0
@@ -284,7 +284,7 @@ func awaitAssigned(t testing.TB, p *Provider, tgt placement.Target) {
 }
 
 // shardAwareRestart restarts every instance through the drain.
-func shardAwareRestart(t testing.TB, p *Provider, tgt placement.Target) {
+func shardAwareRestart(t testing.TB, p *Driver, tgt placement.Target) {
 	ctx := context.Background()
 	s := p.Sharder()
 	list, err := p.Instances(ctx, tgt)
@@ -309,7 +309,7 @@ func shardAwareRestart(t testing.TB, p *Provider, tgt placement.Target) {
 }
 
 // naiveRestart restarts every instance in turn, without draining.
-func naiveRestart(t testing.TB, p *Provider, tgt placement.Target) {
+func naiveRestart(t testing.TB, p *Driver, tgt placement.Target) {
 	ctx := context.Background()
 	list, err := p.Instances(ctx, tgt)
 	if err != nil {
@@ -332,7 +332,7 @@ func shardedRequest(t placement.Target, version string, n int) driver.DeployRequ
 // under load: instances are replaced through the drain, so keys keep
 // hitting warm caches.
 func TestShardedRolloutKeepsCacheWarm(t *testing.T) {
-	p := newProvider(t, t.TempDir())
+	p := newDriver(t, t.TempDir())
 	defer p.Close()
 	tgt := newTarget("sharded")
 	deployReady(t, p, shardedRequest(tgt, "v1", 4))
@@ -364,7 +364,7 @@ func TestShardedAdoptResumesAssignment(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	tgt := newTarget("adopt-sharded")
-	p1 := newProvider(t, dir)
+	p1 := newDriver(t, dir)
 	deployReady(t, p1, shardedRequest(tgt, "v1", 3))
 	awaitAssigned(t, p1, tgt)
 	list, err := p1.Instances(ctx, tgt)
@@ -390,7 +390,7 @@ func TestShardedAdoptResumesAssignment(t *testing.T) {
 	generation := reportedShards(t, list[0].Address).Generation
 	p1.Detach()
 
-	p2 := newProvider(t, dir)
+	p2 := newDriver(t, dir)
 	defer p2.Close()
 	awaitAssigned(t, p2, tgt)
 	c2 := newLoadClient(p2, tgt, 300)
@@ -457,7 +457,7 @@ func reportedShards(t testing.TB, addr string) demoshard.Shards {
 // sharded demo fleet under steady keyed load during a shard-aware restart
 // of every instance, and during a naive rolling restart of the same fleet.
 func BenchmarkRestartHitRate(b *testing.B) {
-	p := newProvider(b, b.TempDir())
+	p := newDriver(b, b.TempDir())
 	defer p.Close()
 	tgt := newTarget("bench")
 	deployReady(b, p, shardedRequest(tgt, "v1", 8))
@@ -487,12 +487,12 @@ func BenchmarkRestartHitRate(b *testing.B) {
 }
 
 // TestRedeployAfterShutdown: after a clean shutdown stopped the fleet, the
-// next Provider's Deploy of the same version reports no change, with the
+// next Driver's Deploy of the same version reports no change, with the
 // same previous revision, and starts the instances again.
 func TestRedeployAfterShutdown(t *testing.T) {
 	dir := t.TempDir()
 	tgt := newTarget("redeploy")
-	p1 := newProvider(t, dir)
+	p1 := newDriver(t, dir)
 	v1 := deployReady(t, p1, demoRequest(tgt, "v1", 2))
 	v2 := deployReady(t, p1, demoRequest(tgt, "v2", 2))
 	if err := p1.Close(); err != nil {
@@ -504,7 +504,7 @@ func TestRedeployAfterShutdown(t *testing.T) {
 			t.Fatalf("log of %s ends %q, want a clean stop", id, tail)
 		}
 	}
-	p2 := newProvider(t, dir)
+	p2 := newDriver(t, dir)
 	defer p2.Close()
 	again := deployReady(t, p2, demoRequest(tgt, "v2", 2))
 	if again.Changed || again.Revision != v2.Revision || again.Previous != v1.Revision {
@@ -519,7 +519,7 @@ func TestRedeployAfterShutdown(t *testing.T) {
 // the provider's Sharder; an unsharded instance owns nothing, so the drain
 // is done at once.
 func TestSharderOnUnshardedTarget(t *testing.T) {
-	p := newProvider(t, t.TempDir())
+	p := newDriver(t, t.TempDir())
 	defer p.Close()
 	tgt := newTarget("plain")
 	deployReady(t, p, demoRequest(tgt, "v1", 1))
@@ -543,12 +543,12 @@ func TestSharderOnUnshardedTarget(t *testing.T) {
 }
 
 // TestRemoveFirstDeploy undoes a first deploy (its gates failed): Rollback
-// to "" stops its instances, and a new Provider on the same state dir
+// to "" stops its instances, and a new Driver on the same state dir
 // still knows that nothing runs.
 func TestRemoveFirstDeploy(t *testing.T) {
 	dir := t.TempDir()
 	tgt := newTarget("first")
-	p1 := newProvider(t, dir)
+	p1 := newDriver(t, dir)
 	first := deployReady(t, p1, demoRequest(tgt, "v1", 2))
 	if first.Previous != "" {
 		t.Fatalf("first deploy = %+v, want previous \"\"", first)
@@ -572,7 +572,7 @@ func TestRemoveFirstDeploy(t *testing.T) {
 	if err := p1.Close(); err != nil {
 		t.Fatal(err)
 	}
-	p2 := newProvider(t, dir)
+	p2 := newDriver(t, dir)
 	defer p2.Close()
 	if st, err := p2.Status(context.Background(), tgt, ""); err != nil || st.State != driver.StateReady {
 		t.Fatalf(`Status("") after a restart = %+v, %v; want ready`, st, err)

@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func newProvider(t testing.TB, stateDir string) *Provider {
+func newDriver(t testing.TB, stateDir string) *Driver {
 	t.Helper()
 	p, err := New(&Options{StateDir: stateDir, BinDir: binDir, ReadyTimeout: 10 * time.Second, Shards: 32})
 	if err != nil {
@@ -53,13 +53,13 @@ func newTarget(service string) placement.Target {
 		Region: fmt.Sprintf("us-east-%d", targets.Add(1))}
 }
 
-// harness runs the conformance suite against a Provider with its own state
+// harness runs the conformance suite against a Driver with its own state
 // dir. The local cloud has no API that throttles, so Throttle is a no-op and
 // the suite sees calls succeed; FailVersion needs no setup because
 // meridian-demo fails /healthz for any version containing "bad".
 type harness struct {
 	t *testing.T
-	p *Provider
+	p *Driver
 }
 
 func (h *harness) Deployer(context.Context) (driver.Deployer, error) { return h.p, nil }
@@ -98,6 +98,6 @@ func (h *harness) Close() {
 
 func TestConformance(t *testing.T) {
 	drivertest.RunConformanceTests(t, func(ctx context.Context, t *testing.T) (drivertest.Harness, error) {
-		return &harness{t: t, p: newProvider(t, t.TempDir())}, nil
+		return &harness{t: t, p: newDriver(t, t.TempDir())}, nil
 	})
 }
