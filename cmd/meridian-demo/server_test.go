@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/meridian-deploy/meridian/placement"
-	"github.com/meridian-deploy/meridian/providers/local/demoshard"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/httpdrain"
+	"github.com/meridian-deploy/meridian/providers/local/demoshard"
 )
 
 func get(t *testing.T, url string, out any) int {

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/meridian-deploy/meridian/placement"
-	"github.com/meridian-deploy/meridian/providers/local/demoshard"
 	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/local/demoshard"
 )
 
 // Deploy starts a rolling replacement of the target's instances by

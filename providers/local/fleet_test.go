@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/meridian-deploy/meridian/placement"
-	"github.com/meridian-deploy/meridian/providers/local/demoshard"
 	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/local/demoshard"
 )
 
 // await polls cond every 20ms until it holds, failing after 30s.

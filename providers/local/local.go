@@ -30,8 +30,8 @@ import (
 	"time"
 
 	"github.com/meridian-deploy/meridian/placement"
-	"github.com/meridian-deploy/meridian/providers/local/demoshard"
 	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/local/demoshard"
 )
 
 // Options configures a Driver; nil means defaults.
