@@ -37,7 +37,7 @@ func TestErrorCode(t *testing.T) {
 		{api("SomethingNew"), driver.Unknown},
 		{driver.Errorf(driver.Failed, "rollout failed"), driver.Failed},
 		{fmt.Errorf("call: %w", context.Canceled), driver.Canceled},
-		{context.DeadlineExceeded, driver.Canceled},
+		{context.DeadlineExceeded, driver.Unavailable},
 		{errors.New("unrelated"), driver.Unknown},
 	} {
 		if got := awsx.ErrorCode(tc.err); got != tc.want {

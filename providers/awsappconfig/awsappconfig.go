@@ -134,7 +134,7 @@ func (i ids) String() string {
 }
 
 // resolve finds the target's application, environment and profile ids.
-func (d *Driver) resolve(ctx context.Context, t placement.Target) (ids, error) {
+func (d *Driver) resolve(ctx context.Context, t driver.Target) (ids, error) {
 	c, err := d.clients.For(t)
 	if err != nil {
 		return ids{}, err
@@ -349,7 +349,7 @@ func (d *Driver) start(ctx context.Context, i ids, number, description string) e
 
 // ConfigStatus reports the newest deployment of revision (a configuration
 // version number) to the target's environment.
-func (d *Driver) ConfigStatus(ctx context.Context, t placement.Target, revision string) (driver.Status, error) {
+func (d *Driver) ConfigStatus(ctx context.Context, t driver.Target, revision string) (driver.Status, error) {
 	i, err := d.resolve(ctx, t)
 	if err != nil {
 		return driver.Status{}, err
@@ -404,7 +404,7 @@ func (i ids) reason(ctx context.Context, d *types.DeploymentSummary) string {
 // RollbackConfig makes revision the live config again: it stops a running
 // deployment of another version and deploys revision if AppConfig does not
 // serve it after that.
-func (d *Driver) RollbackConfig(ctx context.Context, t placement.Target, revision string) error {
+func (d *Driver) RollbackConfig(ctx context.Context, t driver.Target, revision string) error {
 	if _, err := strconv.Atoi(revision); err != nil {
 		return driver.Errorf(driver.NotFound, "appconfig: %q is not a configuration version number", revision)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/meridian-deploy/meridian/providers/internal/awsfake"
 )
 
-var billing = placement.Target{Service: "billing", Environment: "prod", Cloud: "aws", Boundary: "public", Region: "us-east-1"}
+var billing = driver.Target{Service: "billing", Environment: "prod", Cloud: "aws", Boundary: "public", Region: "us-east-1"}
 
 func setup(t *testing.T) (*awsfake.Server, *awsappconfig.Driver) {
 	t.Helper()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/awsappconfig"
 	"github.com/meridian-deploy/meridian/providers/awsecs"
 	"github.com/meridian-deploy/meridian/providers/driver"
@@ -31,7 +30,7 @@ func (h harness) Configurer(context.Context) (driver.Configurer, error) {
 	return awsappconfig.New(h.Config(), nil), nil
 }
 
-func (h harness) Target(ctx context.Context) (placement.Target, error) {
+func (h harness) Target(ctx context.Context) (driver.Target, error) {
 	t, err := h.Fixture.Target(ctx)
 	h.Fake.CreateConfigProfile(t.Service, t.Environment, "meridian")
 	return t, err

@@ -108,7 +108,7 @@ func (r endpointResolver) ResolveEndpoint(ctx context.Context, p cloudwatch.Endp
 func (d *Driver) ErrorCode(err error) driver.Code { return awsx.ErrorCode(err) }
 
 // EvaluateGate observes an alarm or metric gate on the target.
-func (d *Driver) EvaluateGate(ctx context.Context, t placement.Target, g placement.Gate) (driver.Observation, error) {
+func (d *Driver) EvaluateGate(ctx context.Context, t driver.Target, g driver.Gate) (driver.Observation, error) {
 	c, err := d.clients.For(t)
 	if err != nil {
 		return driver.Observation{}, err
@@ -154,7 +154,7 @@ func alarm(ctx context.Context, c *cloudwatch.Client, name string) (driver.Obser
 	return driver.Observation{Health: h, Message: fmt.Sprintf("alarm %s is %s: %s", name, state, reason)}, nil
 }
 
-func (d *Driver) metric(ctx context.Context, c *cloudwatch.Client, t placement.Target, m *placement.MetricGate) (driver.Observation, error) {
+func (d *Driver) metric(ctx context.Context, c *cloudwatch.Client, t driver.Target, m *driver.MetricGate) (driver.Observation, error) {
 	healthy, ok := m.HealthyWhen()
 	if !ok {
 		return driver.Observation{}, driver.Errorf(driver.Invalid, "cloudwatch: metric gate %s: operator %q is not one of <, <=, >, >=", m.Name, m.Op)
@@ -201,7 +201,7 @@ func (d *Driver) metric(ctx context.Context, c *cloudwatch.Client, t placement.T
 }
 
 // metricStat reads "<namespace>/<metric>[:<statistic>]".
-func (d *Driver) metricStat(name string, t placement.Target, period int32) (*types.MetricStat, error) {
+func (d *Driver) metricStat(name string, t driver.Target, period int32) (*types.MetricStat, error) {
 	name, stat, _ := strings.Cut(name, ":")
 	i := strings.LastIndex(name, "/")
 	if i <= 0 || i == len(name)-1 {

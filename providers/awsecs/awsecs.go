@@ -121,7 +121,7 @@ type service struct {
 	cluster, name string
 }
 
-func (d *Driver) service(t placement.Target) (service, error) {
+func (d *Driver) service(t driver.Target) (service, error) {
 	c, err := d.clients.For(t)
 	if err != nil {
 		return service{}, err
@@ -252,7 +252,7 @@ func tag(tags []types.Tag, key string) string {
 
 // Status reports the rollout of revision (a task definition ARN) on the
 // target's service.
-func (d *Driver) Status(ctx context.Context, t placement.Target, revision string) (driver.Status, error) {
+func (d *Driver) Status(ctx context.Context, t driver.Target, revision string) (driver.Status, error) {
 	s, err := d.service(t)
 	if err != nil {
 		return driver.Status{}, err
@@ -313,7 +313,7 @@ func family(arn string) string {
 }
 
 // Rollback points the target's service back at revision.
-func (d *Driver) Rollback(ctx context.Context, t placement.Target, revision string) error {
+func (d *Driver) Rollback(ctx context.Context, t driver.Target, revision string) error {
 	if revision == "" {
 		return driver.Errorf(driver.Invalid, "ecs: rollback needs a revision")
 	}

@@ -18,12 +18,12 @@ import (
 
 const image = "registry.example.com/billing"
 
-func target(service string) placement.Target {
-	return placement.Target{Service: service, Environment: "prod", Cloud: "aws", Boundary: "public", Region: "us-east-1"}
+func target(service string) driver.Target {
+	return driver.Target{Service: service, Environment: "prod", Cloud: "aws", Boundary: "public", Region: "us-east-1"}
 }
 
 // await polls Status until the rollout leaves progressing.
-func await(t *testing.T, d *awsecs.Driver, tgt placement.Target, revision string) driver.Status {
+func await(t *testing.T, d *awsecs.Driver, tgt driver.Target, revision string) driver.Status {
 	t.Helper()
 	for range 100 {
 		st, err := d.Status(context.Background(), tgt, revision)
@@ -164,7 +164,7 @@ func TestErrorCodes(t *testing.T) {
 	fake.CreateService("us-east-1", "meridian-prod", "billing", image+":0.9", 1)
 	d := awsecs.New(fake.Config("us-east-1"), nil)
 	ctx := context.Background()
-	deploy := func(tgt placement.Target, img string) error {
+	deploy := func(tgt driver.Target, img string) error {
 		_, err := d.Deploy(ctx, driver.DeployRequest{Target: tgt, Image: img, Version: "1"})
 		return err
 	}

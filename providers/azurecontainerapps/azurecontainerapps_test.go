@@ -17,7 +17,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/appcontainers/armappcontainers/v3"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/azureappconfig"
 	"github.com/meridian-deploy/meridian/providers/azurecontainerapps"
 	"github.com/meridian-deploy/meridian/providers/azuremonitor"
@@ -29,7 +28,7 @@ import (
 type env struct {
 	h      *azurefake.Fixture
 	d      *azurecontainerapps.Driver
-	target placement.Target
+	target driver.Target
 	rg     string
 }
 
@@ -367,7 +366,7 @@ func TestCredentialHygiene(t *testing.T) {
 	out = append(out, cdep, err)
 	_, err = cfg.ConfigStatus(ctx, e.target, "missing")
 	out = append(out, err)
-	_, err = mon.EvaluateGate(ctx, e.target, placement.Gate{Alarm: &placement.AlarmGate{Name: "missing"}})
+	_, err = mon.EvaluateGate(ctx, e.target, driver.Gate{Alarm: &driver.AlarmGate{Name: "missing"}})
 	out = append(out, err)
 	bad, _ := azurecontainerapps.New(badToken{}, opts)
 	_, err = bad.Deploy(ctx, driver.DeployRequest{Target: e.target, Image: azurefake.Image, Version: "v2"})

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
@@ -78,7 +77,7 @@ func (d *memDriver) enter(ctx context.Context) error {
 	return nil
 }
 
-func (d *memDriver) target(t placement.Target) *memTarget {
+func (d *memDriver) target(t driver.Target) *memTarget {
 	mt := d.targets[t.ID()]
 	if mt == nil {
 		mt = &memTarget{polls: map[string]int{}, health: driver.Healthy}
@@ -110,7 +109,7 @@ func revIndex(rev string) int {
 	return n - 1
 }
 
-func (d *memDriver) Status(ctx context.Context, t placement.Target, rev string) (driver.Status, error) {
+func (d *memDriver) Status(ctx context.Context, t driver.Target, rev string) (driver.Status, error) {
 	if err := d.enter(ctx); err != nil {
 		return driver.Status{}, err
 	}
@@ -134,7 +133,7 @@ func (d *memDriver) Status(ctx context.Context, t placement.Target, rev string) 
 	return st, nil
 }
 
-func (d *memDriver) Rollback(ctx context.Context, t placement.Target, rev string) error {
+func (d *memDriver) Rollback(ctx context.Context, t driver.Target, rev string) error {
 	if err := d.enter(ctx); err != nil {
 		return err
 	}
@@ -147,7 +146,7 @@ func (d *memDriver) Rollback(ctx context.Context, t placement.Target, rev string
 	return nil
 }
 
-func (d *memDriver) EvaluateGate(ctx context.Context, t placement.Target, g placement.Gate) (driver.Observation, error) {
+func (d *memDriver) EvaluateGate(ctx context.Context, t driver.Target, g driver.Gate) (driver.Observation, error) {
 	if err := d.enter(ctx); err != nil {
 		return driver.Observation{}, err
 	}
@@ -164,11 +163,11 @@ type memHarness struct {
 
 func (h *memHarness) Deployer(context.Context) (driver.Deployer, error) { return h.d, nil }
 
-func (h *memHarness) Target(context.Context) (placement.Target, error) {
+func (h *memHarness) Target(context.Context) (driver.Target, error) {
 	h.d.mu.Lock()
 	defer h.d.mu.Unlock()
 	h.d.nextTgt++
-	t := placement.Target{Service: "svc", Environment: "test", Cloud: "mem", Boundary: "public", Region: fmt.Sprintf("r%d", h.d.nextTgt)}
+	t := driver.Target{Service: "svc", Environment: "test", Cloud: "mem", Boundary: "public", Region: fmt.Sprintf("r%d", h.d.nextTgt)}
 	if h.running {
 		mt := h.d.target(t)
 		mt.revisions, mt.live = []string{"bootstrap"}, "rev-1"
@@ -176,7 +175,7 @@ func (h *memHarness) Target(context.Context) (placement.Target, error) {
 	return t, nil
 }
 
-func (h *memHarness) LiveRevision(t placement.Target) string {
+func (h *memHarness) LiveRevision(t driver.Target) string {
 	h.d.mu.Lock()
 	defer h.d.mu.Unlock()
 	return h.d.target(t).live
@@ -184,7 +183,7 @@ func (h *memHarness) LiveRevision(t placement.Target) string {
 
 func (h *memHarness) Image() string { return "mem/svc" }
 
-func (h *memHarness) FailVersion(_ placement.Target, version string) {
+func (h *memHarness) FailVersion(_ driver.Target, version string) {
 	if !strings.Contains(version, "bad") {
 		panic("suite fails only versions containing bad")
 	}
@@ -193,11 +192,11 @@ func (h *memHarness) FailVersion(_ placement.Target, version string) {
 	h.d.bad[version] = true
 }
 
-func (h *memHarness) Gate(placement.Target) placement.Gate {
-	return placement.Gate{Name: "mem", Alarm: &placement.AlarmGate{Name: "mem"}}
+func (h *memHarness) Gate(driver.Target) driver.Gate {
+	return driver.Gate{Name: "mem", Alarm: &driver.AlarmGate{Name: "mem"}}
 }
 
-func (h *memHarness) SetHealth(t placement.Target, health driver.Health) {
+func (h *memHarness) SetHealth(t driver.Target, health driver.Health) {
 	h.d.mu.Lock()
 	defer h.d.mu.Unlock()
 	h.d.target(t).health = health

@@ -259,7 +259,7 @@ func appConfigEnvironment(tg placement.Target) string {
 	return "prod"
 }
 
-func resourceGroup(tg placement.Target) string { return azurefake.ResourceGroup(tg) }
+func resourceGroup(tg placement.Target) string { return azurefake.ResourceGroup(driver.Target(tg)) }
 
 func gcpProject(tg placement.Target) string {
 	if tg.Boundary == "public" {

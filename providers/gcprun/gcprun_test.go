@@ -10,7 +10,6 @@ import (
 	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/gcprun"
 	"github.com/meridian-deploy/meridian/providers/internal/gcpfake"
@@ -22,7 +21,7 @@ const (
 	image   = "europe-docker.pkg.dev/acme/apps/billing"
 )
 
-var target = placement.Target{Service: "billing", Environment: "prod", Cloud: "gcp", Boundary: "public", Region: "europe-west3"}
+var target = driver.Target{Service: "billing", Environment: "prod", Cloud: "gcp", Boundary: "public", Region: "europe-west3"}
 
 const serviceName = "projects/acme-prod/locations/europe-west3/services/billing"
 
@@ -323,7 +322,7 @@ func TestSovereignBoundaryOverFake(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	fr := placement.Target{Service: "billing", Environment: "prod", Cloud: "gcp", Boundary: "fr-sovereign", Region: "u-france-east1"}
+	fr := driver.Target{Service: "billing", Environment: "prod", Cloud: "gcp", Boundary: "fr-sovereign", Region: "u-france-east1"}
 	dep, err := d.Deploy(context.Background(), driver.DeployRequest{Target: fr, Image: image, Version: "v1"})
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"syscall"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
@@ -49,7 +48,7 @@ func (p *Driver) previousConfigLocked(ts *target) string {
 }
 
 // RollbackConfig makes config revision live again.
-func (p *Driver) RollbackConfig(ctx context.Context, t placement.Target, revision string) error {
+func (p *Driver) RollbackConfig(ctx context.Context, t driver.Target, revision string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -81,7 +80,7 @@ func (p *Driver) makeLiveLocked(ts *target, c *configRevision) error {
 }
 
 // ConfigStatus reports how many running instances serve config revision.
-func (p *Driver) ConfigStatus(ctx context.Context, t placement.Target, revision string) (driver.Status, error) {
+func (p *Driver) ConfigStatus(ctx context.Context, t driver.Target, revision string) (driver.Status, error) {
 	if err := ctx.Err(); err != nil {
 		return driver.Status{}, err
 	}

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/local/demoshard"
 )
@@ -48,7 +47,7 @@ func (p *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 	ts.Revisions = append(ts.Revisions, rev)
 	ts.Live, ts.State, ts.Reason = rev.ID, driver.StateProgressing, ""
 	ts.Desired = max(req.Instances, 1)
-	ts.Sharding = req.Sharding
+	ts.Sharding = shardingState(req.Sharding)
 	if err := p.saveLocked(); err != nil {
 		return driver.Deployment{}, err
 	}
@@ -63,7 +62,7 @@ func (p *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 // Revision "" undoes a first deploy: every instance of the target stops and
 // nothing is live any more (Status of "" reports ready with Desired 0 once
 // they have), so the next Deploy reports Previous "".
-func (p *Driver) Rollback(ctx context.Context, t placement.Target, revision string) error {
+func (p *Driver) Rollback(ctx context.Context, t driver.Target, revision string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -100,7 +99,7 @@ func (p *Driver) Rollback(ctx context.Context, t placement.Target, revision stri
 
 // Status reports the rollout of revision; for the live revision, Ready
 // counts the instances that answer /healthz with 200 right now.
-func (p *Driver) Status(ctx context.Context, t placement.Target, revision string) (driver.Status, error) {
+func (p *Driver) Status(ctx context.Context, t driver.Target, revision string) (driver.Status, error) {
 	if err := ctx.Err(); err != nil {
 		return driver.Status{}, err
 	}
@@ -352,7 +351,7 @@ func (p *Driver) drain(ctx context.Context, tid string, in *instance) error {
 	if err := sharder.Drain(ctx, ts.Target, inst); err != nil {
 		return fmt.Errorf("drain instance %s: %w", in.ID, err)
 	}
-	timeout := time.Duration(sharding.DrainTimeout)
+	timeout := sharding.drainTimeout()
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}

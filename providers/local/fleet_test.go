@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/local/demoshard"
 )
@@ -45,7 +44,7 @@ func deployReady(t testing.TB, p *Driver, req driver.DeployRequest) driver.Deplo
 	return dep
 }
 
-func demoRequest(t placement.Target, version string, n int) driver.DeployRequest {
+func demoRequest(t driver.Target, version string, n int) driver.DeployRequest {
 	return driver.DeployRequest{Target: t, Image: "local/meridian-demo", Version: version, Instances: n}
 }
 
@@ -90,7 +89,7 @@ func TestAdoptAfterWorkerRestart(t *testing.T) {
 	}
 }
 
-func pidsOf(p *Driver, t placement.Target) []int {
+func pidsOf(p *Driver, t driver.Target) []int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var pids []int
@@ -152,7 +151,7 @@ func TestCrashFailsReadiness(t *testing.T) {
 		st, _ := p.Status(context.Background(), tgt, dep.Revision)
 		return st.State == driver.StateFailed && st.Ready == 1
 	})
-	obs, err := p.EvaluateGate(context.Background(), tgt, placement.Gate{Name: "h", HTTP: &placement.HTTPGate{Path: "/healthz"}})
+	obs, err := p.EvaluateGate(context.Background(), tgt, driver.Gate{Name: "h", HTTP: &driver.HTTPGate{Path: "/healthz"}})
 	if err != nil || obs.Health != driver.Unhealthy {
 		t.Fatalf("gate after a crash: %+v, %v", obs, err)
 	}
@@ -178,7 +177,7 @@ func TestBadInput(t *testing.T) {
 	if p.ErrorCode(err) != driver.Invalid {
 		t.Fatalf("config that is not an object: %v, want invalid", err)
 	}
-	_, err = p.EvaluateGate(context.Background(), tgt, placement.Gate{Name: "a", Alarm: &placement.AlarmGate{Name: "x"}})
+	_, err = p.EvaluateGate(context.Background(), tgt, driver.Gate{Name: "a", Alarm: &driver.AlarmGate{Name: "x"}})
 	if p.ErrorCode(err) != driver.Invalid {
 		t.Fatalf("alarm gate: %v, want invalid", err)
 	}
@@ -189,7 +188,7 @@ func TestBadInput(t *testing.T) {
 // misses).
 type loadClient struct {
 	p           *Driver
-	target      placement.Target
+	target      driver.Target
 	keys        int
 	hits, total atomic.Int64
 	stop        chan struct{}
@@ -197,7 +196,7 @@ type loadClient struct {
 	http        *http.Client
 }
 
-func newLoadClient(p *Driver, t placement.Target, keys int) *loadClient {
+func newLoadClient(p *Driver, t driver.Target, keys int) *loadClient {
 	return &loadClient{p: p, target: t, keys: keys, stop: make(chan struct{}), http: &http.Client{Timeout: 2 * time.Second}}
 }
 
@@ -272,7 +271,7 @@ func (c *loadClient) finish() (float64, int64) {
 
 // awaitAssigned waits until the target's assigner has given every shard an
 // owner.
-func awaitAssigned(t testing.TB, p *Driver, tgt placement.Target) {
+func awaitAssigned(t testing.TB, p *Driver, tgt driver.Target) {
 	t.Helper()
 	await(t, "every shard assigned", func() bool {
 		n := 0
@@ -284,7 +283,7 @@ func awaitAssigned(t testing.TB, p *Driver, tgt placement.Target) {
 }
 
 // shardAwareRestart restarts every instance through the drain.
-func shardAwareRestart(t testing.TB, p *Driver, tgt placement.Target) {
+func shardAwareRestart(t testing.TB, p *Driver, tgt driver.Target) {
 	ctx := context.Background()
 	s := p.Sharder()
 	list, err := p.Instances(ctx, tgt)
@@ -309,7 +308,7 @@ func shardAwareRestart(t testing.TB, p *Driver, tgt placement.Target) {
 }
 
 // naiveRestart restarts every instance in turn, without draining.
-func naiveRestart(t testing.TB, p *Driver, tgt placement.Target) {
+func naiveRestart(t testing.TB, p *Driver, tgt driver.Target) {
 	ctx := context.Background()
 	list, err := p.Instances(ctx, tgt)
 	if err != nil {
@@ -322,9 +321,9 @@ func naiveRestart(t testing.TB, p *Driver, tgt placement.Target) {
 	}
 }
 
-func shardedRequest(t placement.Target, version string, n int) driver.DeployRequest {
+func shardedRequest(t driver.Target, version string, n int) driver.DeployRequest {
 	req := demoRequest(t, version, n)
-	req.Sharding = &placement.Sharding{Sharder: "demo", MaxUnavailable: 1, DrainTimeout: placement.Duration(10 * time.Second)}
+	req.Sharding = &driver.Sharding{Sharder: "demo", MaxUnavailable: 1, DrainTimeout: 10 * time.Second}
 	return req
 }
 

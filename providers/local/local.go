@@ -29,7 +29,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/local/demoshard"
 )
@@ -152,7 +151,7 @@ func (p *Driver) Sharder() driver.Sharder {
 }
 
 // assigner returns the shard assigner of a sharded target, or nil.
-func (p *Driver) assigner(t placement.Target) *demoshard.Assigner {
+func (p *Driver) assigner(t driver.Target) *demoshard.Assigner {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if f := p.assigners[t.ID()]; f != nil {
@@ -222,6 +221,8 @@ func (p *Driver) ErrorCode(err error) driver.Code {
 		return driver.Unknown
 	case errors.Is(err, context.Canceled):
 		return driver.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return driver.Unavailable // a deadline of the driver's own: see package driver
 	case errors.Is(err, errNotFound):
 		return driver.NotFound
 	case errors.Is(err, errInvalid), errors.Is(err, exec.ErrNotFound):

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/drivertest"
 )
@@ -48,8 +47,8 @@ func newDriver(t testing.TB, stateDir string) *Driver {
 
 var targets atomic.Int64
 
-func newTarget(service string) placement.Target {
-	return placement.Target{Service: service, Environment: "test", Cloud: "local", Boundary: "public",
+func newTarget(service string) driver.Target {
+	return driver.Target{Service: service, Environment: "test", Cloud: "local", Boundary: "public",
 		Region: fmt.Sprintf("us-east-%d", targets.Add(1))}
 }
 
@@ -63,22 +62,22 @@ type harness struct {
 }
 
 func (h *harness) Deployer(context.Context) (driver.Deployer, error) { return h.p, nil }
-func (h *harness) Target(context.Context) (placement.Target, error) {
+func (h *harness) Target(context.Context) (driver.Target, error) {
 	return newTarget("svc"), nil
 }
 func (h *harness) Image() string { return "local/meridian-demo" }
-func (h *harness) FailVersion(_ placement.Target, version string) {
+func (h *harness) FailVersion(_ driver.Target, version string) {
 	if !strings.Contains(version, "bad") {
 		h.t.Fatalf("meridian-demo fails only versions containing bad, not %q", version)
 	}
 }
-func (h *harness) Gate(placement.Target) placement.Gate {
-	return placement.Gate{Name: "healthz", HTTP: &placement.HTTPGate{Path: "/healthz"}}
+func (h *harness) Gate(driver.Target) driver.Gate {
+	return driver.Gate{Name: "healthz", HTTP: &driver.HTTPGate{Path: "/healthz"}}
 }
 
 // SetHealth sets the demo's errorRate through a config (healthy, unhealthy)
 // or stops the target's instances, leaving nothing to probe (unknown).
-func (h *harness) SetHealth(t placement.Target, health driver.Health) {
+func (h *harness) SetHealth(t driver.Target, health driver.Health) {
 	rate := map[driver.Health]string{driver.Healthy: "0", driver.Unhealthy: "1"}[health]
 	if health == driver.HealthUnknown {
 		h.p.stopTarget(context.Background(), t.ID())

@@ -7,8 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
@@ -19,7 +19,7 @@ type state struct {
 
 // target is one target's group of processes and its history.
 type target struct {
-	Target placement.Target `json:"target"`
+	Target driver.Target `json:"target"`
 	// Revisions are every revision deployed, oldest first.
 	Revisions []*revision `json:"revisions"`
 	// Live is the revision the target runs or is rolling out to;
@@ -28,15 +28,38 @@ type target struct {
 	State  driver.State `json:"state,omitempty"`
 	Reason string       `json:"reason,omitempty"`
 	// Stable is the last revision whose rollout finished ready.
-	Stable   string              `json:"stable,omitempty"`
-	Desired  int                 `json:"desired"`
-	Sharding *placement.Sharding `json:"sharding,omitempty"`
+	Stable   string    `json:"stable,omitempty"`
+	Desired  int       `json:"desired"`
+	Sharding *sharding `json:"sharding,omitempty"`
 
 	Instances    []*instance `json:"instances"`
 	NextInstance int         `json:"nextInstance"`
 
 	Configs    []*configRevision `json:"configs,omitempty"`
 	LiveConfig string            `json:"liveConfig,omitempty"`
+}
+
+// sharding is how the state file records a target's driver.Sharding, in
+// the format state files have always had: the drain timeout as a Go
+// duration string ("10s").
+type sharding struct {
+	Sharder        string `json:"sharder"`
+	MaxUnavailable int    `json:"maxUnavailable"`
+	DrainTimeout   string `json:"drainTimeout"`
+}
+
+// shardingState is s as the state file records it, nil for nil.
+func shardingState(s *driver.Sharding) *sharding {
+	if s == nil {
+		return nil
+	}
+	return &sharding{Sharder: s.Sharder, MaxUnavailable: s.MaxUnavailable, DrainTimeout: s.DrainTimeout.String()}
+}
+
+// drainTimeout is the recorded drain timeout, 0 when none is set.
+func (s *sharding) drainTimeout() time.Duration {
+	d, _ := time.ParseDuration(s.DrainTimeout)
+	return d
 }
 
 type revision struct {
@@ -126,7 +149,7 @@ func (p *Driver) lockOp() (unlock func()) {
 }
 
 // targetLocked returns the target's state, creating it when create is set.
-func (p *Driver) targetLocked(t placement.Target, create bool) *target {
+func (p *Driver) targetLocked(t driver.Target, create bool) *target {
 	ts := p.state.Targets[t.ID()]
 	if ts == nil && create {
 		ts = &target{Target: t}

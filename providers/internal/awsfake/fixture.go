@@ -6,7 +6,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
@@ -39,15 +38,15 @@ func (h *Fixture) Config() aws.Config { return h.Fake.Config(h.Region) }
 
 // Target creates a new ECS service "svcN" in FixtureCluster running
 // FixtureImage:bootstrap with two tasks, and returns its target.
-func (h *Fixture) Target(context.Context) (placement.Target, error) {
+func (h *Fixture) Target(context.Context) (driver.Target, error) {
 	h.n++
 	svc := fmt.Sprintf("svc%d", h.n)
 	h.Fake.CreateService(h.Region, FixtureCluster, svc, FixtureImage+":bootstrap", 2)
-	return placement.Target{Service: svc, Environment: "conformance", Cloud: "aws", Boundary: h.Boundary, Region: h.Region}, nil
+	return driver.Target{Service: svc, Environment: "conformance", Cloud: "aws", Boundary: h.Boundary, Region: h.Region}, nil
 }
 
 // LiveRevision is the bootstrap task definition a new service runs.
-func (h *Fixture) LiveRevision(t placement.Target) string {
+func (h *Fixture) LiveRevision(t driver.Target) string {
 	return h.Fake.ServiceTaskDefinition(FixtureCluster, t.Service)
 }
 
@@ -55,17 +54,17 @@ func (h *Fixture) LiveRevision(t placement.Target) string {
 func (h *Fixture) Image() string { return FixtureImage }
 
 // FailVersion makes rollouts of FixtureImage:version trip the circuit breaker.
-func (h *Fixture) FailVersion(_ placement.Target, version string) {
+func (h *Fixture) FailVersion(_ driver.Target, version string) {
 	h.Fake.FailImage(FixtureImage + ":" + version)
 }
 
 // Gate is an alarm gate on the alarm "{service}-errors".
-func (h *Fixture) Gate(placement.Target) placement.Gate {
-	return placement.Gate{Name: "errors", Alarm: &placement.AlarmGate{Name: "{service}-errors"}}
+func (h *Fixture) Gate(driver.Target) driver.Gate {
+	return driver.Gate{Name: "errors", Alarm: &driver.AlarmGate{Name: "{service}-errors"}}
 }
 
 // SetHealth sets the state of the target's alarm.
-func (h *Fixture) SetHealth(t placement.Target, health driver.Health) {
+func (h *Fixture) SetHealth(t driver.Target, health driver.Health) {
 	h.Fake.SetAlarm(t.Service+"-errors", map[driver.Health]string{
 		driver.Healthy:       AlarmOK,
 		driver.Unhealthy:     AlarmFiring,

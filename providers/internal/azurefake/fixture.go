@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/azure"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
@@ -45,27 +44,27 @@ func (h *Fixture) Options() *azure.Options {
 }
 
 // ResourceGroup is the resource group of a target by the default convention.
-func ResourceGroup(t placement.Target) string {
+func ResourceGroup(t driver.Target) string {
 	return "meridian-" + t.Environment + "-" + t.Region
 }
 
 // Target creates a new container app "svcN" running Image:bootstrap with
 // two replicas, and returns its target.
-func (h *Fixture) Target(context.Context) (placement.Target, error) {
+func (h *Fixture) Target(context.Context) (driver.Target, error) {
 	h.n++
-	t := placement.Target{Service: fmt.Sprintf("svc%d", h.n), Environment: "conformance", Cloud: "azure", Boundary: h.Boundary, Region: h.Region}
+	t := driver.Target{Service: fmt.Sprintf("svc%d", h.n), Environment: "conformance", Cloud: "azure", Boundary: h.Boundary, Region: h.Region}
 	h.Fake.CreateApp(Subscription, ResourceGroup(t), t.Service, h.Region, Image+":bootstrap", 2)
 	return t, nil
 }
 
 // LiveRevision is the revision a new target's app serves before anything
 // is deployed to it: its bootstrap revision.
-func (h *Fixture) LiveRevision(t placement.Target) string {
+func (h *Fixture) LiveRevision(t driver.Target) string {
 	return t.Service + "--bootstrap"
 }
 
 // AppID is the resource id of a target's container app.
-func AppID(t placement.Target) string {
+func AppID(t driver.Target) string {
 	return fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.App/containerApps/%s", Subscription, ResourceGroup(t), t.Service)
 }
 
@@ -73,17 +72,17 @@ func AppID(t placement.Target) string {
 func (h *Fixture) Image() string { return Image }
 
 // FailVersion makes revisions of Image:version fail.
-func (h *Fixture) FailVersion(_ placement.Target, version string) {
+func (h *Fixture) FailVersion(_ driver.Target, version string) {
 	h.Fake.FailImage(Image + ":" + version)
 }
 
 // Gate is an alarm gate on the metric alert "{service}-errors".
-func (h *Fixture) Gate(placement.Target) placement.Gate {
-	return placement.Gate{Name: "errors", Alarm: &placement.AlarmGate{Name: "{service}-errors"}}
+func (h *Fixture) Gate(driver.Target) driver.Gate {
+	return driver.Gate{Name: "errors", Alarm: &driver.AlarmGate{Name: "{service}-errors"}}
 }
 
 // SetHealth sets the status of the target's metric alert.
-func (h *Fixture) SetHealth(t placement.Target, health driver.Health) {
+func (h *Fixture) SetHealth(t driver.Target, health driver.Health) {
 	h.Fake.SetAlert(Subscription, ResourceGroup(t), t.Service+"-errors", map[driver.Health]string{
 		driver.Healthy:       AlertHealthy,
 		driver.Unhealthy:     AlertUnhealthy,

@@ -7,7 +7,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/gcp"
 	"github.com/meridian-deploy/meridian/regions"
@@ -61,9 +60,9 @@ func NewFixture() (*Fixture, error) {
 }
 
 // Target returns a target whose Cloud Run service does not exist yet.
-func (h *Fixture) Target(context.Context) (placement.Target, error) {
+func (h *Fixture) Target(context.Context) (driver.Target, error) {
 	h.targets++
-	return placement.Target{
+	return driver.Target{
 		Service:     fmt.Sprintf("svc-%d", h.targets),
 		Environment: "prod",
 		Cloud:       "gcp",
@@ -76,20 +75,20 @@ func (h *Fixture) Target(context.Context) (placement.Target, error) {
 func (h *Fixture) Image() string { return "europe-docker.pkg.dev/meridian/apps/demo" }
 
 // FailVersion makes revisions of version fail to start.
-func (h *Fixture) FailVersion(_ placement.Target, version string) {
+func (h *Fixture) FailVersion(_ driver.Target, version string) {
 	h.Fake.FailImage(h.Image()+":"+version,
 		"The user-provided container failed to start and listen on the port defined provided by the PORT=8080 environment variable.")
 }
 
 // Gate returns an alarm gate on an alert policy of the target's service.
-func (h *Fixture) Gate(t placement.Target) placement.Gate {
+func (h *Fixture) Gate(t driver.Target) driver.Gate {
 	name := t.Service + "-errors"
 	h.Fake.AddAlarm(FixtureProject, name)
-	return placement.Gate{Name: "alarm-" + name, Alarm: &placement.AlarmGate{Name: name}}
+	return driver.Gate{Name: "alarm-" + name, Alarm: &driver.AlarmGate{Name: name}}
 }
 
 // SetHealth sets what the target's alert policy reports in its region.
-func (h *Fixture) SetHealth(t placement.Target, health driver.Health) {
+func (h *Fixture) SetHealth(t driver.Target, health driver.Health) {
 	h.Fake.SetAlarm(FixtureProject, t.Service+"-errors", t.Region, health)
 }
 
