@@ -35,13 +35,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/appconfig/types"
 	smithyendpoints "github.com/aws/smithy-go/endpoints"
 
-	"github.com/meridian-deploy/meridian/placement"
 	awsx "github.com/meridian-deploy/meridian/providers/aws"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/regions"
 )
 
-// Boundary provider settings read by OptionsFor.
+// Boundary provider settings (placement.BoundaryRule.Provider) that
+// package fleet reads into Options.
 const (
 	SettingApplication = "appconfigApplication"
 	SettingEnvironment = "appconfigEnvironment"
@@ -66,19 +66,6 @@ type Options struct {
 	Profile string
 	// Strategy is the deployment strategy id; default AppConfig.AllAtOnce.
 	Strategy string
-}
-
-// OptionsFor returns the Options for a driver serving the boundary of rule,
-// read from its provider settings.
-func OptionsFor(rule placement.BoundaryRule) *Options {
-	settings := rule.Provider
-	return &Options{
-		Boundary:    rule.Boundary,
-		Application: settings[SettingApplication],
-		Environment: settings[SettingEnvironment],
-		Profile:     settings[SettingProfile],
-		Strategy:    settings[SettingStrategy],
-	}
 }
 
 // Driver delivers config through AppConfig. It implements driver.Configurer.

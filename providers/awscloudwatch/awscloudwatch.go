@@ -26,14 +26,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	smithyendpoints "github.com/aws/smithy-go/endpoints"
 
-	"github.com/meridian-deploy/meridian/placement"
 	awsx "github.com/meridian-deploy/meridian/providers/aws"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/regions"
 )
 
-// SettingDimensions is the boundary provider setting read by
-// OptionsFor: comma-separated name=template pairs.
+// SettingDimensions is the boundary provider setting that package fleet
+// reads into Options.Dimensions: comma-separated name=template pairs.
 const SettingDimensions = "cloudwatchDimensions"
 
 // Options configure the driver.
@@ -48,25 +47,6 @@ type Options struct {
 	Dimensions map[string]string
 	// Now is the clock metric windows end at; default time.Now.
 	Now func() time.Time
-}
-
-// OptionsFor returns the Options for a driver serving the boundary of rule,
-// read from its provider settings.
-func OptionsFor(rule placement.BoundaryRule) (*Options, error) {
-	o := &Options{Boundary: rule.Boundary}
-	s := rule.Provider[SettingDimensions]
-	if s == "" {
-		return o, nil
-	}
-	o.Dimensions = map[string]string{}
-	for _, pair := range strings.Split(s, ",") {
-		name, value, ok := strings.Cut(strings.TrimSpace(pair), "=")
-		if !ok || name == "" || value == "" {
-			return nil, driver.Errorf(driver.Invalid, "cloudwatch: setting %s: %q is not name=value", SettingDimensions, pair)
-		}
-		o.Dimensions[name] = value
-	}
-	return o, nil
 }
 
 // Driver evaluates alarm and metric gates. It implements driver.GateEvaluator.

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/awscloudwatch"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/internal/awsfake"
@@ -91,22 +90,15 @@ func TestMetricGate(t *testing.T) {
 	}
 }
 
-func TestDimensionsSetting(t *testing.T) {
+func TestDimensions(t *testing.T) {
 	fake := awsfake.New()
 	defer fake.Close()
-	opts, err := awscloudwatch.OptionsFor(placement.BoundaryRule{Cloud: "aws", Boundary: "public",
-		Provider: map[string]string{"cloudwatchDimensions": "LoadBalancer={service}-{environment}, Region={region}"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts := &awscloudwatch.Options{Boundary: "public", Dimensions: map[string]string{"LoadBalancer": "{service}-{environment}", "Region": "{region}"}}
 	d := awscloudwatch.New(fake.Config("eu-west-1"), opts)
 	evaluate(t, d, driver.Gate{Name: "5xx", Metric: &driver.MetricGate{Name: "AWS/ApplicationELB/HTTPCode_Target_5XX_Count:Sum", Op: "<", Threshold: 1}})
 	want := map[string]string{"LoadBalancer": "billing-prod", "Region": "eu-west-1"}
 	if got := fake.MetricQueries()[0].Dimensions; !maps.Equal(got, want) {
 		t.Errorf("dimensions = %v, want %v", got, want)
-	}
-	if _, err := awscloudwatch.OptionsFor(placement.BoundaryRule{Provider: map[string]string{"cloudwatchDimensions": "novalue"}}); err == nil {
-		t.Error("a malformed dimensions setting was accepted")
 	}
 }
 

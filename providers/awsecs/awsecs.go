@@ -30,7 +30,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	smithyendpoints "github.com/aws/smithy-go/endpoints"
 
-	"github.com/meridian-deploy/meridian/placement"
 	awsx "github.com/meridian-deploy/meridian/providers/aws"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/regions"
@@ -43,7 +42,8 @@ const (
 	TagPrevious = "meridian:previous"
 )
 
-// Boundary provider settings read by OptionsFor.
+// Boundary provider settings (placement.BoundaryRule.Provider) that
+// package fleet reads into Options.
 const (
 	SettingCluster   = "ecsCluster"
 	SettingService   = "ecsService"
@@ -66,18 +66,6 @@ type Options struct {
 	// Container names the container whose image Deploy replaces when no
 	// container runs the artifact's repository and there are several.
 	Container string
-}
-
-// OptionsFor returns the Options for a driver serving the boundary of rule,
-// read from its provider settings.
-func OptionsFor(rule placement.BoundaryRule) *Options {
-	settings := rule.Provider
-	return &Options{
-		Boundary:  rule.Boundary,
-		Cluster:   settings[SettingCluster],
-		Service:   settings[SettingService],
-		Container: settings[SettingContainer],
-	}
 }
 
 // Driver deploys to ECS services. It implements driver.Deployer.

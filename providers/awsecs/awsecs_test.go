@@ -9,7 +9,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 
-	"github.com/meridian-deploy/meridian/placement"
 	awsx "github.com/meridian-deploy/meridian/providers/aws"
 	"github.com/meridian-deploy/meridian/providers/awsecs"
 	"github.com/meridian-deploy/meridian/providers/driver"
@@ -151,8 +150,7 @@ func TestTargetConvention(t *testing.T) {
 	if _, err := awsecs.New(fake.Config("us-east-1"), nil).Deploy(ctx, driver.DeployRequest{Target: celled, Image: image, Version: "1"}); err != nil {
 		t.Errorf("cell target: %v", err)
 	}
-	opts := awsecs.OptionsFor(placement.BoundaryRule{Cloud: "aws", Boundary: "public",
-		Provider: map[string]string{"ecsCluster": "payments-{environment}", "ecsService": "{service}-api"}})
+	opts := &awsecs.Options{Boundary: "public", Cluster: "payments-{environment}", Service: "{service}-api"}
 	if _, err := awsecs.New(fake.Config("us-east-1"), opts).Deploy(ctx, driver.DeployRequest{Target: target("billing"), Image: image, Version: "1"}); err != nil {
 		t.Errorf("templated target: %v", err)
 	}

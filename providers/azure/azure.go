@@ -26,7 +26,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/regions"
 )
@@ -79,12 +78,6 @@ func DefaultCredential(opts *Options) (azcore.TokenCredential, error) {
 		ClientOptions: scope.Client,
 		TenantID:      scope.Settings[SettingTenant],
 	})
-}
-
-// OptionsFor returns the Options of a driver serving the boundary of rule,
-// with its provider settings.
-func OptionsFor(rule placement.BoundaryRule) *Options {
-	return &Options{Boundary: rule.Boundary, Settings: rule.Provider}
 }
 
 // Options configures an Azure driver. A nil *Options means defaults, and

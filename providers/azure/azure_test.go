@@ -12,7 +12,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/azure"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
@@ -162,8 +161,8 @@ func TestErrorCode(t *testing.T) {
 // network call (tokens are fetched on first use only).
 func TestDefaultCredential(t *testing.T) {
 	for _, id := range []string{"public", "us-gov", "china"} {
-		rule := placement.BoundaryRule{Cloud: "azure", Boundary: id, Provider: map[string]string{azure.SettingTenant: "00000000-0000-0000-0000-0000000000aa"}}
-		cred, err := azure.DefaultCredential(azure.OptionsFor(rule))
+		opts := &azure.Options{Boundary: id, Settings: map[string]string{azure.SettingTenant: "00000000-0000-0000-0000-0000000000aa"}}
+		cred, err := azure.DefaultCredential(opts)
 		if err != nil || cred == nil {
 			t.Errorf("%s: %v", id, err)
 		}
