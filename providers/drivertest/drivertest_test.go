@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +26,48 @@ func TestConformance(t *testing.T) {
 func TestConformanceOnRunningTargets(t *testing.T) {
 	RunConformanceTests(t, newMemHarness(true))
 }
+
+// TestBrokenDriverFailsTheSuite shows the suite can fail: it runs the
+// suite on memDriver with an ErrorCode that classifies nothing (so
+// NotFound is never reported) in a child process of this test binary, and
+// expects that run to fail in ErrorCodes and to pass where codes do not
+// matter.
+func TestBrokenDriverFailsTheSuite(t *testing.T) {
+	if os.Getenv(brokenEnv) != "" {
+		RunConformanceTests(t, func(ctx context.Context, t *testing.T) (Harness, error) {
+			h, err := newMemHarness(false)(ctx, t)
+			return brokenHarness{h.(*memHarness)}, err
+		})
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenDriverFailsTheSuite$", "-test.v")
+	cmd.Env = append(os.Environ(), brokenEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("the suite passed a driver that reports no error codes:\n%s", out)
+	}
+	for _, want := range []string{"--- FAIL: TestBrokenDriverFailsTheSuite/ErrorCodes", "--- PASS: TestBrokenDriverFailsTheSuite/DeployReportsPrevious"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the run on the broken driver lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// brokenEnv tells the child process of TestBrokenDriverFailsTheSuite to
+// run the suite on the broken driver.
+const brokenEnv = "DRIVERTEST_BROKEN_DRIVER"
+
+// brokenHarness serves misclassifying, a memDriver whose ErrorCode
+// classifies nothing.
+type brokenHarness struct{ *memHarness }
+
+func (h brokenHarness) Deployer(context.Context) (driver.Deployer, error) {
+	return misclassifying{h.d}, nil
+}
+
+type misclassifying struct{ *memDriver }
+
+func (misclassifying) ErrorCode(error) driver.Code { return driver.Unknown }
 
 func newMemHarness(running bool) HarnessMaker {
 	return func(context.Context, *testing.T) (Harness, error) {
