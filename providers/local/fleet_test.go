@@ -2,13 +2,7 @@ package local
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"math/rand/v2"
-	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -183,90 +177,17 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// loadClient sends steady keyed load to a sharded target's owners and
-// counts cache hits among all requests (errors and refusals count as
-// misses).
-type loadClient struct {
-	p           *Driver
-	target      driver.Target
-	keys        int
-	hits, total atomic.Int64
-	stop        chan struct{}
-	wg          sync.WaitGroup
-	http        *http.Client
-}
-
-func newLoadClient(p *Driver, t driver.Target, keys int) *loadClient {
-	return &loadClient{p: p, target: t, keys: keys, stop: make(chan struct{}), http: &http.Client{Timeout: 2 * time.Second}}
-}
-
-// get fetches one key from its owner and reports whether it was a hit.
-func (c *loadClient) get(key string) bool {
-	addr, ok := c.p.assigner(c.target).Route(key)
-	if !ok {
-		return false
-	}
-	resp, err := c.http.Get("http://" + addr + "/cache/" + key)
-	if err != nil {
-		return false
-	}
-	defer resp.Body.Close()
-	var e struct {
-		Hit bool `json:"hit"`
-	}
-	return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&e) == nil && e.Hit
-}
-
-// routes returns the address each key is routed to.
-func (c *loadClient) routes() map[string]string {
-	routes := map[string]string{}
-	for k := range c.keys {
-		key := fmt.Sprint("key-", k)
-		routes[key], _ = c.p.assigner(c.target).Route(key)
-	}
-	return routes
-}
-
-// warm loads every key once.
-func (c *loadClient) warm() {
-	for k := range c.keys {
-		c.get(fmt.Sprint("key-", k))
-	}
-}
-
-// start runs workers, each sending a request every interval.
-func (c *loadClient) start(workers int, interval time.Duration) {
-	c.hits.Store(0)
-	c.total.Store(0)
-	c.stop = make(chan struct{})
-	for range workers {
-		c.wg.Go(func() {
-			tick := time.NewTicker(interval)
-			defer tick.Stop()
-			for {
-				select {
-				case <-c.stop:
-					return
-				case <-tick.C:
-				}
-				if c.get(fmt.Sprint("key-", rand.IntN(c.keys))) {
-					c.hits.Add(1)
-				}
-				c.total.Add(1)
-			}
-		})
-	}
-}
-
-// finish stops the workers and returns the hit rate and request count.
-func (c *loadClient) finish() (float64, int64) {
-	close(c.stop)
-	c.wg.Wait()
-	n := c.total.Load()
-	if n == 0 {
-		return 0, 0
-	}
-	return float64(c.hits.Load()) / float64(n), n
+// measure runs load's workers while during runs, and returns the hit
+// rate and the number of requests in that time.
+func measure(load *demoshard.Load, during func()) (float64, int64) {
+	ctx, stop := context.WithCancel(context.Background())
+	from := time.Now()
+	load.Start(ctx)
+	during()
+	stop()
+	load.Wait()
+	c := load.Count(from, time.Now())
+	return c.HitRate(), c.Requests
 }
 
 // awaitAssigned waits until the target's assigner has given every shard an
@@ -336,11 +257,9 @@ func TestShardedRolloutKeepsCacheWarm(t *testing.T) {
 	tgt := newTarget("sharded")
 	deployReady(t, p, shardedRequest(tgt, "v1", 4))
 	awaitAssigned(t, p, tgt)
-	c := newLoadClient(p, tgt, 200)
-	c.warm()
-	c.start(2, 2*time.Millisecond)
-	deployReady(t, p, shardedRequest(tgt, "v2", 4))
-	rate, n := c.finish()
+	load := demoshard.NewLoad(p.assigner(tgt), &demoshard.LoadOptions{Keys: 200, Workers: 2, Interval: 2 * time.Millisecond})
+	load.Warm(context.Background())
+	rate, n := measure(load, func() { deployReady(t, p, shardedRequest(tgt, "v2", 4)) })
 	t.Logf("hit rate during the sharded rollout: %.1f%% of %d requests", 100*rate, n)
 	if n == 0 || rate < 0.9 {
 		t.Fatalf("hit rate %.3f over %d requests during a sharded rollout, want >= 0.9", rate, n)
@@ -383,18 +302,18 @@ func TestShardedAdoptResumesAssignment(t *testing.T) {
 		t.Fatal(err)
 	}
 	await(t, "every instance to own shards", func() bool { return len(p1.assigner(tgt).Owners()) == 3 })
-	c1 := newLoadClient(p1, tgt, 300)
-	c1.warm()
-	before := c1.routes()
+	load := demoshard.NewLoad(p1.assigner(tgt), &demoshard.LoadOptions{Keys: 300})
+	load.Warm(ctx)
+	before := load.Routes()
 	generation := reportedShards(t, list[0].Address).Generation
 	p1.Detach()
 
 	p2 := newDriver(t, dir)
 	defer p2.Close()
 	awaitAssigned(t, p2, tgt)
-	c2 := newLoadClient(p2, tgt, 300)
+	load2 := demoshard.NewLoad(p2.assigner(tgt), &demoshard.LoadOptions{Keys: 300})
 	rerouted := 0
-	for key, addr := range c2.routes() {
+	for key, addr := range load2.Routes() {
 		if before[key] != addr {
 			rerouted++
 		}
@@ -429,7 +348,7 @@ func TestShardedAdoptResumesAssignment(t *testing.T) {
 	for key, addr := range before {
 		if addr == list[0].Address {
 			moved++
-			if c2.get(key) {
+			if load2.Read(ctx, key) {
 				hits++
 			}
 		}
@@ -461,22 +380,18 @@ func BenchmarkRestartHitRate(b *testing.B) {
 	tgt := newTarget("bench")
 	deployReady(b, p, shardedRequest(tgt, "v1", 8))
 	awaitAssigned(b, p, tgt)
-	c := newLoadClient(p, tgt, 1000)
+	load := demoshard.NewLoad(p.assigner(tgt), &demoshard.LoadOptions{Keys: 1000, Workers: 4, Interval: 2 * time.Millisecond})
 	var aware, naive float64
 	var requests int64
 	b.ResetTimer()
 	for range b.N {
-		c.warm()
-		c.start(4, 2*time.Millisecond)
-		shardAwareRestart(b, p, tgt)
-		r, n := c.finish()
+		load.Warm(context.Background())
+		r, n := measure(load, func() { shardAwareRestart(b, p, tgt) })
 		aware += r
 		requests += n
 
-		c.warm()
-		c.start(4, 2*time.Millisecond)
-		naiveRestart(b, p, tgt)
-		r, n = c.finish()
+		load.Warm(context.Background())
+		r, n = measure(load, func() { naiveRestart(b, p, tgt) })
 		naive += r
 		requests += n
 	}

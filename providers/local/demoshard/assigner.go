@@ -11,7 +11,9 @@
 // over before the new owner takes it (handover); the new owners are told
 // first, the losers after, so a key is always served by an owner with its
 // entries. A member that died cannot hand over: its shards start cold.
-// Clients route a key to Route(key).
+// Clients route a key to Route(key), or, in another process, to the
+// owner the instances report (Reports); Load is such a client, which sends
+// keyed load and counts its cache hit rate.
 //
 // A new Assigner over a running fleet (the provider restarted and adopted
 // its instances) continues where the previous one stopped: its first
@@ -292,20 +294,7 @@ func shardsOf(owner []string, id string) []int {
 
 // observe returns what the member reports on GET /shards, or nil.
 func (a *Assigner) observe(ctx context.Context, m Member) *Shards {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+m.Address+"/shards", nil)
-	if err != nil {
-		return nil
-	}
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return nil
-	}
-	defer resp.Body.Close()
-	var st Shards
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&st) != nil {
-		return nil
-	}
-	return &st
+	return fetchShards(ctx, a.client, m.Address)
 }
 
 // push sends a member its assignment. gained maps the shards it gains to
