@@ -127,23 +127,24 @@ type ConfigRequest struct {
 	Data    []byte // JSON document
 }
 
-// driverTarget is t as drivers see it.
-func driverTarget(t placement.Target) driver.Target {
-	return driver.Target{Service: t.Service, Environment: t.Environment, Cloud: t.Cloud, Boundary: t.Boundary, Region: t.Region, Cell: t.Cell}
-}
+// driverTarget is t as drivers see it. The two types have the same
+// fields: a field added to one and not the other stops this compiling.
+func driverTarget(t placement.Target) driver.Target { return driver.Target(t) }
 
 // driverGate is g as drivers see it; how often and how many times it is
 // evaluated is the caller's business.
 func driverGate(g placement.Gate) driver.Gate {
 	dg := driver.Gate{Name: g.Name}
 	if g.HTTP != nil {
-		dg.HTTP = &driver.HTTPGate{Path: g.HTTP.Path, Status: g.HTTP.Status}
+		http := driver.HTTPGate(*g.HTTP)
+		dg.HTTP = &http
 	}
 	if g.Alarm != nil {
-		dg.Alarm = &driver.AlarmGate{Name: g.Alarm.Name}
+		alarm := driver.AlarmGate(*g.Alarm)
+		dg.Alarm = &alarm
 	}
-	if g.Metric != nil {
-		dg.Metric = &driver.MetricGate{Name: g.Metric.Name, Op: g.Metric.Op, Threshold: g.Metric.Threshold, Window: time.Duration(g.Metric.Window)}
+	if m := g.Metric; m != nil {
+		dg.Metric = &driver.MetricGate{Name: m.Name, Op: m.Op, Threshold: m.Threshold, Window: time.Duration(m.Window)}
 	}
 	return dg
 }

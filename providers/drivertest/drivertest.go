@@ -173,21 +173,21 @@ type suite struct {
 }
 
 // specTarget is t as the spec names it.
-func specTarget(t driver.Target) placement.Target {
-	return placement.Target{Service: t.Service, Environment: t.Environment, Cloud: t.Cloud, Boundary: t.Boundary, Region: t.Region, Cell: t.Cell}
-}
+func specTarget(t driver.Target) placement.Target { return placement.Target(t) }
 
-// specGate is g as the spec writes it.
+// specGate is g as the spec writes it, for the Provider to convert back.
 func specGate(g driver.Gate) placement.Gate {
 	sg := placement.Gate{Name: g.Name}
 	if g.HTTP != nil {
-		sg.HTTP = &placement.HTTPGate{Path: g.HTTP.Path, Status: g.HTTP.Status}
+		http := placement.HTTPGate(*g.HTTP)
+		sg.HTTP = &http
 	}
 	if g.Alarm != nil {
-		sg.Alarm = &placement.AlarmGate{Name: g.Alarm.Name}
+		alarm := placement.AlarmGate(*g.Alarm)
+		sg.Alarm = &alarm
 	}
-	if g.Metric != nil {
-		sg.Metric = &placement.MetricGate{Name: g.Metric.Name, Op: g.Metric.Op, Threshold: g.Metric.Threshold, Window: placement.Duration(g.Metric.Window)}
+	if m := g.Metric; m != nil {
+		sg.Metric = &placement.MetricGate{Name: m.Name, Op: m.Op, Threshold: m.Threshold, Window: placement.Duration(m.Window)}
 	}
 	return sg
 }

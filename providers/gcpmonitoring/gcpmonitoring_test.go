@@ -16,6 +16,9 @@ import (
 	"github.com/meridian-deploy/meridian/providers/internal/gcpfake"
 )
 
+// The conformance suite evaluates this driver's gates in providers/gcprun's
+// TestConformance, beside the Cloud Run deployer the suite needs.
+
 const project = "acme-prod"
 
 var target = driver.Target{Service: "billing", Environment: "prod", Cloud: "gcp", Boundary: "public", Region: "europe-west3"}

@@ -37,11 +37,10 @@ func NewDriver[D io.Closer](ctx context.Context, s *Server, project string, newD
 	return newDriver(ctx, b, s.DriverOptions(project))
 }
 
-// Fixture is the backend side of a drivertest.Harness that the GCP
-// drivers' conformance tests share: a fake whose targets' Cloud Run
-// services do not exist yet, in FixtureProject of the public boundary.
-// Each driver's test adds the drivers (Cloud Run, Cloud Monitoring) made
-// with NewDriver.
+// Fixture is the backend side of the GCP drivers' drivertest.Harness: a
+// fake whose targets' Cloud Run services do not exist yet, in
+// FixtureProject of the public boundary. The conformance test adds the
+// drivers (Cloud Run, Cloud Monitoring) made with NewDriver.
 type Fixture struct {
 	Fake    *Server
 	targets int

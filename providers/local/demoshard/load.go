@@ -65,6 +65,11 @@ func (r *Reports) Refresh(ctx context.Context) bool {
 
 // Run refreshes the routes every interval until ctx ends.
 func (r *Reports) Run(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, func() { r.Refresh(ctx) })
+}
+
+// every calls f every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, f func()) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -73,7 +78,7 @@ func (r *Reports) Run(ctx context.Context, interval time.Duration) {
 			return
 		case <-tick.C:
 		}
-		r.Refresh(ctx)
+		f()
 	}
 }
 
@@ -192,14 +197,7 @@ func (l *Load) Routes() map[string]string {
 func (l *Load) Start(ctx context.Context) {
 	for range l.opts.Workers {
 		l.wg.Go(func() {
-			tick := time.NewTicker(l.opts.Interval)
-			defer tick.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-tick.C:
-				}
+			every(ctx, l.opts.Interval, func() {
 				o, rerouted := l.get(ctx, key(rand.IntN(l.opts.Keys)))
 				if ctx.Err() != nil {
 					return // ended mid-request: not counted
@@ -207,7 +205,7 @@ func (l *Load) Start(ctx context.Context) {
 				l.mu.Lock()
 				l.samples = append(l.samples, sample{time.Now(), o, rerouted})
 				l.mu.Unlock()
-			}
+			})
 		})
 	}
 }
