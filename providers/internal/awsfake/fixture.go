@@ -33,7 +33,7 @@ func NewFixture(boundary, region string) *Fixture {
 	return &Fixture{Fake: New(), Boundary: boundary, Region: region}
 }
 
-// Config is the SDK configuration for the fake in the harness's region.
+// Config is the SDK configuration for the fake in the fixture's region.
 func (h *Fixture) Config() aws.Config { return h.Fake.Config(h.Region) }
 
 // Target creates a new ECS service "svcN" in FixtureCluster running

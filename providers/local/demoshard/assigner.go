@@ -1,6 +1,7 @@
-// Package demoshard is the demo fleet's sharding system: an Assigner that
-// spreads a fixed number of cache shards over a fleet of meridian-demo
-// instances, and a Sharder driver on top of it.
+// Package demoshard is the local demo fleet's sharding system: an Assigner
+// that spreads a fixed number of cache shards over a fleet of meridian-demo
+// instances, a Sharder driver on top of it, and Load, a keyed load client
+// that routes each key to its shard's owner and counts the cache hit rate.
 //
 // The Assigner is the source of truth for who owns which shard. On every
 // Reconcile it reads each member's GET /shards, treats members that answer
