@@ -541,16 +541,14 @@ func (t *tour) newKeyedLoad(ctx context.Context, wg *sync.WaitGroup, tgt placeme
 		addrs = append(addrs, in.Address)
 	}
 	routes := demoshard.NewReports(addrs, t.http)
-	deadline := time.Now().Add(30 * time.Second)
-	for !routes.Refresh(ctx) {
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("%s: its instances do not own every shard after 30s", tgt.ID())
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
+	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = routes.Await(wait, 50*time.Millisecond)
+	cancel()
+	switch {
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case err != nil:
+		return nil, fmt.Errorf("%s: its instances do not own every shard after 30s", tgt.ID())
 	}
 	wg.Go(func() { routes.Run(ctx, 50*time.Millisecond) })
 	l := &keyedLoad{target: tgt.ID(), Load: demoshard.NewLoad(routes, &demoshard.LoadOptions{

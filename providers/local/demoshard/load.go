@@ -63,6 +63,21 @@ func (r *Reports) Refresh(ctx context.Context) bool {
 	return true
 }
 
+// Await refreshes the routes every interval until they cover every
+// shard; it fails with ctx's error when ctx ends first.
+func (r *Reports) Await(ctx context.Context, interval time.Duration) error {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for !r.Refresh(ctx) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
 // Run refreshes the routes every interval until ctx ends.
 func (r *Reports) Run(ctx context.Context, interval time.Duration) {
 	every(ctx, interval, func() { r.Refresh(ctx) })

@@ -40,8 +40,8 @@ func TestLoadRoutesByReports(t *testing.T) {
 	if _, ok := routes.Route("key-0"); ok {
 		t.Fatal("Reports routes before a Refresh")
 	}
-	if !routes.Refresh(ctx) {
-		t.Fatal("Refresh: the instances' reports do not cover both shards")
+	if err := routes.Await(ctx, time.Millisecond); err != nil {
+		t.Fatalf("Await: %v", err)
 	}
 	if addr, _ := routes.Route("key-0"); addr != addrs[ShardOf("key-0", 2)] {
 		t.Fatalf("key-0 routed to %s, want the owner of shard %d", addr, ShardOf("key-0", 2))
