@@ -287,8 +287,9 @@ type GateEvaluator interface {
 	ErrorCoder
 	// EvaluateGate observes g on t once and reports what the backend says
 	// now; it has no side effects. No data yet is HealthUnknown, not an
-	// error. A gate kind the driver does not evaluate, or an alarm or
-	// metric that does not exist, fails with code Invalid or NotFound.
+	// error. A gate the driver cannot evaluate (a kind it does not
+	// evaluate, an unknown operator) fails with code Invalid; an alarm
+	// that does not exist, with NotFound.
 	EvaluateGate(ctx context.Context, t Target, g Gate) (Observation, error)
 }
 
