@@ -149,23 +149,6 @@ type MetricGate struct {
 	Window    Duration `json:"window"`
 }
 
-// HealthyWhen returns the test a metric value must pass to be healthy
-// (value Op Threshold); ok is false when Op is not one of <, <=, >, >=.
-func (m MetricGate) HealthyWhen() (healthy func(value float64) bool, ok bool) {
-	t := m.Threshold
-	switch m.Op {
-	case "<":
-		return func(v float64) bool { return v < t }, true
-	case "<=":
-		return func(v float64) bool { return v <= t }, true
-	case ">":
-		return func(v float64) bool { return v > t }, true
-	case ">=":
-		return func(v float64) bool { return v >= t }, true
-	}
-	return nil, false
-}
-
 // Sharding marks a stateful sharded service: its instances are drained
 // through the sharder before they restart.
 type Sharding struct {

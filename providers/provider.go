@@ -4,6 +4,10 @@
 // blob.Bucket wraps driver.Bucket: drivers return raw SDK errors, the
 // Provider wraps each of them once into an *Error carrying the driver's
 // Code, and callers branch on Code(err), never on message text.
+//
+// The Provider speaks the spec's types (placement.Target, placement.Gate,
+// placement.Sharding) and converts them once per call to the driver
+// package's own, so that drivers do not link the spec compiler.
 package providers
 
 import (
@@ -12,6 +16,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
@@ -28,8 +33,11 @@ func (e *Error) Error() string { return fmt.Sprintf("%s: %s: %v", e.Op, e.Code, 
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Code returns the code of the *Error in err's chain: Canceled for a
-// context error, Unknown for any other error, and Unknown for nil.
+// Code returns the code of the *Error in err's chain, Unknown for nil.
+// An error without one is the caller's own, never a driver's (a Provider
+// wraps every driver error): Canceled when it is a context error, which
+// can only be the caller's context ending (the deadline rule of package
+// driver), Unknown otherwise.
 func Code(err error) driver.Code {
 	var e *Error
 	switch {
@@ -96,36 +104,87 @@ func wrap(ctx context.Context, coder driver.ErrorCoder, op string, err error) er
 	}
 	code := coder.ErrorCode(err)
 	if ctx.Err() != nil {
-		code = driver.Canceled
+		code = driver.Canceled // the caller's context is done: see package driver
 	}
 	return &Error{Code: code, Op: op, Err: err}
+}
+
+// DeployRequest asks a Provider for Image:Version to run on Target.
+type DeployRequest struct {
+	Target  placement.Target
+	Image   string
+	Version string
+	// ChangeID identifies the release; drivers may record it on the revision.
+	ChangeID  string
+	Instances int
+	Sharding  *placement.Sharding
+}
+
+// ConfigRequest asks a Provider for a config version on a target.
+type ConfigRequest struct {
+	Target  placement.Target
+	Version string
+	Data    []byte // JSON document
+}
+
+// driverTarget is t as drivers see it. The two types have the same
+// fields: a field added to one and not the other stops this compiling.
+func driverTarget(t placement.Target) driver.Target { return driver.Target(t) }
+
+// driverGate is g as drivers see it; how often and how many times it is
+// evaluated is the caller's business.
+func driverGate(g placement.Gate) driver.Gate {
+	dg := driver.Gate{Name: g.Name}
+	if g.HTTP != nil {
+		http := driver.HTTPGate(*g.HTTP)
+		dg.HTTP = &http
+	}
+	if g.Alarm != nil {
+		alarm := driver.AlarmGate(*g.Alarm)
+		dg.Alarm = &alarm
+	}
+	if m := g.Metric; m != nil {
+		dg.Metric = &driver.MetricGate{Name: m.Name, Op: m.Op, Threshold: m.Threshold, Window: time.Duration(m.Window)}
+	}
+	return dg
+}
+
+// driverSharding is s as drivers see it, nil for nil.
+func driverSharding(s *placement.Sharding) *driver.Sharding {
+	if s == nil {
+		return nil
+	}
+	return &driver.Sharding{Sharder: s.Sharder, MaxUnavailable: s.MaxUnavailable, DrainTimeout: time.Duration(s.DrainTimeout)}
 }
 
 func unsupported(op string) error { return &Error{Code: driver.Invalid, Op: op, Err: ErrUnsupported} }
 
 // Deploy rolls req.Image:req.Version out to req.Target.
-func (p *Provider) Deploy(ctx context.Context, req driver.DeployRequest) (driver.Deployment, error) {
-	d, err := p.deployer.Deploy(ctx, req)
+func (p *Provider) Deploy(ctx context.Context, req DeployRequest) (driver.Deployment, error) {
+	d, err := p.deployer.Deploy(ctx, driver.DeployRequest{
+		Target: driverTarget(req.Target), Image: req.Image, Version: req.Version,
+		ChangeID: req.ChangeID, Instances: req.Instances, Sharding: driverSharding(req.Sharding),
+	})
 	return d, wrap(ctx, p.deployer, "deploy", err)
 }
 
 // Status reports the rollout progress of revision on t.
 func (p *Provider) Status(ctx context.Context, t placement.Target, revision string) (driver.Status, error) {
-	s, err := p.deployer.Status(ctx, t, revision)
+	s, err := p.deployer.Status(ctx, driverTarget(t), revision)
 	return s, wrap(ctx, p.deployer, "status", err)
 }
 
 // Rollback makes revision live again on t.
 func (p *Provider) Rollback(ctx context.Context, t placement.Target, revision string) error {
-	return wrap(ctx, p.deployer, "rollback", p.deployer.Rollback(ctx, t, revision))
+	return wrap(ctx, p.deployer, "rollback", p.deployer.Rollback(ctx, driverTarget(t), revision))
 }
 
 // ApplyConfig applies a config version to a target.
-func (p *Provider) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (driver.Deployment, error) {
+func (p *Provider) ApplyConfig(ctx context.Context, req ConfigRequest) (driver.Deployment, error) {
 	if p.config == nil {
 		return driver.Deployment{}, unsupported("apply-config")
 	}
-	d, err := p.config.ApplyConfig(ctx, req)
+	d, err := p.config.ApplyConfig(ctx, driver.ConfigRequest{Target: driverTarget(req.Target), Version: req.Version, Data: req.Data})
 	return d, wrap(ctx, p.config, "apply-config", err)
 }
 
@@ -134,7 +193,7 @@ func (p *Provider) ConfigStatus(ctx context.Context, t placement.Target, version
 	if p.config == nil {
 		return driver.Status{}, unsupported("config-status")
 	}
-	s, err := p.config.ConfigStatus(ctx, t, version)
+	s, err := p.config.ConfigStatus(ctx, driverTarget(t), version)
 	return s, wrap(ctx, p.config, "config-status", err)
 }
 
@@ -143,7 +202,7 @@ func (p *Provider) RollbackConfig(ctx context.Context, t placement.Target, versi
 	if p.config == nil {
 		return unsupported("rollback-config")
 	}
-	return wrap(ctx, p.config, "rollback-config", p.config.RollbackConfig(ctx, t, version))
+	return wrap(ctx, p.config, "rollback-config", p.config.RollbackConfig(ctx, driverTarget(t), version))
 }
 
 // EvaluateGate observes gate g on t.
@@ -151,7 +210,7 @@ func (p *Provider) EvaluateGate(ctx context.Context, t placement.Target, g place
 	if p.gates == nil {
 		return driver.Observation{}, unsupported("evaluate-gate")
 	}
-	o, err := p.gates.EvaluateGate(ctx, t, g)
+	o, err := p.gates.EvaluateGate(ctx, driverTarget(t), driverGate(g))
 	return o, wrap(ctx, p.gates, "evaluate-gate", err)
 }
 
@@ -160,7 +219,7 @@ func (p *Provider) Instances(ctx context.Context, t placement.Target) ([]driver.
 	if p.restarter == nil {
 		return nil, unsupported("instances")
 	}
-	is, err := p.restarter.Instances(ctx, t)
+	is, err := p.restarter.Instances(ctx, driverTarget(t))
 	return is, wrap(ctx, p.restarter, "instances", err)
 }
 
@@ -169,7 +228,7 @@ func (p *Provider) RestartInstance(ctx context.Context, t placement.Target, id s
 	if p.restarter == nil {
 		return unsupported("restart-instance")
 	}
-	return wrap(ctx, p.restarter, "restart-instance", p.restarter.RestartInstance(ctx, t, id))
+	return wrap(ctx, p.restarter, "restart-instance", p.restarter.RestartInstance(ctx, driverTarget(t), id))
 }
 
 // HasSharder reports whether restarts drain instances through a sharder.
@@ -180,7 +239,7 @@ func (p *Provider) Drain(ctx context.Context, t placement.Target, inst driver.In
 	if p.sharder == nil {
 		return unsupported("drain")
 	}
-	return wrap(ctx, p.sharder, "drain", p.sharder.Drain(ctx, t, inst))
+	return wrap(ctx, p.sharder, "drain", p.sharder.Drain(ctx, driverTarget(t), inst))
 }
 
 // Owned reports how many shards inst still owns.
@@ -188,7 +247,7 @@ func (p *Provider) Owned(ctx context.Context, t placement.Target, inst driver.In
 	if p.sharder == nil {
 		return 0, unsupported("owned")
 	}
-	n, err := p.sharder.Owned(ctx, t, inst)
+	n, err := p.sharder.Owned(ctx, driverTarget(t), inst)
 	return n, wrap(ctx, p.sharder, "owned", err)
 }
 
@@ -197,7 +256,7 @@ func (p *Provider) Undrain(ctx context.Context, t placement.Target, inst driver.
 	if p.sharder == nil {
 		return unsupported("undrain")
 	}
-	return wrap(ctx, p.sharder, "undrain", p.sharder.Undrain(ctx, t, inst))
+	return wrap(ctx, p.sharder, "undrain", p.sharder.Undrain(ctx, driverTarget(t), inst))
 }
 
 // Set maps (cloud, boundary) to the Provider serving it. A worker builds

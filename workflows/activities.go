@@ -151,12 +151,12 @@ func (a *Activities) change(ctx context.Context, p *providers.Provider, in Rollo
 		// A previous attempt made the change: only wait for it.
 	case in.Change.Kind == KindVersion:
 		stop := a.keepAlive(ctx)
-		dep, err = p.Deploy(ctx, driver.DeployRequest{Target: in.Target, Image: in.Change.Image, Version: in.Change.Version,
+		dep, err = p.Deploy(ctx, providers.DeployRequest{Target: in.Target, Image: in.Change.Image, Version: in.Change.Version,
 			ChangeID: in.Change.ID, Instances: in.Instances, Sharding: in.Sharding})
 		stop()
 	default:
 		stop := a.keepAlive(ctx)
-		dep, err = p.ApplyConfig(ctx, driver.ConfigRequest{Target: in.Target, Version: in.Change.Version, Data: in.Change.Config})
+		dep, err = p.ApplyConfig(ctx, providers.ConfigRequest{Target: in.Target, Version: in.Change.Version, Data: in.Change.Config})
 		stop()
 	}
 	if err != nil {

@@ -87,7 +87,7 @@ func (d *slowCalls) Deploy(ctx context.Context, req driver.DeployRequest) (drive
 	return d.Driver.Deploy(ctx, req)
 }
 
-func (d *slowCalls) Rollback(ctx context.Context, t placement.Target, revision string) error {
+func (d *slowCalls) Rollback(ctx context.Context, t driver.Target, revision string) error {
 	if err := d.outlast(ctx, "rollback"); err != nil {
 		return err
 	}
@@ -123,7 +123,7 @@ type slowGates struct {
 	slowCalls
 }
 
-func (d *slowGates) EvaluateGate(ctx context.Context, t placement.Target, g placement.Gate) (driver.Observation, error) {
+func (d *slowGates) EvaluateGate(ctx context.Context, t driver.Target, g driver.Gate) (driver.Observation, error) {
 	if err := d.outlast(ctx, "gate "+g.Name); err != nil {
 		return driver.Observation{}, err
 	}

@@ -545,7 +545,7 @@ type throttledRollbacks struct {
 	throttles atomic.Int64 // rollback calls still to throttle
 }
 
-func (d *throttledRollbacks) Rollback(ctx context.Context, t placement.Target, revision string) error {
+func (d *throttledRollbacks) Rollback(ctx context.Context, t driver.Target, revision string) error {
 	if d.throttles.Add(-1) >= 0 {
 		return &fake.Error{Code: driver.Throttled, Msg: "rate exceeded"}
 	}
@@ -578,7 +578,7 @@ type stuckProgressing struct {
 	stuck placement.Target
 }
 
-func (d *stuckProgressing) Status(ctx context.Context, t placement.Target, revision string) (driver.Status, error) {
+func (d *stuckProgressing) Status(ctx context.Context, t driver.Target, revision string) (driver.Status, error) {
 	if t.ID() == d.stuck.ID() && revision == "v2" {
 		return driver.Status{Revision: revision, State: driver.StateProgressing, Ready: 1, Desired: 2, Reason: "pulling image"}, nil
 	}
@@ -858,7 +858,7 @@ func TestTimedOutRolloutIsStillCompensated(t *testing.T) {
 			return acts.Rollout(ctx, in)
 		}
 		if !made.Changed {
-			dep, err := p.Deploy(ctx, driver.DeployRequest{Target: in.Target, Image: in.Change.Image, Version: in.Change.Version, ChangeID: in.Change.ID})
+			dep, err := p.Deploy(ctx, providers.DeployRequest{Target: in.Target, Image: in.Change.Image, Version: in.Change.Version, ChangeID: in.Change.ID})
 			if err != nil {
 				return RolloutResult{}, err
 			}

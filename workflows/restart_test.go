@@ -26,7 +26,7 @@ type flakyInstance struct {
 	polls int
 }
 
-func (d *flakyInstance) Owned(ctx context.Context, t placement.Target, inst driver.Instance) (int, error) {
+func (d *flakyInstance) Owned(ctx context.Context, t driver.Target, inst driver.Instance) (int, error) {
 	n, err := d.Driver.Owned(ctx, t, inst)
 	if inst.ID != d.id || err != nil {
 		return n, err
@@ -40,7 +40,7 @@ func (d *flakyInstance) Owned(ctx context.Context, t placement.Target, inst driv
 	return n, nil
 }
 
-func (d *flakyInstance) RestartInstance(ctx context.Context, t placement.Target, id string) error {
+func (d *flakyInstance) RestartInstance(ctx context.Context, t driver.Target, id string) error {
 	d.mu.Lock()
 	fail := id == d.id && d.failures > 0
 	if fail {

@@ -18,7 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/meridian-deploy/meridian/providers/demoshard"
+	"github.com/meridian-deploy/meridian/providers/local/demoshard"
 )
 
 // server is one demo instance: its identity, its live config, and its cache

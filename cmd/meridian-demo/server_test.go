@@ -12,10 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meridian-deploy/meridian/placement"
-	"github.com/meridian-deploy/meridian/providers/demoshard"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/httpdrain"
+	"github.com/meridian-deploy/meridian/providers/local/demoshard"
 )
 
 func get(t *testing.T, url string, out any) int {
@@ -111,12 +110,12 @@ func TestDrainMovesWarmShards(t *testing.T) {
 		}
 	}
 
-	s := demoshard.NewSharder(func(placement.Target) *demoshard.Assigner { return a })
+	s := demoshard.NewSharder(func(driver.Target) *demoshard.Assigner { return a })
 	inst := driver.Instance{ID: "i0", Address: members[0].Address}
-	if err := s.Drain(ctx, placement.Target{}, inst); err != nil {
+	if err := s.Drain(ctx, driver.Target{}, inst); err != nil {
 		t.Fatal(err)
 	}
-	if owned, err := s.Owned(ctx, placement.Target{}, inst); err != nil || owned != 0 {
+	if owned, err := s.Owned(ctx, driver.Target{}, inst); err != nil || owned != 0 {
 		t.Fatalf("after drain i0 owns %d (%v), want 0", owned, err)
 	}
 	for k := range 50 {
@@ -129,10 +128,10 @@ func TestDrainMovesWarmShards(t *testing.T) {
 	if code := get(t, "http://"+members[0].Address+"/cache/k1", &refused); code != http.StatusMisdirectedRequest {
 		t.Fatalf("drained instance answered %d, want 421", code)
 	}
-	if err := s.Undrain(ctx, placement.Target{}, inst); err != nil {
+	if err := s.Undrain(ctx, driver.Target{}, inst); err != nil {
 		t.Fatal(err)
 	}
-	if owned, _ := s.Owned(ctx, placement.Target{}, inst); owned < 5 {
+	if owned, _ := s.Owned(ctx, driver.Target{}, inst); owned < 5 {
 		t.Fatalf("after undrain i0 owns %d, want its share back", owned)
 	}
 	for k := range 50 {
@@ -146,7 +145,7 @@ func TestDrainMovesWarmShards(t *testing.T) {
 		t.Fatalf("stats = %+v, want hits", st)
 	}
 	// The generic driver classifies a dead instance as unavailable.
-	if _, err := httpdrain.New(&httpdrain.Options{Client: &http.Client{Timeout: time.Second}}).Owned(ctx, placement.Target{}, driver.Instance{ID: "x", Address: "127.0.0.1:1"}); httpdrain.New(nil).ErrorCode(err) != driver.Unavailable {
+	if _, err := httpdrain.New(&httpdrain.Options{Client: &http.Client{Timeout: time.Second}}).Owned(ctx, driver.Target{}, driver.Instance{ID: "x", Address: "127.0.0.1:1"}); httpdrain.New(nil).ErrorCode(err) != driver.Unavailable {
 		t.Fatalf("Owned of a dead instance: %v, want unavailable", err)
 	}
 }

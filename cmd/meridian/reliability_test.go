@@ -24,6 +24,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/meridian-deploy/meridian/placement"
+	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/local"
 	"github.com/meridian-deploy/meridian/workflows"
 )
@@ -226,7 +227,7 @@ func instanceVersions(t *testing.T, db string, targets []placement.Target) map[s
 	defer p.Detach()
 	out := map[string][]string{}
 	for _, tgt := range targets {
-		list, err := p.Instances(context.Background(), tgt)
+		list, err := p.Instances(context.Background(), driver.Target(tgt))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,13 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.temporal.io/api/enums/v1"
@@ -28,8 +26,8 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/meridian-deploy/meridian/placement"
-	"github.com/meridian-deploy/meridian/providers/demoshard"
 	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/local/demoshard"
 	"github.com/meridian-deploy/meridian/workflows"
 	"github.com/meridian-deploy/meridian/workflows/searchattr"
 )
@@ -72,7 +70,7 @@ type tourResult struct {
 	// scheduled, detected when it reported the failed health check, and
 	// rollback when the first Rollback activity was scheduled.
 	deployed, detected, rollback time.Time
-	load                         loadCount // keyed requests while instances restarted
+	load                         demoshard.Count // keyed requests while instances restarted
 }
 
 // runTour is the scripted demo of `meridian dev --tour` (`make run`). It
@@ -210,10 +208,12 @@ func (t *tour) restart(ctx context.Context, res *tourResult) error {
 		}
 	}
 	lctx, stop := context.WithCancel(ctx)
+	var refreshing sync.WaitGroup
+	defer refreshing.Wait()
 	defer stop()
 	var loads []*keyedLoad
 	for _, tgt := range svc.Targets {
-		l, err := t.newKeyedLoad(lctx, tgt)
+		l, err := t.newKeyedLoad(lctx, &refreshing, tgt)
 		if err != nil {
 			return err
 		}
@@ -221,12 +221,12 @@ func (t *tour) restart(ctx context.Context, res *tourResult) error {
 	}
 	t.say("keyed load: %d keys per target, warmed; each request goes to the owner of the key's shard", loadKeys)
 	for _, l := range loads {
-		l.start(lctx)
+		l.Start(lctx)
 	}
 	st, err := t.release(ctx, svc.Name, workflows.KindRestart, "")
 	stop()
 	for _, l := range loads {
-		l.wg.Wait()
+		l.Wait()
 	}
 	if err != nil {
 		return err
@@ -239,20 +239,20 @@ func (t *tour) restart(ctx context.Context, res *tourResult) error {
 	if err != nil {
 		return err
 	}
-	var all loadCount
+	var all demoshard.Count
 	for _, l := range loads {
 		w, ok := windows[l.target]
 		if !ok {
 			return fmt.Errorf("release %s: no restart of %s in its history", st.Release, l.target)
 		}
-		c := l.count(w)
-		all.add(c)
+		c := l.Count(w.from, w.to)
+		all.Add(c)
 		t.say("  %-42s restarted in %s: hit rate %5.1f%% over %d requests (%d misses, %d failed, %d rerouted)",
-			l.target, w.to.Sub(w.from).Round(100*time.Millisecond), c.hitRate(), c.requests, c.misses, c.failed, c.rerouted)
+			l.target, w.to.Sub(w.from).Round(100*time.Millisecond), 100*c.HitRate(), c.Requests, c.Misses, c.Failed, c.Rerouted)
 	}
 	res.load = all
 	t.say("restart succeeded in %s; cache hit rate while instances restarted %.1f%% over %d requests",
-		st.Ended.Sub(st.Started).Round(100*time.Millisecond), all.hitRate(), all.requests)
+		st.Ended.Sub(st.Started).Round(100*time.Millisecond), 100*all.HitRate(), all.Requests)
 	return nil
 }
 
@@ -523,205 +523,40 @@ const (
 	loadInterval = 5 * time.Millisecond
 )
 
-// keyedLoad is a small client of a sharded target's cache. It routes each
-// key to the instance that owns the key's shard, as every instance reports
-// at GET /shards (refreshed every 50ms), and records the outcome of every
-// request.
+// keyedLoad is the keyed load on one target of the sharded service.
 type keyedLoad struct {
-	target  string
-	addrs   []string
-	t       *tour
-	routes  atomic.Pointer[[]string] // shard → owner address
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	samples []sample
+	target string
+	*demoshard.Load
 }
 
-// sample is one request's result.
-type sample struct {
-	at       time.Time
-	result   loadResult
-	rerouted bool // the first instance asked no longer served the shard
-}
-
-type loadResult int
-
-const (
-	hit    loadResult = iota
-	miss              // the owner did not hold the key: loaded from the "backend"
-	failed            // no answer, or an error
-)
-
-// newKeyedLoad starts routing for the target and warms its cache with
-// every key once.
-func (t *tour) newKeyedLoad(ctx context.Context, tgt placement.Target) (*keyedLoad, error) {
+// newKeyedLoad routes keys as the target's instances report their shards
+// (refreshed every 50ms until ctx ends; wg waits for that) and warms the
+// cache with every key once.
+func (t *tour) newKeyedLoad(ctx context.Context, wg *sync.WaitGroup, tgt placement.Target) (*keyedLoad, error) {
 	list, err := t.fleet.Instances(ctx, tgt)
 	if err != nil {
 		return nil, err
 	}
-	l := &keyedLoad{target: tgt.ID(), t: t}
+	var addrs []string
 	for _, in := range list {
-		l.addrs = append(l.addrs, in.Address)
+		addrs = append(addrs, in.Address)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for !l.refresh(ctx) {
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("%s: its instances do not own every shard after 30s", tgt.ID())
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
+	routes := demoshard.NewReports(addrs, t.http)
+	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = routes.Await(wait, 50*time.Millisecond)
+	cancel()
+	switch {
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case err != nil:
+		return nil, fmt.Errorf("%s: its instances do not own every shard after 30s", tgt.ID())
 	}
-	l.wg.Go(func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-			l.refresh(ctx)
-		}
-	})
-	for k := range loadKeys {
-		_, _ = l.get(ctx, fmt.Sprint("key-", k))
-	}
+	wg.Go(func() { routes.Run(ctx, 50*time.Millisecond) })
+	l := &keyedLoad{target: tgt.ID(), Load: demoshard.NewLoad(routes, &demoshard.LoadOptions{
+		Keys: loadKeys, Workers: loadWorkers, Interval: loadInterval, Client: t.http,
+	})}
+	l.Warm(ctx)
 	return l, nil
-}
-
-// refresh reads every instance's shards and replaces the routes when they
-// cover every shard; it reports whether they did.
-func (l *keyedLoad) refresh(ctx context.Context) bool {
-	var routes []string
-	for _, addr := range l.addrs {
-		var sh demoshard.Shards
-		if err := l.t.getJSON(ctx, "http://"+addr+"/shards", &sh); err != nil || sh.Total == 0 {
-			continue
-		}
-		if routes == nil {
-			routes = make([]string, sh.Total)
-		}
-		for _, s := range sh.Shards {
-			if s < len(routes) {
-				routes[s] = addr
-			}
-		}
-	}
-	if routes == nil || slices.Contains(routes, "") {
-		return false
-	}
-	l.routes.Store(&routes)
-	return true
-}
-
-// get fetches key from its shard's owner. The routes may lag the
-// assigner by a refresh: when the instance asked is down (it restarted),
-// answers 421 (it no longer owns the shard) or is not assigned shards yet
-// (shard -1: it came back and serves any key, from an empty cache), the
-// client reads the routes again and retries once, as a client of a
-// sharding system does.
-func (l *keyedLoad) get(ctx context.Context, key string) (r loadResult, rerouted bool) {
-	for {
-		routes := *l.routes.Load()
-		var e struct {
-			Hit   bool `json:"hit"`
-			Shard int  `json:"shard"`
-		}
-		code, err := l.fetch(ctx, routes[demoshard.ShardOf(key, len(routes))], key, &e)
-		misrouted := err != nil || code == http.StatusMisdirectedRequest || (code == http.StatusOK && e.Shard < 0)
-		switch {
-		case misrouted && !rerouted:
-			l.refresh(ctx)
-			rerouted = true
-			continue
-		case err != nil || code != http.StatusOK:
-			return failed, rerouted
-		case e.Hit:
-			return hit, rerouted
-		}
-		return miss, rerouted
-	}
-}
-
-// fetch sends GET /cache/{key} to addr and decodes a 200 answer into e.
-func (l *keyedLoad) fetch(ctx context.Context, addr, key string, e any) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/cache/"+url.PathEscape(key), nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := l.t.http.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return resp.StatusCode, nil
-	}
-	return resp.StatusCode, json.NewDecoder(resp.Body).Decode(e)
-}
-
-// start runs the clients until ctx ends; wg waits for them.
-func (l *keyedLoad) start(ctx context.Context) {
-	for range loadWorkers {
-		l.wg.Go(func() {
-			tick := time.NewTicker(loadInterval)
-			defer tick.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-tick.C:
-				}
-				r, rerouted := l.get(ctx, fmt.Sprint("key-", rand.IntN(loadKeys)))
-				if ctx.Err() != nil {
-					return // ended mid-request: not counted
-				}
-				l.mu.Lock()
-				l.samples = append(l.samples, sample{time.Now(), r, rerouted})
-				l.mu.Unlock()
-			}
-		})
-	}
-}
-
-// loadCount counts requests by outcome.
-type loadCount struct{ requests, hits, misses, failed, rerouted int64 }
-
-func (c *loadCount) add(o loadCount) {
-	c.requests, c.hits, c.misses, c.failed, c.rerouted = c.requests+o.requests, c.hits+o.hits, c.misses+o.misses, c.failed+o.failed, c.rerouted+o.rerouted
-}
-
-func (c loadCount) hitRate() float64 {
-	if c.requests == 0 {
-		return 0
-	}
-	return 100 * float64(c.hits) / float64(c.requests)
-}
-
-// count counts the requests made during w.
-func (l *keyedLoad) count(w window) loadCount {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var c loadCount
-	for _, s := range l.samples {
-		if s.at.Before(w.from) || s.at.After(w.to) {
-			continue
-		}
-		c.requests++
-		if s.rerouted {
-			c.rerouted++
-		}
-		switch s.result {
-		case hit:
-			c.hits++
-		case miss:
-			c.misses++
-		default:
-			c.failed++
-		}
-	}
-	return c
 }
 
 // summary prints what happened and where to look.
@@ -737,7 +572,7 @@ func (t *tour) summary(res tourResult) {
 		res.rollback.Sub(res.deployed).Round(100*time.Millisecond), tourService, tourGood)
 	fmt.Fprintf(w, "  restart  %-48s succeeded in %s; cache hit rate %.1f%% over the %d keyed requests\n"+
 		"           sent while instances restarted\n",
-		res.restart.Release, took(res.restart), res.load.hitRate(), res.load.requests)
+		res.restart.Release, took(res.restart), 100*res.load.HitRate(), res.load.Requests)
 	ids := []string{res.good.ChangeID, res.bad.ChangeID, res.restart.ChangeID}
 	fmt.Fprintf(w, "\nWhere to look, in the Temporal Web UI at %s:\n", t.ui)
 	fmt.Fprintf(w, "  every release:              %s\n", t.listLink(fmt.Sprintf("WorkflowType=%q", workflows.ReleaseWorkflowName)))

@@ -15,8 +15,8 @@ import (
 	smithyendpoints "github.com/aws/smithy-go/endpoints"
 
 	awsx "github.com/meridian-deploy/meridian/providers/aws"
-	"github.com/meridian-deploy/meridian/providers/awsfake"
 	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/internal/awsfake"
 )
 
 func TestErrorCode(t *testing.T) {
@@ -37,7 +37,7 @@ func TestErrorCode(t *testing.T) {
 		{api("SomethingNew"), driver.Unknown},
 		{driver.Errorf(driver.Failed, "rollout failed"), driver.Failed},
 		{fmt.Errorf("call: %w", context.Canceled), driver.Canceled},
-		{context.DeadlineExceeded, driver.Canceled},
+		{context.DeadlineExceeded, driver.Unavailable},
 		{errors.New("unrelated"), driver.Unknown},
 	} {
 		if got := awsx.ErrorCode(tc.err); got != tc.want {

@@ -3,7 +3,6 @@ package aws
 import (
 	"sync"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/regions"
 )
@@ -27,7 +26,7 @@ func NewClients[C any](only string, newClient func(b regions.Boundary, region st
 
 // For returns the client for t's boundary and region, after checking that
 // the target is an AWS target whose region lies in its boundary.
-func (c *Clients[C]) For(t placement.Target) (C, error) {
+func (c *Clients[C]) For(t driver.Target) (C, error) {
 	var zero C
 	if t.Cloud != "aws" {
 		return zero, driver.Errorf(driver.Invalid, "aws: target %s is not an aws target", t.ID())

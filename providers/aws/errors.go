@@ -74,8 +74,11 @@ func ErrorCode(err error) driver.Code {
 	if errors.As(err, &own) {
 		return own.Code
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	switch {
+	case errors.Is(err, context.Canceled):
 		return driver.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return driver.Unavailable // a deadline of the SDK's own: see package driver
 	}
 	var api smithy.APIError
 	if errors.As(err, &api) {

@@ -35,13 +35,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/appconfig/types"
 	smithyendpoints "github.com/aws/smithy-go/endpoints"
 
-	"github.com/meridian-deploy/meridian/placement"
 	awsx "github.com/meridian-deploy/meridian/providers/aws"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/regions"
 )
 
-// Boundary provider settings read by OptionsFor.
+// Boundary provider settings (placement.BoundaryRule.Provider) that
+// package fleet reads into Options.
 const (
 	SettingApplication = "appconfigApplication"
 	SettingEnvironment = "appconfigEnvironment"
@@ -66,19 +66,6 @@ type Options struct {
 	Profile string
 	// Strategy is the deployment strategy id; default AppConfig.AllAtOnce.
 	Strategy string
-}
-
-// OptionsFor returns the Options for a driver serving the boundary of rule,
-// read from its provider settings.
-func OptionsFor(rule placement.BoundaryRule) *Options {
-	settings := rule.Provider
-	return &Options{
-		Boundary:    rule.Boundary,
-		Application: settings[SettingApplication],
-		Environment: settings[SettingEnvironment],
-		Profile:     settings[SettingProfile],
-		Strategy:    settings[SettingStrategy],
-	}
 }
 
 // Driver delivers config through AppConfig. It implements driver.Configurer.
@@ -134,7 +121,7 @@ func (i ids) String() string {
 }
 
 // resolve finds the target's application, environment and profile ids.
-func (d *Driver) resolve(ctx context.Context, t placement.Target) (ids, error) {
+func (d *Driver) resolve(ctx context.Context, t driver.Target) (ids, error) {
 	c, err := d.clients.For(t)
 	if err != nil {
 		return ids{}, err
@@ -349,7 +336,7 @@ func (d *Driver) start(ctx context.Context, i ids, number, description string) e
 
 // ConfigStatus reports the newest deployment of revision (a configuration
 // version number) to the target's environment.
-func (d *Driver) ConfigStatus(ctx context.Context, t placement.Target, revision string) (driver.Status, error) {
+func (d *Driver) ConfigStatus(ctx context.Context, t driver.Target, revision string) (driver.Status, error) {
 	i, err := d.resolve(ctx, t)
 	if err != nil {
 		return driver.Status{}, err
@@ -404,7 +391,7 @@ func (i ids) reason(ctx context.Context, d *types.DeploymentSummary) string {
 // RollbackConfig makes revision the live config again: it stops a running
 // deployment of another version and deploys revision if AppConfig does not
 // serve it after that.
-func (d *Driver) RollbackConfig(ctx context.Context, t placement.Target, revision string) error {
+func (d *Driver) RollbackConfig(ctx context.Context, t driver.Target, revision string) error {
 	if _, err := strconv.Atoi(revision); err != nil {
 		return driver.Errorf(driver.NotFound, "appconfig: %q is not a configuration version number", revision)
 	}

@@ -5,13 +5,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/awsappconfig"
-	"github.com/meridian-deploy/meridian/providers/awsfake"
 	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/internal/awsfake"
 )
 
-var billing = placement.Target{Service: "billing", Environment: "prod", Cloud: "aws", Boundary: "public", Region: "us-east-1"}
+var billing = driver.Target{Service: "billing", Environment: "prod", Cloud: "aws", Boundary: "public", Region: "us-east-1"}
 
 func setup(t *testing.T) (*awsfake.Server, *awsappconfig.Driver) {
 	t.Helper()
@@ -134,9 +133,7 @@ func TestSettings(t *testing.T) {
 	fake := awsfake.New()
 	defer fake.Close()
 	fake.CreateConfigProfile("payments", "prod-cell-a", "billing-config")
-	opts := awsappconfig.OptionsFor(placement.BoundaryRule{Cloud: "aws", Boundary: "public", Provider: map[string]string{
-		"appconfigApplication": "payments", "appconfigProfile": "{service}-config", "appconfigStrategy": "Meridian.Instant",
-	}})
+	opts := &awsappconfig.Options{Boundary: "public", Application: "payments", Profile: "{service}-config", Strategy: "Meridian.Instant"}
 	d := awsappconfig.New(fake.Config("us-east-1"), opts)
 	tgt := billing
 	tgt.Cell = "cell-a"

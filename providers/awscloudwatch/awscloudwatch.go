@@ -26,14 +26,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	smithyendpoints "github.com/aws/smithy-go/endpoints"
 
-	"github.com/meridian-deploy/meridian/placement"
 	awsx "github.com/meridian-deploy/meridian/providers/aws"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/regions"
 )
 
-// SettingDimensions is the boundary provider setting read by
-// OptionsFor: comma-separated name=template pairs.
+// SettingDimensions is the boundary provider setting that package fleet
+// reads into Options.Dimensions: comma-separated name=template pairs.
 const SettingDimensions = "cloudwatchDimensions"
 
 // Options configure the driver.
@@ -48,25 +47,6 @@ type Options struct {
 	Dimensions map[string]string
 	// Now is the clock metric windows end at; default time.Now.
 	Now func() time.Time
-}
-
-// OptionsFor returns the Options for a driver serving the boundary of rule,
-// read from its provider settings.
-func OptionsFor(rule placement.BoundaryRule) (*Options, error) {
-	o := &Options{Boundary: rule.Boundary}
-	s := rule.Provider[SettingDimensions]
-	if s == "" {
-		return o, nil
-	}
-	o.Dimensions = map[string]string{}
-	for _, pair := range strings.Split(s, ",") {
-		name, value, ok := strings.Cut(strings.TrimSpace(pair), "=")
-		if !ok || name == "" || value == "" {
-			return nil, driver.Errorf(driver.Invalid, "cloudwatch: setting %s: %q is not name=value", SettingDimensions, pair)
-		}
-		o.Dimensions[name] = value
-	}
-	return o, nil
 }
 
 // Driver evaluates alarm and metric gates. It implements driver.GateEvaluator.
@@ -108,7 +88,7 @@ func (r endpointResolver) ResolveEndpoint(ctx context.Context, p cloudwatch.Endp
 func (d *Driver) ErrorCode(err error) driver.Code { return awsx.ErrorCode(err) }
 
 // EvaluateGate observes an alarm or metric gate on the target.
-func (d *Driver) EvaluateGate(ctx context.Context, t placement.Target, g placement.Gate) (driver.Observation, error) {
+func (d *Driver) EvaluateGate(ctx context.Context, t driver.Target, g driver.Gate) (driver.Observation, error) {
 	c, err := d.clients.For(t)
 	if err != nil {
 		return driver.Observation{}, err
@@ -154,7 +134,7 @@ func alarm(ctx context.Context, c *cloudwatch.Client, name string) (driver.Obser
 	return driver.Observation{Health: h, Message: fmt.Sprintf("alarm %s is %s: %s", name, state, reason)}, nil
 }
 
-func (d *Driver) metric(ctx context.Context, c *cloudwatch.Client, t placement.Target, m *placement.MetricGate) (driver.Observation, error) {
+func (d *Driver) metric(ctx context.Context, c *cloudwatch.Client, t driver.Target, m *driver.MetricGate) (driver.Observation, error) {
 	healthy, ok := m.HealthyWhen()
 	if !ok {
 		return driver.Observation{}, driver.Errorf(driver.Invalid, "cloudwatch: metric gate %s: operator %q is not one of <, <=, >, >=", m.Name, m.Op)
@@ -201,7 +181,7 @@ func (d *Driver) metric(ctx context.Context, c *cloudwatch.Client, t placement.T
 }
 
 // metricStat reads "<namespace>/<metric>[:<statistic>]".
-func (d *Driver) metricStat(name string, t placement.Target, period int32) (*types.MetricStat, error) {
+func (d *Driver) metricStat(name string, t driver.Target, period int32) (*types.MetricStat, error) {
 	name, stat, _ := strings.Cut(name, ":")
 	i := strings.LastIndex(name, "/")
 	if i <= 0 || i == len(name)-1 {

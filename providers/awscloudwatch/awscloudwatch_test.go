@@ -8,15 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/awscloudwatch"
-	"github.com/meridian-deploy/meridian/providers/awsfake"
 	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/internal/awsfake"
 )
 
-var billing = placement.Target{Service: "billing", Environment: "prod", Cloud: "aws", Boundary: "public", Region: "eu-west-1"}
+var billing = driver.Target{Service: "billing", Environment: "prod", Cloud: "aws", Boundary: "public", Region: "eu-west-1"}
 
-func evaluate(t *testing.T, d *awscloudwatch.Driver, g placement.Gate) driver.Observation {
+func evaluate(t *testing.T, d *awscloudwatch.Driver, g driver.Gate) driver.Observation {
 	t.Helper()
 	obs, err := d.EvaluateGate(context.Background(), billing, g)
 	if err != nil {
@@ -33,7 +32,7 @@ func TestAlarmTransitions(t *testing.T) {
 	d := awscloudwatch.New(fake.Config("eu-west-1"), nil)
 	fake.SetAlarm("billing-5xx", awsfake.AlarmInsufficientData)
 	fake.QueueAlarmStates("billing-5xx", awsfake.AlarmOK, awsfake.AlarmFiring, awsfake.AlarmOK)
-	gate := placement.Gate{Name: "5xx", Alarm: &placement.AlarmGate{Name: "{service}-5xx"}}
+	gate := driver.Gate{Name: "5xx", Alarm: &driver.AlarmGate{Name: "{service}-5xx"}}
 	var got []driver.Health
 	for range 4 {
 		got = append(got, evaluate(t, d, gate).Health)
@@ -43,11 +42,11 @@ func TestAlarmTransitions(t *testing.T) {
 		t.Errorf("healths = %v, want %v", got, want)
 	}
 	fake.SetCompositeAlarm("billing-slo", awsfake.AlarmFiring)
-	obs := evaluate(t, d, placement.Gate{Name: "slo", Alarm: &placement.AlarmGate{Name: "billing-slo"}})
+	obs := evaluate(t, d, driver.Gate{Name: "slo", Alarm: &driver.AlarmGate{Name: "billing-slo"}})
 	if obs.Health != driver.Unhealthy || !strings.Contains(obs.Message, "Threshold Crossed") {
 		t.Errorf("composite alarm: %+v", obs)
 	}
-	_, err := d.EvaluateGate(context.Background(), billing, placement.Gate{Name: "x", Alarm: &placement.AlarmGate{Name: "no-such-alarm"}})
+	_, err := d.EvaluateGate(context.Background(), billing, driver.Gate{Name: "x", Alarm: &driver.AlarmGate{Name: "no-such-alarm"}})
 	if d.ErrorCode(err) != driver.NotFound {
 		t.Errorf("missing alarm: %v (code %v), want not-found", err, d.ErrorCode(err))
 	}
@@ -58,8 +57,8 @@ func TestMetricGate(t *testing.T) {
 	defer fake.Close()
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	d := awscloudwatch.New(fake.Config("eu-west-1"), &awscloudwatch.Options{Now: func() time.Time { return now }})
-	gate := placement.Gate{Name: "cpu", Metric: &placement.MetricGate{
-		Name: "AWS/ECS/CPUUtilization:Maximum", Op: "<", Threshold: 80, Window: placement.Duration(90 * time.Second),
+	gate := driver.Gate{Name: "cpu", Metric: &driver.MetricGate{
+		Name: "AWS/ECS/CPUUtilization:Maximum", Op: "<", Threshold: 80, Window: 90 * time.Second,
 	}}
 	if obs := evaluate(t, d, gate); obs.Health != driver.HealthUnknown {
 		t.Errorf("no datapoints: %+v, want unknown", obs)
@@ -78,35 +77,28 @@ func TestMetricGate(t *testing.T) {
 		t.Errorf("query = %+v", q)
 	}
 
-	expr := placement.Gate{Name: "errors", Metric: &placement.MetricGate{
+	expr := driver.Gate{Name: "errors", Metric: &driver.MetricGate{
 		Name: `SELECT SUM(Errors) FROM "Billing" WHERE Service = '{service}'`, Op: "<=", Threshold: 0,
 	}}
 	fake.SetMetric(`SELECT SUM(Errors) FROM "Billing" WHERE Service = 'billing'`, 0)
 	if obs := evaluate(t, d, expr); obs.Health != driver.Healthy {
 		t.Errorf("expression gate: %+v", obs)
 	}
-	bad := placement.Gate{Name: "bad", Metric: &placement.MetricGate{Name: "CPUUtilization", Op: "<", Threshold: 1}}
+	bad := driver.Gate{Name: "bad", Metric: &driver.MetricGate{Name: "CPUUtilization", Op: "<", Threshold: 1}}
 	if _, err := d.EvaluateGate(context.Background(), billing, bad); d.ErrorCode(err) != driver.Invalid {
 		t.Errorf("metric without namespace: %v, want invalid", err)
 	}
 }
 
-func TestDimensionsSetting(t *testing.T) {
+func TestDimensions(t *testing.T) {
 	fake := awsfake.New()
 	defer fake.Close()
-	opts, err := awscloudwatch.OptionsFor(placement.BoundaryRule{Cloud: "aws", Boundary: "public",
-		Provider: map[string]string{"cloudwatchDimensions": "LoadBalancer={service}-{environment}, Region={region}"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts := &awscloudwatch.Options{Boundary: "public", Dimensions: map[string]string{"LoadBalancer": "{service}-{environment}", "Region": "{region}"}}
 	d := awscloudwatch.New(fake.Config("eu-west-1"), opts)
-	evaluate(t, d, placement.Gate{Name: "5xx", Metric: &placement.MetricGate{Name: "AWS/ApplicationELB/HTTPCode_Target_5XX_Count:Sum", Op: "<", Threshold: 1}})
+	evaluate(t, d, driver.Gate{Name: "5xx", Metric: &driver.MetricGate{Name: "AWS/ApplicationELB/HTTPCode_Target_5XX_Count:Sum", Op: "<", Threshold: 1}})
 	want := map[string]string{"LoadBalancer": "billing-prod", "Region": "eu-west-1"}
 	if got := fake.MetricQueries()[0].Dimensions; !maps.Equal(got, want) {
 		t.Errorf("dimensions = %v, want %v", got, want)
-	}
-	if _, err := awscloudwatch.OptionsFor(placement.BoundaryRule{Provider: map[string]string{"cloudwatchDimensions": "novalue"}}); err == nil {
-		t.Error("a malformed dimensions setting was accepted")
 	}
 }
 
@@ -115,7 +107,7 @@ func TestThrottlingAndErrors(t *testing.T) {
 	defer fake.Close()
 	d := awscloudwatch.New(fake.Config("eu-west-1"), nil)
 	fake.SetAlarm("billing-5xx", awsfake.AlarmOK)
-	gate := placement.Gate{Name: "5xx", Alarm: &placement.AlarmGate{Name: "billing-5xx"}}
+	gate := driver.Gate{Name: "5xx", Alarm: &driver.AlarmGate{Name: "billing-5xx"}}
 	fake.Throttle(4)
 	if obs := evaluate(t, d, gate); obs.Health != driver.Healthy {
 		t.Errorf("after throttling: %+v", obs)
@@ -128,7 +120,7 @@ func TestThrottlingAndErrors(t *testing.T) {
 	if _, err := d.EvaluateGate(context.Background(), billing, gate); d.ErrorCode(err) != driver.PermissionDenied {
 		t.Errorf("access denied: %v (code %v)", err, d.ErrorCode(err))
 	}
-	probe := placement.Gate{Name: "probe", HTTP: &placement.HTTPGate{Path: "/healthz"}}
+	probe := driver.Gate{Name: "probe", HTTP: &driver.HTTPGate{Path: "/healthz"}}
 	if _, err := d.EvaluateGate(context.Background(), billing, probe); d.ErrorCode(err) != driver.Invalid {
 		t.Errorf("http gate: %v, want invalid", err)
 	}

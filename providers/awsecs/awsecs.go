@@ -30,7 +30,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	smithyendpoints "github.com/aws/smithy-go/endpoints"
 
-	"github.com/meridian-deploy/meridian/placement"
 	awsx "github.com/meridian-deploy/meridian/providers/aws"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/regions"
@@ -43,7 +42,8 @@ const (
 	TagPrevious = "meridian:previous"
 )
 
-// Boundary provider settings read by OptionsFor.
+// Boundary provider settings (placement.BoundaryRule.Provider) that
+// package fleet reads into Options.
 const (
 	SettingCluster   = "ecsCluster"
 	SettingService   = "ecsService"
@@ -66,18 +66,6 @@ type Options struct {
 	// Container names the container whose image Deploy replaces when no
 	// container runs the artifact's repository and there are several.
 	Container string
-}
-
-// OptionsFor returns the Options for a driver serving the boundary of rule,
-// read from its provider settings.
-func OptionsFor(rule placement.BoundaryRule) *Options {
-	settings := rule.Provider
-	return &Options{
-		Boundary:  rule.Boundary,
-		Cluster:   settings[SettingCluster],
-		Service:   settings[SettingService],
-		Container: settings[SettingContainer],
-	}
 }
 
 // Driver deploys to ECS services. It implements driver.Deployer.
@@ -121,7 +109,7 @@ type service struct {
 	cluster, name string
 }
 
-func (d *Driver) service(t placement.Target) (service, error) {
+func (d *Driver) service(t driver.Target) (service, error) {
 	c, err := d.clients.For(t)
 	if err != nil {
 		return service{}, err
@@ -252,7 +240,7 @@ func tag(tags []types.Tag, key string) string {
 
 // Status reports the rollout of revision (a task definition ARN) on the
 // target's service.
-func (d *Driver) Status(ctx context.Context, t placement.Target, revision string) (driver.Status, error) {
+func (d *Driver) Status(ctx context.Context, t driver.Target, revision string) (driver.Status, error) {
 	s, err := d.service(t)
 	if err != nil {
 		return driver.Status{}, err
@@ -313,7 +301,7 @@ func family(arn string) string {
 }
 
 // Rollback points the target's service back at revision.
-func (d *Driver) Rollback(ctx context.Context, t placement.Target, revision string) error {
+func (d *Driver) Rollback(ctx context.Context, t driver.Target, revision string) error {
 	if revision == "" {
 		return driver.Errorf(driver.Invalid, "ecs: rollback needs a revision")
 	}

@@ -9,21 +9,20 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 
-	"github.com/meridian-deploy/meridian/placement"
 	awsx "github.com/meridian-deploy/meridian/providers/aws"
 	"github.com/meridian-deploy/meridian/providers/awsecs"
-	"github.com/meridian-deploy/meridian/providers/awsfake"
 	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/internal/awsfake"
 )
 
 const image = "registry.example.com/billing"
 
-func target(service string) placement.Target {
-	return placement.Target{Service: service, Environment: "prod", Cloud: "aws", Boundary: "public", Region: "us-east-1"}
+func target(service string) driver.Target {
+	return driver.Target{Service: service, Environment: "prod", Cloud: "aws", Boundary: "public", Region: "us-east-1"}
 }
 
 // await polls Status until the rollout leaves progressing.
-func await(t *testing.T, d *awsecs.Driver, tgt placement.Target, revision string) driver.Status {
+func await(t *testing.T, d *awsecs.Driver, tgt driver.Target, revision string) driver.Status {
 	t.Helper()
 	for range 100 {
 		st, err := d.Status(context.Background(), tgt, revision)
@@ -151,8 +150,7 @@ func TestTargetConvention(t *testing.T) {
 	if _, err := awsecs.New(fake.Config("us-east-1"), nil).Deploy(ctx, driver.DeployRequest{Target: celled, Image: image, Version: "1"}); err != nil {
 		t.Errorf("cell target: %v", err)
 	}
-	opts := awsecs.OptionsFor(placement.BoundaryRule{Cloud: "aws", Boundary: "public",
-		Provider: map[string]string{"ecsCluster": "payments-{environment}", "ecsService": "{service}-api"}})
+	opts := &awsecs.Options{Boundary: "public", Cluster: "payments-{environment}", Service: "{service}-api"}
 	if _, err := awsecs.New(fake.Config("us-east-1"), opts).Deploy(ctx, driver.DeployRequest{Target: target("billing"), Image: image, Version: "1"}); err != nil {
 		t.Errorf("templated target: %v", err)
 	}
@@ -164,7 +162,7 @@ func TestErrorCodes(t *testing.T) {
 	fake.CreateService("us-east-1", "meridian-prod", "billing", image+":0.9", 1)
 	d := awsecs.New(fake.Config("us-east-1"), nil)
 	ctx := context.Background()
-	deploy := func(tgt placement.Target, img string) error {
+	deploy := func(tgt driver.Target, img string) error {
 		_, err := d.Deploy(ctx, driver.DeployRequest{Target: tgt, Image: img, Version: "1"})
 		return err
 	}

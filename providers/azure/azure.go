@@ -26,7 +26,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/regions"
 )
@@ -79,12 +78,6 @@ func DefaultCredential(opts *Options) (azcore.TokenCredential, error) {
 		ClientOptions: scope.Client,
 		TenantID:      scope.Settings[SettingTenant],
 	})
-}
-
-// OptionsFor returns the Options of a driver serving the boundary of rule,
-// with its provider settings.
-func OptionsFor(rule placement.BoundaryRule) *Options {
-	return &Options{Boundary: rule.Boundary, Settings: rule.Provider}
 }
 
 // Options configures an Azure driver. A nil *Options means defaults, and
@@ -161,7 +154,7 @@ const (
 
 // Setting returns the boundary setting key for target t: "key.<environment>"
 // when set, else "key".
-func (s Scope) Setting(key string, t placement.Target) string {
+func (s Scope) Setting(key string, t driver.Target) string {
 	if v := s.Settings[key+"."+t.Environment]; v != "" {
 		return v
 	}
@@ -170,7 +163,7 @@ func (s Scope) Setting(key string, t placement.Target) string {
 
 // Check refuses a target outside the scope's boundary, or whose region is
 // not one of the boundary's Azure regions.
-func (s Scope) Check(t placement.Target) error {
+func (s Scope) Check(t driver.Target) error {
 	if t.Cloud != "azure" || t.Boundary != s.Boundary.ID {
 		return driver.Errorf(driver.Invalid, "target %s is outside this driver's boundary azure/%s", t.ID(), s.Boundary.ID)
 	}
@@ -189,7 +182,7 @@ type Resource struct {
 
 // Resource maps a target to its subscription and resource group (see
 // SettingSubscription and SettingResourceGroup), after Check.
-func (s Scope) Resource(t placement.Target) (Resource, error) {
+func (s Scope) Resource(t driver.Target) (Resource, error) {
 	if err := s.Check(t); err != nil {
 		return Resource{}, err
 	}
@@ -210,7 +203,7 @@ func (s Scope) Resource(t placement.Target) (Resource, error) {
 
 // ContainerApp maps a target to its container app: where it lives (see
 // Resource) and its name (see SettingContainerApp).
-func (s Scope) ContainerApp(t placement.Target) (Resource, string, error) {
+func (s Scope) ContainerApp(t driver.Target) (Resource, string, error) {
 	res, err := s.Resource(t)
 	if err != nil {
 		return Resource{}, "", err

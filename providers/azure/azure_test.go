@@ -12,7 +12,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/azure"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
@@ -87,11 +86,11 @@ func TestResourceConvention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	target := func(env, region, cell string) placement.Target {
-		return placement.Target{Service: "billing", Environment: env, Cloud: "azure", Boundary: "public", Region: region, Cell: cell}
+	target := func(env, region, cell string) driver.Target {
+		return driver.Target{Service: "billing", Environment: env, Cloud: "azure", Boundary: "public", Region: region, Cell: cell}
 	}
 	for _, tc := range []struct {
-		t               placement.Target
+		t               driver.Target
 		sub, rg, app    string
 		wantErr         driver.Code
 		wantErrContains string
@@ -100,8 +99,8 @@ func TestResourceConvention(t *testing.T) {
 		{t: target("prod", "westeurope", "cell-7"), sub: "sub-prod", rg: "cell-7", app: "billing"},
 		{t: target("staging", "northeurope", ""), sub: "sub-default", rg: "rg-billing-northeurope", app: "billing-staging"},
 		{t: target("prod", "usgovvirginia", ""), wantErr: driver.Invalid, wantErrContains: "not an Azure region of boundary public"},
-		{t: placement.Target{Service: "billing", Environment: "prod", Cloud: "azure", Boundary: "us-gov", Region: "usgovvirginia"}, wantErr: driver.Invalid, wantErrContains: "outside this driver's boundary"},
-		{t: placement.Target{Service: "billing", Environment: "prod", Cloud: "aws", Boundary: "public", Region: "eu-west-1"}, wantErr: driver.Invalid},
+		{t: driver.Target{Service: "billing", Environment: "prod", Cloud: "azure", Boundary: "us-gov", Region: "usgovvirginia"}, wantErr: driver.Invalid, wantErrContains: "outside this driver's boundary"},
+		{t: driver.Target{Service: "billing", Environment: "prod", Cloud: "aws", Boundary: "public", Region: "eu-west-1"}, wantErr: driver.Invalid},
 	} {
 		res, app, err := s.ContainerApp(tc.t)
 		if tc.wantErr != driver.Unknown {
@@ -162,8 +161,8 @@ func TestErrorCode(t *testing.T) {
 // network call (tokens are fetched on first use only).
 func TestDefaultCredential(t *testing.T) {
 	for _, id := range []string{"public", "us-gov", "china"} {
-		rule := placement.BoundaryRule{Cloud: "azure", Boundary: id, Provider: map[string]string{azure.SettingTenant: "00000000-0000-0000-0000-0000000000aa"}}
-		cred, err := azure.DefaultCredential(azure.OptionsFor(rule))
+		opts := &azure.Options{Boundary: id, Settings: map[string]string{azure.SettingTenant: "00000000-0000-0000-0000-0000000000aa"}}
+		cred, err := azure.DefaultCredential(opts)
 		if err != nil || cred == nil {
 			t.Errorf("%s: %v", id, err)
 		}

@@ -59,7 +59,7 @@ func ErrorCode(err error) driver.Code {
 	case errors.Is(err, context.Canceled):
 		return driver.Canceled
 	case errors.Is(err, context.DeadlineExceeded):
-		return driver.Unavailable
+		return driver.Unavailable // a deadline of the SDK's own: see package driver
 	case errors.As(err, &auth):
 		return driver.PermissionDenied
 	case errors.As(err, &resp):

@@ -31,7 +31,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azappconfig"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/azure"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
@@ -87,7 +86,7 @@ func New(cred azcore.TokenCredential, opts *Options) (*Driver, error) {
 func (d *Driver) ErrorCode(err error) driver.Code { return azure.ErrorCode(err) }
 
 // Endpoint is the App Configuration store a target's config lives in.
-func (d *Driver) Endpoint(t placement.Target) (string, error) {
+func (d *Driver) Endpoint(t driver.Target) (string, error) {
 	if err := d.scope.Check(t); err != nil {
 		return "", err
 	}
@@ -116,7 +115,7 @@ func (s store) String() string { return "app configuration store " + s.endpoint 
 // versionLabel is the label of a config version's key-value.
 func (s store) versionLabel(version string) string { return s.environment + "/" + version }
 
-func (d *Driver) store(t placement.Target) (store, error) {
+func (d *Driver) store(t driver.Target) (store, error) {
 	endpoint, err := d.Endpoint(t)
 	if err != nil {
 		return store{}, err
@@ -243,7 +242,7 @@ func (s store) write(ctx context.Context, version, data string) error {
 }
 
 // ConfigStatus reports whether version is the target's live config.
-func (d *Driver) ConfigStatus(ctx context.Context, t placement.Target, version string) (driver.Status, error) {
+func (d *Driver) ConfigStatus(ctx context.Context, t driver.Target, version string) (driver.Status, error) {
 	s, err := d.store(t)
 	if err != nil {
 		return driver.Status{}, err
@@ -268,7 +267,7 @@ func (d *Driver) ConfigStatus(ctx context.Context, t placement.Target, version s
 }
 
 // RollbackConfig points the target's sentinel back at version.
-func (d *Driver) RollbackConfig(ctx context.Context, t placement.Target, version string) error {
+func (d *Driver) RollbackConfig(ctx context.Context, t driver.Target, version string) error {
 	s, err := d.store(t)
 	if err != nil {
 		return err

@@ -8,25 +8,24 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/azure"
 	"github.com/meridian-deploy/meridian/providers/azureappconfig"
-	"github.com/meridian-deploy/meridian/providers/azurefake"
 	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/internal/azurefake"
 )
 
-func newDriver(t *testing.T) (*azurefake.Harness, *azureappconfig.Driver, placement.Target) {
+func newDriver(t *testing.T) (*azurefake.Fixture, *azureappconfig.Driver, driver.Target) {
 	t.Helper()
-	h := azurefake.NewHarness("us-gov", "usgovvirginia")
+	h := azurefake.NewFixture("us-gov", "usgovvirginia")
 	t.Cleanup(h.Close)
 	d, err := azureappconfig.New(h.Credential, storeOptions(h))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h, d, placement.Target{Service: "billing", Environment: "prod", Cloud: "azure", Boundary: "us-gov", Region: "usgovvirginia"}
+	return h, d, driver.Target{Service: "billing", Environment: "prod", Cloud: "azure", Boundary: "us-gov", Region: "usgovvirginia"}
 }
 
-func apply(t *testing.T, d *azureappconfig.Driver, target placement.Target, version, data string) driver.Deployment {
+func apply(t *testing.T, d *azureappconfig.Driver, target driver.Target, version, data string) driver.Deployment {
 	t.Helper()
 	dep, err := d.ApplyConfig(context.Background(), driver.ConfigRequest{Target: target, Version: version, Data: []byte(data)})
 	if err != nil {
@@ -114,7 +113,7 @@ func TestEndpoints(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		target := placement.Target{Service: "billing", Environment: "prod", Cloud: "azure", Boundary: tc.boundary, Region: tc.region}
+		target := driver.Target{Service: "billing", Environment: "prod", Cloud: "azure", Boundary: tc.boundary, Region: tc.region}
 		if got, err := d.Endpoint(target); err != nil || got != tc.want {
 			t.Errorf("%s: endpoint %s, %v; want %s", tc.boundary, got, err, tc.want)
 		}

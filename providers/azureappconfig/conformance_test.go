@@ -6,28 +6,33 @@ import (
 
 	"github.com/meridian-deploy/meridian/providers/azure"
 	"github.com/meridian-deploy/meridian/providers/azureappconfig"
-	"github.com/meridian-deploy/meridian/providers/azurefake"
+	"github.com/meridian-deploy/meridian/providers/azurecontainerapps"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/drivertest"
+	"github.com/meridian-deploy/meridian/providers/internal/azurefake"
 )
 
 func TestConformance(t *testing.T) {
 	drivertest.RunConformanceTests(t, func(context.Context, *testing.T) (drivertest.Harness, error) {
-		return harness{azurefake.NewHarness("us-gov", "usgovvirginia")}, nil
+		return harness{azurefake.NewFixture("us-gov", "usgovvirginia")}, nil
 	})
 }
 
 // harness runs the App Configuration driver beside the Container Apps
 // deployer, both against the fake, in Azure Government; the store is the
 // fake's data plane.
-type harness struct{ *azurefake.Harness }
+type harness struct{ *azurefake.Fixture }
+
+func (h harness) Deployer(context.Context) (driver.Deployer, error) {
+	return azurecontainerapps.New(h.Credential, h.Options())
+}
 
 func (h harness) Configurer(context.Context) (driver.Configurer, error) {
-	return azureappconfig.New(h.Credential, storeOptions(h.Harness))
+	return azureappconfig.New(h.Credential, storeOptions(h.Fixture))
 }
 
 // storeOptions are the harness's options with the fake as the store.
-func storeOptions(h *azurefake.Harness) *azure.Options {
+func storeOptions(h *azurefake.Fixture) *azure.Options {
 	o := h.Options()
 	o.Settings[azureappconfig.SettingEndpoint] = h.Fake.URL()
 	return o

@@ -38,7 +38,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/appcontainers/armappcontainers/v3"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/azure"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
@@ -99,7 +98,7 @@ func (a App) String() string {
 }
 
 // App maps a target to its container app.
-func (d *Driver) App(t placement.Target) (App, error) {
+func (d *Driver) App(t driver.Target) (App, error) {
 	res, name, err := d.scope.ContainerApp(t)
 	if err != nil {
 		return App{}, err
@@ -285,7 +284,7 @@ func (d *Driver) shift(ctx context.Context, a App, app armappcontainers.Containe
 // container picks the container whose image Deploy replaces: the one that
 // runs repository, else the one named by the container setting, else the
 // only one.
-func (d *Driver) container(t placement.Target, cs []*armappcontainers.Container, repository string) (int, error) {
+func (d *Driver) container(t driver.Target, cs []*armappcontainers.Container, repository string) (int, error) {
 	images, names := make([]string, len(cs)), make([]string, len(cs))
 	for i, c := range cs {
 		images[i], names[i] = deref(c.Image), deref(c.Name)
@@ -345,7 +344,7 @@ func deref(s *string) string {
 }
 
 // Status reports the rollout of revision on the target's app.
-func (d *Driver) Status(ctx context.Context, t placement.Target, revision string) (driver.Status, error) {
+func (d *Driver) Status(ctx context.Context, t driver.Target, revision string) (driver.Status, error) {
 	a, err := d.App(t)
 	if err != nil {
 		return driver.Status{}, err
@@ -399,7 +398,7 @@ func revisionStatus(name string, p *armappcontainers.RevisionProperties) driver.
 }
 
 // Rollback sends all of the target's traffic back to revision.
-func (d *Driver) Rollback(ctx context.Context, t placement.Target, revision string) error {
+func (d *Driver) Rollback(ctx context.Context, t driver.Target, revision string) error {
 	if revision == "" {
 		return driver.Errorf(driver.Invalid, "container apps: rollback needs a revision")
 	}

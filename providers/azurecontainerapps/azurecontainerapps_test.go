@@ -17,25 +17,24 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/appcontainers/armappcontainers/v3"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/azureappconfig"
 	"github.com/meridian-deploy/meridian/providers/azurecontainerapps"
-	"github.com/meridian-deploy/meridian/providers/azurefake"
 	"github.com/meridian-deploy/meridian/providers/azuremonitor"
 	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/internal/azurefake"
 )
 
 // env is a fake, a Container Apps driver on it and one target.
 type env struct {
-	h      *azurefake.Harness
+	h      *azurefake.Fixture
 	d      *azurecontainerapps.Driver
-	target placement.Target
+	target driver.Target
 	rg     string
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	h := azurefake.NewHarness("public", "westeurope")
+	h := azurefake.NewFixture("public", "westeurope")
 	t.Cleanup(h.Close)
 	d, err := azurecontainerapps.New(h.Credential, h.Options())
 	if err != nil {
@@ -367,7 +366,7 @@ func TestCredentialHygiene(t *testing.T) {
 	out = append(out, cdep, err)
 	_, err = cfg.ConfigStatus(ctx, e.target, "missing")
 	out = append(out, err)
-	_, err = mon.EvaluateGate(ctx, e.target, placement.Gate{Alarm: &placement.AlarmGate{Name: "missing"}})
+	_, err = mon.EvaluateGate(ctx, e.target, driver.Gate{Alarm: &driver.AlarmGate{Name: "missing"}})
 	out = append(out, err)
 	bad, _ := azurecontainerapps.New(badToken{}, opts)
 	_, err = bad.Deploy(ctx, driver.DeployRequest{Target: e.target, Image: azurefake.Image, Version: "v2"})

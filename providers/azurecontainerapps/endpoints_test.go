@@ -6,10 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/azurecontainerapps"
-	"github.com/meridian-deploy/meridian/providers/azurefake"
 	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/internal/azurefake"
 )
 
 // TestEndpointsPerBoundary: each boundary's driver calls its cloud's
@@ -22,7 +21,7 @@ func TestEndpointsPerBoundary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		target := placement.Target{Service: "billing", Environment: "prod", Cloud: "azure", Boundary: tc.Boundary, Region: tc.Region}
+		target := driver.Target{Service: "billing", Environment: "prod", Cloud: "azure", Boundary: tc.Boundary, Region: tc.Region}
 		if _, err := d.Status(context.Background(), target, "billing--v1"); d.ErrorCode(err) != driver.NotFound {
 			t.Fatalf("%s: Status: %v, want not-found from the recorder", tc.Boundary, err)
 		}

@@ -28,7 +28,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/monitor/armmonitor"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/azure"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
@@ -88,7 +87,7 @@ func New(cred azcore.TokenCredential, opts *Options) (*Driver, error) {
 func (d *Driver) ErrorCode(err error) driver.Code { return azure.ErrorCode(err) }
 
 // EvaluateGate observes an alarm or metric gate on t.
-func (d *Driver) EvaluateGate(ctx context.Context, t placement.Target, g placement.Gate) (driver.Observation, error) {
+func (d *Driver) EvaluateGate(ctx context.Context, t driver.Target, g driver.Gate) (driver.Observation, error) {
 	switch {
 	case g.Alarm != nil:
 		return d.alert(ctx, t, g.Alarm.Name)
@@ -104,7 +103,7 @@ var (
 	unhealthyStatus = map[string]bool{"unhealthy": true, "fired": true, "activated": true, "active": true}
 )
 
-func (d *Driver) alert(ctx context.Context, t placement.Target, template string) (driver.Observation, error) {
+func (d *Driver) alert(ctx context.Context, t driver.Target, template string) (driver.Observation, error) {
 	res, err := d.scope.Resource(t)
 	if err != nil {
 		return driver.Observation{}, err
@@ -145,7 +144,7 @@ func (d *Driver) alert(ctx context.Context, t placement.Target, template string)
 	return obs, nil
 }
 
-func (d *Driver) metric(ctx context.Context, t placement.Target, m *placement.MetricGate) (driver.Observation, error) {
+func (d *Driver) metric(ctx context.Context, t driver.Target, m *driver.MetricGate) (driver.Observation, error) {
 	healthy, ok := m.HealthyWhen()
 	if !ok {
 		return driver.Observation{}, driver.Errorf(driver.Invalid, "metric gate %s: unknown operator %q (want <, <=, > or >=)", m.Name, m.Op)

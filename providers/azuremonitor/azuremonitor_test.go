@@ -8,15 +8,14 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 
-	"github.com/meridian-deploy/meridian/placement"
-	"github.com/meridian-deploy/meridian/providers/azurefake"
 	"github.com/meridian-deploy/meridian/providers/azuremonitor"
 	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/internal/azurefake"
 )
 
-func newDriver(t *testing.T) (*azurefake.Harness, *azuremonitor.Driver, placement.Target) {
+func newDriver(t *testing.T) (*azurefake.Fixture, *azuremonitor.Driver, driver.Target) {
 	t.Helper()
-	h := azurefake.NewHarness("public", "westeurope")
+	h := azurefake.NewFixture("public", "westeurope")
 	t.Cleanup(h.Close)
 	d, err := azuremonitor.New(h.Credential, h.Options())
 	if err != nil {
@@ -29,7 +28,7 @@ func newDriver(t *testing.T) (*azurefake.Harness, *azuremonitor.Driver, placemen
 func TestMetricGate(t *testing.T) {
 	h, d, target := newDriver(t)
 	app := azurefake.AppID(target)
-	gate := placement.Gate{Name: "5xx", Metric: &placement.MetricGate{Name: "Microsoft.App/containerApps/Requests:Total", Op: "<", Threshold: 5}}
+	gate := driver.Gate{Name: "5xx", Metric: &driver.MetricGate{Name: "Microsoft.App/containerApps/Requests:Total", Op: "<", Threshold: 5}}
 	for _, tc := range []struct {
 		value *float64
 		want  driver.Health
@@ -49,17 +48,17 @@ func TestMetricGate(t *testing.T) {
 		}
 	}
 	h.Fake.SetMetric(app, "RestartCount", to.Ptr(0.0))
-	obs, err := d.EvaluateGate(context.Background(), target, placement.Gate{Metric: &placement.MetricGate{Name: "RestartCount:Maximum", Op: "<=", Threshold: 0}})
+	obs, err := d.EvaluateGate(context.Background(), target, driver.Gate{Metric: &driver.MetricGate{Name: "RestartCount:Maximum", Op: "<=", Threshold: 0}})
 	if err != nil || obs.Health != driver.Healthy || !strings.Contains(obs.Message, "Maximum RestartCount = 0") {
 		t.Errorf("restart count gate: %+v, %v", obs, err)
 	}
-	if _, err := d.EvaluateGate(context.Background(), target, placement.Gate{Metric: &placement.MetricGate{Name: "NoSuchMetric", Op: "<", Threshold: 1}}); d.ErrorCode(err) != driver.Invalid {
+	if _, err := d.EvaluateGate(context.Background(), target, driver.Gate{Metric: &driver.MetricGate{Name: "NoSuchMetric", Op: "<", Threshold: 1}}); d.ErrorCode(err) != driver.Invalid {
 		t.Errorf("unknown metric: %v (code %v), want invalid", err, d.ErrorCode(err))
 	}
-	if _, err := d.EvaluateGate(context.Background(), target, placement.Gate{Metric: &placement.MetricGate{Name: "Requests", Op: "=="}}); d.ErrorCode(err) != driver.Invalid {
+	if _, err := d.EvaluateGate(context.Background(), target, driver.Gate{Metric: &driver.MetricGate{Name: "Requests", Op: "=="}}); d.ErrorCode(err) != driver.Invalid {
 		t.Errorf("unknown operator: %v", err)
 	}
-	if _, err := d.EvaluateGate(context.Background(), target, placement.Gate{Name: "probe", HTTP: &placement.HTTPGate{Path: "/"}}); d.ErrorCode(err) != driver.Invalid {
+	if _, err := d.EvaluateGate(context.Background(), target, driver.Gate{Name: "probe", HTTP: &driver.HTTPGate{Path: "/"}}); d.ErrorCode(err) != driver.Invalid {
 		t.Errorf("http gate: %v", err)
 	}
 }
@@ -67,7 +66,7 @@ func TestMetricGate(t *testing.T) {
 // TestMetricResourceSetting reads a metric of another resource named by
 // the metricResource setting.
 func TestMetricResourceSetting(t *testing.T) {
-	h := azurefake.NewHarness("public", "westeurope")
+	h := azurefake.NewFixture("public", "westeurope")
 	defer h.Close()
 	opts := h.Options()
 	opts.Settings[azuremonitor.SettingMetricResource] = "/subscriptions/" + azurefake.Subscription + "/resourceGroups/shared/providers/Microsoft.Network/frontDoors/{service}-fd"
@@ -75,9 +74,9 @@ func TestMetricResourceSetting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	target := placement.Target{Service: "billing", Environment: "prod", Cloud: "azure", Boundary: "public", Region: "westeurope"}
+	target := driver.Target{Service: "billing", Environment: "prod", Cloud: "azure", Boundary: "public", Region: "westeurope"}
 	h.Fake.SetMetric("/subscriptions/"+azurefake.Subscription+"/resourceGroups/shared/providers/Microsoft.Network/frontDoors/billing-fd", "Percentage5XX", to.Ptr(0.5))
-	obs, err := d.EvaluateGate(context.Background(), target, placement.Gate{Metric: &placement.MetricGate{Name: "Percentage5XX", Op: "<", Threshold: 1}})
+	obs, err := d.EvaluateGate(context.Background(), target, driver.Gate{Metric: &driver.MetricGate{Name: "Percentage5XX", Op: "<", Threshold: 1}})
 	if err != nil || obs.Health != driver.Healthy {
 		t.Errorf("front door metric: %+v, %v", obs, err)
 	}
@@ -99,7 +98,7 @@ func TestAlertGate(t *testing.T) {
 }
 
 func TestAlertResourceGroupSetting(t *testing.T) {
-	h := azurefake.NewHarness("public", "westeurope")
+	h := azurefake.NewFixture("public", "westeurope")
 	defer h.Close()
 	opts := h.Options()
 	opts.Settings[azuremonitor.SettingAlertResourceGroup] = "alerts-{environment}"
@@ -107,9 +106,9 @@ func TestAlertResourceGroupSetting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	target := placement.Target{Service: "billing", Environment: "prod", Cloud: "azure", Boundary: "public", Region: "westeurope"}
+	target := driver.Target{Service: "billing", Environment: "prod", Cloud: "azure", Boundary: "public", Region: "westeurope"}
 	h.Fake.SetAlert(azurefake.Subscription, "alerts-prod", "billing-latency", azurefake.AlertHealthy)
-	obs, err := d.EvaluateGate(context.Background(), target, placement.Gate{Alarm: &placement.AlarmGate{Name: "{service}-latency"}})
+	obs, err := d.EvaluateGate(context.Background(), target, driver.Gate{Alarm: &driver.AlarmGate{Name: "{service}-latency"}})
 	if err != nil || obs.Health != driver.Healthy {
 		t.Errorf("alert in alerts-prod: %+v, %v", obs, err)
 	}
@@ -122,11 +121,11 @@ func TestEndpointsPerBoundary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		target := placement.Target{Service: "billing", Environment: "prod", Cloud: "azure", Boundary: tc.Boundary, Region: tc.Region}
-		if _, err := d.EvaluateGate(context.Background(), target, placement.Gate{Alarm: &placement.AlarmGate{Name: "{service}-5xx"}}); d.ErrorCode(err) != driver.NotFound {
+		target := driver.Target{Service: "billing", Environment: "prod", Cloud: "azure", Boundary: tc.Boundary, Region: tc.Region}
+		if _, err := d.EvaluateGate(context.Background(), target, driver.Gate{Alarm: &driver.AlarmGate{Name: "{service}-5xx"}}); d.ErrorCode(err) != driver.NotFound {
 			t.Fatalf("%s: %v", tc.Boundary, err)
 		}
-		if _, err := d.EvaluateGate(context.Background(), target, placement.Gate{Metric: &placement.MetricGate{Name: "Requests", Op: "<", Threshold: 1}}); d.ErrorCode(err) != driver.NotFound {
+		if _, err := d.EvaluateGate(context.Background(), target, driver.Gate{Metric: &driver.MetricGate{Name: "Requests", Op: "<", Threshold: 1}}); d.ErrorCode(err) != driver.NotFound {
 			t.Fatalf("%s: %v", tc.Boundary, err)
 		}
 		base := "https://" + tc.Host + "/subscriptions/" + azurefake.Subscription + "/"

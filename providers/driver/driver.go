@@ -1,18 +1,41 @@
-// Package driver defines the interfaces a cloud driver implements. Users
-// use the portable types in package providers, which wrap these; drivers
+// Package driver defines the interfaces a cloud driver implements, and
+// this package's doc comments are the contract each driver keeps. Users
+// use the portable type in package providers, which wraps these; drivers
 // return their SDK's raw errors and classify them with ErrorCode.
 //
 // A driver is written per cloud service (awsecs, gcprun, …), not per cloud.
 // Deployer is the one required capability; the others are optional and a
 // driver may implement any subset, checked with a type assertion or composed
 // by the portable type.
+//
+// The package is a leaf: it imports only the standard library, and its
+// Target, Gate and Sharding are the driver's view of the spec's types,
+// which the portable type converts once per call.
+//
+// Contracts every method keeps, beyond those written on it:
+//   - revisions are opaque strings: a caller passes back exactly what
+//     Deploy or ApplyConfig returned (or what Deployment.Previous named);
+//   - a call whose context is done fails promptly, with an error that
+//     wraps the context's error or that ErrorCode classifies as Canceled;
+//   - a throttled backend is either retried inside the driver or surfaces
+//     as code Throttled.
+//
+// Deadlines follow one rule. Canceled means the caller's context is done
+// (canceled, or its deadline passed): the caller is stopping and another
+// attempt belongs to whoever retries it. A deadline the driver or its SDK
+// set itself (a per-request timeout, a server's DEADLINE_EXCEEDED) while
+// the caller's context is live is Unavailable: the backend was too slow
+// and the call may succeed if tried again. ErrorCode cannot see the
+// caller's context, so it maps context.Canceled to Canceled and
+// context.DeadlineExceeded to Unavailable; the portable type reports
+// Canceled for any error returned once the caller's context is done.
 package driver
 
 import (
 	"context"
 	"fmt"
-
-	"github.com/meridian-deploy/meridian/placement"
+	"strings"
+	"time"
 )
 
 // Code classifies a driver error. Callers branch on codes, never on text.
@@ -27,7 +50,7 @@ const (
 	PermissionDenied             // credentials lack a permission
 	Invalid                      // the request can never succeed (bad image, bad config)
 	Failed                       // the rollout itself failed (circuit breaker, unhealthy revision)
-	Canceled                     // the context was canceled
+	Canceled                     // the caller's context is done (see the package doc for deadlines)
 )
 
 var codeNames = [...]string{"unknown", "not-found", "conflict", "throttled", "unavailable", "permission-denied", "invalid", "failed", "canceled"}
@@ -68,6 +91,84 @@ type ErrorCoder interface {
 	ErrorCode(error) Code
 }
 
+// Target is where a driver call acts: one service in one environment, on
+// one cloud boundary and region, and optionally one cell of it. Drivers
+// name their resources after its fields (see Expand).
+type Target struct {
+	Service     string `json:"service"`
+	Environment string `json:"environment"`
+	Cloud       string `json:"cloud"`
+	Boundary    string `json:"boundary"`
+	Region      string `json:"region"`
+	Cell        string `json:"cell,omitempty"`
+}
+
+// ID is the target's stable, human-readable identity:
+// service/environment/cloud/boundary/region[/cell].
+func (t Target) ID() string {
+	id := strings.Join([]string{t.Service, t.Environment, t.Cloud, t.Boundary, t.Region}, "/")
+	if t.Cell != "" {
+		id += "/" + t.Cell
+	}
+	return id
+}
+
+// Gate is a health check a GateEvaluator observes. Exactly one of HTTP,
+// Alarm and Metric is set; a driver that cannot evaluate the kind it is
+// given fails with code Invalid.
+type Gate struct {
+	Name   string
+	HTTP   *HTTPGate
+	Alarm  *AlarmGate
+	Metric *MetricGate
+}
+
+// HTTPGate probes an HTTP path on every instance of the target.
+type HTTPGate struct {
+	Path   string
+	Status int // expected status code (0: 200)
+}
+
+// AlarmGate is healthy while the named alarm is not firing. The name may
+// hold Expand's placeholders.
+type AlarmGate struct {
+	Name string
+}
+
+// MetricGate compares a metric, aggregated over Window, against a
+// threshold.
+type MetricGate struct {
+	Name      string
+	Op        string // "<", "<=", ">", ">="
+	Threshold float64
+	Window    time.Duration
+}
+
+// HealthyWhen returns the test a metric value must pass to be healthy
+// (value Op Threshold); ok is false when Op is not one of <, <=, >, >=.
+func (m MetricGate) HealthyWhen() (healthy func(value float64) bool, ok bool) {
+	t := m.Threshold
+	switch m.Op {
+	case "<":
+		return func(v float64) bool { return v < t }, true
+	case "<=":
+		return func(v float64) bool { return v <= t }, true
+	case ">":
+		return func(v float64) bool { return v > t }, true
+	case ">=":
+		return func(v float64) bool { return v >= t }, true
+	}
+	return nil, false
+}
+
+// Sharding says that a target's service is auto-sharded: which sharder
+// moves its shards, and how long a drain may take.
+type Sharding struct {
+	Sharder        string
+	MaxUnavailable int
+	DrainTimeout   time.Duration // 0: the driver's default
+}
+
 // State is the rollout state of a revision on a target.
 type State string
 
@@ -88,13 +189,13 @@ type Status struct {
 
 // DeployRequest asks for Image:Version to run on Target.
 type DeployRequest struct {
-	Target  placement.Target `json:"target"`
-	Image   string           `json:"image"`
-	Version string           `json:"version"`
+	Target  Target `json:"target"`
+	Image   string `json:"image"`
+	Version string `json:"version"`
 	// ChangeID identifies the release; drivers may record it on the revision.
-	ChangeID  string              `json:"changeId"`
-	Instances int                 `json:"instances"`
-	Sharding  *placement.Sharding `json:"sharding,omitempty"`
+	ChangeID  string    `json:"changeId"`
+	Instances int       `json:"instances"`
+	Sharding  *Sharding `json:"sharding,omitempty"`
 }
 
 // Deployment is what Deploy changed.
@@ -108,15 +209,25 @@ type Deployment struct {
 	Changed bool `json:"changed"`
 }
 
-// Deployer rolls versions out to targets. Deploy must be idempotent:
-// deploying the version that is already live (or rolling out) changes
-// nothing and reports the same revision.
+// Deployer rolls versions out to targets.
 type Deployer interface {
 	ErrorCoder
+	// Deploy starts rolling req.Image:req.Version out to req.Target and
+	// returns without waiting for it to be ready; progress is read with
+	// Status. It is idempotent: deploying the version that is already live
+	// (or rolling out) changes nothing, reports the same revision and
+	// Changed false. Previous is the revision that was live before,
+	// whoever deployed it, "" only when nothing ran on the target.
 	Deploy(ctx context.Context, req DeployRequest) (Deployment, error)
-	// Status reports the progress of revision on the target.
-	Status(ctx context.Context, t placement.Target, revision string) (Status, error)
-	// Rollback makes revision live again; progress is read with Status.
+	// Status reports the progress of revision on the target. A revision
+	// the target never had fails with code NotFound. A rollout that
+	// failed reports StateFailed with a non-empty Reason; a ready one
+	// reports StateReady with Ready == Desired > 0 (Desired 0 only for
+	// revision "", below).
+	Status(ctx context.Context, t Target, revision string) (Status, error)
+	// Rollback makes revision (one Status knows) live again; progress is
+	// read with Status. It is idempotent: rolling back to the live
+	// revision changes nothing.
 	//
 	// Rollback(ctx, t, "") undoes a first deploy: nothing was running on t
 	// before (Deployment.Previous was ""), so it removes what Meridian
@@ -126,23 +237,32 @@ type Deployer interface {
 	// (the target itself is gone) means the same. The next Deploy reports
 	// Previous "". A driver that cannot remove what it started returns an
 	// error with code Invalid, and the target is left as it is.
-	Rollback(ctx context.Context, t placement.Target, revision string) error
+	Rollback(ctx context.Context, t Target, revision string) error
 }
 
 // ConfigRequest asks for a config version to be applied to a target.
 type ConfigRequest struct {
-	Target  placement.Target `json:"target"`
-	Version string           `json:"version"`
-	Data    []byte           `json:"data"` // JSON document
+	Target  Target `json:"target"`
+	Version string `json:"version"`
+	Data    []byte `json:"data"` // JSON document
 }
 
-// Configurer delivers config versions. ApplyConfig is idempotent like Deploy.
+// Configurer delivers config versions.
 type Configurer interface {
 	ErrorCoder
+	// ApplyConfig starts delivering req.Version to req.Target and returns
+	// the config revision, without waiting; progress is read with
+	// ConfigStatus. It is idempotent like Deploy: applying the live
+	// version changes nothing and reports Changed false. Previous is the
+	// config revision live before, "" when the target had none.
 	ApplyConfig(ctx context.Context, req ConfigRequest) (Deployment, error)
-	ConfigStatus(ctx context.Context, t placement.Target, version string) (Status, error)
-	// RollbackConfig makes version the live config again.
-	RollbackConfig(ctx context.Context, t placement.Target, version string) error
+	// ConfigStatus reports the progress of a config revision on t, as
+	// Status does for a deploy: NotFound for a revision t never had,
+	// StateReady with Ready == Desired > 0 once it is live.
+	ConfigStatus(ctx context.Context, t Target, version string) (Status, error)
+	// RollbackConfig makes version the live config again; it is
+	// idempotent and its progress is read with ConfigStatus.
+	RollbackConfig(ctx context.Context, t Target, version string) error
 }
 
 // Health is a gate observation's verdict.
@@ -165,7 +285,12 @@ type Observation struct {
 // GateEvaluator evaluates health gates (HTTP probes, alarms, metrics).
 type GateEvaluator interface {
 	ErrorCoder
-	EvaluateGate(ctx context.Context, t placement.Target, g placement.Gate) (Observation, error)
+	// EvaluateGate observes g on t once and reports what the backend says
+	// now; it has no side effects. No data yet is HealthUnknown, not an
+	// error. A gate the driver cannot evaluate (a kind it does not
+	// evaluate, an unknown operator) fails with code Invalid; an alarm
+	// that does not exist, with NotFound.
+	EvaluateGate(ctx context.Context, t Target, g Gate) (Observation, error)
 }
 
 // Instance is one running instance of a service on a target.
@@ -179,19 +304,26 @@ type Instance struct {
 // Restarter lists and restarts individual instances, for shard-aware restarts.
 type Restarter interface {
 	ErrorCoder
-	Instances(ctx context.Context, t placement.Target) ([]Instance, error)
-	// RestartInstance restarts one instance in place; readiness is read with Instances.
-	RestartInstance(ctx context.Context, t placement.Target, id string) error
+	// Instances lists the instances running on t, none (not an error)
+	// when nothing runs.
+	Instances(ctx context.Context, t Target) ([]Instance, error)
+	// RestartInstance restarts one instance in place and returns without
+	// waiting; readiness is read with Instances. An id Instances does not
+	// list fails with code NotFound.
+	RestartInstance(ctx context.Context, t Target, id string) error
 }
 
 // Sharder moves an auto-sharded service's shards off an instance before it
 // restarts, and back after (a generic HTTP drain protocol, Dicer, …).
 type Sharder interface {
 	ErrorCoder
-	// Drain asks the sharder to move every shard off the instance.
-	Drain(ctx context.Context, t placement.Target, inst Instance) error
+	// Drain asks the sharder to move every shard off the instance and
+	// returns without waiting; progress is read with Owned. Draining a
+	// drained instance changes nothing.
+	Drain(ctx context.Context, t Target, inst Instance) error
 	// Owned reports how many shards the instance still owns.
-	Owned(ctx context.Context, t placement.Target, inst Instance) (int, error)
-	// Undrain lets the sharder assign shards to the instance again.
-	Undrain(ctx context.Context, t placement.Target, inst Instance) error
+	Owned(ctx context.Context, t Target, inst Instance) (int, error)
+	// Undrain lets the sharder assign shards to the instance again; it is
+	// idempotent like Drain.
+	Undrain(ctx context.Context, t Target, inst Instance) error
 }

@@ -1,14 +1,10 @@
 package driver
 
-import (
-	"strings"
-
-	"github.com/meridian-deploy/meridian/placement"
-)
+import "strings"
 
 // Expand fills a resource name template with a target's fields:
 // {service}, {environment}, {boundary}, {region} and {cell}.
-func Expand(template string, t placement.Target) string {
+func Expand(template string, t Target) string {
 	return strings.NewReplacer(
 		"{service}", t.Service,
 		"{environment}", t.Environment,

@@ -3,6 +3,13 @@
 // or faked backend and lets the suite steer that backend (fail a rollout,
 // trip a gate, throttle); RunConformanceTests does the rest.
 //
+// The suite calls the driver through the portable type,
+// providers.New(driver, opts), as go-cloud's drivertest calls a bucket
+// through blob.NewBucket: what it checks is what the rollout engine sees,
+// Meridian's own conversion and error wrapping included. The suite's own
+// tests run it on a minimal in-memory driver, and once on a deliberately
+// broken one to show that it fails.
+//
 // Every subtest gets a new Harness and a fresh target: a target the backend
 // knows, which may already run a revision Meridian did not deploy (a team
 // adopting Meridian for a running service). A harness whose targets run one
@@ -10,7 +17,7 @@
 // by polling Status with a short interval until a condition holds (bounded by
 // AwaitTimeout), so a fake may be instant or model progress over time.
 //
-// Contracts the suite checks beyond the driver package's doc comments:
+// The suite checks the contracts the driver package's doc comments state:
 //   - revisions are opaque strings; the suite passes back exactly what
 //     Deploy (or ApplyConfig) returned, or what LiveRevision named;
 //   - Deploy's Previous is the revision that was live before it, whoever
@@ -20,8 +27,7 @@
 //   - Status of a revision the target never had fails with code NotFound;
 //   - a rollout that fails ends in StateFailed with a non-empty Reason;
 //   - once a revision is ready, Ready == Desired > 0;
-//   - a canceled context makes a call fail promptly with code Canceled or an
-//     error wrapping context.Canceled;
+//   - a canceled context makes a call fail promptly with code Canceled;
 //   - a throttled backend either surfaces code Throttled or is retried
 //     inside the driver.
 package drivertest
@@ -34,6 +40,7 @@ import (
 	"time"
 
 	"github.com/meridian-deploy/meridian/placement"
+	"github.com/meridian-deploy/meridian/providers"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
@@ -46,17 +53,17 @@ type Harness interface {
 	// Target returns a fresh target the backend knows, with nothing deployed
 	// by Meridian yet; it may already run a revision Meridian did not
 	// deploy, which the harness then names with LiveRevisionHarness.
-	Target(ctx context.Context) (placement.Target, error)
+	Target(ctx context.Context) (driver.Target, error)
 	// Image is an artifact image the backend accepts; any version tag works.
 	Image() string
 	// FailVersion makes every later rollout of version on t fail the way the
 	// cloud reports it (a tripped circuit breaker, an unhealthy revision).
 	// The suite's failing versions always contain "bad".
-	FailVersion(t placement.Target, version string)
+	FailVersion(t driver.Target, version string)
 	// Gate returns a gate the backend can evaluate on t, and SetHealth sets
 	// what it reports from then on.
-	Gate(t placement.Target) placement.Gate
-	SetHealth(t placement.Target, h driver.Health)
+	Gate(t driver.Target) driver.Gate
+	SetHealth(t driver.Target, h driver.Health)
 	// Throttle makes the backend answer the next n requests with its
 	// throttling error.
 	Throttle(n int)
@@ -71,7 +78,7 @@ type Harness interface {
 type LiveRevisionHarness interface {
 	// LiveRevision is the revision t runs now, as the driver names
 	// revisions; "" when it runs nothing.
-	LiveRevision(t placement.Target) string
+	LiveRevision(t driver.Target) string
 }
 
 // ConfigHarness is implemented by harnesses whose driver delivers config.
@@ -138,7 +145,8 @@ func RunConformanceTests(t *testing.T, newHarness HarnessMaker) {
 			if err != nil {
 				t.Fatalf("target: %v", err)
 			}
-			s := &suite{ctx: ctx, h: h, d: d, target: tgt}
+			s := &suite{ctx: ctx, h: h, d: d, target: tgt, spec: specTarget(tgt)}
+			s.p = providers.New(d, s.options(t))
 			if lh, ok := h.(LiveRevisionHarness); ok {
 				s.initial = lh.LiveRevision(tgt)
 			}
@@ -147,20 +155,80 @@ func RunConformanceTests(t *testing.T, newHarness HarnessMaker) {
 	}
 }
 
-// suite is one subtest's driver, harness and fresh target.
+// suite is one subtest's driver, the Provider wrapping it, its harness and
+// a fresh target.
 type suite struct {
 	ctx    context.Context
 	h      Harness
 	d      driver.Deployer
-	target placement.Target
+	p      *providers.Provider
+	target driver.Target    // as the harness knows it
+	spec   placement.Target // as the Provider is called with it
+	// configs, gates and restarts tell which optional capabilities the
+	// Provider has.
+	configs, gates, restarts bool
 	// initial is the revision the target ran before the suite deployed to
 	// it, "" for none.
 	initial string
 }
 
-func (s *suite) request(version string) driver.DeployRequest {
-	return driver.DeployRequest{
-		Target:    s.target,
+// specTarget is t as the spec names it.
+func specTarget(t driver.Target) placement.Target { return placement.Target(t) }
+
+// specGate is g as the spec writes it, for the Provider to convert back.
+func specGate(g driver.Gate) placement.Gate {
+	sg := placement.Gate{Name: g.Name}
+	if g.HTTP != nil {
+		http := placement.HTTPGate(*g.HTTP)
+		sg.HTTP = &http
+	}
+	if g.Alarm != nil {
+		alarm := placement.AlarmGate(*g.Alarm)
+		sg.Alarm = &alarm
+	}
+	if m := g.Metric; m != nil {
+		sg.Metric = &placement.MetricGate{Name: m.Name, Op: m.Op, Threshold: m.Threshold, Window: placement.Duration(m.Window)}
+	}
+	return sg
+}
+
+// options are the Provider's optional capabilities: those the harness
+// builds, else those of the deployer (which providers.New finds itself).
+func (s *suite) options(t *testing.T) *providers.Options {
+	var opts providers.Options
+	if ch, ok := s.h.(ConfigHarness); ok {
+		c, err := ch.Configurer(s.ctx)
+		if err != nil {
+			t.Fatalf("configurer: %v", err)
+		}
+		opts.Configurer = c
+	}
+	if gh, ok := s.h.(GateHarness); ok {
+		g, err := gh.GateEvaluator(s.ctx)
+		if err != nil {
+			t.Fatalf("gate evaluator: %v", err)
+		}
+		opts.Gates = g
+	}
+	if rh, ok := s.h.(RestartHarness); ok {
+		r, err := rh.Restarter(s.ctx)
+		if err != nil {
+			t.Fatalf("restarter: %v", err)
+		}
+		opts.Restarter = r
+	}
+	_, configures := s.d.(driver.Configurer)
+	_, evaluates := s.d.(driver.GateEvaluator)
+	_, restarts := s.d.(driver.Restarter)
+	s.configs = opts.Configurer != nil || configures
+	s.gates = opts.Gates != nil || evaluates
+	s.restarts = opts.Restarter != nil || restarts
+	return &opts
+}
+
+func (s *suite) request(version string) providers.DeployRequest {
+	return providers.DeployRequest{
+		Target:    s.spec,
 		Image:     s.h.Image(),
 		Version:   version,
 		ChangeID:  "conformance-" + version,
@@ -170,9 +238,9 @@ func (s *suite) request(version string) driver.DeployRequest {
 
 func (s *suite) deploy(t *testing.T, version string) driver.Deployment {
 	t.Helper()
-	dep, err := s.d.Deploy(s.ctx, s.request(version))
+	dep, err := s.p.Deploy(s.ctx, s.request(version))
 	if err != nil {
-		t.Fatalf("Deploy(%s): %v (code %v)", version, err, s.d.ErrorCode(err))
+		t.Fatalf("Deploy(%s): %v (code %v)", version, err, providers.Code(err))
 	}
 	if dep.Revision == "" {
 		t.Fatalf("Deploy(%s) reported an empty revision", version)
@@ -187,9 +255,9 @@ func (s *suite) awaitStatus(t *testing.T, revision string) driver.Status {
 	t.Helper()
 	var last driver.Status
 	await(t, s.ctx, "rollout of "+revision+" to finish", func() (bool, error) {
-		st, err := s.d.Status(s.ctx, s.target, revision)
+		st, err := s.p.Status(s.ctx, s.spec, revision)
 		if err != nil {
-			return false, fmt.Errorf("Status(%s): %w (code %v)", revision, err, s.d.ErrorCode(err))
+			return false, fmt.Errorf("Status(%s): %w (code %v)", revision, err, providers.Code(err))
 		}
 		if st.Revision != revision {
 			return false, fmt.Errorf("Status(%s) reported revision %q", revision, st.Revision)
@@ -284,7 +352,7 @@ func testStatusProgressThenReady(t *testing.T, s *suite) {
 	dep := s.deploy(t, "v1")
 	var states []driver.State
 	await(t, s.ctx, "v1 to be ready", func() (bool, error) {
-		st, err := s.d.Status(s.ctx, s.target, dep.Revision)
+		st, err := s.p.Status(s.ctx, s.spec, dep.Revision)
 		if err != nil {
 			return false, fmt.Errorf("Status(%s): %w", dep.Revision, err)
 		}
@@ -307,7 +375,7 @@ func testStatusProgressThenReady(t *testing.T, s *suite) {
 	})
 	t.Logf("states seen: %v", states)
 	// Once ready, a revision stays ready.
-	st, err := s.d.Status(s.ctx, s.target, dep.Revision)
+	st, err := s.p.Status(s.ctx, s.spec, dep.Revision)
 	if err != nil || st.State != driver.StateReady {
 		t.Fatalf("Status after ready = %+v, %v; want ready", st, err)
 	}
@@ -329,7 +397,7 @@ func testFailedRollout(t *testing.T, s *suite) {
 	}
 	t.Logf("failure reason: %s", st.Reason)
 	// The failed rollout is recovered the way the workflow does it.
-	if err := s.d.Rollback(s.ctx, s.target, good.Revision); err != nil {
+	if err := s.p.Rollback(s.ctx, s.spec, good.Revision); err != nil {
 		t.Fatalf("Rollback(%s): %v", good.Revision, err)
 	}
 	s.awaitReady(t, good.Revision)
@@ -338,12 +406,12 @@ func testFailedRollout(t *testing.T, s *suite) {
 func testRollback(t *testing.T, s *suite) {
 	first := s.deployReady(t, "v1")
 	second := s.deployReady(t, "v2")
-	if err := s.d.Rollback(s.ctx, s.target, first.Revision); err != nil {
-		t.Fatalf("Rollback(%s): %v (code %v)", first.Revision, err, s.d.ErrorCode(err))
+	if err := s.p.Rollback(s.ctx, s.spec, first.Revision); err != nil {
+		t.Fatalf("Rollback(%s): %v (code %v)", first.Revision, err, providers.Code(err))
 	}
 	s.awaitReady(t, first.Revision)
 	// Rolling back to the live revision again is harmless.
-	if err := s.d.Rollback(s.ctx, s.target, first.Revision); err != nil {
+	if err := s.p.Rollback(s.ctx, s.spec, first.Revision); err != nil {
 		t.Fatalf("second Rollback(%s): %v", first.Revision, err)
 	}
 	s.awaitReady(t, first.Revision)
@@ -368,8 +436,8 @@ func testRollbackOfFirstDeploy(t *testing.T, s *suite) {
 		if dep.Previous != s.initial {
 			t.Fatalf("Deploy = %+v, want previous %q (the revision live before)", dep, s.initial)
 		}
-		if err := s.d.Rollback(s.ctx, s.target, dep.Previous); err != nil {
-			t.Fatalf("Rollback(%s): %v (code %v)", dep.Previous, err, s.d.ErrorCode(err))
+		if err := s.p.Rollback(s.ctx, s.spec, dep.Previous); err != nil {
+			t.Fatalf("Rollback(%s): %v (code %v)", dep.Previous, err, providers.Code(err))
 		}
 		s.awaitReady(t, s.initial)
 	}
@@ -392,21 +460,21 @@ func testRollbackOfFirstDeployRemovesIt(t *testing.T, s *suite) {
 		t.Skip("the harness's targets run a revision before the first deploy")
 	}
 	s.deployReady(t, "v1")
-	if err := s.d.Rollback(s.ctx, s.target, ""); s.d.ErrorCode(err) == driver.Invalid {
+	if err := s.p.Rollback(s.ctx, s.spec, ""); providers.Code(err) == driver.Invalid {
 		t.Logf("the driver cannot undo a first deploy (code invalid): %v", err)
 		return
 	} else if err != nil {
-		t.Fatalf(`Rollback(""): %v (code %v), want success or invalid`, err, s.d.ErrorCode(err))
+		t.Fatalf(`Rollback(""): %v (code %v), want success or invalid`, err, providers.Code(err))
 	}
 	var last driver.Status
 	await(t, s.ctx, "the first deploy to be removed", func() (bool, error) {
-		st, err := s.d.Status(s.ctx, s.target, "")
-		if s.d.ErrorCode(err) == driver.NotFound {
+		st, err := s.p.Status(s.ctx, s.spec, "")
+		if providers.Code(err) == driver.NotFound {
 			last = driver.Status{State: driver.StateReady}
 			return true, nil
 		}
 		if err != nil {
-			return false, fmt.Errorf(`Status(""): %w (code %v)`, err, s.d.ErrorCode(err))
+			return false, fmt.Errorf(`Status(""): %w (code %v)`, err, providers.Code(err))
 		}
 		last = st
 		return st.State != driver.StateProgressing, nil
@@ -421,27 +489,14 @@ func testRollbackOfFirstDeployRemovesIt(t *testing.T, s *suite) {
 	s.awaitReady(t, dep.Revision)
 }
 
-// configurer returns the driver's Configurer, or nil.
-func (s *suite) configurer(t *testing.T) driver.Configurer {
-	if ch, ok := s.h.(ConfigHarness); ok {
-		c, err := ch.Configurer(s.ctx)
-		if err != nil {
-			t.Fatalf("configurer: %v", err)
-		}
-		return c
-	}
-	c, _ := s.d.(driver.Configurer)
-	return c
-}
-
 // awaitConfig waits for config revision to be live and checks it is ready.
-func (s *suite) awaitConfig(t *testing.T, c driver.Configurer, revision string) {
+func (s *suite) awaitConfig(t *testing.T, revision string) {
 	t.Helper()
 	var last driver.Status
 	await(t, s.ctx, "config "+revision+" to be applied", func() (bool, error) {
-		st, err := c.ConfigStatus(s.ctx, s.target, revision)
+		st, err := s.p.ConfigStatus(s.ctx, s.spec, revision)
 		if err != nil {
-			return false, fmt.Errorf("ConfigStatus(%s): %w (code %v)", revision, err, c.ErrorCode(err))
+			return false, fmt.Errorf("ConfigStatus(%s): %w (code %v)", revision, err, providers.Code(err))
 		}
 		last = st
 		return st.State != driver.StateProgressing, nil
@@ -452,16 +507,15 @@ func (s *suite) awaitConfig(t *testing.T, c driver.Configurer, revision string) 
 }
 
 func testConfig(t *testing.T, s *suite) {
-	c := s.configurer(t)
-	if c == nil {
+	if !s.configs {
 		t.Skip("driver does not deliver config")
 	}
 	s.deployReady(t, "v1")
 	apply := func(version, doc string) driver.Deployment {
 		t.Helper()
-		dep, err := c.ApplyConfig(s.ctx, driver.ConfigRequest{Target: s.target, Version: version, Data: []byte(doc)})
+		dep, err := s.p.ApplyConfig(s.ctx, providers.ConfigRequest{Target: s.spec, Version: version, Data: []byte(doc)})
 		if err != nil {
-			t.Fatalf("ApplyConfig(%s): %v (code %v)", version, err, c.ErrorCode(err))
+			t.Fatalf("ApplyConfig(%s): %v (code %v)", version, err, providers.Code(err))
 		}
 		if dep.Revision == "" {
 			t.Fatalf("ApplyConfig(%s) reported an empty revision", version)
@@ -472,7 +526,7 @@ func testConfig(t *testing.T, s *suite) {
 	if c1.Previous != "" || !c1.Changed {
 		t.Fatalf("first ApplyConfig = %+v, want previous \"\" and changed", c1)
 	}
-	s.awaitConfig(t, c, c1.Revision)
+	s.awaitConfig(t, c1.Revision)
 	if again := apply("c1", `{"greeting":"hello","maxConnections":100}`); again.Changed || again.Revision != c1.Revision {
 		t.Fatalf("ApplyConfig of live c1 = %+v, want unchanged revision %q", again, c1.Revision)
 	}
@@ -480,32 +534,18 @@ func testConfig(t *testing.T, s *suite) {
 	if c2.Previous != c1.Revision || !c2.Changed || c2.Revision == c1.Revision {
 		t.Fatalf("ApplyConfig(c2) = %+v, want a new revision with previous %q", c2, c1.Revision)
 	}
-	s.awaitConfig(t, c, c2.Revision)
-	if err := c.RollbackConfig(s.ctx, s.target, c1.Revision); err != nil {
-		t.Fatalf("RollbackConfig(%s): %v (code %v)", c1.Revision, err, c.ErrorCode(err))
+	s.awaitConfig(t, c2.Revision)
+	if err := s.p.RollbackConfig(s.ctx, s.spec, c1.Revision); err != nil {
+		t.Fatalf("RollbackConfig(%s): %v (code %v)", c1.Revision, err, providers.Code(err))
 	}
-	s.awaitConfig(t, c, c1.Revision)
-	if _, err := c.ConfigStatus(s.ctx, s.target, "no-such-config"); c.ErrorCode(err) != driver.NotFound {
-		t.Fatalf("ConfigStatus of an unknown version: err %v (code %v), want not-found", err, c.ErrorCode(err))
+	s.awaitConfig(t, c1.Revision)
+	if _, err := s.p.ConfigStatus(s.ctx, s.spec, "no-such-config"); providers.Code(err) != driver.NotFound {
+		t.Fatalf("ConfigStatus of an unknown version: err %v (code %v), want not-found", err, providers.Code(err))
 	}
-}
-
-// gateEvaluator returns the driver's GateEvaluator, or nil.
-func (s *suite) gateEvaluator(t *testing.T) driver.GateEvaluator {
-	if gh, ok := s.h.(GateHarness); ok {
-		g, err := gh.GateEvaluator(s.ctx)
-		if err != nil {
-			t.Fatalf("gate evaluator: %v", err)
-		}
-		return g
-	}
-	g, _ := s.d.(driver.GateEvaluator)
-	return g
 }
 
 func testGates(t *testing.T, s *suite) {
-	g := s.gateEvaluator(t)
-	if g == nil {
+	if !s.gates {
 		t.Skip("driver does not evaluate gates")
 	}
 	s.deployReady(t, "v1")
@@ -514,9 +554,9 @@ func testGates(t *testing.T, s *suite) {
 		s.h.SetHealth(s.target, want)
 		var last driver.Observation
 		await(t, s.ctx, fmt.Sprintf("gate %s to report %s", gate.Name, want), func() (bool, error) {
-			obs, err := g.EvaluateGate(s.ctx, s.target, gate)
+			obs, err := s.p.EvaluateGate(s.ctx, s.spec, specGate(gate))
 			if err != nil {
-				return false, fmt.Errorf("EvaluateGate: %w (code %v)", err, g.ErrorCode(err))
+				return false, fmt.Errorf("EvaluateGate: %w (code %v)", err, providers.Code(err))
 			}
 			last = obs
 			return obs.Health == want, nil
@@ -531,11 +571,11 @@ func testThrottled(t *testing.T, s *suite) {
 	var throttled int
 	await(t, s.ctx, "Deploy to succeed after throttling", func() (bool, error) {
 		var err error
-		dep, err = s.d.Deploy(s.ctx, s.request("v1"))
+		dep, err = s.p.Deploy(s.ctx, s.request("v1"))
 		if err == nil {
 			return true, nil
 		}
-		if code := s.d.ErrorCode(err); code != driver.Throttled {
+		if code := providers.Code(err); code != driver.Throttled {
 			return false, fmt.Errorf("deploying on a throttling backend: %v (code %v), want throttled or success", err, code)
 		}
 		if throttled++; throttled > 10 {
@@ -548,12 +588,12 @@ func testThrottled(t *testing.T, s *suite) {
 }
 
 func testErrorCodes(t *testing.T, s *suite) {
-	if _, err := s.d.Status(s.ctx, s.target, "no-such-revision"); s.d.ErrorCode(err) != driver.NotFound {
-		t.Fatalf("Status on a target before the first deploy: err %v (code %v), want not-found", err, s.d.ErrorCode(err))
+	if _, err := s.p.Status(s.ctx, s.spec, "no-such-revision"); providers.Code(err) != driver.NotFound {
+		t.Fatalf("Status on a target before the first deploy: err %v (code %v), want not-found", err, providers.Code(err))
 	}
 	s.deployReady(t, "v1")
-	if _, err := s.d.Status(s.ctx, s.target, "no-such-revision"); s.d.ErrorCode(err) != driver.NotFound {
-		t.Fatalf("Status of an unknown revision: err %v (code %v), want not-found", err, s.d.ErrorCode(err))
+	if _, err := s.p.Status(s.ctx, s.spec, "no-such-revision"); providers.Code(err) != driver.NotFound {
+		t.Fatalf("Status of an unknown revision: err %v (code %v), want not-found", err, providers.Code(err))
 	}
 	if code := s.d.ErrorCode(errors.New("some unrelated error")); code.Retryable() && code != driver.Unknown {
 		t.Fatalf("an unrelated error maps to %v, want unknown or a permanent code", code)
@@ -572,21 +612,21 @@ func testCanceled(t *testing.T, s *suite) {
 		if err == nil {
 			t.Fatalf("%s with a canceled context succeeded", call)
 		}
-		if s.d.ErrorCode(err) != driver.Canceled && !errors.Is(err, context.Canceled) {
-			t.Fatalf("%s with a canceled context: %v (code %v), want canceled", call, err, s.d.ErrorCode(err))
+		if providers.Code(err) != driver.Canceled {
+			t.Fatalf("%s with a canceled context: %v (code %v), want canceled", call, err, providers.Code(err))
 		}
 		if took > promptly {
 			t.Fatalf("%s with a canceled context took %v", call, took)
 		}
 	}
 	start := time.Now()
-	_, err := s.d.Deploy(ctx, s.request("v2"))
+	_, err := s.p.Deploy(ctx, s.request("v2"))
 	check("Deploy", err, time.Since(start))
 	start = time.Now()
-	_, err = s.d.Status(ctx, s.target, dep.Revision)
+	_, err = s.p.Status(ctx, s.spec, dep.Revision)
 	check("Status", err, time.Since(start))
 	start = time.Now()
-	err = s.d.Rollback(ctx, s.target, dep.Revision)
+	err = s.p.Rollback(ctx, s.spec, dep.Revision)
 	check("Rollback", err, time.Since(start))
 	// The canceled calls changed nothing: v1 is still live.
 	again := s.deploy(t, "v1")
@@ -595,31 +635,17 @@ func testCanceled(t *testing.T, s *suite) {
 	}
 }
 
-// restarter returns the driver's Restarter, or nil.
-func (s *suite) restarter(t *testing.T) driver.Restarter {
-	if rh, ok := s.h.(RestartHarness); ok {
-		r, err := rh.Restarter(s.ctx)
-		if err != nil {
-			t.Fatalf("restarter: %v", err)
-		}
-		return r
-	}
-	r, _ := s.d.(driver.Restarter)
-	return r
-}
-
 func testRestartInstance(t *testing.T, s *suite) {
-	r := s.restarter(t)
-	if r == nil {
+	if !s.restarts {
 		t.Skip("driver does not restart instances")
 	}
 	dep := s.deployReady(t, "v1")
 	var list []driver.Instance
 	await(t, s.ctx, "every instance to be listed ready", func() (bool, error) {
 		var err error
-		list, err = r.Instances(s.ctx, s.target)
+		list, err = s.p.Instances(s.ctx, s.spec)
 		if err != nil {
-			return false, fmt.Errorf("listing instances: %w (code %v)", err, r.ErrorCode(err))
+			return false, fmt.Errorf("listing instances: %w (code %v)", err, providers.Code(err))
 		}
 		if len(list) == 0 {
 			return false, nil
@@ -635,11 +661,11 @@ func testRestartInstance(t *testing.T, s *suite) {
 		return true, nil
 	})
 	id := list[0].ID
-	if err := r.RestartInstance(s.ctx, s.target, id); err != nil {
-		t.Fatalf("RestartInstance(%s): %v (code %v)", id, err, r.ErrorCode(err))
+	if err := s.p.RestartInstance(s.ctx, s.spec, id); err != nil {
+		t.Fatalf("RestartInstance(%s): %v (code %v)", id, err, providers.Code(err))
 	}
 	await(t, s.ctx, "instance "+id+" to come back ready", func() (bool, error) {
-		list, err := r.Instances(s.ctx, s.target)
+		list, err := s.p.Instances(s.ctx, s.spec)
 		if err != nil {
 			return false, fmt.Errorf("listing instances: %w", err)
 		}
@@ -650,7 +676,7 @@ func testRestartInstance(t *testing.T, s *suite) {
 		}
 		return false, nil
 	})
-	if err := r.RestartInstance(s.ctx, s.target, "no-such-instance"); r.ErrorCode(err) != driver.NotFound {
-		t.Fatalf("RestartInstance of an unknown instance: err %v (code %v), want not-found", err, r.ErrorCode(err))
+	if err := s.p.RestartInstance(s.ctx, s.spec, "no-such-instance"); providers.Code(err) != driver.NotFound {
+		t.Fatalf("RestartInstance of an unknown instance: err %v (code %v), want not-found", err, providers.Code(err))
 	}
 }

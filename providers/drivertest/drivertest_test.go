@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
@@ -25,6 +26,48 @@ func TestConformance(t *testing.T) {
 func TestConformanceOnRunningTargets(t *testing.T) {
 	RunConformanceTests(t, newMemHarness(true))
 }
+
+// TestBrokenDriverFailsTheSuite shows the suite can fail: it runs the
+// suite on memDriver with an ErrorCode that classifies nothing (so
+// NotFound is never reported) in a child process of this test binary, and
+// expects that run to fail in ErrorCodes and to pass where codes do not
+// matter.
+func TestBrokenDriverFailsTheSuite(t *testing.T) {
+	if os.Getenv(brokenEnv) != "" {
+		RunConformanceTests(t, func(ctx context.Context, t *testing.T) (Harness, error) {
+			h, err := newMemHarness(false)(ctx, t)
+			return brokenHarness{h.(*memHarness)}, err
+		})
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenDriverFailsTheSuite$", "-test.v")
+	cmd.Env = append(os.Environ(), brokenEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("the suite passed a driver that reports no error codes:\n%s", out)
+	}
+	for _, want := range []string{"--- FAIL: TestBrokenDriverFailsTheSuite/ErrorCodes", "--- PASS: TestBrokenDriverFailsTheSuite/DeployReportsPrevious"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the run on the broken driver lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// brokenEnv tells the child process of TestBrokenDriverFailsTheSuite to
+// run the suite on the broken driver.
+const brokenEnv = "DRIVERTEST_BROKEN_DRIVER"
+
+// brokenHarness serves misclassifying, a memDriver whose ErrorCode
+// classifies nothing.
+type brokenHarness struct{ *memHarness }
+
+func (h brokenHarness) Deployer(context.Context) (driver.Deployer, error) {
+	return misclassifying{h.d}, nil
+}
+
+type misclassifying struct{ *memDriver }
+
+func (misclassifying) ErrorCode(error) driver.Code { return driver.Unknown }
 
 func newMemHarness(running bool) HarnessMaker {
 	return func(context.Context, *testing.T) (Harness, error) {
@@ -78,7 +121,7 @@ func (d *memDriver) enter(ctx context.Context) error {
 	return nil
 }
 
-func (d *memDriver) target(t placement.Target) *memTarget {
+func (d *memDriver) target(t driver.Target) *memTarget {
 	mt := d.targets[t.ID()]
 	if mt == nil {
 		mt = &memTarget{polls: map[string]int{}, health: driver.Healthy}
@@ -110,7 +153,7 @@ func revIndex(rev string) int {
 	return n - 1
 }
 
-func (d *memDriver) Status(ctx context.Context, t placement.Target, rev string) (driver.Status, error) {
+func (d *memDriver) Status(ctx context.Context, t driver.Target, rev string) (driver.Status, error) {
 	if err := d.enter(ctx); err != nil {
 		return driver.Status{}, err
 	}
@@ -134,7 +177,7 @@ func (d *memDriver) Status(ctx context.Context, t placement.Target, rev string) 
 	return st, nil
 }
 
-func (d *memDriver) Rollback(ctx context.Context, t placement.Target, rev string) error {
+func (d *memDriver) Rollback(ctx context.Context, t driver.Target, rev string) error {
 	if err := d.enter(ctx); err != nil {
 		return err
 	}
@@ -147,7 +190,7 @@ func (d *memDriver) Rollback(ctx context.Context, t placement.Target, rev string
 	return nil
 }
 
-func (d *memDriver) EvaluateGate(ctx context.Context, t placement.Target, g placement.Gate) (driver.Observation, error) {
+func (d *memDriver) EvaluateGate(ctx context.Context, t driver.Target, g driver.Gate) (driver.Observation, error) {
 	if err := d.enter(ctx); err != nil {
 		return driver.Observation{}, err
 	}
@@ -164,11 +207,11 @@ type memHarness struct {
 
 func (h *memHarness) Deployer(context.Context) (driver.Deployer, error) { return h.d, nil }
 
-func (h *memHarness) Target(context.Context) (placement.Target, error) {
+func (h *memHarness) Target(context.Context) (driver.Target, error) {
 	h.d.mu.Lock()
 	defer h.d.mu.Unlock()
 	h.d.nextTgt++
-	t := placement.Target{Service: "svc", Environment: "test", Cloud: "mem", Boundary: "public", Region: fmt.Sprintf("r%d", h.d.nextTgt)}
+	t := driver.Target{Service: "svc", Environment: "test", Cloud: "mem", Boundary: "public", Region: fmt.Sprintf("r%d", h.d.nextTgt)}
 	if h.running {
 		mt := h.d.target(t)
 		mt.revisions, mt.live = []string{"bootstrap"}, "rev-1"
@@ -176,7 +219,7 @@ func (h *memHarness) Target(context.Context) (placement.Target, error) {
 	return t, nil
 }
 
-func (h *memHarness) LiveRevision(t placement.Target) string {
+func (h *memHarness) LiveRevision(t driver.Target) string {
 	h.d.mu.Lock()
 	defer h.d.mu.Unlock()
 	return h.d.target(t).live
@@ -184,7 +227,7 @@ func (h *memHarness) LiveRevision(t placement.Target) string {
 
 func (h *memHarness) Image() string { return "mem/svc" }
 
-func (h *memHarness) FailVersion(_ placement.Target, version string) {
+func (h *memHarness) FailVersion(_ driver.Target, version string) {
 	if !strings.Contains(version, "bad") {
 		panic("suite fails only versions containing bad")
 	}
@@ -193,11 +236,11 @@ func (h *memHarness) FailVersion(_ placement.Target, version string) {
 	h.d.bad[version] = true
 }
 
-func (h *memHarness) Gate(placement.Target) placement.Gate {
-	return placement.Gate{Name: "mem", Alarm: &placement.AlarmGate{Name: "mem"}}
+func (h *memHarness) Gate(driver.Target) driver.Gate {
+	return driver.Gate{Name: "mem", Alarm: &driver.AlarmGate{Name: "mem"}}
 }
 
-func (h *memHarness) SetHealth(t placement.Target, health driver.Health) {
+func (h *memHarness) SetHealth(t driver.Target, health driver.Health) {
 	h.d.mu.Lock()
 	defer h.d.mu.Unlock()
 	h.d.target(t).health = health

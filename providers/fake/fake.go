@@ -4,6 +4,10 @@
 // inject failures per target, and records every call in order so a test
 // can assert what happened (rollback order, no target deployed twice).
 // It is safe for concurrent use.
+//
+// Unlike the over-the-wire fakes under providers/internal, this package is
+// public on purpose, like go-cloud's memblob: code that calls a
+// providers.Provider may test against providers.New(fake.New(nil), nil).
 package fake
 
 import (
@@ -13,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
@@ -155,8 +158,14 @@ func (d *Driver) resize(id string, s *target, n int) {
 	s.instances = s.instances[:n]
 }
 
+// TargetID is a target as the setup methods below take it: a
+// placement.Target (what a test of the rollout engine holds) or a
+// driver.Target (what a driver's test holds), whose ID keys the fake's
+// state. The two name a target with the same ID.
+type TargetID interface{ ID() string }
+
 // SetLive makes revision live on the target, as if deployed before the test.
-func (d *Driver) SetLive(t placement.Target, revision string) {
+func (d *Driver) SetLive(t TargetID, revision string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := d.target(t.ID())
@@ -167,28 +176,28 @@ func (d *Driver) SetLive(t placement.Target, revision string) {
 }
 
 // SetConfig makes config version live on the target, as if applied before the test.
-func (d *Driver) SetConfig(t placement.Target, version string) {
+func (d *Driver) SetConfig(t TargetID, version string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.target(t.ID()).config = version
 }
 
 // SetFaults replaces the faults injected on t.
-func (d *Driver) SetFaults(t placement.Target, f Faults) {
+func (d *Driver) SetFaults(t TargetID, f Faults) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.target(t.ID()).faults = f
 }
 
 // FailVersion makes every later rollout of version on t fail to become ready.
-func (d *Driver) FailVersion(t placement.Target, version string) {
+func (d *Driver) FailVersion(t TargetID, version string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.failing[t.ID()+"@"+version] = true
 }
 
 // SetHealth sets what t's gates report from now on.
-func (d *Driver) SetHealth(t placement.Target, h driver.Health) {
+func (d *Driver) SetHealth(t TargetID, h driver.Health) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.target(t.ID()).faults.Health = h
@@ -202,7 +211,7 @@ func (d *Driver) Throttle(n int) {
 }
 
 // Live returns the live revision and config version of t.
-func (d *Driver) Live(t placement.Target) (revision, config string) {
+func (d *Driver) Live(t TargetID) (revision, config string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := d.target(t.ID())
@@ -261,7 +270,7 @@ func (d *Driver) status(id string, s *target, revision string) driver.Status {
 }
 
 // Status reports the rollout of revision on t.
-func (d *Driver) Status(ctx context.Context, t placement.Target, revision string) (driver.Status, error) {
+func (d *Driver) Status(ctx context.Context, t driver.Target, revision string) (driver.Status, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	id := t.ID()
@@ -285,7 +294,7 @@ func (d *Driver) Status(ctx context.Context, t placement.Target, revision string
 // nothing is live afterwards (Live reports "", Status of "" is ready with
 // Desired 0) and the next Deploy reports Previous "". The call is recorded
 // as a rollback with Arg "".
-func (d *Driver) Rollback(ctx context.Context, t placement.Target, revision string) error {
+func (d *Driver) Rollback(ctx context.Context, t driver.Target, revision string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	id := t.ID()
@@ -326,7 +335,7 @@ func (d *Driver) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (dri
 }
 
 // ConfigStatus reports the rollout of config version on t.
-func (d *Driver) ConfigStatus(ctx context.Context, t placement.Target, version string) (driver.Status, error) {
+func (d *Driver) ConfigStatus(ctx context.Context, t driver.Target, version string) (driver.Status, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	id := t.ID()
@@ -341,7 +350,7 @@ func (d *Driver) ConfigStatus(ctx context.Context, t placement.Target, version s
 }
 
 // RollbackConfig makes config version live again.
-func (d *Driver) RollbackConfig(ctx context.Context, t placement.Target, version string) error {
+func (d *Driver) RollbackConfig(ctx context.Context, t driver.Target, version string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	id := t.ID()
@@ -359,7 +368,7 @@ func (d *Driver) RollbackConfig(ctx context.Context, t placement.Target, version
 }
 
 // EvaluateGate reports the target's injected health.
-func (d *Driver) EvaluateGate(ctx context.Context, t placement.Target, g placement.Gate) (driver.Observation, error) {
+func (d *Driver) EvaluateGate(ctx context.Context, t driver.Target, g driver.Gate) (driver.Observation, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	id := t.ID()
@@ -380,7 +389,7 @@ func (d *Driver) EvaluateGate(ctx context.Context, t placement.Target, g placeme
 }
 
 // Instances lists t's instances.
-func (d *Driver) Instances(ctx context.Context, t placement.Target) ([]driver.Instance, error) {
+func (d *Driver) Instances(ctx context.Context, t driver.Target) ([]driver.Instance, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	id := t.ID()
@@ -391,7 +400,7 @@ func (d *Driver) Instances(ctx context.Context, t placement.Target) ([]driver.In
 }
 
 // RestartInstance restarts one instance; it is ready again at once.
-func (d *Driver) RestartInstance(ctx context.Context, t placement.Target, iid string) error {
+func (d *Driver) RestartInstance(ctx context.Context, t driver.Target, iid string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	id := t.ID()
@@ -407,7 +416,7 @@ func (d *Driver) RestartInstance(ctx context.Context, t placement.Target, iid st
 }
 
 // Drain moves the instance's shards away (at once, unless StuckDrain).
-func (d *Driver) Drain(ctx context.Context, t placement.Target, inst driver.Instance) error {
+func (d *Driver) Drain(ctx context.Context, t driver.Target, inst driver.Instance) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	id := t.ID()
@@ -421,7 +430,7 @@ func (d *Driver) Drain(ctx context.Context, t placement.Target, inst driver.Inst
 }
 
 // Owned reports how many shards the instance owns.
-func (d *Driver) Owned(ctx context.Context, t placement.Target, inst driver.Instance) (int, error) {
+func (d *Driver) Owned(ctx context.Context, t driver.Target, inst driver.Instance) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	id := t.ID()
@@ -432,7 +441,7 @@ func (d *Driver) Owned(ctx context.Context, t placement.Target, inst driver.Inst
 }
 
 // Undrain gives the instance its shards back.
-func (d *Driver) Undrain(ctx context.Context, t placement.Target, inst driver.Instance) error {
+func (d *Driver) Undrain(ctx context.Context, t driver.Target, inst driver.Instance) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	id := t.ID()

@@ -1,13 +1,17 @@
 package fleet
 
 import (
+	"strings"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/meridian-deploy/meridian/placement"
 	awsx "github.com/meridian-deploy/meridian/providers/aws"
 	"github.com/meridian-deploy/meridian/providers/awsappconfig"
 	"github.com/meridian-deploy/meridian/providers/awscloudwatch"
 	"github.com/meridian-deploy/meridian/providers/awsecs"
+	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
 // awsConfig returns the SDK configuration of an AWS driver of the
@@ -41,7 +45,7 @@ func buildECS(bd *boundary) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return awsecs.New(cfg, awsecs.OptionsFor(bd.rule)), nil
+	return awsecs.New(cfg, ecsOptions(bd.rule)), nil
 }
 
 func buildAppConfig(bd *boundary) (any, error) {
@@ -49,7 +53,7 @@ func buildAppConfig(bd *boundary) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return awsappconfig.New(cfg, awsappconfig.OptionsFor(bd.rule)), nil
+	return awsappconfig.New(cfg, appConfigOptions(bd.rule)), nil
 }
 
 func buildCloudWatch(bd *boundary) (any, error) {
@@ -57,9 +61,53 @@ func buildCloudWatch(bd *boundary) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts, err := awscloudwatch.OptionsFor(bd.rule)
+	opts, err := cloudWatchOptions(bd.rule)
 	if err != nil {
 		return nil, err
 	}
 	return awscloudwatch.New(cfg, opts), nil
+}
+
+// ecsOptions are the options of the ECS driver serving the boundary of
+// rule, read from its provider settings.
+func ecsOptions(rule placement.BoundaryRule) *awsecs.Options {
+	settings := rule.Provider
+	return &awsecs.Options{
+		Boundary:  rule.Boundary,
+		Cluster:   settings[awsecs.SettingCluster],
+		Service:   settings[awsecs.SettingService],
+		Container: settings[awsecs.SettingContainer],
+	}
+}
+
+// appConfigOptions are the options of the AppConfig driver serving the
+// boundary of rule, read from its provider settings.
+func appConfigOptions(rule placement.BoundaryRule) *awsappconfig.Options {
+	settings := rule.Provider
+	return &awsappconfig.Options{
+		Boundary:    rule.Boundary,
+		Application: settings[awsappconfig.SettingApplication],
+		Environment: settings[awsappconfig.SettingEnvironment],
+		Profile:     settings[awsappconfig.SettingProfile],
+		Strategy:    settings[awsappconfig.SettingStrategy],
+	}
+}
+
+// cloudWatchOptions are the options of the CloudWatch driver serving the
+// boundary of rule; its dimensions setting must be name=template pairs.
+func cloudWatchOptions(rule placement.BoundaryRule) (*awscloudwatch.Options, error) {
+	o := &awscloudwatch.Options{Boundary: rule.Boundary}
+	s := rule.Provider[awscloudwatch.SettingDimensions]
+	if s == "" {
+		return o, nil
+	}
+	o.Dimensions = map[string]string{}
+	for _, pair := range strings.Split(s, ",") {
+		name, value, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		if !ok || name == "" || value == "" {
+			return nil, driver.Errorf(driver.Invalid, "cloudwatch: setting %s: %q is not name=value", awscloudwatch.SettingDimensions, pair)
+		}
+		o.Dimensions[name] = value
+	}
+	return o, nil
 }

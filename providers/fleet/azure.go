@@ -7,6 +7,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
+	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/azure"
 	"github.com/meridian-deploy/meridian/providers/azureappconfig"
 	"github.com/meridian-deploy/meridian/providers/azurecontainerapps"
@@ -32,7 +33,7 @@ func (bd *boundary) azureOptions(driver string) (azcore.TokenCredential, *azure.
 		if bd.opts.Azure != nil {
 			a.cred, a.client, err = bd.opts.Azure(bd.b)
 		} else {
-			a.cred, err = azure.DefaultCredential(azure.OptionsFor(bd.rule))
+			a.cred, err = azure.DefaultCredential(azureOptions(bd.rule))
 		}
 		if err != nil {
 			return nil, nil, err
@@ -55,7 +56,7 @@ func (bd *boundary) azureOptions(driver string) (azcore.TokenCredential, *azure.
 		c.Services = services
 		co.Cloud = c
 	}
-	opts := azure.OptionsFor(bd.rule)
+	opts := azureOptions(bd.rule)
 	opts.ClientOptions, opts.PollInterval = co, bd.opts.PollInterval
 	return bd.azure.cred, opts, nil
 }
@@ -85,4 +86,10 @@ func buildAzureAppConfig(bd *boundary) (any, error) {
 		return nil, err
 	}
 	return azureappconfig.New(cred, opts)
+}
+
+// azureOptions are the options of an Azure driver serving the boundary of
+// rule, with its provider settings.
+func azureOptions(rule placement.BoundaryRule) *azure.Options {
+	return &azure.Options{Boundary: rule.Boundary, Settings: rule.Provider}
 }

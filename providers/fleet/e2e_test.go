@@ -37,12 +37,12 @@ import (
 
 	"github.com/meridian-deploy/meridian/pipelines"
 	"github.com/meridian-deploy/meridian/placement"
-	"github.com/meridian-deploy/meridian/providers/awsfake"
-	"github.com/meridian-deploy/meridian/providers/azurefake"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/fleet"
-	"github.com/meridian-deploy/meridian/providers/gcpfake"
 	"github.com/meridian-deploy/meridian/providers/gcprun"
+	"github.com/meridian-deploy/meridian/providers/internal/awsfake"
+	"github.com/meridian-deploy/meridian/providers/internal/azurefake"
+	"github.com/meridian-deploy/meridian/providers/internal/gcpfake"
 	"github.com/meridian-deploy/meridian/regions"
 	"github.com/meridian-deploy/meridian/workflows"
 )
@@ -259,7 +259,7 @@ func appConfigEnvironment(tg placement.Target) string {
 	return "prod"
 }
 
-func resourceGroup(tg placement.Target) string { return azurefake.ResourceGroup(tg) }
+func resourceGroup(tg placement.Target) string { return azurefake.ResourceGroup(driver.Target(tg)) }
 
 func gcpProject(tg placement.Target) string {
 	if tg.Boundary == "public" {

@@ -85,7 +85,7 @@ type Options struct {
 // Fleet holds the providers of the boundaries a worker serves.
 type Fleet struct {
 	set     *providers.Set
-	local   *local.Provider
+	local   *local.Driver
 	closers []func() error
 }
 
@@ -270,7 +270,7 @@ func (f *Fleet) open(ctx context.Context, r placement.BoundaryRule, opts *Option
 	if err != nil {
 		return nil, fmt.Errorf("boundary %s/%s: %w", r.Cloud, r.Boundary, err)
 	}
-	if lp, ok := dep.(*local.Provider); ok {
+	if lp, ok := dep.(*local.Driver); ok {
 		po.Sharder = lp.Sharder()
 	}
 	return providers.New(dep, &po), nil

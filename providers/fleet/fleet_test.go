@@ -17,9 +17,9 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/meridian-deploy/meridian/placement"
-	"github.com/meridian-deploy/meridian/providers/azurefake"
-	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers"
 	"github.com/meridian-deploy/meridian/providers/fleet"
+	"github.com/meridian-deploy/meridian/providers/internal/azurefake"
 	"github.com/meridian-deploy/meridian/providers/local"
 	"github.com/meridian-deploy/meridian/regions"
 )
@@ -198,8 +198,8 @@ func TestSovereignEndpoints(t *testing.T) {
 		// Every attempt is recorded before it fails; GCP's clients would
 		// retry an unreachable endpoint for seconds.
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		_, errDeploy := p.Deploy(ctx, driver.DeployRequest{Target: tg, Image: "registry.example.com/billing", Version: "v2"})
-		_, errConfig := p.ApplyConfig(ctx, driver.ConfigRequest{Target: tg, Version: "c2", Data: []byte(`{}`)})
+		_, errDeploy := p.Deploy(ctx, providers.DeployRequest{Target: tg, Image: "registry.example.com/billing", Version: "v2"})
+		_, errConfig := p.ApplyConfig(ctx, providers.ConfigRequest{Target: tg, Version: "c2", Data: []byte(`{}`)})
 		_, errGate := p.EvaluateGate(ctx, tg, placement.Gate{Name: "5xx", Alarm: &placement.AlarmGate{Name: "billing-5xx"}})
 		for _, err := range []error{errDeploy, errConfig, errGate} {
 			if err == nil {

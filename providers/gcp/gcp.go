@@ -18,7 +18,6 @@ import (
 	"google.golang.org/api/option"
 	"google.golang.org/grpc/codes"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/regions"
 )
@@ -153,7 +152,7 @@ type Scope struct {
 // the target's cell when set (a GCP cell is a project), the boundary's
 // "project.<environment>" setting, then its "project" setting. A target of
 // another cloud or boundary is refused.
-func (s Scope) Project(t placement.Target) (string, error) {
+func (s Scope) Project(t driver.Target) (string, error) {
 	if t.Cloud != "gcp" || t.Boundary != s.Boundary.ID {
 		return "", driver.Errorf(driver.Invalid, "target %s is outside this driver's boundary gcp/%s", t.ID(), s.Boundary.ID)
 	}

@@ -15,7 +15,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/regions"
 )
@@ -39,11 +38,11 @@ func TestUniverseDomain(t *testing.T) {
 func TestProjectConvention(t *testing.T) {
 	b, _ := regions.Default().Boundary("gcp", "public")
 	scope := Scope{Boundary: b, Settings: map[string]string{"project": "acme-prod", "project.staging": "acme-staging"}}
-	target := func(env, cell, boundary string) placement.Target {
-		return placement.Target{Service: "billing", Environment: env, Cloud: "gcp", Boundary: boundary, Region: "europe-west3", Cell: cell}
+	target := func(env, cell, boundary string) driver.Target {
+		return driver.Target{Service: "billing", Environment: env, Cloud: "gcp", Boundary: boundary, Region: "europe-west3", Cell: cell}
 	}
 	for _, tc := range []struct {
-		t    placement.Target
+		t    driver.Target
 		want string
 		code driver.Code
 	}{
@@ -82,6 +81,8 @@ func TestErrorCode(t *testing.T) {
 		{grpcErr(codes.InvalidArgument), driver.Invalid},
 		{grpcErr(codes.Canceled), driver.Canceled},
 		{context.Canceled, driver.Canceled},
+		{context.DeadlineExceeded, driver.Unavailable},
+		{grpcErr(codes.DeadlineExceeded), driver.Unavailable},
 		{driver.Errorf(driver.Failed, "revision failed"), driver.Failed},
 		{errors.New("unrelated"), driver.Unknown},
 	} {

@@ -9,7 +9,6 @@ import (
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"google.golang.org/api/iterator"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
@@ -21,7 +20,7 @@ type verdict struct {
 }
 
 // alertPolicy evaluates the alert policy whose display name is name.
-func (d *Driver) alertPolicy(ctx context.Context, project string, t placement.Target, name string) (driver.Observation, error) {
+func (d *Driver) alertPolicy(ctx context.Context, project string, t driver.Target, name string) (driver.Observation, error) {
 	it := d.alerts.ListAlertPolicies(ctx, &monitoringpb.ListAlertPoliciesRequest{
 		Name:   "projects/" + project,
 		Filter: fmt.Sprintf("display_name = %q", name),
@@ -79,7 +78,7 @@ func combine(name string, c monitoringpb.AlertPolicy_ConditionCombinerType, vs [
 	return obs
 }
 
-func (d *Driver) condition(ctx context.Context, project string, t placement.Target, c *monitoringpb.AlertPolicy_Condition) (verdict, error) {
+func (d *Driver) condition(ctx context.Context, project string, t driver.Target, c *monitoringpb.AlertPolicy_Condition) (verdict, error) {
 	switch {
 	case c.GetConditionThreshold() != nil:
 		return d.threshold(ctx, project, t, c.DisplayName, c.GetConditionThreshold())
@@ -89,7 +88,7 @@ func (d *Driver) condition(ctx context.Context, project string, t placement.Targ
 	return verdict{}, driver.Errorf(driver.Invalid, "condition %q: only metric-threshold and metric-absence conditions can gate a rollout", c.DisplayName)
 }
 
-func (d *Driver) threshold(ctx context.Context, project string, t placement.Target, name string, c *monitoringpb.AlertPolicy_Condition_MetricThreshold) (verdict, error) {
+func (d *Driver) threshold(ctx context.Context, project string, t driver.Target, name string, c *monitoringpb.AlertPolicy_Condition_MetricThreshold) (verdict, error) {
 	if c.DenominatorFilter != "" {
 		return verdict{}, driver.Errorf(driver.Invalid, "condition %q: ratio conditions (denominator filter) are not supported", name)
 	}
@@ -170,7 +169,7 @@ func comparison(cmp monitoringpb.ComparisonType) string {
 	}[cmp]
 }
 
-func (d *Driver) absent(ctx context.Context, project string, t placement.Target, name string, c *monitoringpb.AlertPolicy_Condition_MetricAbsence) (verdict, error) {
+func (d *Driver) absent(ctx context.Context, project string, t driver.Target, name string, c *monitoringpb.AlertPolicy_Condition_MetricAbsence) (verdict, error) {
 	duration := c.GetDuration().AsDuration()
 	if duration <= 0 {
 		duration = lookback

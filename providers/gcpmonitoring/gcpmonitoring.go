@@ -33,7 +33,6 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/gcp"
 	"github.com/meridian-deploy/meridian/regions"
@@ -80,7 +79,7 @@ func (d *Driver) Close() error { return errors.Join(d.alerts.Close(), d.metrics.
 func (d *Driver) ErrorCode(err error) driver.Code { return gcp.ErrorCode(err) }
 
 // EvaluateGate evaluates an alarm or metric gate on t.
-func (d *Driver) EvaluateGate(ctx context.Context, t placement.Target, g placement.Gate) (driver.Observation, error) {
+func (d *Driver) EvaluateGate(ctx context.Context, t driver.Target, g driver.Gate) (driver.Observation, error) {
 	project, err := d.scope.Project(t)
 	if err != nil {
 		return driver.Observation{}, err
@@ -95,14 +94,14 @@ func (d *Driver) EvaluateGate(ctx context.Context, t placement.Target, g placeme
 }
 
 // scoped narrows a filter to the target's region.
-func scoped(filter string, t placement.Target) string {
+func scoped(filter string, t driver.Target) string {
 	if strings.Contains(filter, " OR ") {
 		filter = "(" + filter + ")"
 	}
 	return fmt.Sprintf("%s AND resource.labels.location = %q", filter, t.Region)
 }
 
-func (d *Driver) metric(ctx context.Context, project string, t placement.Target, m *placement.MetricGate) (driver.Observation, error) {
+func (d *Driver) metric(ctx context.Context, project string, t driver.Target, m *driver.MetricGate) (driver.Observation, error) {
 	filter := m.Name
 	if !strings.Contains(filter, "=") {
 		filter = fmt.Sprintf("metric.type = %q", m.Name)

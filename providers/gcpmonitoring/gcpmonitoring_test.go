@@ -11,23 +11,37 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
-	"github.com/meridian-deploy/meridian/providers/drivertest"
-	"github.com/meridian-deploy/meridian/providers/gcpfake"
 	"github.com/meridian-deploy/meridian/providers/gcpmonitoring"
+	"github.com/meridian-deploy/meridian/providers/internal/gcpfake"
 )
 
-func TestConformance(t *testing.T) {
-	drivertest.RunConformanceTests(t, gcpfake.NewHarness)
-}
+// The conformance suite evaluates this driver's gates in providers/gcprun's
+// TestConformance, beside the Cloud Run deployer the suite needs.
 
 const project = "acme-prod"
 
-var target = placement.Target{Service: "billing", Environment: "prod", Cloud: "gcp", Boundary: "public", Region: "europe-west3"}
+var target = driver.Target{Service: "billing", Environment: "prod", Cloud: "gcp", Boundary: "public", Region: "europe-west3"}
 
 // series writes a series of metric for service in region with points
 // (value, age) newest first.
+// newDriver starts a fake and a driver on it in project, both closed when
+// t ends.
+func newDriver(t *testing.T) (*gcpfake.Server, *gcpmonitoring.Driver) {
+	t.Helper()
+	fake, err := gcpfake.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fake.Close)
+	d, err := gcpfake.NewDriver(context.Background(), fake, project, gcpmonitoring.New)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return fake, d
+}
+
 func series(fake *gcpfake.Server, metric, service, region string, points ...point) {
 	ts := &monitoringpb.TimeSeries{
 		Metric: &metricpb.Metric{Type: metric},
@@ -47,7 +61,7 @@ type point struct {
 	age   time.Duration
 }
 
-func evaluate(t *testing.T, d *gcpmonitoring.Driver, g placement.Gate) driver.Observation {
+func evaluate(t *testing.T, d *gcpmonitoring.Driver, g driver.Gate) driver.Observation {
 	t.Helper()
 	obs, err := d.EvaluateGate(context.Background(), target, g)
 	if err != nil {
@@ -57,9 +71,9 @@ func evaluate(t *testing.T, d *gcpmonitoring.Driver, g placement.Gate) driver.Ob
 }
 
 func TestMetricGate(t *testing.T) {
-	fake, d := gcpfake.NewDriver(t, project, gcpmonitoring.New)
+	fake, d := newDriver(t)
 	const latency = "run.googleapis.com/request_latencies"
-	gate := placement.Gate{Name: "p50", Metric: &placement.MetricGate{Name: latency, Op: "<", Threshold: 300, Window: placement.Duration(5 * time.Minute)}}
+	gate := driver.Gate{Name: "p50", Metric: &driver.MetricGate{Name: latency, Op: "<", Threshold: 300, Window: 5 * time.Minute}}
 	if obs := evaluate(t, d, gate); obs.Health != driver.HealthUnknown {
 		t.Fatalf("metric gate without data = %+v, want unknown", obs)
 	}
@@ -81,9 +95,9 @@ func TestMetricGate(t *testing.T) {
 	}
 }
 
-func policy(fake *gcpfake.Server, name string, combiner monitoringpb.AlertPolicy_ConditionCombinerType, conds ...*monitoringpb.AlertPolicy_Condition) placement.Gate {
+func policy(fake *gcpfake.Server, name string, combiner monitoringpb.AlertPolicy_ConditionCombinerType, conds ...*monitoringpb.AlertPolicy_Condition) driver.Gate {
 	fake.AddAlertPolicy(project, &monitoringpb.AlertPolicy{DisplayName: name, Combiner: combiner, Conditions: conds})
-	return placement.Gate{Name: "alarm-" + name, Alarm: &placement.AlarmGate{Name: name}}
+	return driver.Gate{Name: "alarm-" + name, Alarm: &driver.AlarmGate{Name: name}}
 }
 
 func threshold(metric string, cmp monitoringpb.ComparisonType, value float64, duration time.Duration) *monitoringpb.AlertPolicy_Condition {
@@ -99,7 +113,7 @@ func threshold(metric string, cmp monitoringpb.ComparisonType, value float64, du
 }
 
 func TestAlertPolicyDuration(t *testing.T) {
-	fake, d := gcpfake.NewDriver(t, project, gcpmonitoring.New)
+	fake, d := newDriver(t)
 	gate := policy(fake, "billing-5xx", monitoringpb.AlertPolicy_OR,
 		threshold("custom.googleapis.com/5xx", monitoringpb.ComparisonType_COMPARISON_GT, 10, 3*time.Minute))
 	// Violating for only the last minute of the three the condition asks for.
@@ -116,7 +130,7 @@ func TestAlertPolicyDuration(t *testing.T) {
 }
 
 func TestAlertPolicyCombinerAndAbsence(t *testing.T) {
-	fake, d := gcpfake.NewDriver(t, project, gcpmonitoring.New)
+	fake, d := newDriver(t)
 	absent := &monitoringpb.AlertPolicy_Condition{
 		DisplayName: "no heartbeats",
 		Condition: &monitoringpb.AlertPolicy_Condition_ConditionAbsent{ConditionAbsent: &monitoringpb.AlertPolicy_Condition_MetricAbsence{
@@ -143,8 +157,8 @@ func TestAlertPolicyCombinerAndAbsence(t *testing.T) {
 }
 
 func TestAlertPolicyErrors(t *testing.T) {
-	fake, d := gcpfake.NewDriver(t, project, gcpmonitoring.New)
-	if _, err := d.EvaluateGate(context.Background(), target, placement.Gate{Alarm: &placement.AlarmGate{Name: "nope"}}); d.ErrorCode(err) != driver.NotFound {
+	fake, d := newDriver(t)
+	if _, err := d.EvaluateGate(context.Background(), target, driver.Gate{Alarm: &driver.AlarmGate{Name: "nope"}}); d.ErrorCode(err) != driver.NotFound {
 		t.Errorf("unknown alert policy: %v (code %v), want not-found", err, d.ErrorCode(err))
 	}
 	mql := policy(fake, "mql", monitoringpb.AlertPolicy_OR, &monitoringpb.AlertPolicy_Condition{
@@ -158,10 +172,10 @@ func TestAlertPolicyErrors(t *testing.T) {
 	}
 	fake.AddAlertPolicy(project, &monitoringpb.AlertPolicy{DisplayName: "off", Enabled: wrapperspb.Bool(false),
 		Conditions: []*monitoringpb.AlertPolicy_Condition{threshold("custom.googleapis.com/errors", monitoringpb.ComparisonType_COMPARISON_GT, 0, 0)}})
-	if obs := evaluate(t, d, placement.Gate{Alarm: &placement.AlarmGate{Name: "off"}}); obs.Health != driver.HealthUnknown {
+	if obs := evaluate(t, d, driver.Gate{Alarm: &driver.AlarmGate{Name: "off"}}); obs.Health != driver.HealthUnknown {
 		t.Errorf("disabled policy = %+v, want unknown", obs)
 	}
-	if _, err := d.EvaluateGate(context.Background(), target, placement.Gate{Name: "probe", HTTP: &placement.HTTPGate{Path: "/healthz"}}); d.ErrorCode(err) != driver.Invalid {
+	if _, err := d.EvaluateGate(context.Background(), target, driver.Gate{Name: "probe", HTTP: &driver.HTTPGate{Path: "/healthz"}}); d.ErrorCode(err) != driver.Invalid {
 		t.Errorf("HTTP gate: %v (code %v), want invalid", err, d.ErrorCode(err))
 	}
 	fake.Throttle(100)

@@ -7,7 +7,6 @@ import (
 	"cloud.google.com/go/run/apiv2/runpb"
 	"google.golang.org/api/iterator"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
@@ -30,7 +29,7 @@ func (d *Driver) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (dri
 
 // configure makes version (with data) the target's live config; version ""
 // removes the config variables.
-func (d *Driver) configure(ctx context.Context, t placement.Target, version string, data []byte) (driver.Deployment, error) {
+func (d *Driver) configure(ctx context.Context, t driver.Target, version string, data []byte) (driver.Deployment, error) {
 	name, err := d.ServiceName(t)
 	if err != nil {
 		return driver.Deployment{}, err
@@ -71,7 +70,7 @@ func (d *Driver) configure(ctx context.Context, t placement.Target, version stri
 // ConfigStatus reports the rollout of a config version: the status of the
 // live revision when it carries version, else of the newest revision that
 // carries it.
-func (d *Driver) ConfigStatus(ctx context.Context, t placement.Target, version string) (driver.Status, error) {
+func (d *Driver) ConfigStatus(ctx context.Context, t driver.Target, version string) (driver.Status, error) {
 	svc, rev, err := d.carrying(ctx, t, version)
 	if err != nil {
 		return driver.Status{}, err
@@ -84,7 +83,7 @@ func (d *Driver) ConfigStatus(ctx context.Context, t placement.Target, version s
 // RollbackConfig makes version the live config again, re-applying the
 // document recorded on the newest revision that carried it. Version ""
 // removes the config variables.
-func (d *Driver) RollbackConfig(ctx context.Context, t placement.Target, version string) error {
+func (d *Driver) RollbackConfig(ctx context.Context, t driver.Target, version string) error {
 	if version == "" {
 		_, err := d.configure(ctx, t, "", nil)
 		return err
@@ -98,7 +97,7 @@ func (d *Driver) RollbackConfig(ctx context.Context, t placement.Target, version
 }
 
 // carrying finds the revision that carries config version on t's service.
-func (d *Driver) carrying(ctx context.Context, t placement.Target, version string) (*runpb.Service, *runpb.Revision, error) {
+func (d *Driver) carrying(ctx context.Context, t driver.Target, version string) (*runpb.Service, *runpb.Revision, error) {
 	name, err := d.ServiceName(t)
 	if err != nil {
 		return nil, nil, err

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/meridian-deploy/meridian/providers/driver"
-	"github.com/meridian-deploy/meridian/providers/gcpfake"
 	"github.com/meridian-deploy/meridian/providers/gcprun"
+	"github.com/meridian-deploy/meridian/providers/internal/gcpfake"
 	"github.com/meridian-deploy/meridian/regions"
 )
 

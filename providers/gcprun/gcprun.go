@@ -25,7 +25,6 @@ import (
 	"github.com/googleapis/gax-go/v2"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/gcp"
 	"github.com/meridian-deploy/meridian/regions"
@@ -89,7 +88,7 @@ func (d *Driver) Close() error {
 func (d *Driver) ErrorCode(err error) driver.Code { return gcp.ErrorCode(err) }
 
 // ServiceName is the Cloud Run service a target maps to.
-func (d *Driver) ServiceName(t placement.Target) (string, error) {
+func (d *Driver) ServiceName(t driver.Target) (string, error) {
 	project, err := d.scope.Project(t)
 	if err != nil {
 		return "", err
@@ -246,7 +245,7 @@ func (d *Driver) roll(ctx context.Context, svc *runpb.Service, tmpl *runpb.Revis
 // Status reports a revision's rollout: failed when its Ready condition (or
 // the service's terminal condition, for the latest revision) failed, ready
 // when it is Ready and serves all traffic, progressing otherwise.
-func (d *Driver) Status(ctx context.Context, t placement.Target, revision string) (driver.Status, error) {
+func (d *Driver) Status(ctx context.Context, t driver.Target, revision string) (driver.Status, error) {
 	name, err := d.ServiceName(t)
 	if err != nil {
 		return driver.Status{}, err
@@ -320,7 +319,7 @@ func traffic(svc *runpb.Service, revision string) int32 {
 // Rollback sends all of the service's traffic to revision. Rolling back to
 // "" (the previous revision of a first deploy) deletes the service, if
 // Meridian created it.
-func (d *Driver) Rollback(ctx context.Context, t placement.Target, revision string) error {
+func (d *Driver) Rollback(ctx context.Context, t driver.Target, revision string) error {
 	name, err := d.ServiceName(t)
 	if err != nil {
 		return err

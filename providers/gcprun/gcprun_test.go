@@ -10,10 +10,9 @@ import (
 	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
-	"github.com/meridian-deploy/meridian/providers/gcpfake"
 	"github.com/meridian-deploy/meridian/providers/gcprun"
+	"github.com/meridian-deploy/meridian/providers/internal/gcpfake"
 	"github.com/meridian-deploy/meridian/regions"
 )
 
@@ -22,9 +21,26 @@ const (
 	image   = "europe-docker.pkg.dev/acme/apps/billing"
 )
 
-var target = placement.Target{Service: "billing", Environment: "prod", Cloud: "gcp", Boundary: "public", Region: "europe-west3"}
+var target = driver.Target{Service: "billing", Environment: "prod", Cloud: "gcp", Boundary: "public", Region: "europe-west3"}
 
 const serviceName = "projects/acme-prod/locations/europe-west3/services/billing"
+
+// newDriver starts a fake and a driver on it in project, both closed when
+// t ends.
+func newDriver(t *testing.T) (*gcpfake.Server, *gcprun.Driver) {
+	t.Helper()
+	fake, err := gcpfake.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fake.Close)
+	d, err := gcpfake.NewDriver(context.Background(), fake, project, gcprun.New)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return fake, d
+}
 
 func deploy(t *testing.T, d *gcprun.Driver, version string) driver.Deployment {
 	t.Helper()
@@ -69,7 +85,7 @@ func awaitState(t *testing.T, d *gcprun.Driver, revision string) driver.Status {
 }
 
 func TestDeployDoesNotWaitForReadiness(t *testing.T) {
-	fake, d := gcpfake.NewDriver(t, project, gcprun.New)
+	fake, d := newDriver(t)
 	fake.SetReadyAfter(20)
 	dep := deploy(t, d, "v1.2.3")
 	if dep.Revision != "billing-00001-v1-2-3" || dep.Previous != "" || !dep.Changed {
@@ -97,7 +113,7 @@ func TestDeployDoesNotWaitForReadiness(t *testing.T) {
 }
 
 func TestFailedRevisionReportsReason(t *testing.T) {
-	fake, d := gcpfake.NewDriver(t, project, gcprun.New)
+	fake, d := newDriver(t)
 	good := deploy(t, d, "v1")
 	awaitState(t, d, good.Revision)
 	fake.FailImage(image+":v2", "Image 'europe-docker.pkg.dev/acme/apps/billing:v2' not found.")
@@ -121,7 +137,7 @@ func TestFailedRevisionReportsReason(t *testing.T) {
 }
 
 func TestRollbackWaitsForTrafficOperation(t *testing.T) {
-	fake, d := gcpfake.NewDriver(t, project, gcprun.New)
+	fake, d := newDriver(t)
 	first := deploy(t, d, "v1")
 	awaitState(t, d, first.Revision)
 	second := deploy(t, d, "v2")
@@ -148,7 +164,7 @@ func TestRollbackWaitsForTrafficOperation(t *testing.T) {
 }
 
 func TestRollbackOfFirstDeploy(t *testing.T) {
-	fake, d := gcpfake.NewDriver(t, project, gcprun.New)
+	fake, d := newDriver(t)
 	deploy(t, d, "v1")
 	if err := d.Rollback(context.Background(), target, ""); err != nil {
 		t.Fatal(err)
@@ -174,7 +190,7 @@ func TestRollbackOfFirstDeploy(t *testing.T) {
 // service it did not create: the first release reports the serving
 // revision as Previous, fails, and rolling back to Previous restores it.
 func TestBadFirstReleaseToExistingService(t *testing.T) {
-	fake, d := gcpfake.NewDriver(t, project, gcprun.New)
+	fake, d := newDriver(t)
 	createService(t, fake, &runpb.Container{Image: image + ":v0"})
 	svc, _ := fake.Service(serviceName)
 	before := strings.TrimPrefix(svc.LatestCreatedRevision, serviceName+"/revisions/")
@@ -201,7 +217,7 @@ func TestBadFirstReleaseToExistingService(t *testing.T) {
 }
 
 func TestThrottling(t *testing.T) {
-	fake, d := gcpfake.NewDriver(t, project, gcprun.New)
+	fake, d := newDriver(t)
 	fake.Throttle(3)
 	dep := deploy(t, d, "v1") // retried inside the driver
 	if got := fake.Calls("/google.cloud.run.v2.Services/GetService"); got != 4 {
@@ -218,7 +234,7 @@ func TestThrottling(t *testing.T) {
 }
 
 func TestBoundaryAndProject(t *testing.T) {
-	_, d := gcpfake.NewDriver(t, project, gcprun.New)
+	_, d := newDriver(t)
 	sovereign := target
 	sovereign.Boundary, sovereign.Region = "fr-sovereign", "u-france-east1"
 	if _, err := d.Deploy(context.Background(), driver.DeployRequest{Target: sovereign, Image: image, Version: "v1"}); d.ErrorCode(err) != driver.Invalid {
@@ -243,7 +259,7 @@ func env(c *runpb.Container) map[string]string {
 }
 
 func TestConfigTravelsWithTheLiveRevision(t *testing.T) {
-	fake, d := gcpfake.NewDriver(t, project, gcprun.New)
+	fake, d := newDriver(t)
 	ctx := context.Background()
 	v1 := deploy(t, d, "v1")
 	awaitState(t, d, v1.Revision)
@@ -280,7 +296,7 @@ func TestConfigTravelsWithTheLiveRevision(t *testing.T) {
 }
 
 func TestCanceledPollStopsPromptly(t *testing.T) {
-	fake, d := gcpfake.NewDriver(t, project, gcprun.New)
+	fake, d := newDriver(t)
 	dep := deploy(t, d, "v1")
 	awaitState(t, d, dep.Revision)
 	deploy(t, d, "v2")
@@ -306,7 +322,7 @@ func TestSovereignBoundaryOverFake(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	fr := placement.Target{Service: "billing", Environment: "prod", Cloud: "gcp", Boundary: "fr-sovereign", Region: "u-france-east1"}
+	fr := driver.Target{Service: "billing", Environment: "prod", Cloud: "gcp", Boundary: "fr-sovereign", Region: "u-france-east1"}
 	dep, err := d.Deploy(context.Background(), driver.DeployRequest{Target: fr, Image: image, Version: "v1"})
 	if err != nil {
 		t.Fatal(err)
@@ -320,7 +336,7 @@ func TestSovereignBoundaryOverFake(t *testing.T) {
 }
 
 func TestSidecarsAreKept(t *testing.T) {
-	fake, d := gcpfake.NewDriver(t, project, gcprun.New)
+	fake, d := newDriver(t)
 	fake.SetReadyAfter(1) // the platform's revision is ready before Meridian deploys
 	createService(t, fake,
 		&runpb.Container{Name: "proxy", Image: "envoyproxy/envoy:v1.31"},

@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
@@ -54,17 +53,17 @@ func (e *StatusError) Error() string {
 }
 
 // Drain asks the instance to give up its shards.
-func (s *Sharder) Drain(ctx context.Context, _ placement.Target, inst driver.Instance) error {
+func (s *Sharder) Drain(ctx context.Context, _ driver.Target, inst driver.Instance) error {
 	return s.call(ctx, http.MethodPost, inst, "/shards/drain", nil)
 }
 
 // Undrain lets the instance own shards again.
-func (s *Sharder) Undrain(ctx context.Context, _ placement.Target, inst driver.Instance) error {
+func (s *Sharder) Undrain(ctx context.Context, _ driver.Target, inst driver.Instance) error {
 	return s.call(ctx, http.MethodPost, inst, "/shards/undrain", nil)
 }
 
 // Owned reports how many shards the instance still owns.
-func (s *Sharder) Owned(ctx context.Context, _ placement.Target, inst driver.Instance) (int, error) {
+func (s *Sharder) Owned(ctx context.Context, _ driver.Target, inst driver.Instance) (int, error) {
 	var st struct {
 		Owned *int `json:"owned"`
 	}
@@ -118,6 +117,8 @@ func (s *Sharder) ErrorCode(err error) driver.Code {
 		return driver.Unknown
 	case errors.Is(err, context.Canceled):
 		return driver.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return driver.Unavailable // a deadline of the driver's own: see package driver
 	case errors.Is(err, errNoAddress):
 		return driver.Invalid
 	case errors.As(err, &se):

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
@@ -35,16 +34,16 @@ func TestProtocol(t *testing.T) {
 		fmt.Fprintf(w, `{"owned": %d, "draining": %v}`, owned, draining)
 	})
 	s, ctx := New(nil), context.Background()
-	if n, err := s.Owned(ctx, placement.Target{}, inst); err != nil || n != 3 {
+	if n, err := s.Owned(ctx, driver.Target{}, inst); err != nil || n != 3 {
 		t.Fatalf("Owned = %d, %v; want 3", n, err)
 	}
-	if err := s.Drain(ctx, placement.Target{}, inst); err != nil || !draining {
+	if err := s.Drain(ctx, driver.Target{}, inst); err != nil || !draining {
 		t.Fatalf("Drain: %v (draining %v)", err, draining)
 	}
-	if n, err := s.Owned(ctx, placement.Target{}, inst); err != nil || n != 0 {
+	if n, err := s.Owned(ctx, driver.Target{}, inst); err != nil || n != 0 {
 		t.Fatalf("Owned after drain = %d, %v; want 0", n, err)
 	}
-	if err := s.Undrain(ctx, placement.Target{}, inst); err != nil || draining {
+	if err := s.Undrain(ctx, driver.Target{}, inst); err != nil || draining {
 		t.Fatalf("Undrain: %v (draining %v)", err, draining)
 	}
 }
@@ -65,7 +64,7 @@ func TestErrorCodes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			inst := instance(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(tc.status) })
-			err := s.Drain(context.Background(), placement.Target{}, inst)
+			err := s.Drain(context.Background(), driver.Target{}, inst)
 			if got := s.ErrorCode(err); got != tc.want {
 				t.Fatalf("status %d: %v maps to %v, want %v", tc.status, err, got, tc.want)
 			}
@@ -73,12 +72,12 @@ func TestErrorCodes(t *testing.T) {
 	}
 	t.Run("no owned count", func(t *testing.T) {
 		inst := instance(t, func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(`{}`)) })
-		if _, err := s.Owned(context.Background(), placement.Target{}, inst); err == nil {
+		if _, err := s.Owned(context.Background(), driver.Target{}, inst); err == nil {
 			t.Fatal("an answer without owned was accepted")
 		}
 	})
 	t.Run("no address", func(t *testing.T) {
-		err := s.Drain(context.Background(), placement.Target{}, driver.Instance{ID: "i9"})
+		err := s.Drain(context.Background(), driver.Target{}, driver.Instance{ID: "i9"})
 		if s.ErrorCode(err) != driver.Invalid {
 			t.Fatalf("%v, want invalid", err)
 		}
@@ -87,8 +86,14 @@ func TestErrorCodes(t *testing.T) {
 		inst := instance(t, func(w http.ResponseWriter, _ *http.Request) {})
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		if err := s.Drain(ctx, placement.Target{}, inst); s.ErrorCode(err) != driver.Canceled {
+		if err := s.Drain(ctx, driver.Target{}, inst); s.ErrorCode(err) != driver.Canceled {
 			t.Fatalf("%v, want canceled", err)
+		}
+	})
+	t.Run("deadline", func(t *testing.T) {
+		// The driver's own deadline is Unavailable (package driver's rule).
+		if code := s.ErrorCode(fmt.Errorf("drain: %w", context.DeadlineExceeded)); code != driver.Unavailable {
+			t.Fatalf("a deadline maps to %v, want unavailable", code)
 		}
 	})
 }

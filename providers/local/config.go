@@ -9,14 +9,13 @@ import (
 	"fmt"
 	"syscall"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
 // ApplyConfig writes the config document to the target's config file, which
 // every instance re-reads (it is also sent SIGHUP); ConfigStatus reports
 // when all of them serve it.
-func (p *Provider) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (driver.Deployment, error) {
+func (p *Driver) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (driver.Deployment, error) {
 	if err := ctx.Err(); err != nil {
 		return driver.Deployment{}, err
 	}
@@ -39,7 +38,7 @@ func (p *Provider) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (d
 }
 
 // previousConfigLocked is the config revision applied before the live one.
-func (p *Provider) previousConfigLocked(ts *target) string {
+func (p *Driver) previousConfigLocked(ts *target) string {
 	for i, c := range ts.Configs {
 		if c.ID == ts.LiveConfig && i > 0 {
 			return ts.Configs[i-1].ID
@@ -49,7 +48,7 @@ func (p *Provider) previousConfigLocked(ts *target) string {
 }
 
 // RollbackConfig makes config revision live again.
-func (p *Provider) RollbackConfig(ctx context.Context, t placement.Target, revision string) error {
+func (p *Driver) RollbackConfig(ctx context.Context, t driver.Target, revision string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -63,7 +62,7 @@ func (p *Provider) RollbackConfig(ctx context.Context, t placement.Target, revis
 
 // makeLiveLocked writes c to the config file, records it live and tells
 // the running instances to re-read it.
-func (p *Provider) makeLiveLocked(ts *target, c *configRevision) error {
+func (p *Driver) makeLiveLocked(ts *target, c *configRevision) error {
 	tid := ts.Target.ID()
 	if err := writeFileAtomic(p.configPath(tid), c.Data); err != nil {
 		return fmt.Errorf("config %s: %w", tid, err)
@@ -81,7 +80,7 @@ func (p *Provider) makeLiveLocked(ts *target, c *configRevision) error {
 }
 
 // ConfigStatus reports how many running instances serve config revision.
-func (p *Provider) ConfigStatus(ctx context.Context, t placement.Target, revision string) (driver.Status, error) {
+func (p *Driver) ConfigStatus(ctx context.Context, t driver.Target, revision string) (driver.Status, error) {
 	if err := ctx.Err(); err != nil {
 		return driver.Status{}, err
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/meridian-deploy/meridian/placement"
+	"github.com/meridian-deploy/meridian/providers"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/regions"
 )
@@ -24,7 +25,7 @@ func TestDemoSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newProvider(t, t.TempDir())
+	p := newDriver(t, t.TempDir())
 	defer p.Close()
 	var sharded *placement.Service
 	for i, svc := range model.Services {
@@ -46,21 +47,30 @@ func TestDemoSpec(t *testing.T) {
 
 	svc := model.Services[0]
 	tgt := svc.Targets[0]
-	dep := deployReady(t, p, driver.DeployRequest{Target: tgt, Image: svc.Artifact.Image, Version: "v1", Instances: svc.Instances, Sharding: svc.Sharding})
+	ctx := context.Background()
+	prov := providers.New(p, nil)
+	dep, err := prov.Deploy(ctx, providers.DeployRequest{Target: tgt, Image: svc.Artifact.Image, Version: "v1", Instances: svc.Instances, Sharding: svc.Sharding})
+	if err != nil {
+		t.Fatal(err)
+	}
+	await(t, "the service", func() bool {
+		st, err := prov.Status(ctx, tgt, dep.Revision)
+		return err == nil && st.State == driver.StateReady
+	})
 	data, err := json.Marshal(svc.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := p.ApplyConfig(context.Background(), driver.ConfigRequest{Target: tgt, Version: "c1", Data: data})
+	cfg, err := prov.ApplyConfig(ctx, providers.ConfigRequest{Target: tgt, Version: "c1", Data: data})
 	if err != nil {
 		t.Fatal(err)
 	}
 	await(t, "the service config", func() bool {
-		st, err := p.ConfigStatus(context.Background(), tgt, cfg.Revision)
+		st, err := prov.ConfigStatus(ctx, tgt, cfg.Revision)
 		return err == nil && st.State == driver.StateReady
 	})
 	for _, g := range svc.Gates {
-		if obs, err := p.EvaluateGate(context.Background(), tgt, g); err != nil || obs.Health != driver.Healthy {
+		if obs, err := prov.EvaluateGate(ctx, tgt, g); err != nil || obs.Health != driver.Healthy {
 			t.Fatalf("gate %s on %s (%s): %+v, %v", g.Name, tgt.ID(), dep.Revision, obs, err)
 		}
 	}

@@ -7,14 +7,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/meridian-deploy/meridian/placement"
-	"github.com/meridian-deploy/meridian/providers/demoshard"
 	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/local/demoshard"
 )
 
 // Deploy starts a rolling replacement of the target's instances by
 // req.Image:req.Version and returns at once; Status reports its progress.
-func (p *Provider) Deploy(ctx context.Context, req driver.DeployRequest) (driver.Deployment, error) {
+func (p *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.Deployment, error) {
 	if err := ctx.Err(); err != nil {
 		return driver.Deployment{}, err
 	}
@@ -48,7 +47,7 @@ func (p *Provider) Deploy(ctx context.Context, req driver.DeployRequest) (driver
 	ts.Revisions = append(ts.Revisions, rev)
 	ts.Live, ts.State, ts.Reason = rev.ID, driver.StateProgressing, ""
 	ts.Desired = max(req.Instances, 1)
-	ts.Sharding = req.Sharding
+	ts.Sharding = shardingState(req.Sharding)
 	if err := p.saveLocked(); err != nil {
 		return driver.Deployment{}, err
 	}
@@ -63,7 +62,7 @@ func (p *Provider) Deploy(ctx context.Context, req driver.DeployRequest) (driver
 // Revision "" undoes a first deploy: every instance of the target stops and
 // nothing is live any more (Status of "" reports ready with Desired 0 once
 // they have), so the next Deploy reports Previous "".
-func (p *Provider) Rollback(ctx context.Context, t placement.Target, revision string) error {
+func (p *Driver) Rollback(ctx context.Context, t driver.Target, revision string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -100,7 +99,7 @@ func (p *Provider) Rollback(ctx context.Context, t placement.Target, revision st
 
 // Status reports the rollout of revision; for the live revision, Ready
 // counts the instances that answer /healthz with 200 right now.
-func (p *Provider) Status(ctx context.Context, t placement.Target, revision string) (driver.Status, error) {
+func (p *Driver) Status(ctx context.Context, t driver.Target, revision string) (driver.Status, error) {
 	if err := ctx.Err(); err != nil {
 		return driver.Status{}, err
 	}
@@ -164,7 +163,7 @@ func removalStatus(ts *target) driver.Status {
 
 // probeAll probes path on the instances at once and returns how many
 // answered want, and why the first other one failed.
-func (p *Provider) probeAll(ctx context.Context, ins []instance, path string, want int) (int, string) {
+func (p *Driver) probeAll(ctx context.Context, ins []instance, path string, want int) (int, string) {
 	ok, whys := p.probeEach(ctx, ins, path, want)
 	n, why := 0, ""
 	for i := range ins {
@@ -179,7 +178,7 @@ func (p *Provider) probeAll(ctx context.Context, ins []instance, path string, wa
 
 // probeEach probes path on the instances at once and reports, for each,
 // whether it answered want and, if not, why.
-func (p *Provider) probeEach(ctx context.Context, ins []instance, path string, want int) (ok []bool, whys []string) {
+func (p *Driver) probeEach(ctx context.Context, ins []instance, path string, want int) (ok []bool, whys []string) {
 	ok = make([]bool, len(ins))
 	whys = make([]string, len(ins))
 	var wg sync.WaitGroup
@@ -206,7 +205,7 @@ func (p *Provider) probeEach(ctx context.Context, ins []instance, path string, w
 }
 
 // startRolloutLocked (re)starts the target's rollout goroutine.
-func (p *Provider) startRolloutLocked(tid string) {
+func (p *Driver) startRolloutLocked(tid string) {
 	if old := p.rollouts[tid]; old != nil {
 		old.cancel()
 		// The old goroutine takes p.mu to finish; wait for it unlocked.
@@ -242,7 +241,7 @@ func (p *Provider) startRolloutLocked(tid string) {
 // rollout converges the target on its live revision one instance at a
 // time: start a new instance and wait until it is ready, then retire an
 // instance of another revision (or a stopped one), then trim the surplus.
-func (p *Provider) rollout(ctx context.Context, tid string) error {
+func (p *Driver) rollout(ctx context.Context, tid string) error {
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -307,7 +306,7 @@ func (p *Provider) rollout(ctx context.Context, tid string) error {
 }
 
 // runningLocked counts the target's running instances of revision.
-func (p *Provider) runningLocked(ts *target, revision string) int {
+func (p *Driver) runningLocked(ts *target, revision string) int {
 	n := 0
 	for _, in := range ts.Instances {
 		if in.Revision == revision && in.PID != 0 && p.aliveLocked(in.PID) {
@@ -319,7 +318,7 @@ func (p *Provider) runningLocked(ts *target, revision string) int {
 
 // retire drains the instance when its target is sharded, stops it and
 // forgets it.
-func (p *Provider) retire(ctx context.Context, tid string, in *instance) error {
+func (p *Driver) retire(ctx context.Context, tid string, in *instance) error {
 	if err := p.drain(ctx, tid, in); err != nil {
 		return err
 	}
@@ -338,7 +337,7 @@ func (p *Provider) retire(ctx context.Context, tid string, in *instance) error {
 
 // drain moves a running instance's shards away through the demo sharder
 // and waits until it owns none, failing after the drain timeout.
-func (p *Provider) drain(ctx context.Context, tid string, in *instance) error {
+func (p *Driver) drain(ctx context.Context, tid string, in *instance) error {
 	p.mu.Lock()
 	ts := p.state.Targets[tid]
 	sharding := ts.Sharding
@@ -352,7 +351,7 @@ func (p *Provider) drain(ctx context.Context, tid string, in *instance) error {
 	if err := sharder.Drain(ctx, ts.Target, inst); err != nil {
 		return fmt.Errorf("drain instance %s: %w", in.ID, err)
 	}
-	timeout := time.Duration(sharding.DrainTimeout)
+	timeout := sharding.drainTimeout()
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
@@ -374,7 +373,7 @@ func (p *Provider) drain(ctx context.Context, tid string, in *instance) error {
 }
 
 // stopTarget stops every instance of the target and records them stopped.
-func (p *Provider) stopTarget(ctx context.Context, tid string) {
+func (p *Driver) stopTarget(ctx context.Context, tid string) {
 	p.mu.Lock()
 	var pids []int
 	for _, in := range p.state.Targets[tid].Instances {
@@ -396,7 +395,7 @@ func (p *Provider) stopTarget(ctx context.Context, tid string) {
 
 // startFleetLocked gives a sharded target its assigner, reconciling in the
 // background.
-func (p *Provider) startFleetLocked(tid string) {
+func (p *Driver) startFleetLocked(tid string) {
 	if p.assigners[tid] != nil {
 		return
 	}
@@ -418,7 +417,7 @@ func (p *Provider) startFleetLocked(tid string) {
 
 // reconcileFleet has a sharded target's assigner take a membership change
 // into account at once.
-func (p *Provider) reconcileFleet(ctx context.Context, tid string) {
+func (p *Driver) reconcileFleet(ctx context.Context, tid string) {
 	p.mu.Lock()
 	f := p.assigners[tid]
 	p.mu.Unlock()

@@ -2,20 +2,13 @@ package local
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"math/rand/v2"
-	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/meridian-deploy/meridian/placement"
-	"github.com/meridian-deploy/meridian/providers/demoshard"
 	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/local/demoshard"
 )
 
 // await polls cond every 20ms until it holds, failing after 30s.
@@ -28,7 +21,7 @@ func await(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-func deployReady(t testing.TB, p *Provider, req driver.DeployRequest) driver.Deployment {
+func deployReady(t testing.TB, p *Driver, req driver.DeployRequest) driver.Deployment {
 	t.Helper()
 	dep, err := p.Deploy(context.Background(), req)
 	if err != nil {
@@ -45,16 +38,16 @@ func deployReady(t testing.TB, p *Provider, req driver.DeployRequest) driver.Dep
 	return dep
 }
 
-func demoRequest(t placement.Target, version string, n int) driver.DeployRequest {
+func demoRequest(t driver.Target, version string, n int) driver.DeployRequest {
 	return driver.DeployRequest{Target: t, Image: "local/meridian-demo", Version: version, Instances: n}
 }
 
-// TestAdoptAfterWorkerRestart leaves a fleet running, starts a new Provider
+// TestAdoptAfterWorkerRestart leaves a fleet running, starts a new Driver
 // on the same state dir, and checks it finds the processes again.
 func TestAdoptAfterWorkerRestart(t *testing.T) {
 	dir := t.TempDir()
 	tgt := newTarget("adopt")
-	p1 := newProvider(t, dir)
+	p1 := newDriver(t, dir)
 	dep := deployReady(t, p1, demoRequest(tgt, "v1", 2))
 	before, err := p1.Instances(context.Background(), tgt)
 	if err != nil {
@@ -62,7 +55,7 @@ func TestAdoptAfterWorkerRestart(t *testing.T) {
 	}
 	p1.Detach()
 
-	p2 := newProvider(t, dir)
+	p2 := newDriver(t, dir)
 	defer p2.Close()
 	after, err := p2.Instances(context.Background(), tgt)
 	if err != nil {
@@ -90,7 +83,7 @@ func TestAdoptAfterWorkerRestart(t *testing.T) {
 	}
 }
 
-func pidsOf(p *Provider, t placement.Target) []int {
+func pidsOf(p *Driver, t driver.Target) []int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var pids []int
@@ -101,11 +94,11 @@ func pidsOf(p *Provider, t placement.Target) []int {
 }
 
 // TestResumeRolloutAfterWorkerRestart detaches in the middle of a rollout;
-// the next Provider finishes it on one version.
+// the next Driver finishes it on one version.
 func TestResumeRolloutAfterWorkerRestart(t *testing.T) {
 	dir := t.TempDir()
 	tgt := newTarget("resume")
-	p1 := newProvider(t, dir)
+	p1 := newDriver(t, dir)
 	deployReady(t, p1, demoRequest(tgt, "v1", 3))
 	dep, err := p1.Deploy(context.Background(), demoRequest(tgt, "v2", 3))
 	if err != nil {
@@ -121,7 +114,7 @@ func TestResumeRolloutAfterWorkerRestart(t *testing.T) {
 		return false
 	})
 	p1.Detach()
-	p2 := newProvider(t, dir)
+	p2 := newDriver(t, dir)
 	defer p2.Close()
 	var st driver.Status
 	await(t, "the resumed rollout", func() bool {
@@ -141,7 +134,7 @@ func TestResumeRolloutAfterWorkerRestart(t *testing.T) {
 
 // TestCrashFailsReadiness kills an instance: Status and the gate fail.
 func TestCrashFailsReadiness(t *testing.T) {
-	p := newProvider(t, t.TempDir())
+	p := newDriver(t, t.TempDir())
 	defer p.Close()
 	tgt := newTarget("crash")
 	dep := deployReady(t, p, demoRequest(tgt, "v1", 2))
@@ -152,7 +145,7 @@ func TestCrashFailsReadiness(t *testing.T) {
 		st, _ := p.Status(context.Background(), tgt, dep.Revision)
 		return st.State == driver.StateFailed && st.Ready == 1
 	})
-	obs, err := p.EvaluateGate(context.Background(), tgt, placement.Gate{Name: "h", HTTP: &placement.HTTPGate{Path: "/healthz"}})
+	obs, err := p.EvaluateGate(context.Background(), tgt, driver.Gate{Name: "h", HTTP: &driver.HTTPGate{Path: "/healthz"}})
 	if err != nil || obs.Health != driver.Unhealthy {
 		t.Fatalf("gate after a crash: %+v, %v", obs, err)
 	}
@@ -167,7 +160,7 @@ func TestCrashFailsReadiness(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	p := newProvider(t, t.TempDir())
+	p := newDriver(t, t.TempDir())
 	defer p.Close()
 	tgt := newTarget("bad")
 	_, err := p.Deploy(context.Background(), driver.DeployRequest{Target: tgt, Image: "local/no-such-binary", Version: "v1"})
@@ -178,101 +171,28 @@ func TestBadInput(t *testing.T) {
 	if p.ErrorCode(err) != driver.Invalid {
 		t.Fatalf("config that is not an object: %v, want invalid", err)
 	}
-	_, err = p.EvaluateGate(context.Background(), tgt, placement.Gate{Name: "a", Alarm: &placement.AlarmGate{Name: "x"}})
+	_, err = p.EvaluateGate(context.Background(), tgt, driver.Gate{Name: "a", Alarm: &driver.AlarmGate{Name: "x"}})
 	if p.ErrorCode(err) != driver.Invalid {
 		t.Fatalf("alarm gate: %v, want invalid", err)
 	}
 }
 
-// loadClient sends steady keyed load to a sharded target's owners and
-// counts cache hits among all requests (errors and refusals count as
-// misses).
-type loadClient struct {
-	p           *Provider
-	target      placement.Target
-	keys        int
-	hits, total atomic.Int64
-	stop        chan struct{}
-	wg          sync.WaitGroup
-	http        *http.Client
-}
-
-func newLoadClient(p *Provider, t placement.Target, keys int) *loadClient {
-	return &loadClient{p: p, target: t, keys: keys, stop: make(chan struct{}), http: &http.Client{Timeout: 2 * time.Second}}
-}
-
-// get fetches one key from its owner and reports whether it was a hit.
-func (c *loadClient) get(key string) bool {
-	addr, ok := c.p.assigner(c.target).Route(key)
-	if !ok {
-		return false
-	}
-	resp, err := c.http.Get("http://" + addr + "/cache/" + key)
-	if err != nil {
-		return false
-	}
-	defer resp.Body.Close()
-	var e struct {
-		Hit bool `json:"hit"`
-	}
-	return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&e) == nil && e.Hit
-}
-
-// routes returns the address each key is routed to.
-func (c *loadClient) routes() map[string]string {
-	routes := map[string]string{}
-	for k := range c.keys {
-		key := fmt.Sprint("key-", k)
-		routes[key], _ = c.p.assigner(c.target).Route(key)
-	}
-	return routes
-}
-
-// warm loads every key once.
-func (c *loadClient) warm() {
-	for k := range c.keys {
-		c.get(fmt.Sprint("key-", k))
-	}
-}
-
-// start runs workers, each sending a request every interval.
-func (c *loadClient) start(workers int, interval time.Duration) {
-	c.hits.Store(0)
-	c.total.Store(0)
-	c.stop = make(chan struct{})
-	for range workers {
-		c.wg.Go(func() {
-			tick := time.NewTicker(interval)
-			defer tick.Stop()
-			for {
-				select {
-				case <-c.stop:
-					return
-				case <-tick.C:
-				}
-				if c.get(fmt.Sprint("key-", rand.IntN(c.keys))) {
-					c.hits.Add(1)
-				}
-				c.total.Add(1)
-			}
-		})
-	}
-}
-
-// finish stops the workers and returns the hit rate and request count.
-func (c *loadClient) finish() (float64, int64) {
-	close(c.stop)
-	c.wg.Wait()
-	n := c.total.Load()
-	if n == 0 {
-		return 0, 0
-	}
-	return float64(c.hits.Load()) / float64(n), n
+// measure runs load's workers while during runs, and returns the hit
+// rate and the number of requests in that time.
+func measure(load *demoshard.Load, during func()) (float64, int64) {
+	ctx, stop := context.WithCancel(context.Background())
+	from := time.Now()
+	load.Start(ctx)
+	during()
+	stop()
+	load.Wait()
+	c := load.Count(from, time.Now())
+	return c.HitRate(), c.Requests
 }
 
 // awaitAssigned waits until the target's assigner has given every shard an
 // owner.
-func awaitAssigned(t testing.TB, p *Provider, tgt placement.Target) {
+func awaitAssigned(t testing.TB, p *Driver, tgt driver.Target) {
 	t.Helper()
 	await(t, "every shard assigned", func() bool {
 		n := 0
@@ -284,7 +204,7 @@ func awaitAssigned(t testing.TB, p *Provider, tgt placement.Target) {
 }
 
 // shardAwareRestart restarts every instance through the drain.
-func shardAwareRestart(t testing.TB, p *Provider, tgt placement.Target) {
+func shardAwareRestart(t testing.TB, p *Driver, tgt driver.Target) {
 	ctx := context.Background()
 	s := p.Sharder()
 	list, err := p.Instances(ctx, tgt)
@@ -309,7 +229,7 @@ func shardAwareRestart(t testing.TB, p *Provider, tgt placement.Target) {
 }
 
 // naiveRestart restarts every instance in turn, without draining.
-func naiveRestart(t testing.TB, p *Provider, tgt placement.Target) {
+func naiveRestart(t testing.TB, p *Driver, tgt driver.Target) {
 	ctx := context.Background()
 	list, err := p.Instances(ctx, tgt)
 	if err != nil {
@@ -322,9 +242,9 @@ func naiveRestart(t testing.TB, p *Provider, tgt placement.Target) {
 	}
 }
 
-func shardedRequest(t placement.Target, version string, n int) driver.DeployRequest {
+func shardedRequest(t driver.Target, version string, n int) driver.DeployRequest {
 	req := demoRequest(t, version, n)
-	req.Sharding = &placement.Sharding{Sharder: "demo", MaxUnavailable: 1, DrainTimeout: placement.Duration(10 * time.Second)}
+	req.Sharding = &driver.Sharding{Sharder: "demo", MaxUnavailable: 1, DrainTimeout: 10 * time.Second}
 	return req
 }
 
@@ -332,16 +252,14 @@ func shardedRequest(t placement.Target, version string, n int) driver.DeployRequ
 // under load: instances are replaced through the drain, so keys keep
 // hitting warm caches.
 func TestShardedRolloutKeepsCacheWarm(t *testing.T) {
-	p := newProvider(t, t.TempDir())
+	p := newDriver(t, t.TempDir())
 	defer p.Close()
 	tgt := newTarget("sharded")
 	deployReady(t, p, shardedRequest(tgt, "v1", 4))
 	awaitAssigned(t, p, tgt)
-	c := newLoadClient(p, tgt, 200)
-	c.warm()
-	c.start(2, 2*time.Millisecond)
-	deployReady(t, p, shardedRequest(tgt, "v2", 4))
-	rate, n := c.finish()
+	load := demoshard.NewLoad(p.assigner(tgt), &demoshard.LoadOptions{Keys: 200, Workers: 2, Interval: 2 * time.Millisecond})
+	load.Warm(context.Background())
+	rate, n := measure(load, func() { deployReady(t, p, shardedRequest(tgt, "v2", 4)) })
 	t.Logf("hit rate during the sharded rollout: %.1f%% of %d requests", 100*rate, n)
 	if n == 0 || rate < 0.9 {
 		t.Fatalf("hit rate %.3f over %d requests during a sharded rollout, want >= 0.9", rate, n)
@@ -364,7 +282,7 @@ func TestShardedAdoptResumesAssignment(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	tgt := newTarget("adopt-sharded")
-	p1 := newProvider(t, dir)
+	p1 := newDriver(t, dir)
 	deployReady(t, p1, shardedRequest(tgt, "v1", 3))
 	awaitAssigned(t, p1, tgt)
 	list, err := p1.Instances(ctx, tgt)
@@ -384,18 +302,18 @@ func TestShardedAdoptResumesAssignment(t *testing.T) {
 		t.Fatal(err)
 	}
 	await(t, "every instance to own shards", func() bool { return len(p1.assigner(tgt).Owners()) == 3 })
-	c1 := newLoadClient(p1, tgt, 300)
-	c1.warm()
-	before := c1.routes()
+	load := demoshard.NewLoad(p1.assigner(tgt), &demoshard.LoadOptions{Keys: 300})
+	load.Warm(ctx)
+	before := load.Routes()
 	generation := reportedShards(t, list[0].Address).Generation
 	p1.Detach()
 
-	p2 := newProvider(t, dir)
+	p2 := newDriver(t, dir)
 	defer p2.Close()
 	awaitAssigned(t, p2, tgt)
-	c2 := newLoadClient(p2, tgt, 300)
+	load2 := demoshard.NewLoad(p2.assigner(tgt), &demoshard.LoadOptions{Keys: 300})
 	rerouted := 0
-	for key, addr := range c2.routes() {
+	for key, addr := range load2.Routes() {
 		if before[key] != addr {
 			rerouted++
 		}
@@ -430,7 +348,7 @@ func TestShardedAdoptResumesAssignment(t *testing.T) {
 	for key, addr := range before {
 		if addr == list[0].Address {
 			moved++
-			if c2.get(key) {
+			if load2.Read(ctx, key) {
 				hits++
 			}
 		}
@@ -457,27 +375,23 @@ func reportedShards(t testing.TB, addr string) demoshard.Shards {
 // sharded demo fleet under steady keyed load during a shard-aware restart
 // of every instance, and during a naive rolling restart of the same fleet.
 func BenchmarkRestartHitRate(b *testing.B) {
-	p := newProvider(b, b.TempDir())
+	p := newDriver(b, b.TempDir())
 	defer p.Close()
 	tgt := newTarget("bench")
 	deployReady(b, p, shardedRequest(tgt, "v1", 8))
 	awaitAssigned(b, p, tgt)
-	c := newLoadClient(p, tgt, 1000)
+	load := demoshard.NewLoad(p.assigner(tgt), &demoshard.LoadOptions{Keys: 1000, Workers: 4, Interval: 2 * time.Millisecond})
 	var aware, naive float64
 	var requests int64
 	b.ResetTimer()
 	for range b.N {
-		c.warm()
-		c.start(4, 2*time.Millisecond)
-		shardAwareRestart(b, p, tgt)
-		r, n := c.finish()
+		load.Warm(context.Background())
+		r, n := measure(load, func() { shardAwareRestart(b, p, tgt) })
 		aware += r
 		requests += n
 
-		c.warm()
-		c.start(4, 2*time.Millisecond)
-		naiveRestart(b, p, tgt)
-		r, n = c.finish()
+		load.Warm(context.Background())
+		r, n = measure(load, func() { naiveRestart(b, p, tgt) })
 		naive += r
 		requests += n
 	}
@@ -487,12 +401,12 @@ func BenchmarkRestartHitRate(b *testing.B) {
 }
 
 // TestRedeployAfterShutdown: after a clean shutdown stopped the fleet, the
-// next Provider's Deploy of the same version reports no change, with the
+// next Driver's Deploy of the same version reports no change, with the
 // same previous revision, and starts the instances again.
 func TestRedeployAfterShutdown(t *testing.T) {
 	dir := t.TempDir()
 	tgt := newTarget("redeploy")
-	p1 := newProvider(t, dir)
+	p1 := newDriver(t, dir)
 	v1 := deployReady(t, p1, demoRequest(tgt, "v1", 2))
 	v2 := deployReady(t, p1, demoRequest(tgt, "v2", 2))
 	if err := p1.Close(); err != nil {
@@ -504,7 +418,7 @@ func TestRedeployAfterShutdown(t *testing.T) {
 			t.Fatalf("log of %s ends %q, want a clean stop", id, tail)
 		}
 	}
-	p2 := newProvider(t, dir)
+	p2 := newDriver(t, dir)
 	defer p2.Close()
 	again := deployReady(t, p2, demoRequest(tgt, "v2", 2))
 	if again.Changed || again.Revision != v2.Revision || again.Previous != v1.Revision {
@@ -519,7 +433,7 @@ func TestRedeployAfterShutdown(t *testing.T) {
 // the provider's Sharder; an unsharded instance owns nothing, so the drain
 // is done at once.
 func TestSharderOnUnshardedTarget(t *testing.T) {
-	p := newProvider(t, t.TempDir())
+	p := newDriver(t, t.TempDir())
 	defer p.Close()
 	tgt := newTarget("plain")
 	deployReady(t, p, demoRequest(tgt, "v1", 1))
@@ -543,12 +457,12 @@ func TestSharderOnUnshardedTarget(t *testing.T) {
 }
 
 // TestRemoveFirstDeploy undoes a first deploy (its gates failed): Rollback
-// to "" stops its instances, and a new Provider on the same state dir
+// to "" stops its instances, and a new Driver on the same state dir
 // still knows that nothing runs.
 func TestRemoveFirstDeploy(t *testing.T) {
 	dir := t.TempDir()
 	tgt := newTarget("first")
-	p1 := newProvider(t, dir)
+	p1 := newDriver(t, dir)
 	first := deployReady(t, p1, demoRequest(tgt, "v1", 2))
 	if first.Previous != "" {
 		t.Fatalf("first deploy = %+v, want previous \"\"", first)
@@ -572,7 +486,7 @@ func TestRemoveFirstDeploy(t *testing.T) {
 	if err := p1.Close(); err != nil {
 		t.Fatal(err)
 	}
-	p2 := newProvider(t, dir)
+	p2 := newDriver(t, dir)
 	defer p2.Close()
 	if st, err := p2.Status(context.Background(), tgt, ""); err != nil || st.State != driver.StateReady {
 		t.Fatalf(`Status("") after a restart = %+v, %v; want ready`, st, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
@@ -13,7 +12,7 @@ import (
 // (a crashed instance included), unknown when the target has no instances.
 // Value is the share of instances that passed. Alarm and metric gates are
 // not evaluated locally.
-func (p *Provider) EvaluateGate(ctx context.Context, t placement.Target, g placement.Gate) (driver.Observation, error) {
+func (p *Driver) EvaluateGate(ctx context.Context, t driver.Target, g driver.Gate) (driver.Observation, error) {
 	if err := ctx.Err(); err != nil {
 		return driver.Observation{}, err
 	}

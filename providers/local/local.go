@@ -12,7 +12,7 @@
 // Instances and RestartInstance serve shard-aware restarts.
 //
 // State (revisions, instances with their pids and ports, config versions)
-// lives in Options.StateDir as state.json; a new Provider on the same
+// lives in Options.StateDir as state.json; a new Driver on the same
 // directory adopts the instances still running (pid alive and GET / naming
 // the instance) and resumes unfinished rollouts. Close stops every process.
 // See docs/local-provider.md.
@@ -29,12 +29,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/meridian-deploy/meridian/placement"
-	"github.com/meridian-deploy/meridian/providers/demoshard"
 	"github.com/meridian-deploy/meridian/providers/driver"
+	"github.com/meridian-deploy/meridian/providers/local/demoshard"
 )
 
-// Options configures a Provider; nil means defaults.
+// Options configures a Driver; nil means defaults.
 type Options struct {
 	// StateDir holds state.json, the per-target config files and the
 	// instances' logs (default: $XDG_STATE_HOME/meridian/local, else
@@ -60,10 +59,10 @@ type Options struct {
 	Shards int
 }
 
-// Provider runs services as local processes. It implements
+// Driver runs services as local processes. It implements
 // driver.Deployer, driver.Configurer, driver.GateEvaluator and
 // driver.Restarter; Sharder returns the demo fleet's driver.Sharder.
-type Provider struct {
+type Driver struct {
 	opts Options
 	bin  string // resolved BinDir
 
@@ -71,16 +70,16 @@ type Provider struct {
 
 	mu        sync.Mutex // guards everything below
 	state     state
-	procs     map[int]*proc // processes this Provider started, by pid
+	procs     map[int]*proc // processes this Driver started, by pid
 	rollouts  map[string]*run
 	assigners map[string]*fleet
 }
 
 var (
-	_ driver.Deployer      = (*Provider)(nil)
-	_ driver.Configurer    = (*Provider)(nil)
-	_ driver.GateEvaluator = (*Provider)(nil)
-	_ driver.Restarter     = (*Provider)(nil)
+	_ driver.Deployer      = (*Driver)(nil)
+	_ driver.Configurer    = (*Driver)(nil)
+	_ driver.GateEvaluator = (*Driver)(nil)
+	_ driver.Restarter     = (*Driver)(nil)
 )
 
 // run is a target's rollout goroutine.
@@ -95,10 +94,10 @@ type fleet struct {
 	cancel   context.CancelFunc
 }
 
-// New returns a Provider on opts.StateDir, adopting the instances a previous
-// Provider left running and resuming its unfinished rollouts.
-func New(opts *Options) (*Provider, error) {
-	p := &Provider{procs: map[int]*proc{}, rollouts: map[string]*run{}, assigners: map[string]*fleet{}}
+// New returns a Driver on opts.StateDir, adopting the instances a previous
+// Driver left running and resuming its unfinished rollouts.
+func New(opts *Options) (*Driver, error) {
+	p := &Driver{procs: map[int]*proc{}, rollouts: map[string]*run{}, assigners: map[string]*fleet{}}
 	if opts != nil {
 		p.opts = *opts
 	}
@@ -147,12 +146,12 @@ func defaultStateDir() (string, error) {
 
 // Sharder returns the driver.Sharder of this provider's sharded fleets: the
 // HTTP drain protocol, with the target's assigner moving the shards.
-func (p *Provider) Sharder() driver.Sharder {
+func (p *Driver) Sharder() driver.Sharder {
 	return demoshard.NewSharder(p.assigner)
 }
 
 // assigner returns the shard assigner of a sharded target, or nil.
-func (p *Provider) assigner(t placement.Target) *demoshard.Assigner {
+func (p *Driver) assigner(t driver.Target) *demoshard.Assigner {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if f := p.assigners[t.ID()]; f != nil {
@@ -164,7 +163,7 @@ func (p *Provider) assigner(t placement.Target) *demoshard.Assigner {
 // Detach stops the provider's background work and leaves the instances
 // running, as a worker that exits without shutting its fleet down does; a
 // later New on the same StateDir adopts them.
-func (p *Provider) Detach() {
+func (p *Driver) Detach() {
 	p.mu.Lock()
 	runs := make([]*run, 0, len(p.rollouts))
 	for id, r := range p.rollouts {
@@ -184,7 +183,7 @@ func (p *Provider) Detach() {
 
 // Shutdown stops the background work and every instance (SIGTERM, then
 // SIGKILL once ctx ends), and records them as stopped.
-func (p *Provider) Shutdown(ctx context.Context) error {
+func (p *Driver) Shutdown(ctx context.Context) error {
 	p.Detach()
 	p.mu.Lock()
 	var ids []string
@@ -201,7 +200,7 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 }
 
 // Close stops every instance, allowing each 5 seconds to exit.
-func (p *Provider) Close() error {
+func (p *Driver) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return p.Shutdown(ctx)
@@ -216,12 +215,14 @@ var (
 )
 
 // ErrorCode classifies the provider's errors.
-func (p *Provider) ErrorCode(err error) driver.Code {
+func (p *Driver) ErrorCode(err error) driver.Code {
 	switch {
 	case err == nil:
 		return driver.Unknown
 	case errors.Is(err, context.Canceled):
 		return driver.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return driver.Unavailable // a deadline of the driver's own: see package driver
 	case errors.Is(err, errNotFound):
 		return driver.NotFound
 	case errors.Is(err, errInvalid), errors.Is(err, exec.ErrNotFound):
@@ -235,7 +236,7 @@ func (p *Provider) ErrorCode(err error) driver.Code {
 }
 
 // binary resolves an image to the binary that runs it.
-func (p *Provider) binary(image string) (string, error) {
+func (p *Driver) binary(image string) (string, error) {
 	if b, ok := p.opts.Binaries[image]; ok {
 		return b, nil
 	}

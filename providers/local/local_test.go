@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/drivertest"
 )
@@ -37,7 +36,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func newProvider(t testing.TB, stateDir string) *Provider {
+func newDriver(t testing.TB, stateDir string) *Driver {
 	t.Helper()
 	p, err := New(&Options{StateDir: stateDir, BinDir: binDir, ReadyTimeout: 10 * time.Second, Shards: 32})
 	if err != nil {
@@ -48,37 +47,37 @@ func newProvider(t testing.TB, stateDir string) *Provider {
 
 var targets atomic.Int64
 
-func newTarget(service string) placement.Target {
-	return placement.Target{Service: service, Environment: "test", Cloud: "local", Boundary: "public",
+func newTarget(service string) driver.Target {
+	return driver.Target{Service: service, Environment: "test", Cloud: "local", Boundary: "public",
 		Region: fmt.Sprintf("us-east-%d", targets.Add(1))}
 }
 
-// harness runs the conformance suite against a Provider with its own state
+// harness runs the conformance suite against a Driver with its own state
 // dir. The local cloud has no API that throttles, so Throttle is a no-op and
 // the suite sees calls succeed; FailVersion needs no setup because
 // meridian-demo fails /healthz for any version containing "bad".
 type harness struct {
 	t *testing.T
-	p *Provider
+	p *Driver
 }
 
 func (h *harness) Deployer(context.Context) (driver.Deployer, error) { return h.p, nil }
-func (h *harness) Target(context.Context) (placement.Target, error) {
+func (h *harness) Target(context.Context) (driver.Target, error) {
 	return newTarget("svc"), nil
 }
 func (h *harness) Image() string { return "local/meridian-demo" }
-func (h *harness) FailVersion(_ placement.Target, version string) {
+func (h *harness) FailVersion(_ driver.Target, version string) {
 	if !strings.Contains(version, "bad") {
 		h.t.Fatalf("meridian-demo fails only versions containing bad, not %q", version)
 	}
 }
-func (h *harness) Gate(placement.Target) placement.Gate {
-	return placement.Gate{Name: "healthz", HTTP: &placement.HTTPGate{Path: "/healthz"}}
+func (h *harness) Gate(driver.Target) driver.Gate {
+	return driver.Gate{Name: "healthz", HTTP: &driver.HTTPGate{Path: "/healthz"}}
 }
 
 // SetHealth sets the demo's errorRate through a config (healthy, unhealthy)
 // or stops the target's instances, leaving nothing to probe (unknown).
-func (h *harness) SetHealth(t placement.Target, health driver.Health) {
+func (h *harness) SetHealth(t driver.Target, health driver.Health) {
 	rate := map[driver.Health]string{driver.Healthy: "0", driver.Unhealthy: "1"}[health]
 	if health == driver.HealthUnknown {
 		h.p.stopTarget(context.Background(), t.ID())
@@ -98,6 +97,6 @@ func (h *harness) Close() {
 
 func TestConformance(t *testing.T) {
 	drivertest.RunConformanceTests(t, func(ctx context.Context, t *testing.T) (drivertest.Harness, error) {
-		return &harness{t: t, p: newProvider(t, t.TempDir())}, nil
+		return &harness{t: t, p: newDriver(t, t.TempDir())}, nil
 	})
 }

@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// proc is a process this Provider started; done closes once it has exited
+// proc is a process this Driver started; done closes once it has exited
 // and been reaped.
 type proc struct {
 	done chan struct{}
@@ -24,21 +24,21 @@ type proc struct {
 
 var probeClient = &http.Client{Timeout: 2 * time.Second}
 
-// pidAlive reports whether a process this Provider did not start (one it
+// pidAlive reports whether a process this Driver did not start (one it
 // adopted) still runs.
 func pidAlive(pid int) bool {
 	return pid > 0 && syscall.Kill(pid, 0) == nil
 }
 
 // alive reports whether the instance's process runs.
-func (p *Provider) alive(pid int) bool {
+func (p *Driver) alive(pid int) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.aliveLocked(pid)
 }
 
 // aliveLocked is alive with p.mu held.
-func (p *Provider) aliveLocked(pid int) bool {
+func (p *Driver) aliveLocked(pid int) bool {
 	if pr := p.procs[pid]; pr != nil {
 		select {
 		case <-pr.done:
@@ -110,7 +110,7 @@ func freePort() (int, error) {
 // launch starts the instance's process on a free port (keeping its port
 // when it has one) and records its pid in the saved state at once, so that
 // a crash of this process never leaves an instance that state.json omits.
-func (p *Provider) launch(tid string, in *instance, rev *revision) error {
+func (p *Driver) launch(tid string, in *instance, rev *revision) error {
 	bin, err := p.binary(rev.Image)
 	if err != nil {
 		return err
@@ -162,7 +162,7 @@ func (p *Provider) launch(tid string, in *instance, rev *revision) error {
 
 // stop ends the process with SIGTERM, then SIGKILL after 5 seconds or when
 // ctx ends, and waits for it to go.
-func (p *Provider) stop(ctx context.Context, pid int) {
+func (p *Driver) stop(ctx context.Context, pid int) {
 	if pid == 0 {
 		return
 	}
@@ -212,7 +212,7 @@ var errExited = errors.New("exited")
 // waitReady waits until the instance answers /healthz with 200. It fails
 // when the process exits, after FailureThreshold consecutive other answers,
 // or after ReadyTimeout.
-func (p *Provider) waitReady(ctx context.Context, tid string, in *instance) error {
+func (p *Driver) waitReady(ctx context.Context, tid string, in *instance) error {
 	deadline, cancel := context.WithTimeout(ctx, p.opts.ReadyTimeout)
 	defer cancel()
 	bad := 0
@@ -247,7 +247,7 @@ func (p *Provider) waitReady(ctx context.Context, tid string, in *instance) erro
 
 // start launches the instance and waits until it is ready, trying another
 // port when the process exits at once (its port was taken meanwhile).
-func (p *Provider) start(ctx context.Context, tid string, in *instance, rev *revision) error {
+func (p *Driver) start(ctx context.Context, tid string, in *instance, rev *revision) error {
 	var err error
 	for range 3 {
 		if err = p.launch(tid, in, rev); err != nil {
@@ -270,7 +270,7 @@ func (p *Provider) start(ctx context.Context, tid string, in *instance, rev *rev
 }
 
 // logTail returns the last line of the instance's log.
-func (p *Provider) logTail(tid, id string) string {
+func (p *Driver) logTail(tid, id string) string {
 	data, err := os.ReadFile(filepath.Join(p.dir(tid), id+".log"))
 	if err != nil {
 		return "no log"

@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
 // Instances lists the target's instances; Ready is a /healthz probe.
-func (p *Provider) Instances(ctx context.Context, t placement.Target) ([]driver.Instance, error) {
+func (p *Driver) Instances(ctx context.Context, t driver.Target) ([]driver.Instance, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -36,7 +35,7 @@ func (p *Provider) Instances(ctx context.Context, t placement.Target) ([]driver.
 // same revision and port, returning once it is ready. It does not drain:
 // a shard-aware restart drains through Sharder first. Restarts of different
 // instances may run at once; a restart conflicts with a running rollout.
-func (p *Provider) RestartInstance(ctx context.Context, t placement.Target, id string) error {
+func (p *Driver) RestartInstance(ctx context.Context, t driver.Target, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -7,8 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
-	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
@@ -19,7 +19,7 @@ type state struct {
 
 // target is one target's group of processes and its history.
 type target struct {
-	Target placement.Target `json:"target"`
+	Target driver.Target `json:"target"`
 	// Revisions are every revision deployed, oldest first.
 	Revisions []*revision `json:"revisions"`
 	// Live is the revision the target runs or is rolling out to;
@@ -28,15 +28,38 @@ type target struct {
 	State  driver.State `json:"state,omitempty"`
 	Reason string       `json:"reason,omitempty"`
 	// Stable is the last revision whose rollout finished ready.
-	Stable   string              `json:"stable,omitempty"`
-	Desired  int                 `json:"desired"`
-	Sharding *placement.Sharding `json:"sharding,omitempty"`
+	Stable   string    `json:"stable,omitempty"`
+	Desired  int       `json:"desired"`
+	Sharding *sharding `json:"sharding,omitempty"`
 
 	Instances    []*instance `json:"instances"`
 	NextInstance int         `json:"nextInstance"`
 
 	Configs    []*configRevision `json:"configs,omitempty"`
 	LiveConfig string            `json:"liveConfig,omitempty"`
+}
+
+// sharding is how the state file records a target's driver.Sharding, in
+// the format state files have always had: the drain timeout as a Go
+// duration string ("10s").
+type sharding struct {
+	Sharder        string `json:"sharder"`
+	MaxUnavailable int    `json:"maxUnavailable"`
+	DrainTimeout   string `json:"drainTimeout"`
+}
+
+// shardingState is s as the state file records it, nil for nil.
+func shardingState(s *driver.Sharding) *sharding {
+	if s == nil {
+		return nil
+	}
+	return &sharding{Sharder: s.Sharder, MaxUnavailable: s.MaxUnavailable, DrainTimeout: s.DrainTimeout.String()}
+}
+
+// drainTimeout is the recorded drain timeout, 0 when none is set.
+func (s *sharding) drainTimeout() time.Duration {
+	d, _ := time.ParseDuration(s.DrainTimeout)
+	return d
 }
 
 type revision struct {
@@ -105,18 +128,18 @@ func (ts *target) removeInstance(id string) {
 }
 
 // dir is the target's directory under the state dir.
-func (p *Provider) dir(id string) string {
+func (p *Driver) dir(id string) string {
 	return filepath.Join(p.opts.StateDir, "targets", strings.NewReplacer("/", "_", "\\", "_", ":", "_").Replace(id))
 }
 
-func (p *Provider) configPath(id string) string { return filepath.Join(p.dir(id), "config.json") }
+func (p *Driver) configPath(id string) string { return filepath.Join(p.dir(id), "config.json") }
 
-func (p *Provider) statePath() string { return filepath.Join(p.opts.StateDir, "state.json") }
+func (p *Driver) statePath() string { return filepath.Join(p.opts.StateDir, "state.json") }
 
 // lockOp takes the operation lock, then the state lock, for a call that
 // changes a target (Deploy, Rollback, ApplyConfig, RollbackConfig); the
 // func it returns releases both.
-func (p *Provider) lockOp() (unlock func()) {
+func (p *Driver) lockOp() (unlock func()) {
 	p.ops.Lock()
 	p.mu.Lock()
 	return func() {
@@ -126,7 +149,7 @@ func (p *Provider) lockOp() (unlock func()) {
 }
 
 // targetLocked returns the target's state, creating it when create is set.
-func (p *Provider) targetLocked(t placement.Target, create bool) *target {
+func (p *Driver) targetLocked(t driver.Target, create bool) *target {
 	ts := p.state.Targets[t.ID()]
 	if ts == nil && create {
 		ts = &target{Target: t}
@@ -135,7 +158,7 @@ func (p *Provider) targetLocked(t placement.Target, create bool) *target {
 	return ts
 }
 
-func (p *Provider) load() error {
+func (p *Driver) load() error {
 	p.state = state{Targets: map[string]*target{}}
 	data, err := os.ReadFile(p.statePath())
 	if os.IsNotExist(err) {
@@ -154,13 +177,13 @@ func (p *Provider) load() error {
 }
 
 // save writes state.json atomically.
-func (p *Provider) save() error {
+func (p *Driver) save() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.saveLocked()
 }
 
-func (p *Provider) saveLocked() error {
+func (p *Driver) saveLocked() error {
 	data, err := json.MarshalIndent(p.state, "", "  ")
 	if err != nil {
 		return err
@@ -191,7 +214,7 @@ func writeFileAtomic(path string, data []byte) error {
 // adopt checks every recorded instance: one whose process still runs and
 // answers as itself is kept, any other is recorded as stopped. Sharded
 // targets get their assigner back and unfinished rollouts resume.
-func (p *Provider) adopt() {
+func (p *Driver) adopt() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*p.opts.ReadyTimeout)
 	defer cancel()
 	p.mu.Lock()

@@ -1,6 +1,7 @@
-// Package demoshard is the demo fleet's sharding system: an Assigner that
-// spreads a fixed number of cache shards over a fleet of meridian-demo
-// instances, and a Sharder driver on top of it.
+// Package demoshard is the local demo fleet's sharding system: an Assigner
+// that spreads a fixed number of cache shards over a fleet of meridian-demo
+// instances, a Sharder driver on top of it, and Load, a keyed load client
+// that routes each key to its shard's owner and counts the cache hit rate.
 //
 // The Assigner is the source of truth for who owns which shard. On every
 // Reconcile it reads each member's GET /shards, treats members that answer
@@ -11,7 +12,9 @@
 // over before the new owner takes it (handover); the new owners are told
 // first, the losers after, so a key is always served by an owner with its
 // entries. A member that died cannot hand over: its shards start cold.
-// Clients route a key to Route(key).
+// Clients route a key to Route(key), or, in another process, to the
+// owner the instances report (Reports); Load is such a client, which sends
+// keyed load and counts its cache hit rate.
 //
 // A new Assigner over a running fleet (the provider restarted and adopted
 // its instances) continues where the previous one stopped: its first
@@ -292,28 +295,16 @@ func shardsOf(owner []string, id string) []int {
 
 // observe returns what the member reports on GET /shards, or nil.
 func (a *Assigner) observe(ctx context.Context, m Member) *Shards {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+m.Address+"/shards", nil)
-	if err != nil {
-		return nil
-	}
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return nil
-	}
-	defer resp.Body.Close()
-	var st Shards
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&st) != nil {
-		return nil
-	}
-	return &st
+	return fetchShards(ctx, a.client, m.Address)
 }
 
-func (a *Assigner) push(ctx context.Context, addr string, generation int64, shards []int, handover map[int]string) error {
-	for sh, from := range handover {
-		if from == "" {
-			delete(handover, sh)
-		}
-	}
+// push sends a member its assignment. gained maps the shards it gains to
+// the address of their previous owner, "" for a shard without a handover;
+// push leaves it as it is, so that a caller can undo every gained shard
+// when push fails.
+func (a *Assigner) push(ctx context.Context, addr string, generation int64, shards []int, gained map[int]string) error {
+	handover := maps.Clone(gained)
+	maps.DeleteFunc(handover, func(_ int, from string) bool { return from == "" })
 	body, err := json.Marshal(Assignment{Total: a.total, Generation: generation, Shards: shards, Handover: handover})
 	if err != nil {
 		return err

@@ -1,8 +1,13 @@
 package demoshard
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -87,5 +92,36 @@ func TestLearn(t *testing.T) {
 	}
 	if NewAssigner(4, nil).learnLocked(members[:1], []*Shards{nil}) {
 		t.Fatal("learnLocked reports learning with no member answering")
+	}
+}
+
+// member serves the member side of the drain protocol for Reconcile: it
+// reports holding nothing and answers assignments with status.
+func member(t *testing.T, id string, status int) Member {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet:
+			json.NewEncoder(w).Encode(Shards{Shards: []int{}})
+		default:
+			w.WriteHeader(status)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return Member{ID: id, Address: strings.TrimPrefix(srv.URL, "http://")}
+}
+
+// TestFailedPushKeepsOldOwners: when a member refuses its assignment, every
+// shard it was to gain stays with its old owner, shards without a handover
+// (here: never assigned before) included.
+func TestFailedPushKeepsOldOwners(t *testing.T) {
+	members := []Member{member(t, "ok", http.StatusOK), member(t, "refuses", http.StatusInternalServerError)}
+	a := NewAssigner(4, func(context.Context) ([]Member, error) { return members, nil })
+	if err := a.Reconcile(context.Background()); err == nil {
+		t.Fatal("Reconcile succeeded with a member refusing its assignment")
+	}
+	owners := a.Owners()
+	if owners["refuses"] != 0 || owners["ok"] != 2 {
+		t.Fatalf("owners after a refused push: %v, want only ok's 2 shards assigned", owners)
 	}
 }
