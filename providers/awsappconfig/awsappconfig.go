@@ -35,7 +35,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/appconfig/types"
 	smithyendpoints "github.com/aws/smithy-go/endpoints"
 
-	awsx "github.com/meridian-deploy/meridian/providers/aws"
+	awsx "github.com/meridian-deploy/meridian/providers/cloud/aws"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/regions"
 )

@@ -7,7 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/appconfig"
 
-	awsx "github.com/meridian-deploy/meridian/providers/aws"
+	awsx "github.com/meridian-deploy/meridian/providers/cloud/aws"
 )
 
 // TestEndpointsPerBoundary resolves (without network) the real endpoint each

@@ -30,7 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	smithyendpoints "github.com/aws/smithy-go/endpoints"
 
-	awsx "github.com/meridian-deploy/meridian/providers/aws"
+	awsx "github.com/meridian-deploy/meridian/providers/cloud/aws"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/regions"
 )

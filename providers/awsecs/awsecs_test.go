@@ -9,8 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 
-	awsx "github.com/meridian-deploy/meridian/providers/aws"
 	"github.com/meridian-deploy/meridian/providers/awsecs"
+	awsx "github.com/meridian-deploy/meridian/providers/cloud/aws"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/internal/awsfake"
 )

@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
-	awsx "github.com/meridian-deploy/meridian/providers/aws"
+	awsx "github.com/meridian-deploy/meridian/providers/cloud/aws"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 

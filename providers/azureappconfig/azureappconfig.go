@@ -31,7 +31,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azappconfig"
 
-	"github.com/meridian-deploy/meridian/providers/azure"
+	"github.com/meridian-deploy/meridian/providers/cloud/azure"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 

@@ -8,8 +8,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
-	"github.com/meridian-deploy/meridian/providers/azure"
 	"github.com/meridian-deploy/meridian/providers/azureappconfig"
+	"github.com/meridian-deploy/meridian/providers/cloud/azure"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/internal/azurefake"
 )

@@ -4,9 +4,9 @@ import (
 	"context"
 	"testing"
 
-	"github.com/meridian-deploy/meridian/providers/azure"
 	"github.com/meridian-deploy/meridian/providers/azureappconfig"
 	"github.com/meridian-deploy/meridian/providers/azurecontainerapps"
+	"github.com/meridian-deploy/meridian/providers/cloud/azure"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/drivertest"
 	"github.com/meridian-deploy/meridian/providers/internal/azurefake"

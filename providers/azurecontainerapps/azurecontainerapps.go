@@ -38,7 +38,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/appcontainers/armappcontainers/v3"
 
-	"github.com/meridian-deploy/meridian/providers/azure"
+	"github.com/meridian-deploy/meridian/providers/cloud/azure"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 

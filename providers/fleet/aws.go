@@ -7,10 +7,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/meridian-deploy/meridian/placement"
-	awsx "github.com/meridian-deploy/meridian/providers/aws"
 	"github.com/meridian-deploy/meridian/providers/awsappconfig"
 	"github.com/meridian-deploy/meridian/providers/awscloudwatch"
 	"github.com/meridian-deploy/meridian/providers/awsecs"
+	awsx "github.com/meridian-deploy/meridian/providers/cloud/aws"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 

@@ -8,10 +8,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/meridian-deploy/meridian/placement"
-	"github.com/meridian-deploy/meridian/providers/azure"
 	"github.com/meridian-deploy/meridian/providers/azureappconfig"
 	"github.com/meridian-deploy/meridian/providers/azurecontainerapps"
 	"github.com/meridian-deploy/meridian/providers/azuremonitor"
+	"github.com/meridian-deploy/meridian/providers/cloud/azure"
 )
 
 // azureAuth is how an Azure boundary's clients authenticate and connect.

@@ -3,7 +3,7 @@ package fleet
 import (
 	"google.golang.org/api/option"
 
-	"github.com/meridian-deploy/meridian/providers/gcp"
+	"github.com/meridian-deploy/meridian/providers/cloud/gcp"
 	"github.com/meridian-deploy/meridian/providers/gcpmonitoring"
 	"github.com/meridian-deploy/meridian/providers/gcprun"
 )

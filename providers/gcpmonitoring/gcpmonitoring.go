@@ -33,8 +33,8 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/meridian-deploy/meridian/providers/cloud/gcp"
 	"github.com/meridian-deploy/meridian/providers/driver"
-	"github.com/meridian-deploy/meridian/providers/gcp"
 	"github.com/meridian-deploy/meridian/regions"
 )
 

@@ -25,8 +25,8 @@ import (
 	"github.com/googleapis/gax-go/v2"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/meridian-deploy/meridian/providers/cloud/gcp"
 	"github.com/meridian-deploy/meridian/providers/driver"
-	"github.com/meridian-deploy/meridian/providers/gcp"
 	"github.com/meridian-deploy/meridian/regions"
 )
 

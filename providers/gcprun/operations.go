@@ -6,8 +6,8 @@ import (
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/googleapis/gax-go/v2"
 
+	"github.com/meridian-deploy/meridian/providers/cloud/gcp"
 	"github.com/meridian-deploy/meridian/providers/driver"
-	"github.com/meridian-deploy/meridian/providers/gcp"
 )
 
 // operation is a Cloud Run long-running operation on a service (create,

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/meridian-deploy/meridian/providers/azure"
+	"github.com/meridian-deploy/meridian/providers/cloud/azure"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 

@@ -8,7 +8,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
-	"github.com/meridian-deploy/meridian/providers/azure"
+	"github.com/meridian-deploy/meridian/providers/cloud/azure"
 )
 
 // ARMCloud is an Azure boundary as a Resource Manager client sees it: a

@@ -7,8 +7,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/meridian-deploy/meridian/providers/cloud/gcp"
 	"github.com/meridian-deploy/meridian/providers/driver"
-	"github.com/meridian-deploy/meridian/providers/gcp"
 	"github.com/meridian-deploy/meridian/regions"
 )
 

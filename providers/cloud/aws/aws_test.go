@@ -14,7 +14,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyendpoints "github.com/aws/smithy-go/endpoints"
 
-	awsx "github.com/meridian-deploy/meridian/providers/aws"
+	awsx "github.com/meridian-deploy/meridian/providers/cloud/aws"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/internal/awsfake"
 )

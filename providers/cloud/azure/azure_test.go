@@ -12,7 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
-	"github.com/meridian-deploy/meridian/providers/azure"
+	"github.com/meridian-deploy/meridian/providers/cloud/azure"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
