@@ -36,8 +36,11 @@ func (e busyError) Is(target error) bool { return target == ErrBusy }
 
 // StartRelease starts the release of req.Change, or attaches to it when the
 // same change was triggered before (attached is true, whether that release
-// is running or has ended). A different change for a service that is
-// mid-release is refused with an error wrapping ErrBusy.
+// is running or has ended). A change id is one change: when its release was
+// started with another kind, version, image or config, the request is
+// refused with an error matching ErrChangeIDTaken (see checkSameChange). A
+// different change for a service that is mid-release is refused with an
+// error matching ErrBusy.
 func StartRelease(ctx context.Context, c client.Client, req ReleaseRequest) (ref ReleaseRef, attached bool, err error) {
 	if err := req.Validate(); err != nil {
 		return ReleaseRef{}, false, err
@@ -62,8 +65,13 @@ func StartRelease(ctx context.Context, c client.Client, req ReleaseRequest) (ref
 		}
 		var app *temporal.ApplicationError
 		switch {
+		case err == nil && a.Attached:
+			if err := checkSameChange(ctx, c, a.Release, req); err != nil {
+				return ReleaseRef{}, false, err
+			}
+			return a.Release, true, nil
 		case err == nil:
-			return a.Release, a.Attached, nil
+			return a.Release, false, nil
 		case errors.As(err, &app) && app.Type() == busyErrorType:
 			// The holder may have just closed, its lock not yet told: retry
 			// for a moment before refusing.
