@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/token"
 
 	"github.com/meridian-deploy/meridian/regions"
 )
@@ -116,6 +118,11 @@ type envRegion struct {
 // errorf records an error at the value the path names.
 func (c *compiler) errorf(path []cue.Selector, format string, args ...any) {
 	c.errs = append(c.errs, c.spec.pos.at(c.spec.posOf(cue.MakePath(path...)), format, args...))
+}
+
+// errorAt records an error at pos.
+func (c *compiler) errorAt(pos token.Pos, format string, args ...any) {
+	c.errs = append(c.errs, c.spec.pos.at(pos, format, args...))
 }
 
 func sel(parts ...any) []cue.Selector {
@@ -256,20 +263,28 @@ func (c *compiler) checkCredential(path []cue.Selector, value string) {
 	if provider {
 		advice = "credentials come from the cloud SDK's default chain, never from the spec"
 	}
-	var kind string
 	name := label(len(path) - 1)
-	switch {
-	case provider && secretName(name) != "":
-		c.errorf(path, "provider setting %q looks like a credential; %s", name, advice)
+	if provider && secretName(name) != "" {
+		c.errorAt(c.literalPos(path), "provider setting %q looks like a credential; %s", name, advice)
 		return
-	case config && value != "" && secretName(name) != "":
+	}
+	kind := credentialValue(name, value)
+	if kind == "" && config && value != "" && secretName(name) != "" {
 		kind = secretName(name) + " in a secret-like field"
-	default:
-		kind = credentialValue(name, value)
 	}
 	if kind != "" {
-		c.errorf(path, "%s: looks like a credential (%s); %s", cue.MakePath(path...), kind, advice)
+		c.errorAt(c.literalPos(path), "%s: looks like a credential (%s); %s", cue.MakePath(path...), kind, advice)
 	}
+}
+
+// literalPos is where the value at path was written: the literal itself
+// when CUE places the value at its field's label.
+func (c *compiler) literalPos(path []cue.Selector) token.Pos {
+	p := cue.MakePath(path...)
+	if f, ok := c.spec.value.LookupPath(p).Source().(*ast.Field); ok && c.spec.pos.inSpec(f.Value.Pos()) {
+		return f.Value.Pos()
+	}
+	return c.spec.posOf(p)
 }
 
 func (c *compiler) boundaryRules() {
