@@ -80,6 +80,7 @@ func TestSecretName(t *testing.T) {
 		{"project", ""},
 		{"tokenTTL", ""},
 		{"secretName", ""},
+		{"secretRef", ""},
 		{"passwordFile", ""},
 		{"tokenURL", ""},
 		{"keyVault", ""},
