@@ -22,12 +22,6 @@ import (
 // release/api/c2 (version v2); this request is version v3".
 var ErrChangeIDTaken = errors.New("change id names another change")
 
-// takenError is ErrChangeIDTaken with its sentence.
-type takenError struct{ msg string }
-
-func (e takenError) Error() string        { return e.msg }
-func (e takenError) Is(target error) bool { return target == ErrChangeIDTaken }
-
 // changeDiff lists, as "field value" pairs, the fields in which two changes
 // with one id differ: kind, version, image and config (compared as JSON
 // documents, shown by digest). Trigger and who are not part of what a change
@@ -84,8 +78,8 @@ func checkSameChange(ctx context.Context, c client.Client, ref ReleaseRef, req R
 	if len(was) == 0 {
 		return nil
 	}
-	return takenError{fmt.Sprintf("change id %s is already %s (%s); this request is %s",
-		req.Change.ID, ref.ID, strings.Join(was, ", "), strings.Join(is, ", "))}
+	return refusal{fmt.Sprintf("change id %s is already %s (%s); this request is %s",
+		req.Change.ID, ref.ID, strings.Join(was, ", "), strings.Join(is, ", ")), ErrChangeIDTaken}
 }
 
 // startedChange is the change a release workflow was started with, from

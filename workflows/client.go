@@ -28,11 +28,15 @@ import (
 // "service api is mid-release (release/api/v2-…); wait for it to end or abort it".
 var ErrBusy = errors.New("service is mid-release")
 
-// busyError is ErrBusy with the lock's message, which names the running release.
-type busyError struct{ msg string }
+// refusal is a refused StartRelease: a sentence for the user that matches
+// its sentinel (ErrBusy, ErrChangeIDTaken) with errors.Is.
+type refusal struct {
+	msg      string
+	sentinel error
+}
 
-func (e busyError) Error() string        { return e.msg }
-func (e busyError) Is(target error) bool { return target == ErrBusy }
+func (e refusal) Error() string        { return e.msg }
+func (e refusal) Is(target error) bool { return target == e.sentinel }
 
 // StartRelease starts the release of req.Change, or attaches to it when the
 // same change was triggered before (attached is true, whether that release
@@ -84,7 +88,7 @@ func StartRelease(ctx context.Context, c client.Client, req ReleaseRequest) (ref
 				}
 				continue
 			}
-			return ReleaseRef{}, false, busyError{app.Message()}
+			return ReleaseRef{}, false, refusal{app.Message(), ErrBusy}
 		case errors.As(err, &app), attempt == 3, ctx.Err() != nil:
 			return ReleaseRef{}, false, fmt.Errorf("start release of %s: %w", req.Service, err)
 		}
