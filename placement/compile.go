@@ -6,11 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/token"
 
 	"github.com/meridian-deploy/meridian/regions"
 )
@@ -49,7 +50,7 @@ type serviceDoc struct {
 // into a Model: defaults applied, placement resolved into targets, and
 // everything sorted by name. Its error is always Errors, one per problem.
 func Compile(spec *Spec, cat *regions.Catalog) (*Model, error) {
-	doc, err := decode(spec)
+	doc, raw, err := decode(spec)
 	if err != nil {
 		return nil, err
 	}
@@ -59,6 +60,7 @@ func Compile(spec *Spec, cat *regions.Catalog) (*Model, error) {
 		Pipelines:    c.pipelines(),
 	}
 	c.boundaryRules()
+	c.credentials(raw)
 	m.Services = c.services()
 	m.Boundaries = c.usedRules()
 	if err := c.errs.sorted(); err != nil {
@@ -67,21 +69,22 @@ func Compile(spec *Spec, cat *regions.Catalog) (*Model, error) {
 	return m, nil
 }
 
-// decode reads the evaluated spec into a document. Going through JSON is
-// several times faster than cue.Value.Decode on large specs; numbers in
-// config stay exact (json.Number).
-func decode(spec *Spec) (*document, error) {
+// decode reads the evaluated spec into a document, and returns it as JSON
+// too (its concrete output). Going through JSON is several times faster
+// than cue.Value.Decode on large specs; numbers in config stay exact
+// (json.Number).
+func decode(spec *Spec) (*document, []byte, error) {
 	b, err := spec.value.MarshalJSON()
 	if err != nil {
-		return nil, spec.pos.fromCUE(err).sorted()
+		return nil, nil, spec.pos.fromCUE(err).sorted()
 	}
 	var doc document
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	if err := dec.Decode(&doc); err != nil {
-		return nil, Errors{{Msg: "decoding the evaluated spec: " + err.Error()}}
+		return nil, nil, Errors{{Msg: "decoding the evaluated spec: " + err.Error()}}
 	}
-	return &doc, nil
+	return &doc, b, nil
 }
 
 // compiler holds what the checks share while one spec compiles.
@@ -115,6 +118,11 @@ type envRegion struct {
 // errorf records an error at the value the path names.
 func (c *compiler) errorf(path []cue.Selector, format string, args ...any) {
 	c.errs = append(c.errs, c.spec.pos.at(c.spec.posOf(cue.MakePath(path...)), format, args...))
+}
+
+// errorAt records an error at pos.
+func (c *compiler) errorAt(pos token.Pos, format string, args ...any) {
+	c.errs = append(c.errs, c.spec.pos.at(pos, format, args...))
 }
 
 func sel(parts ...any) []cue.Selector {
@@ -210,8 +218,74 @@ func duplicateAt(sorted []string) int {
 	return -1
 }
 
-// credentialKey matches provider setting names that look like credentials.
-var credentialKey = regexp.MustCompile(`(?i)secret|passw|token|credential|api[-_]?key|access[-_]?key|private[-_]?key|client[-_]?key`)
+// credentials reports every string of the spec's concrete output (raw, its
+// JSON) that looks like a credential, and every provider setting and config
+// key whose name says it holds one (see credentials.go). One error per
+// value, at the value, naming its path and the kind, never the value.
+func (c *compiler) credentials(raw []byte) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var root any
+	if dec.Decode(&root) != nil {
+		return // decode reported it
+	}
+	c.walkCredentials(nil, root)
+}
+
+func (c *compiler) walkCredentials(path []cue.Selector, v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			c.walkCredentials(append(slices.Clip(path), cue.Str(k)), v[k])
+		}
+	case []any:
+		for i, e := range v {
+			c.walkCredentials(append(slices.Clip(path), cue.Index(i)), e)
+		}
+	case string:
+		c.checkCredential(path, v)
+	}
+}
+
+// checkCredential checks one string value: by the name of its field in
+// provider settings (boundaries.CLOUD.ID.provider.NAME) and in config
+// (services.NAME.config…), then by its shape.
+func (c *compiler) checkCredential(path []cue.Selector, value string) {
+	label := func(i int) string {
+		if i < 0 || i >= len(path) || path[i].Type() != cue.StringLabel {
+			return ""
+		}
+		return path[i].Unquoted()
+	}
+	provider := len(path) == 5 && label(0) == "boundaries" && label(3) == "provider"
+	config := len(path) >= 4 && label(0) == "services" && label(2) == "config"
+	advice := `reference a secret instead (see docs/spec.md "Secrets")`
+	if provider {
+		advice = "credentials come from the cloud SDK's default chain, never from the spec"
+	}
+	name := label(len(path) - 1)
+	if provider && secretName(name) != "" {
+		c.errorAt(c.literalPos(path), "provider setting %q looks like a credential; %s", name, advice)
+		return
+	}
+	kind := credentialValue(name, value)
+	if kind == "" && config && value != "" && secretName(name) != "" {
+		kind = secretName(name) + " in a secret-like field"
+	}
+	if kind != "" {
+		c.errorAt(c.literalPos(path), "%s: looks like a credential (%s); %s", cue.MakePath(path...), kind, advice)
+	}
+}
+
+// literalPos is where the value at path was written: the literal itself
+// when CUE places the value at its field's label.
+func (c *compiler) literalPos(path []cue.Selector) token.Pos {
+	p := cue.MakePath(path...)
+	if f, ok := c.spec.value.LookupPath(p).Source().(*ast.Field); ok && c.spec.pos.inSpec(f.Value.Pos()) {
+		return f.Value.Pos()
+	}
+	return c.spec.posOf(p)
+}
 
 func (c *compiler) boundaryRules() {
 	known := map[string]bool{}
@@ -237,11 +311,6 @@ func (c *compiler) boundaryRules() {
 			for i, after := range rule.After {
 				if !known[after] {
 					c.errorf(append(at, sel("after", i)...), "unknown boundary %q in after", after)
-				}
-			}
-			for _, key := range slices.Sorted(maps.Keys(rule.Provider)) {
-				if credentialKey.MatchString(key) {
-					c.errorf(append(at, sel("provider", key)...), "provider setting %q looks like a credential; credentials come from the cloud SDK's default chain, never from the spec", key)
 				}
 			}
 			rule.After = sortedCopy(rule.After)

@@ -28,16 +28,23 @@ import (
 // "service api is mid-release (release/api/v2-…); wait for it to end or abort it".
 var ErrBusy = errors.New("service is mid-release")
 
-// busyError is ErrBusy with the lock's message, which names the running release.
-type busyError struct{ msg string }
+// refusal is a refused StartRelease: a sentence for the user that matches
+// its sentinel (ErrBusy, ErrChangeIDTaken) with errors.Is.
+type refusal struct {
+	msg      string
+	sentinel error
+}
 
-func (e busyError) Error() string        { return e.msg }
-func (e busyError) Is(target error) bool { return target == ErrBusy }
+func (e refusal) Error() string        { return e.msg }
+func (e refusal) Is(target error) bool { return target == e.sentinel }
 
 // StartRelease starts the release of req.Change, or attaches to it when the
 // same change was triggered before (attached is true, whether that release
-// is running or has ended). A different change for a service that is
-// mid-release is refused with an error wrapping ErrBusy.
+// is running or has ended). A change id is one change: when its release was
+// started with another kind, version, image or config, the request is
+// refused with an error matching ErrChangeIDTaken (see checkSameChange). A
+// different change for a service that is mid-release is refused with an
+// error matching ErrBusy.
 func StartRelease(ctx context.Context, c client.Client, req ReleaseRequest) (ref ReleaseRef, attached bool, err error) {
 	if err := req.Validate(); err != nil {
 		return ReleaseRef{}, false, err
@@ -62,8 +69,13 @@ func StartRelease(ctx context.Context, c client.Client, req ReleaseRequest) (ref
 		}
 		var app *temporal.ApplicationError
 		switch {
+		case err == nil && a.Attached:
+			if err := checkSameChange(ctx, c, a.Release, req); err != nil {
+				return ReleaseRef{}, false, err
+			}
+			return a.Release, true, nil
 		case err == nil:
-			return a.Release, a.Attached, nil
+			return a.Release, false, nil
 		case errors.As(err, &app) && app.Type() == busyErrorType:
 			// The holder may have just closed, its lock not yet told: retry
 			// for a moment before refusing.
@@ -76,7 +88,7 @@ func StartRelease(ctx context.Context, c client.Client, req ReleaseRequest) (ref
 				}
 				continue
 			}
-			return ReleaseRef{}, false, busyError{app.Message()}
+			return ReleaseRef{}, false, refusal{app.Message(), ErrBusy}
 		case errors.As(err, &app), attempt == 3, ctx.Err() != nil:
 			return ReleaseRef{}, false, fmt.Errorf("start release of %s: %w", req.Service, err)
 		}

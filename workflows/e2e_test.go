@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -212,6 +213,13 @@ func TestEndToEndRepeatedTriggerAttachesAndAnotherChangeIsRefused(t *testing.T) 
 	if err != nil || !attached || again.ID != ref.ID || again.RunID != ref.RunID {
 		t.Fatalf("repeated trigger = %+v, %v, %v: want to attach to %+v", again, attached, err, ref)
 	}
+	// Who triggers is not part of the change; what it rolls out is.
+	byOperator := req
+	byOperator.Change.Trigger, byOperator.Change.Who = "cli", "alice"
+	if again, attached, err := StartRelease(ctx, tc, byOperator); err != nil || !attached || again.ID != ref.ID {
+		t.Fatalf("same change, another trigger = %+v, %v, %v: want to attach to %+v", again, attached, err, ref)
+	}
+	assertTaken(t, ctx, req, ref.ID, "running")
 	other := req
 	other.Change.ID, other.Change.Version = "c2", "v3"
 	want := "service " + req.Service + " is mid-release (" + ref.ID + "); wait for it to end or abort it"
@@ -235,6 +243,7 @@ func TestEndToEndRepeatedTriggerAttachesAndAnotherChangeIsRefused(t *testing.T) 
 	if err != nil || !attached || again.ID != ref.ID {
 		t.Fatalf("trigger after the release ended = %+v, %v, %v: want to attach", again, attached, err)
 	}
+	assertTaken(t, ctx, req, ref.ID, "ended")
 	n := 0
 	for _, c := range b.fake.Calls() {
 		if c.Op == "deploy" {
@@ -253,6 +262,24 @@ func TestEndToEndRepeatedTriggerAttachesAndAnotherChangeIsRefused(t *testing.T) 
 	}
 	if _, err := Abort(ctx, tc, next.ID, Request{Who: "alice", Reason: "cleanup"}); err != nil {
 		t.Logf("abort of the next release: %v", err) // it may already have reached its approval
+	}
+}
+
+// assertTaken checks that req's change id, reused for another version and
+// for another config, is refused with ErrChangeIDTaken naming the release.
+func assertTaken(t *testing.T, ctx context.Context, req ReleaseRequest, id, when string) {
+	t.Helper()
+	v3 := req
+	v3.Change.Version = "v3"
+	want := "change id c1 is already " + id + " (version v2); this request is version v3"
+	if _, _, err := StartRelease(ctx, tc, v3); !errors.Is(err, ErrChangeIDTaken) || err.Error() != want {
+		t.Errorf("change id of a %s release, another version: %v, want ErrChangeIDTaken reading %q", when, err, want)
+	}
+	cfg := req
+	cfg.Change.Config = json.RawMessage(`{"pool": 4}`)
+	want = "change id c1 is already " + id + " (config none); this request is config " + configDigest(cfg.Change.Config)
+	if _, _, err := StartRelease(ctx, tc, cfg); !errors.Is(err, ErrChangeIDTaken) || err.Error() != want {
+		t.Errorf("change id of a %s release, another config: %v, want ErrChangeIDTaken reading %q", when, err, want)
 	}
 }
 

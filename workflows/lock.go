@@ -34,7 +34,9 @@ const lockIdle = time.Minute
 // conflict policy use-existing). The Update's handler starts the Release as
 // a child (ID release/<service>/<change-id>, reuse policy reject-duplicate,
 // parent-close policy abandon) and holds the lock until that child ends.
-// The same change again attaches to its release, even after it ended; a
+// The same change id again attaches to its release, even after it ended
+// (StartRelease then refuses the attach when the release's change differs:
+// see checkSameChange); a
 // different change while one is running (including its rollback window)
 // is rejected by the validator (so the rejection leaves no history).
 // Refusing, rather than queueing, keeps an operator in charge of what rolls

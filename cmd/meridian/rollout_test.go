@@ -110,6 +110,12 @@ func TestTriggerApproveStatus(t *testing.T) {
 	if second.code != 0 || !strings.Contains(second.out, "attached to release release/billing/c1") {
 		t.Errorf("second trigger: exit %d:\n%s", second.code, second.out)
 	}
+	// The same change id for another version is refused, in one line.
+	taken := meridian(t, "trigger", steerSpec, "--service", "billing", "--version", "3.0.1", "--change-id", "c1")
+	want := "change id c1 is already release/billing/c1 (version 3.0.0); this request is version 3.0.1"
+	if taken.code != 1 || taken.err == nil || taken.err.Error() != want {
+		t.Errorf("the change id of another version: exit %d, %v; want exit 1 with %q", taken.code, taken.err, want)
+	}
 
 	// The release waits for approval of its second stage.
 	var raw map[string]any
