@@ -43,7 +43,7 @@ type ecsService struct {
 	taskDef               string
 	// status is ACTIVE, or DRAINING then INACTIVE once DeleteService
 	// deleted the service: DescribeServices reports it stopping its tasks
-	// for one call (DRAINING), then INACTIVE, when a service of that name
+	// (DRAINING) for two calls, then INACTIVE, when a service of that name
 	// may be created again.
 	status      string
 	draining    int              // DescribeServices calls left that report DRAINING
