@@ -301,6 +301,28 @@ func (p acProtocol) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 		w.WriteHeader(201)
 		w.Write(v.content)
 
+	case len(parts) == 6 && parts[2] == "configurationprofiles" && parts[4] == "hostedconfigurationversions" && r.Method == http.MethodGet:
+		// GetHostedConfigurationVersion
+		pr := app.profile(parts[3])
+		if pr == nil {
+			notFound("Configuration profile " + parts[3])
+			return
+		}
+		n, err := strconv.Atoi(parts[5])
+		if err != nil || n < 1 || n > len(pr.versions) {
+			notFound("Hosted configuration version " + parts[5])
+			return
+		}
+		v := pr.versions[n-1]
+		h := w.Header()
+		h.Set("Application-Id", app.id)
+		h.Set("Configuration-Profile-Id", pr.id)
+		h.Set("Version-Number", strconv.Itoa(v.number))
+		h.Set("VersionLabel", v.label)
+		h.Set("Content-Type", v.contentType)
+		w.WriteHeader(200)
+		w.Write(v.content)
+
 	case len(parts) >= 5 && parts[2] == "environments" && parts[4] == "deployments":
 		env := app.env(parts[3])
 		if env == nil {
