@@ -164,7 +164,10 @@ func TestRemoveConfigDeploysAnEmptyDocument(t *testing.T) {
 	}
 	for n := 0; ; n++ { // c1 serves until the empty document is deployed
 		st, err := d.ConfigStatus(ctx, billing, c1.Revision)
-		if err != nil || st.State == driver.StateFailed {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.State == driver.StateFailed {
 			break
 		}
 		if n == 50 {
