@@ -8,32 +8,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
 var _ driver.Remover = (*Driver)(nil)
-
-// serviceSpec is what Restore needs to recreate a deleted service beside
-// its task definition and desired count: the Removal's Spec, as JSON.
-type serviceSpec struct {
-	LaunchType               types.LaunchType                     `json:"launchType,omitempty"`
-	CapacityProviderStrategy []types.CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitempty"`
-	PlatformVersion          *string                              `json:"platformVersion,omitempty"`
-	NetworkConfiguration     *types.NetworkConfiguration          `json:"networkConfiguration,omitempty"`
-	LoadBalancers            []types.LoadBalancer                 `json:"loadBalancers,omitempty"`
-	ServiceRegistries        []types.ServiceRegistry              `json:"serviceRegistries,omitempty"`
-	DeploymentConfiguration  *types.DeploymentConfiguration       `json:"deploymentConfiguration,omitempty"`
-	DeploymentController     *types.DeploymentController          `json:"deploymentController,omitempty"`
-	PlacementConstraints     []types.PlacementConstraint          `json:"placementConstraints,omitempty"`
-	PlacementStrategy        []types.PlacementStrategy            `json:"placementStrategy,omitempty"`
-	SchedulingStrategy       types.SchedulingStrategy             `json:"schedulingStrategy,omitempty"`
-	HealthCheckGracePeriod   *int32                               `json:"healthCheckGracePeriodSeconds,omitempty"`
-	EnableExecuteCommand     bool                                 `json:"enableExecuteCommand,omitempty"`
-	EnableECSManagedTags     bool                                 `json:"enableECSManagedTags,omitempty"`
-	PropagateTags            types.PropagateTags                  `json:"propagateTags,omitempty"`
-}
 
 // Remove deletes the target's ECS service (force: without scaling it to
 // zero first); its tasks drain and ECS reports it DRAINING, then
@@ -52,13 +31,15 @@ func (d *Driver) Remove(ctx context.Context, t driver.Target) (driver.Removal, e
 	} else if err != nil {
 		return driver.Removal{}, err
 	}
-	spec, err := json.Marshal(serviceSpec{
+	// The spec is the CreateServiceInput that recreates the service, less
+	// what Restore sets from the target and the Removal.
+	spec, err := json.Marshal(ecs.CreateServiceInput{
 		LaunchType: svc.LaunchType, CapacityProviderStrategy: svc.CapacityProviderStrategy,
 		PlatformVersion: svc.PlatformVersion, NetworkConfiguration: svc.NetworkConfiguration,
 		LoadBalancers: svc.LoadBalancers, ServiceRegistries: svc.ServiceRegistries,
 		DeploymentConfiguration: svc.DeploymentConfiguration, DeploymentController: svc.DeploymentController,
 		PlacementConstraints: svc.PlacementConstraints, PlacementStrategy: svc.PlacementStrategy,
-		SchedulingStrategy: svc.SchedulingStrategy, HealthCheckGracePeriod: svc.HealthCheckGracePeriodSeconds,
+		SchedulingStrategy: svc.SchedulingStrategy, HealthCheckGracePeriodSeconds: svc.HealthCheckGracePeriodSeconds,
 		EnableExecuteCommand: svc.EnableExecuteCommand, EnableECSManagedTags: svc.EnableECSManagedTags,
 		PropagateTags: svc.PropagateTags,
 	})
@@ -119,8 +100,8 @@ func (d *Driver) Restore(ctx context.Context, t driver.Target, r driver.Removal)
 	if r.Revision == "" {
 		return driver.Deployment{}, nil
 	}
-	var spec serviceSpec
-	if err := json.Unmarshal([]byte(r.Spec), &spec); err != nil || family(r.Revision) == "" {
+	var in ecs.CreateServiceInput
+	if err := json.Unmarshal([]byte(r.Spec), &in); err != nil || r.Spec == "" || family(r.Revision) == "" {
 		return driver.Deployment{}, driver.Errorf(driver.Invalid, "ecs: %s is not a removal of an ECS service (spec %q)", r.Revision, r.Spec)
 	}
 	s, err := d.service(t)
@@ -146,17 +127,8 @@ func (d *Driver) Restore(ctx context.Context, t driver.Target, r driver.Removal)
 			return driver.Deployment{}, driver.Errorf(driver.Conflict, "%s is still draining: restore it once it is inactive", s)
 		}
 	}
-	_, err = s.client.CreateService(ctx, &ecs.CreateServiceInput{
-		Cluster: &s.cluster, ServiceName: &s.name, TaskDefinition: &r.Revision, DesiredCount: aws.Int32(int32(r.Instances)),
-		LaunchType: spec.LaunchType, CapacityProviderStrategy: spec.CapacityProviderStrategy,
-		PlatformVersion: spec.PlatformVersion, NetworkConfiguration: spec.NetworkConfiguration,
-		LoadBalancers: spec.LoadBalancers, ServiceRegistries: spec.ServiceRegistries,
-		DeploymentConfiguration: spec.DeploymentConfiguration, DeploymentController: spec.DeploymentController,
-		PlacementConstraints: spec.PlacementConstraints, PlacementStrategy: spec.PlacementStrategy,
-		SchedulingStrategy: spec.SchedulingStrategy, HealthCheckGracePeriodSeconds: spec.HealthCheckGracePeriod,
-		EnableExecuteCommand: spec.EnableExecuteCommand, EnableECSManagedTags: spec.EnableECSManagedTags,
-		PropagateTags: spec.PropagateTags,
-	})
+	in.Cluster, in.ServiceName, in.TaskDefinition, in.DesiredCount = &s.cluster, &s.name, &r.Revision, aws.Int32(int32(r.Instances))
+	_, err = s.client.CreateService(ctx, &in)
 	if err != nil {
 		return driver.Deployment{}, fmt.Errorf("recreate %s from %s: %w", s, r.Revision, err)
 	}

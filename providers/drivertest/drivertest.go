@@ -484,22 +484,7 @@ func testRollbackOfFirstDeployRemovesIt(t *testing.T, s *suite) {
 	} else if err != nil {
 		t.Fatalf(`Rollback(""): %v (code %v), want success or invalid`, err, providers.Code(err))
 	}
-	var last driver.Status
-	await(t, s.ctx, "the first deploy to be removed", func() (bool, error) {
-		st, err := s.p.Status(s.ctx, s.spec, "")
-		if providers.Code(err) == driver.NotFound {
-			last = driver.Status{State: driver.StateReady}
-			return true, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf(`Status(""): %w (code %v)`, err, providers.Code(err))
-		}
-		last = st
-		return st.State != driver.StateProgressing, nil
-	})
-	if last.State != driver.StateReady || last.Desired != 0 || last.Ready != 0 {
-		t.Fatalf(`Status("") after Rollback("") = %+v, want ready with nothing desired`, last)
-	}
+	s.awaitRemoved(t, `Rollback("")`)
 	dep := s.deploy(t, "v2")
 	if dep.Previous != "" || !dep.Changed {
 		t.Fatalf(`Deploy after Rollback("") = %+v, want previous "" (nothing was running) and changed`, dep)
@@ -709,9 +694,10 @@ func (s *suite) remove(t *testing.T) driver.Removal {
 	return r
 }
 
-// awaitRemoved waits for Status of "" to report that nothing runs: ready
-// with nothing desired, or NotFound (the target itself is gone).
-func (s *suite) awaitRemoved(t *testing.T) {
+// awaitRemoved waits for Status of "" to report that nothing runs after
+// call: ready with nothing desired, or NotFound (the target itself is
+// gone).
+func (s *suite) awaitRemoved(t *testing.T, call string) {
 	t.Helper()
 	var last driver.Status
 	await(t, s.ctx, "the target to run nothing", func() (bool, error) {
@@ -727,7 +713,7 @@ func (s *suite) awaitRemoved(t *testing.T) {
 		return st.State != driver.StateProgressing, nil
 	})
 	if last.State != driver.StateReady || last.Desired != 0 || last.Ready != 0 {
-		t.Fatalf(`Status("") after Remove = %+v, want ready with nothing desired`, last)
+		t.Fatalf(`Status("") after %s = %+v, want ready with nothing desired`, call, last)
 	}
 }
 
@@ -760,11 +746,11 @@ func testRemove(t *testing.T, s *suite) {
 		t.Fatalf("Remove = %+v, want the live revision %q", r, v1.Revision)
 	}
 	t.Logf("removal: %+v", r)
-	s.awaitRemoved(t)
+	s.awaitRemoved(t, "Remove")
 	if again := s.remove(t); again.Revision != "" {
 		t.Fatalf("second Remove = %+v, want nothing removed", again)
 	}
-	s.awaitRemoved(t)
+	s.awaitRemoved(t, "Remove")
 	if dep, err := s.p.Restore(s.ctx, s.spec, driver.Removal{}); err != nil || dep != (driver.Deployment{}) {
 		t.Fatalf("Restore of an empty removal = %+v, %v; want nothing done", dep, err)
 	}
@@ -795,7 +781,7 @@ func testRemoveWhatRanBefore(t *testing.T, s *suite) {
 	if r.Revision != s.initial {
 		t.Fatalf("Remove of a fresh target = %+v, want revision %q (what ran before)", r, s.initial)
 	}
-	s.awaitRemoved(t)
+	s.awaitRemoved(t, "Remove")
 	if s.initial == "" {
 		return
 	}

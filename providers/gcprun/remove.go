@@ -24,20 +24,11 @@ var (
 // settings, and a template that runs what that revision ran under its
 // name. A service that does not exist is already removed.
 func (d *Driver) Remove(ctx context.Context, t driver.Target) (driver.Removal, error) {
-	name, err := d.ServiceName(t)
-	if err != nil {
+	svc, live, err := d.existing(ctx, t)
+	if svc == nil || err != nil {
 		return driver.Removal{}, err
 	}
-	svc, err := d.services.GetService(ctx, &runpb.GetServiceRequest{Name: name})
-	if gcp.ErrorCode(err) == driver.NotFound {
-		return driver.Removal{}, nil
-	} else if err != nil {
-		return driver.Removal{}, err
-	}
-	live, err := d.live(ctx, svc)
-	if err != nil {
-		return driver.Removal{}, err
-	}
+	name := svc.Name
 	r := driver.Removal{Revision: svc.Template.GetRevision(), Instances: 1}
 	if live != nil {
 		r.Revision = short(live.Name)
@@ -121,18 +112,8 @@ func (d *Driver) Restore(ctx context.Context, t driver.Target, r driver.Removal)
 // RemoveConfig rolls out a revision without the config variables. The
 // ConfigRemoval's Data is the document the live revision carried.
 func (d *Driver) RemoveConfig(ctx context.Context, t driver.Target) (driver.ConfigRemoval, error) {
-	name, err := d.ServiceName(t)
-	if err != nil {
-		return driver.ConfigRemoval{}, err
-	}
-	svc, err := d.services.GetService(ctx, &runpb.GetServiceRequest{Name: name})
-	if gcp.ErrorCode(err) == driver.NotFound {
-		return driver.ConfigRemoval{}, nil
-	} else if err != nil {
-		return driver.ConfigRemoval{}, err
-	}
-	live, err := d.live(ctx, svc)
-	if err != nil {
+	svc, live, err := d.existing(ctx, t)
+	if svc == nil || err != nil {
 		return driver.ConfigRemoval{}, err
 	}
 	var carrier interface{ GetContainers() []*runpb.Container } = svc.Template
@@ -151,4 +132,24 @@ func (d *Driver) RemoveConfig(ctx context.Context, t driver.Target) (driver.Conf
 		return driver.ConfigRemoval{}, nil // only a rollout carried config
 	}
 	return r, nil
+}
+
+// existing returns the target's service and its live revision (nil when
+// none serves); a nil service, without an error, when there is none.
+func (d *Driver) existing(ctx context.Context, t driver.Target) (*runpb.Service, *runpb.Revision, error) {
+	name, err := d.ServiceName(t)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := d.services.GetService(ctx, &runpb.GetServiceRequest{Name: name})
+	if gcp.ErrorCode(err) == driver.NotFound {
+		return nil, nil, nil
+	} else if err != nil {
+		return nil, nil, err
+	}
+	live, err := d.live(ctx, svc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return svc, live, nil
 }

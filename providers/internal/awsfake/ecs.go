@@ -324,6 +324,17 @@ func (e *ecsState) cluster(in map[string]any) (string, *apiError) {
 	return c, nil
 }
 
+// service is the service in names (its cluster, and its name or ARN in
+// "service"), nil if the cluster has none by that name.
+func (e *ecsState) service(in map[string]any) (*ecsService, *apiError) {
+	c, apiErr := e.cluster(in)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	name := str(in, "service")
+	return e.services[c+"/"+name[strings.LastIndex(name, "/")+1:]], nil
+}
+
 func (e *ecsState) describeServices(in map[string]any) (any, *apiError) {
 	c, apiErr := e.cluster(in)
 	if apiErr != nil {
@@ -346,13 +357,10 @@ func (e *ecsState) describeServices(in map[string]any) (any, *apiError) {
 }
 
 func (e *ecsState) updateService(in map[string]any) (any, *apiError) {
-	c, apiErr := e.cluster(in)
-	if apiErr != nil {
-		return nil, apiErr
-	}
-	name := str(in, "service")
-	svc := e.services[c+"/"+name[strings.LastIndex(name, "/")+1:]]
+	svc, apiErr := e.service(in)
 	switch {
+	case apiErr != nil:
+		return nil, apiErr
 	case svc == nil:
 		return nil, errorf(400, "ServiceNotFoundException", "Service not found.")
 	case svc.status != "ACTIVE":
@@ -420,12 +428,10 @@ func (e *ecsState) registerTaskDefinition(region string, in map[string]any) (any
 // drains (DRAINING) before it is INACTIVE. A service that is not ACTIVE
 // (missing, already deleted) is ServiceNotFoundException.
 func (e *ecsState) deleteService(in map[string]any) (any, *apiError) {
-	c, apiErr := e.cluster(in)
+	svc, apiErr := e.service(in)
 	if apiErr != nil {
 		return nil, apiErr
 	}
-	name := str(in, "service")
-	svc := e.services[c+"/"+name[strings.LastIndex(name, "/")+1:]]
 	if svc == nil || svc.status != "ACTIVE" {
 		return nil, errorf(400, "ServiceNotFoundException", "Service not found.")
 	}
