@@ -74,7 +74,9 @@ type Provider struct {
 }
 
 // New wraps a Deployer and, from opts or the Deployer itself, the optional
-// capabilities. opts may be nil.
+// capabilities. opts may be nil. Remove and Restore are the Deployer's own
+// (a driver.Remover), RemoveConfig the Configurer's (a
+// driver.ConfigRemover): each removes what that driver deployed.
 func New(d driver.Deployer, opts *Options) *Provider {
 	if opts == nil {
 		opts = &Options{}
