@@ -1,6 +1,6 @@
 // Package providers holds the portable provider type the rollout engine
 // calls. A Provider wraps one driver.Deployer and the optional capabilities
-// (config, gates, instance restarts, sharding) the way gocloud.dev's
+// (config, gates, instance restarts, sharding, decommissioning) the way gocloud.dev's
 // blob.Bucket wraps driver.Bucket: drivers return raw SDK errors, the
 // Provider wraps each of them once into an *Error carrying the driver's
 // Code, and callers branch on Code(err), never on message text.
@@ -65,14 +65,18 @@ type Options struct {
 // Provider is the portable type the workflows' activities call.
 type Provider struct {
 	deployer  driver.Deployer
+	remover   driver.Remover
 	config    driver.Configurer
+	unconfig  driver.ConfigRemover
 	gates     driver.GateEvaluator
 	restarter driver.Restarter
 	sharder   driver.Sharder
 }
 
 // New wraps a Deployer and, from opts or the Deployer itself, the optional
-// capabilities. opts may be nil.
+// capabilities. opts may be nil. Remove and Restore are the Deployer's own
+// (a driver.Remover), RemoveConfig the Configurer's (a
+// driver.ConfigRemover): each removes what that driver deployed.
 func New(d driver.Deployer, opts *Options) *Provider {
 	if opts == nil {
 		opts = &Options{}
@@ -90,6 +94,8 @@ func New(d driver.Deployer, opts *Options) *Provider {
 	if s, ok := d.(driver.Sharder); ok && p.sharder == nil {
 		p.sharder = s
 	}
+	p.remover, _ = d.(driver.Remover)
+	p.unconfig, _ = p.config.(driver.ConfigRemover)
 	return p
 }
 
@@ -177,6 +183,49 @@ func (p *Provider) Status(ctx context.Context, t placement.Target, revision stri
 // Rollback makes revision live again on t.
 func (p *Provider) Rollback(ctx context.Context, t placement.Target, revision string) error {
 	return wrap(ctx, p.deployer, "rollback", p.deployer.Rollback(ctx, driverTarget(t), revision))
+}
+
+// Remove decommissions t: everything that runs there stops and is
+// forgotten. The Removal names what was live, for Restore.
+func (p *Provider) Remove(ctx context.Context, t placement.Target) (driver.Removal, error) {
+	if p.remover == nil {
+		return driver.Removal{}, unsupported("remove")
+	}
+	r, err := p.remover.Remove(ctx, driverTarget(t))
+	return r, wrap(ctx, p.remover, "remove", err)
+}
+
+// Restore compensates Remove: it redeploys the revision r names on t.
+func (p *Provider) Restore(ctx context.Context, t placement.Target, r driver.Removal) (driver.Deployment, error) {
+	if p.remover == nil {
+		return driver.Deployment{}, unsupported("restore")
+	}
+	d, err := p.remover.Restore(ctx, driverTarget(t), r)
+	return d, wrap(ctx, p.remover, "restore", err)
+}
+
+// RemoveConfig removes t's config. The ConfigRemoval names the config
+// that was live, for RestoreConfig.
+func (p *Provider) RemoveConfig(ctx context.Context, t placement.Target) (driver.ConfigRemoval, error) {
+	if p.unconfig == nil {
+		return driver.ConfigRemoval{}, unsupported("remove-config")
+	}
+	r, err := p.unconfig.RemoveConfig(ctx, driverTarget(t))
+	return r, wrap(ctx, p.unconfig, "remove-config", err)
+}
+
+// RestoreConfig compensates RemoveConfig: it applies the removed config's
+// version and document again. Restoring a zero ConfigRemoval (the target
+// had no config) does nothing and returns a zero Deployment.
+func (p *Provider) RestoreConfig(ctx context.Context, t placement.Target, r driver.ConfigRemoval) (driver.Deployment, error) {
+	if p.unconfig == nil {
+		return driver.Deployment{}, unsupported("restore-config")
+	}
+	if r.Revision == "" {
+		return driver.Deployment{}, nil
+	}
+	d, err := p.config.ApplyConfig(ctx, driver.ConfigRequest{Target: driverTarget(t), Version: r.Version, Data: r.Data})
+	return d, wrap(ctx, p.config, "restore-config", err)
 }
 
 // ApplyConfig applies a config version to a target.

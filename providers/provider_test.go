@@ -164,3 +164,83 @@ func TestDeadlines(t *testing.T) {
 		t.Fatal("nil or an error of the caller's own is not unknown")
 	}
 }
+
+// TestRemoveAndRestore: the Provider hands Remove and Restore to the
+// driver with the target converted, wraps their errors once, restores
+// config through ApplyConfig, and reports unsupported (Invalid) for a
+// driver without them.
+func TestRemoveAndRestore(t *testing.T) {
+	ctx := context.Background()
+	d := fake.New(nil)
+	p := providers.New(d, nil)
+	tg := placement.Target{Service: "svc", Environment: "prod", Cloud: "aws", Boundary: "aws", Region: "r", Cell: "c1"}
+	if _, err := p.Deploy(ctx, providers.DeployRequest{Target: tg, Image: "img", Version: "v1", Instances: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.ApplyConfig(ctx, providers.ConfigRequest{Target: tg, Version: "c1", Data: []byte(`{"a":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := p.Remove(ctx, tg)
+	if err != nil || r != (driver.Removal{Revision: "v1", Image: "img", Version: "v1", Instances: 2}) {
+		t.Fatalf("Remove = %+v, %v", r, err)
+	}
+	if live, _ := d.Live(tg); live != "" {
+		t.Fatalf("after Remove %s runs %q", tg.ID(), live)
+	}
+	cr, err := p.RemoveConfig(ctx, tg)
+	if err != nil || cr.Revision != "c1" || cr.Version != "c1" || string(cr.Data) != `{"a":1}` {
+		t.Fatalf("RemoveConfig = %+v, %v", cr, err)
+	}
+	if dep, err := p.Restore(ctx, tg, r); err != nil || dep != (driver.Deployment{Revision: "v1", Changed: true}) {
+		t.Fatalf("Restore = %+v, %v", dep, err)
+	}
+	if dep, err := p.RestoreConfig(ctx, tg, cr); err != nil || dep != (driver.Deployment{Revision: "c1", Changed: true}) {
+		t.Fatalf("RestoreConfig = %+v, %v", dep, err)
+	}
+	if dep, err := p.RestoreConfig(ctx, tg, driver.ConfigRemoval{}); err != nil || dep != (driver.Deployment{}) {
+		t.Fatalf("RestoreConfig of nothing = %+v, %v; want nothing done", dep, err)
+	}
+	if live, config := d.Live(tg); live != "v1" || config != "c1" {
+		t.Fatalf("after restoring, %s runs %q with config %q", tg.ID(), live, config)
+	}
+	var ops []string
+	for _, c := range d.Calls() {
+		if c.Target != tg.ID() {
+			t.Fatalf("call %+v on another target than %s", c, tg.ID())
+		}
+		ops = append(ops, c.Op)
+	}
+	if want := fmt.Sprint([]string{"deploy", "apply-config", "remove", "remove-config", "restore", "apply-config"}); fmt.Sprint(ops) != want {
+		t.Fatalf("driver calls %v, want %s", ops, want)
+	}
+
+	d.SetFaults(tg, fake.Faults{Remove: driver.PermissionDenied})
+	for op, call := range map[string]func() error{
+		"remove":        func() error { _, err := p.Remove(ctx, tg); return err },
+		"restore":       func() error { _, err := p.Restore(ctx, tg, r); return err },
+		"remove-config": func() error { _, err := p.RemoveConfig(ctx, tg); return err },
+	} {
+		err := call()
+		var perr *providers.Error
+		if !errors.As(err, &perr) || perr.Op != op || perr.Code != driver.PermissionDenied || errors.As(perr.Err, new(*providers.Error)) {
+			t.Errorf("%s: error %#v, want one *providers.Error for %s with code permission-denied", op, err, op)
+		}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := p.Remove(cctx, tg); providers.Code(err) != driver.Canceled {
+		t.Fatalf("canceled Remove: %v (%v)", err, providers.Code(err))
+	}
+
+	bare := providers.New(deployerOnly{fake.New(nil)}, nil)
+	for op, call := range map[string]func() error{
+		"remove":         func() error { _, err := bare.Remove(ctx, tg); return err },
+		"restore":        func() error { _, err := bare.Restore(ctx, tg, r); return err },
+		"remove-config":  func() error { _, err := bare.RemoveConfig(ctx, tg); return err },
+		"restore-config": func() error { _, err := bare.RestoreConfig(ctx, tg, cr); return err },
+	} {
+		if err := call(); providers.Code(err) != driver.Invalid || !errors.Is(err, providers.ErrUnsupported) {
+			t.Errorf("%s on a driver without it: %v, want unsupported", op, err)
+		}
+	}
+}

@@ -20,7 +20,8 @@
 // ROLLING_BACK and REVERTED are failed with the deployment's latest event as
 // the reason. RollbackConfig stops a running deployment (AppConfig then
 // serves the previous version again) and deploys the wanted version if it is
-// still not the live one.
+// still not the live one. RemoveConfig deploys an empty document in its
+// place (AppConfig has no undeploy).
 package awsappconfig
 
 import (
@@ -264,8 +265,8 @@ func settled(h history) bool { return h.live(1) != nil }
 // ApplyConfig stores req.Data as a configuration version labelled
 // req.Version and deploys it to the target's environment.
 func (d *Driver) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (driver.Deployment, error) {
-	if req.Version == "" {
-		return driver.Deployment{}, driver.Errorf(driver.Invalid, "appconfig: apply needs a config version")
+	if req.Version == "" || req.Version == RemovedLabel {
+		return driver.Deployment{}, driver.Errorf(driver.Invalid, "appconfig: apply needs a config version other than %s", RemovedLabel)
 	}
 	i, err := d.resolve(ctx, req.Target)
 	if err != nil {
@@ -276,10 +277,10 @@ func (d *Driver) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (dri
 		return driver.Deployment{}, err
 	}
 	if a := h.active(); a != nil && aws.ToString(a.VersionLabel) == req.Version {
-		return driver.Deployment{Revision: version(a), Previous: version(h.live(0))}, nil
+		return driver.Deployment{Revision: version(a), Previous: configured(h.live(0))}, nil
 	}
 	if l := h.live(0); h.active() == nil && l != nil && aws.ToString(l.VersionLabel) == req.Version {
-		return driver.Deployment{Revision: version(l), Previous: version(h.live(1))}, nil
+		return driver.Deployment{Revision: version(l), Previous: configured(h.live(1))}, nil
 	}
 	number, err := i.hostedVersion(ctx, req)
 	if err != nil {
@@ -288,7 +289,7 @@ func (d *Driver) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (dri
 	if err := d.start(ctx, i, number, "Meridian config "+req.Version); err != nil {
 		return driver.Deployment{}, err
 	}
-	return driver.Deployment{Revision: number, Previous: version(h.live(0)), Changed: true}, nil
+	return driver.Deployment{Revision: number, Previous: configured(h.live(0)), Changed: true}, nil
 }
 
 // hostedVersion returns the number of the profile's version labelled

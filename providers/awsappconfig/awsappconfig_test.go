@@ -145,3 +145,45 @@ func TestSettings(t *testing.T) {
 		t.Error("the configured deployment strategy was not used")
 	}
 }
+
+// TestRemoveConfigDeploysAnEmptyDocument: RemoveConfig stops a running
+// deployment, deploys {} in place of the live version and hands back that
+// version's content; the removed label is reserved.
+func TestRemoveConfigDeploysAnEmptyDocument(t *testing.T) {
+	fake, d := setup(t)
+	ctx := context.Background()
+	c1 := apply(t, d, "c1", `{"maxConnections":100}`)
+	await(t, d, c1.Revision)
+	apply(t, d, "c2", `{"maxConnections":200}`) // still deploying when removed
+	r, err := d.RemoveConfig(ctx, billing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Revision != c1.Revision || r.Version != "c1" || string(r.Data) != `{"maxConnections":100}` {
+		t.Fatalf("RemoveConfig = %+v (data %s), want c1, the live version", r, r.Data)
+	}
+	for n := 0; ; n++ { // c1 serves until the empty document is deployed
+		st, err := d.ConfigStatus(ctx, billing, c1.Revision)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.State == driver.StateFailed {
+			break
+		}
+		if n == 50 {
+			t.Fatalf("c1 after RemoveConfig = %+v, want replaced", st)
+		}
+	}
+	if got := string(fake.LiveConfig("billing", "prod", "meridian")); got != `{}` {
+		t.Errorf("live config after RemoveConfig = %s, want {}", got)
+	}
+	if again, err := d.RemoveConfig(ctx, billing); err != nil || again.Revision != "" {
+		t.Fatalf("second RemoveConfig = %+v, %v", again, err)
+	}
+	if _, err := d.ApplyConfig(ctx, driver.ConfigRequest{Target: billing, Version: awsappconfig.RemovedLabel, Data: []byte(`{}`)}); d.ErrorCode(err) != driver.Invalid {
+		t.Fatalf("ApplyConfig of the removed label: %v, want invalid", err)
+	}
+	if _, err := d.RemoveConfig(ctx, driver.Target{Service: "nothing", Environment: "prod", Cloud: "aws", Boundary: "public", Region: "us-east-1"}); err != nil {
+		t.Fatalf("RemoveConfig without an application: %v, want nothing removed", err)
+	}
+}

@@ -13,7 +13,8 @@
 // deployment for the revision: rolloutState IN_PROGRESS is progressing,
 // COMPLETED ready and FAILED (a tripped deployment circuit breaker) failed
 // with ECS's rolloutStateReason. Rollback points the service back at an
-// earlier task definition.
+// earlier task definition. Remove deletes the service and Restore
+// recreates it from the task definition and settings Remove recorded.
 //
 // Previous is the task definition the service ran before the deploy,
 // whoever registered it: an ECS service always runs one, so even the first
@@ -244,6 +245,13 @@ func (d *Driver) Status(ctx context.Context, t driver.Target, revision string) (
 	s, err := d.service(t)
 	if err != nil {
 		return driver.Status{}, err
+	}
+	if revision == "" {
+		out, err := s.client.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: &s.cluster, Services: []string{s.name}})
+		if err != nil {
+			return driver.Status{}, fmt.Errorf("describe %s: %w", s, err)
+		}
+		return removalStatus(s, out)
 	}
 	svc, err := s.describe(ctx)
 	if err != nil {

@@ -268,3 +268,49 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		t.Error("the secret key went over the wire")
 	}
 }
+
+// TestRemoveDeletesAndRecreatesTheService: Remove force-deletes the
+// service (ECS refuses to delete one scaled above zero otherwise), Restore
+// waits out the drain with Conflict and then recreates the service from
+// the recorded task definition and network configuration.
+func TestRemoveDeletesAndRecreatesTheService(t *testing.T) {
+	fake := awsfake.New()
+	defer fake.Close()
+	before := fake.CreateService("us-east-1", "meridian-prod", "billing", image+":0.9", 3)
+	d := awsecs.New(fake.Config("us-east-1"), nil)
+	ctx := context.Background()
+	tgt := target("billing")
+
+	r, err := d.Remove(ctx, tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Revision != before || r.Instances != 3 || r.Image != image || r.Version != "0.9" || !strings.Contains(r.Spec, "subnet-0fake") {
+		t.Fatalf("Remove = %+v", r)
+	}
+	if fake.ServiceTaskDefinition("meridian-prod", "billing") != "" {
+		t.Fatal("the service is still active after Remove")
+	}
+	if st, err := d.Status(ctx, tgt, ""); err != nil || st.State != driver.StateProgressing {
+		t.Fatalf(`Status("") while draining = %+v, %v; want progressing`, st, err)
+	}
+	if _, err := d.Restore(ctx, tgt, r); d.ErrorCode(err) != driver.Conflict {
+		t.Fatalf("Restore while draining: %v (code %v), want conflict", err, d.ErrorCode(err))
+	}
+	if _, err := d.Status(ctx, tgt, ""); d.ErrorCode(err) != driver.NotFound {
+		t.Fatalf(`Status("") once inactive: %v, want not-found`, err)
+	}
+	if again, err := d.Remove(ctx, tgt); err != nil || again != (driver.Removal{}) {
+		t.Fatalf("Remove of the deleted service = %+v, %v; want nothing removed", again, err)
+	}
+	if _, err := d.Restore(ctx, tgt, driver.Removal{Revision: before}); d.ErrorCode(err) != driver.Invalid {
+		t.Fatalf("Restore without the recorded spec: %v, want invalid", err)
+	}
+	dep, err := d.Restore(ctx, tgt, r)
+	if err != nil || dep != (driver.Deployment{Revision: before, Changed: true}) {
+		t.Fatalf("Restore = %+v, %v", dep, err)
+	}
+	if st := await(t, d, tgt, before); st.State != driver.StateReady || st.Desired != 3 {
+		t.Fatalf("restored service = %+v", st)
+	}
+}

@@ -12,7 +12,8 @@
 // "<environment>/<version>". ApplyConfig writes the version and moves the
 // sentinel, RollbackConfig moves the sentinel back, both with If-Match on
 // the sentinel's ETag so that concurrent moves conflict instead of racing.
-// A revision is the version.
+// RemoveConfig deletes the sentinel the same way. A revision is the
+// version.
 //
 // The store is the boundary's "appConfigEndpoint" setting (a URL template),
 // else https://<store>.<suffix> with store from "appConfigStore" (default
@@ -57,7 +58,8 @@ var suffixes = map[string]string{
 const ContentType = "application/json"
 
 // Driver delivers config through the App Configuration stores of one
-// Azure boundary. It implements driver.Configurer.
+// Azure boundary. It implements driver.Configurer and
+// driver.ConfigRemover.
 type Driver struct {
 	scope   azure.Scope
 	suffix  string
@@ -287,4 +289,35 @@ func (d *Driver) RollbackConfig(ctx context.Context, t driver.Target, version st
 		return nil
 	}
 	return s.point(ctx, live, version)
+}
+
+var _ driver.ConfigRemover = (*Driver)(nil)
+
+// RemoveConfig deletes the target's sentinel (If-Match its ETag, so that a
+// concurrent move conflicts), so that the target has no live config; the
+// version key-values stay, shared with the environment's other targets
+// and immutable, and ApplyConfig of the removed version points a new
+// sentinel at its key-value again.
+func (d *Driver) RemoveConfig(ctx context.Context, t driver.Target) (driver.ConfigRemoval, error) {
+	s, err := d.store(t)
+	if err != nil {
+		return driver.ConfigRemoval{}, err
+	}
+	live, err := s.live(ctx)
+	if err != nil || live.etag == nil {
+		return driver.ConfigRemoval{}, err
+	}
+	r := driver.ConfigRemoval{Revision: live.Version, Version: live.Version}
+	kv, err := s.get(ctx, s.configKey, s.versionLabel(live.Version))
+	if err != nil {
+		return driver.ConfigRemoval{}, err
+	}
+	if kv != nil && kv.Value != nil {
+		r.Data = []byte(*kv.Value)
+	}
+	_, err = s.client.DeleteSetting(ctx, s.sentinelKey, &azappconfig.DeleteSettingOptions{Label: to.Ptr(s.scope), OnlyIfUnchanged: live.etag})
+	if err != nil {
+		return driver.ConfigRemoval{}, fmt.Errorf("delete %s (label %s) from %s: %w", s.sentinelKey, s.scope, s, err)
+	}
+	return r, nil
 }

@@ -19,6 +19,8 @@
 // is a failed rollout with Azure's provisioning error as the reason;
 // Provisioned, Healthy and Running with every replica up is ready. Rollback
 // reactivates the revision if needed and sends it 100% of the traffic.
+// Remove deletes the app and Restore recreates it with the removed
+// revision's template under its name.
 //
 // Previous is the revision that served the traffic before the deploy (the
 // largest share of a split), whoever made it, so even the first Meridian
@@ -348,6 +350,9 @@ func (d *Driver) Status(ctx context.Context, t driver.Target, revision string) (
 	a, err := d.App(t)
 	if err != nil {
 		return driver.Status{}, err
+	}
+	if revision == "" {
+		return d.removalStatus(ctx, a)
 	}
 	rev, err := a.revision(ctx, revision)
 	if err != nil {

@@ -392,3 +392,44 @@ func TestCredentialHygiene(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoveDeletesAndRecreatesTheApp: Remove deletes the app; Restore
+// waits out the deletion with Conflict and then recreates the app, whose
+// first revision is the removed one, under its name.
+func TestRemoveDeletesAndRecreatesTheApp(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	dep := e.deploy(t, "1.0")
+	if st := e.await(t, dep.Revision); st.State != driver.StateReady {
+		t.Fatalf("1.0 = %+v", st)
+	}
+	r, err := e.d.Remove(ctx, e.target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Revision != dep.Revision || r.Image != azurefake.Image || r.Version != "1.0" {
+		t.Fatalf("Remove = %+v", r)
+	}
+	if _, err := e.d.Restore(ctx, e.target, r); e.d.ErrorCode(err) != driver.Conflict {
+		t.Fatalf("Restore while the app is being deleted: %v (code %v), want conflict", err, e.d.ErrorCode(err))
+	}
+	if _, err := e.d.Status(ctx, e.target, ""); e.d.ErrorCode(err) != driver.NotFound {
+		t.Fatalf(`Status("") once deleted: %v, want not-found`, err)
+	}
+	if again, err := e.d.Remove(ctx, e.target); err != nil || again != (driver.Removal{}) {
+		t.Fatalf("Remove of the deleted app = %+v, %v", again, err)
+	}
+	if _, err := e.d.Restore(ctx, e.target, driver.Removal{Revision: dep.Revision}); e.d.ErrorCode(err) != driver.Invalid {
+		t.Fatalf("Restore without the recorded spec: %v, want invalid", err)
+	}
+	restored, err := e.d.Restore(ctx, e.target, r)
+	if err != nil || restored != (driver.Deployment{Revision: dep.Revision, Changed: true}) {
+		t.Fatalf("Restore = %+v, %v", restored, err)
+	}
+	if st := e.await(t, dep.Revision); st.State != driver.StateReady {
+		t.Fatalf("restored %s = %+v", dep.Revision, st)
+	}
+	if again := e.deploy(t, "1.0"); again.Changed || again.Revision != dep.Revision {
+		t.Fatalf("Deploy(1.0) after Restore = %+v, want unchanged %s", again, dep.Revision)
+	}
+}

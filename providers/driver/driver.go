@@ -240,6 +240,50 @@ type Deployer interface {
 	Rollback(ctx context.Context, t Target, revision string) error
 }
 
+// Removal is what Remove took off a target: what was live there, for
+// Restore to put back.
+type Removal struct {
+	// Revision is the revision that was live (serving or rolling out) when
+	// Remove was called, as Status names it; "" when nothing ran.
+	Revision string `json:"revision"`
+	// Image and Version are what Revision ran, as a DeployRequest names
+	// them; "" when the driver cannot tell (an untagged image).
+	Image   string `json:"image,omitempty"`
+	Version string `json:"version,omitempty"`
+	// Instances is how many instances were desired.
+	Instances int `json:"instances,omitempty"`
+	// Spec is the driver's own record of what it deleted (a service's or
+	// app's definition) for Restore to recreate it. It is opaque like a
+	// revision: a caller passes back exactly the Removal Remove returned.
+	Spec string `json:"spec,omitempty"`
+}
+
+// Remover decommissions targets. It is an optional capability of a
+// Deployer.
+type Remover interface {
+	ErrorCoder
+	// Remove stops everything that runs on t, whoever deployed it, and
+	// forgets it (stops the instances, deletes the service or app), and
+	// returns without waiting; progress is read with Status(ctx, t, ""),
+	// which reports StateReady with Desired 0 once nothing runs, or fails
+	// with NotFound (the target itself is gone), which means the same. The
+	// Removal names what was live, for Restore. Remove is idempotent:
+	// removing a target on which nothing runs (never deployed, already
+	// removed, a service that does not exist) succeeds and returns a zero
+	// Removal; it never fails with NotFound.
+	Remove(ctx context.Context, t Target) (Removal, error)
+	// Restore is Remove's compensation: it redeploys r.Revision on t as it
+	// was (recreating a deleted service or app from r.Spec, with
+	// r.Instances instances) and returns without waiting; progress is read
+	// with Status of the returned Deployment's Revision, which is
+	// r.Revision. Previous is "" (nothing ran). It is idempotent:
+	// restoring what runs already changes nothing and reports Changed
+	// false, and restoring a zero Removal does nothing and returns a zero
+	// Deployment. A Removal the driver cannot restore (another target's, a
+	// Spec it did not write) fails with code Invalid.
+	Restore(ctx context.Context, t Target, r Removal) (Deployment, error)
+}
+
 // ConfigRequest asks for a config version to be applied to a target.
 type ConfigRequest struct {
 	Target  Target `json:"target"`
@@ -263,6 +307,35 @@ type Configurer interface {
 	// RollbackConfig makes version the live config again; it is
 	// idempotent and its progress is read with ConfigStatus.
 	RollbackConfig(ctx context.Context, t Target, version string) error
+}
+
+// ConfigRemoval is what RemoveConfig took off a target.
+type ConfigRemoval struct {
+	// Revision is the config revision that was live, as ConfigStatus
+	// names it; "" when the target had none.
+	Revision string `json:"revision"`
+	// Version and Data are the ConfigRequest that applied it: ApplyConfig
+	// of them restores it.
+	Version string `json:"version,omitempty"`
+	Data    []byte `json:"data,omitempty"`
+}
+
+// ConfigRemover removes a target's config. It is an optional capability
+// of a Configurer.
+type ConfigRemover interface {
+	ErrorCoder
+	// RemoveConfig removes t's config (the file, the key-values, the
+	// configuration variables) and returns without waiting. The
+	// ConfigRemoval names the config that was live, with its document, so
+	// that ApplyConfig of its Version and Data restores it. Once it is
+	// removed, ConfigStatus of the removed revision fails with code
+	// NotFound (or reports StateFailed, where the backend keeps its
+	// history) and the next ApplyConfig reports Previous "".
+	// RemoveConfig is idempotent: removing the config of a target that
+	// has none (never configured, already removed, no such target)
+	// succeeds and returns a zero ConfigRemoval; it never fails with
+	// NotFound.
+	RemoveConfig(ctx context.Context, t Target) (ConfigRemoval, error)
 }
 
 // Health is a gate observation's verdict.

@@ -29,13 +29,19 @@
 //   - once a revision is ready, Ready == Desired > 0;
 //   - a canceled context makes a call fail promptly with code Canceled;
 //   - a throttled backend either surfaces code Throttled or is retried
-//     inside the driver.
+//     inside the driver;
+//   - Remove (a driver.Remover) leaves nothing running, succeeds again on
+//     what is gone, and Restore of its Removal makes the removed revision
+//     live and ready again; RemoveConfig (a driver.ConfigRemover) likewise,
+//     restored by applying the removed version and document again.
 package drivertest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -127,6 +133,9 @@ func RunConformanceTests(t *testing.T, newHarness HarnessMaker) {
 		{"ErrorCodes", testErrorCodes},
 		{"Canceled", testCanceled},
 		{"RestartInstance", testRestartInstance},
+		{"Remove", testRemove},
+		{"RemoveWhatRanBefore", testRemoveWhatRanBefore},
+		{"RemoveConfig", testRemoveConfig},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -167,6 +176,9 @@ type suite struct {
 	// configs, gates and restarts tell which optional capabilities the
 	// Provider has.
 	configs, gates, restarts bool
+	// removes and removesConfig tell whether it decommissions targets and
+	// removes their config.
+	removes, removesConfig bool
 	// initial is the revision the target ran before the suite deployed to
 	// it, "" for none.
 	initial string
@@ -223,6 +235,12 @@ func (s *suite) options(t *testing.T) *providers.Options {
 	s.configs = opts.Configurer != nil || configures
 	s.gates = opts.Gates != nil || evaluates
 	s.restarts = opts.Restarter != nil || restarts
+	_, s.removes = s.d.(driver.Remover)
+	if opts.Configurer != nil {
+		_, s.removesConfig = opts.Configurer.(driver.ConfigRemover)
+	} else {
+		_, s.removesConfig = s.d.(driver.ConfigRemover)
+	}
 	return &opts
 }
 
@@ -466,22 +484,7 @@ func testRollbackOfFirstDeployRemovesIt(t *testing.T, s *suite) {
 	} else if err != nil {
 		t.Fatalf(`Rollback(""): %v (code %v), want success or invalid`, err, providers.Code(err))
 	}
-	var last driver.Status
-	await(t, s.ctx, "the first deploy to be removed", func() (bool, error) {
-		st, err := s.p.Status(s.ctx, s.spec, "")
-		if providers.Code(err) == driver.NotFound {
-			last = driver.Status{State: driver.StateReady}
-			return true, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf(`Status(""): %w (code %v)`, err, providers.Code(err))
-		}
-		last = st
-		return st.State != driver.StateProgressing, nil
-	})
-	if last.State != driver.StateReady || last.Desired != 0 || last.Ready != 0 {
-		t.Fatalf(`Status("") after Rollback("") = %+v, want ready with nothing desired`, last)
-	}
+	s.awaitRemoved(t, `Rollback("")`)
 	dep := s.deploy(t, "v2")
 	if dep.Previous != "" || !dep.Changed {
 		t.Fatalf(`Deploy after Rollback("") = %+v, want previous "" (nothing was running) and changed`, dep)
@@ -679,4 +682,168 @@ func testRestartInstance(t *testing.T, s *suite) {
 	if err := s.p.RestartInstance(s.ctx, s.spec, "no-such-instance"); providers.Code(err) != driver.NotFound {
 		t.Fatalf("RestartInstance of an unknown instance: err %v (code %v), want not-found", err, providers.Code(err))
 	}
+}
+
+// remove calls Remove and fails the test on an error.
+func (s *suite) remove(t *testing.T) driver.Removal {
+	t.Helper()
+	r, err := s.p.Remove(s.ctx, s.spec)
+	if err != nil {
+		t.Fatalf("Remove: %v (code %v)", err, providers.Code(err))
+	}
+	return r
+}
+
+// awaitRemoved waits for Status of "" to report that nothing runs after
+// call: ready with nothing desired, or NotFound (the target itself is
+// gone).
+func (s *suite) awaitRemoved(t *testing.T, call string) {
+	t.Helper()
+	var last driver.Status
+	await(t, s.ctx, "the target to run nothing", func() (bool, error) {
+		st, err := s.p.Status(s.ctx, s.spec, "")
+		if providers.Code(err) == driver.NotFound {
+			last = driver.Status{State: driver.StateReady}
+			return true, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf(`Status(""): %w (code %v)`, err, providers.Code(err))
+		}
+		last = st
+		return st.State != driver.StateProgressing, nil
+	})
+	if last.State != driver.StateReady || last.Desired != 0 || last.Ready != 0 {
+		t.Fatalf(`Status("") after %s = %+v, want ready with nothing desired`, call, last)
+	}
+}
+
+// restore calls Restore with r, checks that it brings back r's revision,
+// and waits for it to be ready.
+func (s *suite) restore(t *testing.T, r driver.Removal) driver.Deployment {
+	t.Helper()
+	dep, err := s.p.Restore(s.ctx, s.spec, r)
+	if err != nil {
+		t.Fatalf("Restore(%+v): %v (code %v)", r, err, providers.Code(err))
+	}
+	if dep.Revision != r.Revision || dep.Previous != "" || !dep.Changed {
+		t.Fatalf("Restore(%+v) = %+v, want revision %q, previous \"\" (nothing ran) and changed", r, dep, r.Revision)
+	}
+	s.awaitReady(t, dep.Revision)
+	return dep
+}
+
+// testRemove decommissions a target Meridian deployed to and compensates:
+// Remove leaves nothing running, removing again succeeds with nothing
+// removed, and Restore makes the removed revision live again, so that
+// deploying its version changes nothing.
+func testRemove(t *testing.T, s *suite) {
+	if !s.removes {
+		t.Skip("driver does not remove targets")
+	}
+	v1 := s.deployReady(t, "v1")
+	r := s.remove(t)
+	if r.Revision != v1.Revision {
+		t.Fatalf("Remove = %+v, want the live revision %q", r, v1.Revision)
+	}
+	t.Logf("removal: %+v", r)
+	s.awaitRemoved(t, "Remove")
+	if again := s.remove(t); again.Revision != "" {
+		t.Fatalf("second Remove = %+v, want nothing removed", again)
+	}
+	s.awaitRemoved(t, "Remove")
+	if dep, err := s.p.Restore(s.ctx, s.spec, driver.Removal{}); err != nil || dep != (driver.Deployment{}) {
+		t.Fatalf("Restore of an empty removal = %+v, %v; want nothing done", dep, err)
+	}
+	s.restore(t, r)
+	if again, err := s.p.Restore(s.ctx, s.spec, r); err != nil || again.Changed || again.Revision != r.Revision {
+		t.Fatalf("Restore of the restored revision = %+v, %v; want unchanged %q", again, err, r.Revision)
+	}
+	if live := s.deploy(t, "v1"); live.Changed || live.Revision != v1.Revision {
+		t.Fatalf("Deploy(v1) after Restore = %+v, want unchanged revision %q", live, v1.Revision)
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	cancel()
+	start := time.Now()
+	if _, err := s.p.Remove(ctx, s.spec); providers.Code(err) != driver.Canceled || time.Since(start) > promptly {
+		t.Fatalf("Remove with a canceled context: %v (code %v) after %v, want canceled promptly", err, providers.Code(err), time.Since(start))
+	}
+	s.awaitReady(t, v1.Revision)
+}
+
+// testRemoveWhatRanBefore removes a target before Meridian deployed to it:
+// what ran there (the harness's LiveRevision) is removed and restored like
+// Meridian's own revisions; a target that ran nothing is already removed.
+func testRemoveWhatRanBefore(t *testing.T, s *suite) {
+	if !s.removes {
+		t.Skip("driver does not remove targets")
+	}
+	r := s.remove(t)
+	if r.Revision != s.initial {
+		t.Fatalf("Remove of a fresh target = %+v, want revision %q (what ran before)", r, s.initial)
+	}
+	s.awaitRemoved(t, "Remove")
+	if s.initial == "" {
+		return
+	}
+	s.restore(t, r)
+	if dep := s.deploy(t, "v1"); dep.Previous != s.initial {
+		t.Fatalf("Deploy after Restore = %+v, want previous %q (the restored revision)", dep, s.initial)
+	}
+}
+
+// testRemoveConfig removes a target's config and restores it by applying
+// the removed version and document again.
+func testRemoveConfig(t *testing.T, s *suite) {
+	if !s.removesConfig {
+		t.Skip("driver does not remove config")
+	}
+	s.deployReady(t, "v1")
+	const doc = `{"greeting":"hello","maxConnections":100}`
+	c1, err := s.p.ApplyConfig(s.ctx, providers.ConfigRequest{Target: s.spec, Version: "c1", Data: []byte(doc)})
+	if err != nil {
+		t.Fatalf("ApplyConfig(c1): %v (code %v)", err, providers.Code(err))
+	}
+	s.awaitConfig(t, c1.Revision)
+	r, err := s.p.RemoveConfig(s.ctx, s.spec)
+	if err != nil {
+		t.Fatalf("RemoveConfig: %v (code %v)", err, providers.Code(err))
+	}
+	if r.Revision != c1.Revision || r.Version != "c1" || !jsonEqual(r.Data, []byte(doc)) {
+		t.Fatalf("RemoveConfig = %+v (data %s), want revision %q, version c1 and its document", r, r.Data, c1.Revision)
+	}
+	await(t, s.ctx, "config c1 to be removed", func() (bool, error) {
+		st, err := s.p.ConfigStatus(s.ctx, s.spec, c1.Revision)
+		if providers.Code(err) == driver.NotFound {
+			return true, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("ConfigStatus(%s): %w (code %v)", c1.Revision, err, providers.Code(err))
+		}
+		return st.State == driver.StateFailed, nil
+	})
+	again, err := s.p.RemoveConfig(s.ctx, s.spec)
+	if err != nil || again.Revision != "" {
+		t.Fatalf("second RemoveConfig = %+v, %v; want nothing removed", again, err)
+	}
+	dep, err := s.p.RestoreConfig(s.ctx, s.spec, r)
+	if err != nil {
+		t.Fatalf("RestoreConfig: %v (code %v)", err, providers.Code(err))
+	}
+	if dep.Previous != "" || !dep.Changed {
+		t.Fatalf("RestoreConfig = %+v, want previous \"\" (no config) and changed", dep)
+	}
+	s.awaitConfig(t, dep.Revision)
+	live, err := s.p.ApplyConfig(s.ctx, providers.ConfigRequest{Target: s.spec, Version: "c1", Data: []byte(doc)})
+	if err != nil || live.Changed || live.Revision != dep.Revision {
+		t.Fatalf("ApplyConfig(c1) after RestoreConfig = %+v, %v; want unchanged revision %q", live, err, dep.Revision)
+	}
+}
+
+// jsonEqual reports whether a and b are the same JSON value.
+func jsonEqual(a, b []byte) bool {
+	var va, vb any
+	if json.Unmarshal(a, &va) != nil || json.Unmarshal(b, &vb) != nil {
+		return false
+	}
+	return reflect.DeepEqual(va, vb)
 }

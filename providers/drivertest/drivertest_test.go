@@ -190,6 +190,40 @@ func (d *memDriver) Rollback(ctx context.Context, t driver.Target, rev string) e
 	return nil
 }
 
+// Remove forgets what is live; the revisions stay, for Restore.
+func (d *memDriver) Remove(ctx context.Context, t driver.Target) (driver.Removal, error) {
+	if err := d.enter(ctx); err != nil {
+		return driver.Removal{}, err
+	}
+	defer d.mu.Unlock()
+	mt := d.target(t)
+	if mt.live == "" {
+		return driver.Removal{}, nil
+	}
+	r := driver.Removal{Revision: mt.live, Version: mt.revisions[revIndex(mt.live)], Instances: 2}
+	mt.live = ""
+	return r, nil
+}
+
+func (d *memDriver) Restore(ctx context.Context, t driver.Target, r driver.Removal) (driver.Deployment, error) {
+	if err := d.enter(ctx); err != nil {
+		return driver.Deployment{}, err
+	}
+	defer d.mu.Unlock()
+	mt := d.target(t)
+	if r.Revision == "" {
+		return driver.Deployment{}, nil
+	}
+	if i := revIndex(r.Revision); i < 0 || i >= len(mt.revisions) {
+		return driver.Deployment{}, driver.Errorf(driver.Invalid, "revision %s is not this target's", r.Revision)
+	}
+	if mt.live == r.Revision {
+		return driver.Deployment{Revision: mt.live}, nil
+	}
+	mt.live = r.Revision
+	return driver.Deployment{Revision: mt.live, Changed: true}, nil
+}
+
 func (d *memDriver) EvaluateGate(ctx context.Context, t driver.Target, g driver.Gate) (driver.Observation, error) {
 	if err := d.enter(ctx); err != nil {
 		return driver.Observation{}, err

@@ -1,6 +1,6 @@
 // Package fake is an in-memory provider driver for tests: it implements
 // every driver capability (deploy, status, rollback, config, gates,
-// instance restarts, sharding), keeps revisions per target, lets a test
+// instance restarts, sharding, removal), keeps revisions per target, lets a test
 // inject failures per target, and records every call in order so a test
 // can assert what happened (rollback order, no target deployed twice).
 // It is safe for concurrent use.
@@ -25,7 +25,7 @@ type Error = driver.Error
 
 // Call is one recorded driver call.
 type Call struct {
-	Op     string // deploy, status, rollback, apply-config, config-status, rollback-config, evaluate-gate, instances, restart-instance, drain, owned, undrain
+	Op     string // deploy, status, rollback, remove, restore, apply-config, config-status, rollback-config, remove-config, evaluate-gate, instances, restart-instance, drain, owned, undrain
 	Target string // target ID
 	// Arg is the version, revision, gate name or instance id the call was about.
 	Arg string
@@ -52,6 +52,7 @@ type Faults struct {
 	Ready    bool        // every new revision (and config) fails to become ready
 	Status   driver.Code // Status and ConfigStatus fail with this code
 	Rollback driver.Code // Rollback and RollbackConfig fail with this code
+	Remove   driver.Code // Remove, Restore and RemoveConfig fail with this code
 	// Health is what gates report (default healthy); UnhealthyAfter > 0
 	// makes them report unhealthy from that evaluation on.
 	Health         driver.Health
@@ -62,8 +63,10 @@ type Faults struct {
 
 type target struct {
 	live, previous string // revisions
+	image          string // what live runs
 	config         string
 	configPrevious string
+	configData     []byte // the document of config
 	polls          int
 	evaluations    int
 	instances      []driver.Instance
@@ -87,6 +90,8 @@ var (
 	_ driver.GateEvaluator = (*Driver)(nil)
 	_ driver.Restarter     = (*Driver)(nil)
 	_ driver.Sharder       = (*Driver)(nil)
+	_ driver.Remover       = (*Driver)(nil)
+	_ driver.ConfigRemover = (*Driver)(nil)
 )
 
 // New returns an empty Driver.
@@ -243,7 +248,7 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 	if s.live == req.Version {
 		return driver.Deployment{Revision: s.live, Previous: s.previous}, nil
 	}
-	s.previous, s.live, s.polls = s.live, req.Version, 0
+	s.previous, s.live, s.image, s.polls = s.live, req.Version, req.Image, 0
 	if req.Instances > 0 {
 		d.resize(id, s, req.Instances)
 	}
@@ -314,6 +319,63 @@ func (d *Driver) Rollback(ctx context.Context, t driver.Target, revision string)
 	return nil
 }
 
+// Remove stops what runs on t: nothing is live afterwards (Live reports "",
+// Status of "" is ready with Desired 0) and the next Deploy reports
+// Previous "". The Removal's Version is the removed revision (the fake's
+// revisions are versions).
+func (d *Driver) Remove(ctx context.Context, t driver.Target) (driver.Removal, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	id := t.ID()
+	if err := d.record(ctx, Call{Op: "remove", Target: id}); err != nil {
+		return driver.Removal{}, err
+	}
+	s := d.target(id)
+	if s.faults.Remove != driver.Unknown {
+		return driver.Removal{}, d.fail(s.faults.Remove, "remove refused")
+	}
+	if s.live == "" {
+		return driver.Removal{}, nil
+	}
+	r := driver.Removal{Revision: s.live, Image: s.image, Version: s.live, Instances: len(s.instances)}
+	s.previous, s.live, s.image = "", "", ""
+	for i := range s.instances {
+		s.instances[i].Revision = ""
+	}
+	d.calls[len(d.calls)-1].Changed = true
+	return r, nil
+}
+
+// Restore makes the removed revision live again, with as many instances
+// as it had.
+func (d *Driver) Restore(ctx context.Context, t driver.Target, r driver.Removal) (driver.Deployment, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	id := t.ID()
+	if err := d.record(ctx, Call{Op: "restore", Target: id, Arg: r.Revision}); err != nil {
+		return driver.Deployment{}, err
+	}
+	s := d.target(id)
+	if s.faults.Remove != driver.Unknown {
+		return driver.Deployment{}, d.fail(s.faults.Remove, "restore of "+r.Revision+" refused")
+	}
+	if r.Revision == "" {
+		return driver.Deployment{}, nil
+	}
+	if s.live == r.Revision {
+		return driver.Deployment{Revision: s.live, Previous: s.previous}, nil
+	}
+	s.previous, s.live, s.image, s.polls = s.live, r.Revision, r.Image, 0
+	if r.Instances > 0 {
+		d.resize(id, s, r.Instances)
+	}
+	for i := range s.instances {
+		s.instances[i].Revision = r.Revision
+	}
+	d.calls[len(d.calls)-1].Changed = true
+	return driver.Deployment{Revision: s.live, Previous: s.previous, Changed: true}, nil
+}
+
 // ApplyConfig makes config version live on the target.
 func (d *Driver) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (driver.Deployment, error) {
 	d.mu.Lock()
@@ -329,7 +391,7 @@ func (d *Driver) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (dri
 	if s.config == req.Version {
 		return driver.Deployment{Revision: s.config, Previous: s.configPrevious}, nil
 	}
-	s.configPrevious, s.config, s.polls = s.config, req.Version, 0
+	s.configPrevious, s.config, s.configData, s.polls = s.config, req.Version, req.Data, 0
 	d.calls[len(d.calls)-1].Changed = true
 	return driver.Deployment{Revision: s.config, Previous: s.configPrevious, Changed: true}, nil
 }
@@ -365,6 +427,28 @@ func (d *Driver) RollbackConfig(ctx context.Context, t driver.Target, version st
 		s.configPrevious, s.config, s.polls = s.config, version, d.opts.Progress
 	}
 	return nil
+}
+
+// RemoveConfig removes t's config: ConfigStatus of the removed version
+// fails with NotFound and the next ApplyConfig reports Previous "".
+func (d *Driver) RemoveConfig(ctx context.Context, t driver.Target) (driver.ConfigRemoval, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	id := t.ID()
+	if err := d.record(ctx, Call{Op: "remove-config", Target: id}); err != nil {
+		return driver.ConfigRemoval{}, err
+	}
+	s := d.target(id)
+	if s.faults.Remove != driver.Unknown {
+		return driver.ConfigRemoval{}, d.fail(s.faults.Remove, "config removal refused")
+	}
+	if s.config == "" {
+		return driver.ConfigRemoval{}, nil
+	}
+	r := driver.ConfigRemoval{Revision: s.config, Version: s.config, Data: s.configData}
+	s.config, s.configPrevious, s.configData = "", "", nil
+	d.calls[len(d.calls)-1].Changed = true
+	return r, nil
 }
 
 // EvaluateGate reports the target's injected health.

@@ -69,7 +69,8 @@ func (d *Driver) configure(ctx context.Context, t driver.Target, version string,
 
 // ConfigStatus reports the rollout of a config version: the status of the
 // live revision when it carries version, else of the newest revision that
-// carries it.
+// carries it, which is failed once a later revision (another config, or
+// none after RemoveConfig) replaced it and it serves no traffic.
 func (d *Driver) ConfigStatus(ctx context.Context, t driver.Target, version string) (driver.Status, error) {
 	svc, rev, err := d.carrying(ctx, t, version)
 	if err != nil {
@@ -77,6 +78,10 @@ func (d *Driver) ConfigStatus(ctx context.Context, t driver.Target, version stri
 	}
 	st := status(svc, rev)
 	st.Revision = version
+	if rev.Name != svc.LatestCreatedRevision && traffic(svc, short(rev.Name)) == 0 && st.State != driver.StateFailed {
+		st.State, st.Ready = driver.StateFailed, 0
+		st.Reason = "config version " + version + " is no longer live: " + short(svc.LatestCreatedRevision) + " replaced it"
+	}
 	return st, nil
 }
 

@@ -11,7 +11,9 @@
 // Deploy does not wait for the rollout: it updates the service's template
 // (image and revision name), waits only until Cloud Run has created the
 // revision, and returns; Status polls the revision. Rollback waits for its
-// traffic update, which Cloud Run applies in seconds.
+// traffic update, which Cloud Run applies in seconds. Remove deletes the
+// service and Restore recreates it under the removed revision's name;
+// RemoveConfig rolls out a revision without the config variables.
 package gcprun
 
 import (
@@ -44,7 +46,8 @@ const (
 )
 
 // Driver deploys to Cloud Run services of one boundary. It implements
-// driver.Deployer and driver.Configurer.
+// driver.Deployer, driver.Configurer, driver.Remover and
+// driver.ConfigRemover.
 type Driver struct {
 	scope     gcp.Scope
 	services  *run.ServicesClient

@@ -355,3 +355,45 @@ func TestSidecarsAreKept(t *testing.T) {
 		t.Fatal("deploy over an existing service reported no previous revision")
 	}
 }
+
+// TestRemoveRecreatesTheServiceAsItWas: Remove deletes a service Meridian
+// did not create (a sidecar, a scaling setting), and Restore recreates it
+// with the removed revision's name, containers and the service's settings.
+func TestRemoveRecreatesTheServiceAsItWas(t *testing.T) {
+	fake, d := newDriver(t)
+	ctx := context.Background()
+	createService(t, fake,
+		&runpb.Container{Name: "app", Image: image + ":0.9", Ports: []*runpb.ContainerPort{{ContainerPort: 8080}}},
+		&runpb.Container{Name: "proxy", Image: "envoyproxy/envoy:v1"})
+	dep := deploy(t, d, "1.0")
+	if st := awaitState(t, d, dep.Revision); st.State != driver.StateReady {
+		t.Fatalf("1.0 = %+v", st)
+	}
+	r, err := d.Remove(ctx, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Revision != dep.Revision || r.Image != image || r.Version != "1.0" {
+		t.Fatalf("Remove = %+v", r)
+	}
+	if _, ok := fake.Service(serviceName); ok {
+		t.Fatal("the service exists after Remove")
+	}
+	if again, err := d.Remove(ctx, target); err != nil || again != (driver.Removal{}) {
+		t.Fatalf("Remove of the deleted service = %+v, %v", again, err)
+	}
+	restored, err := d.Restore(ctx, target, r)
+	if err != nil || restored != (driver.Deployment{Revision: dep.Revision, Changed: true}) {
+		t.Fatalf("Restore = %+v, %v", restored, err)
+	}
+	if st := awaitState(t, d, dep.Revision); st.State != driver.StateReady {
+		t.Fatalf("restored %s = %+v", dep.Revision, st)
+	}
+	svc, _ := fake.Service(serviceName)
+	if cs := svc.Template.Containers; len(cs) != 2 || cs[0].Image != image+":1.0" || cs[1].Image != "envoyproxy/envoy:v1" {
+		t.Fatalf("restored containers %v", cs)
+	}
+	if _, err := d.Restore(ctx, target, driver.Removal{Revision: "other-00001", Spec: r.Spec}); d.ErrorCode(err) != driver.Invalid {
+		t.Fatalf("Restore of another removal: %v, want invalid", err)
+	}
+}

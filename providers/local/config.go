@@ -102,6 +102,9 @@ func (p *Driver) ConfigStatus(ctx context.Context, t driver.Target, revision str
 	st := driver.Status{Revision: revision, Desired: len(running)}
 	if revision != live {
 		st.State, st.Reason = driver.StateFailed, "replaced by "+live
+		if live == "" {
+			st.Reason = "removed: the target has no config"
+		}
 		return st, nil
 	}
 	sum := sha256.Sum256(c.Data)

@@ -80,16 +80,11 @@ func (p *Driver) Rollback(ctx context.Context, t driver.Target, revision string)
 		}
 		return nil
 	}
-	ts.Live, ts.State, ts.Reason = revision, driver.StateProgressing, ""
-	if rev := ts.revision(revision); rev != nil {
-		rev.Failure = ""
-	} else {
-		ts.Stable, ts.Desired, ts.Sharding = "", 0, nil
-		if f := p.assigners[t.ID()]; f != nil {
-			f.cancel()
-			delete(p.assigners, t.ID())
-		}
+	if revision == "" {
+		return p.stopAllLocked(ts)
 	}
+	ts.Live, ts.State, ts.Reason = revision, driver.StateProgressing, ""
+	ts.revision(revision).Failure = ""
 	if err := p.saveLocked(); err != nil {
 		return err
 	}

@@ -292,14 +292,21 @@ func (p acProtocol) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 		}
 		v := &acVersion{number: len(pr.versions) + 1, label: label, contentType: r.Header.Get("Content-Type"), content: body}
 		pr.versions = append(pr.versions, v)
-		h := w.Header()
-		h.Set("Application-Id", app.id)
-		h.Set("Configuration-Profile-Id", pr.id)
-		h.Set("Version-Number", strconv.Itoa(v.number))
-		h.Set("VersionLabel", v.label)
-		h.Set("Content-Type", v.contentType)
-		w.WriteHeader(201)
-		w.Write(v.content)
+		writeVersion(w, 201, app, pr, v)
+
+	case len(parts) == 6 && parts[2] == "configurationprofiles" && parts[4] == "hostedconfigurationversions" && r.Method == http.MethodGet:
+		// GetHostedConfigurationVersion
+		pr := app.profile(parts[3])
+		if pr == nil {
+			notFound("Configuration profile " + parts[3])
+			return
+		}
+		n, err := strconv.Atoi(parts[5])
+		if err != nil || n < 1 || n > len(pr.versions) {
+			notFound("Hosted configuration version " + parts[5])
+			return
+		}
+		writeVersion(w, 200, app, pr, pr.versions[n-1])
 
 	case len(parts) >= 5 && parts[2] == "environments" && parts[4] == "deployments":
 		env := app.env(parts[3])
@@ -312,6 +319,19 @@ func (p acProtocol) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 	default:
 		p.writeError(w, errorf(404, "UnknownOperationException", "fake AppConfig has no route "+r.Method+" "+r.URL.Path))
 	}
+}
+
+// writeVersion answers with a hosted configuration version: its content,
+// and the rest in headers.
+func writeVersion(w http.ResponseWriter, status int, app *acApp, pr *acProfile, v *acVersion) {
+	h := w.Header()
+	h.Set("Application-Id", app.id)
+	h.Set("Configuration-Profile-Id", pr.id)
+	h.Set("Version-Number", strconv.Itoa(v.number))
+	h.Set("VersionLabel", v.label)
+	h.Set("Content-Type", v.contentType)
+	w.WriteHeader(status)
+	w.Write(v.content)
 }
 
 // deployments serves StartDeployment, ListDeployments, GetDeployment and StopDeployment.

@@ -41,8 +41,15 @@ type ecsService struct {
 	cluster, name, region string
 	desired               int
 	taskDef               string
-	deployments           []*ecsDeployment // deployments[0] is PRIMARY
-	events                []string
+	// status is ACTIVE, or DRAINING then INACTIVE once DeleteService
+	// deleted the service: DescribeServices reports it stopping its tasks
+	// (DRAINING) for two calls, then INACTIVE, when a service of that name
+	// may be created again.
+	status      string
+	draining    int              // DescribeServices calls left that report DRAINING
+	network     map[string]any   // networkConfiguration
+	deployments []*ecsDeployment // deployments[0] is PRIMARY
+	events      []string
 }
 
 type ecsDeployment struct {
@@ -74,7 +81,8 @@ func (s *Server) CreateService(region, cluster, service, image string, desired i
 	}, nil)
 	s.ecs.nextID++
 	s.ecs.services[cluster+"/"+service] = &ecsService{
-		cluster: cluster, name: service, region: region, desired: desired, taskDef: arn,
+		cluster: cluster, name: service, region: region, desired: desired, taskDef: arn, status: "ACTIVE",
+		network:     map[string]any{"awsvpcConfiguration": map[string]any{"subnets": []any{"subnet-0fake"}, "assignPublicIp": "DISABLED"}},
 		deployments: []*ecsDeployment{{id: fmt.Sprintf("ecs-svc/%019d", s.ecs.nextID), taskDef: arn, rollout: "COMPLETED", running: desired}},
 	}
 	return arn
@@ -94,7 +102,7 @@ func (s *Server) FailImage(image string) {
 func (s *Server) ServiceTaskDefinition(cluster, service string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if svc := s.ecs.services[cluster+"/"+service]; svc != nil {
+	if svc := s.ecs.services[cluster+"/"+service]; svc != nil && svc.status == "ACTIVE" {
 		return svc.taskDef
 	}
 	return ""
@@ -161,6 +169,15 @@ func (e *ecsState) lookupTaskDef(ref string) (string, map[string]any) {
 // starts a task (or, for a failing image, one more task fails to start)
 // and older deployments stop one.
 func (e *ecsState) advance(svc *ecsService) {
+	if svc.status == "DRAINING" {
+		if svc.draining--; svc.draining < 0 {
+			svc.status, svc.deployments = "INACTIVE", nil
+		}
+		return
+	}
+	if len(svc.deployments) == 0 {
+		return
+	}
 	p := svc.deployments[0]
 	if p.rollout != "IN_PROGRESS" {
 		return
@@ -218,7 +235,7 @@ func (svc *ecsService) json() map[string]any {
 		"serviceArn":     svc.arn(),
 		"serviceName":    svc.name,
 		"clusterArn":     arn("ecs", svc.region, "cluster/"+svc.cluster),
-		"status":         "ACTIVE",
+		"status":         svc.status,
 		"desiredCount":   svc.desired,
 		"runningCount":   running,
 		"pendingCount":   0,
@@ -229,8 +246,9 @@ func (svc *ecsService) json() map[string]any {
 			"maximumPercent":           200,
 			"minimumHealthyPercent":    100,
 		},
-		"deployments": deps,
-		"events":      events,
+		"deployments":          deps,
+		"events":               events,
+		"networkConfiguration": svc.network,
 	}
 }
 
@@ -267,6 +285,10 @@ func (p ecsProtocol) serve(w http.ResponseWriter, r *http.Request, body []byte) 
 		out, apiErr = e.describeTaskDefinition(in)
 	case "RegisterTaskDefinition":
 		out, apiErr = e.registerTaskDefinition(region(r), in)
+	case "DeleteService":
+		out, apiErr = e.deleteService(in)
+	case "CreateService":
+		out, apiErr = e.createService(region(r), in)
 	default:
 		apiErr = errorf(400, "UnknownOperationException", "fake ECS does not implement "+op)
 	}
@@ -302,6 +324,17 @@ func (e *ecsState) cluster(in map[string]any) (string, *apiError) {
 	return c, nil
 }
 
+// service is the service in names (its cluster, and its name or ARN in
+// "service"), nil if the cluster has none by that name.
+func (e *ecsState) service(in map[string]any) (*ecsService, *apiError) {
+	c, apiErr := e.cluster(in)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	name := str(in, "service")
+	return e.services[c+"/"+name[strings.LastIndex(name, "/")+1:]], nil
+}
+
 func (e *ecsState) describeServices(in map[string]any) (any, *apiError) {
 	c, apiErr := e.cluster(in)
 	if apiErr != nil {
@@ -324,14 +357,14 @@ func (e *ecsState) describeServices(in map[string]any) (any, *apiError) {
 }
 
 func (e *ecsState) updateService(in map[string]any) (any, *apiError) {
-	c, apiErr := e.cluster(in)
-	if apiErr != nil {
+	svc, apiErr := e.service(in)
+	switch {
+	case apiErr != nil:
 		return nil, apiErr
-	}
-	name := str(in, "service")
-	svc := e.services[c+"/"+name[strings.LastIndex(name, "/")+1:]]
-	if svc == nil {
+	case svc == nil:
 		return nil, errorf(400, "ServiceNotFoundException", "Service not found.")
+	case svc.status != "ACTIVE":
+		return nil, errorf(400, "ServiceNotActiveException", "Service was not ACTIVE.")
 	}
 	if ref := str(in, "taskDefinition"); ref != "" {
 		arn, td := e.lookupTaskDef(ref)
@@ -388,4 +421,66 @@ func (e *ecsState) registerTaskDefinition(region string, in map[string]any) (any
 	delete(in, "tags")
 	arn := e.register(region, in, tags)
 	return map[string]any{"taskDefinition": e.taskDefs[arn], "tags": tags}, nil
+}
+
+// deleteService deletes an ACTIVE service as ECS does: it refuses while the
+// service is scaled above zero unless force is set, and the service then
+// drains (DRAINING) before it is INACTIVE. A service that is not ACTIVE
+// (missing, already deleted) is ServiceNotFoundException.
+func (e *ecsState) deleteService(in map[string]any) (any, *apiError) {
+	svc, apiErr := e.service(in)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	if svc == nil || svc.status != "ACTIVE" {
+		return nil, errorf(400, "ServiceNotFoundException", "Service not found.")
+	}
+	if svc.desired > 0 && in["force"] != true {
+		return nil, errorf(400, "InvalidParameterException", "The service cannot be stopped while it is scaled above 0.")
+	}
+	svc.status, svc.desired, svc.draining = "DRAINING", 0, 2
+	for _, d := range svc.deployments {
+		d.running = 0
+	}
+	return map[string]any{"service": svc.json()}, nil
+}
+
+// createService creates a service running a registered task definition,
+// its tasks starting one per DescribeServices. A service of the same name
+// may be created only once an earlier one is INACTIVE, and a task
+// definition in awsvpc network mode needs a network configuration.
+func (e *ecsState) createService(region string, in map[string]any) (any, *apiError) {
+	c, apiErr := e.cluster(in)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	name := str(in, "serviceName")
+	if old := e.services[c+"/"+name]; old != nil {
+		switch old.status {
+		case "ACTIVE":
+			return nil, errorf(400, "InvalidParameterException", "Creation of service was not idempotent.")
+		case "DRAINING":
+			return nil, errorf(400, "InvalidParameterException", "Unable to Start a service that is still Draining.")
+		}
+	}
+	arn, td := e.lookupTaskDef(str(in, "taskDefinition"))
+	if td == nil {
+		return nil, errorf(400, "ClientException", "TaskDefinition not found.")
+	}
+	network, _ := in["networkConfiguration"].(map[string]any)
+	if td["networkMode"] == "awsvpc" && network == nil {
+		return nil, errorf(400, "InvalidParameterException", "Network Configuration must be provided when networkMode 'awsvpc' is specified.")
+	}
+	desired, _ := in["desiredCount"].(float64)
+	failing := false
+	for _, img := range images(td) {
+		failing = failing || e.failing[img]
+	}
+	e.nextID++
+	svc := &ecsService{
+		cluster: c, name: name, region: region, desired: int(desired), taskDef: arn, status: "ACTIVE", network: network,
+		deployments: []*ecsDeployment{{id: fmt.Sprintf("ecs-svc/%019d", e.nextID), taskDef: arn, rollout: "IN_PROGRESS", failing: failing}},
+	}
+	e.services[c+"/"+name] = svc
+	return map[string]any{"service": svc.json()}, nil
 }

@@ -52,7 +52,7 @@ func (s *Server) syncToken(w http.ResponseWriter) {
 	w.Header().Set("Sync-Token", fmt.Sprintf("fake=%s;sn=%d", base64.StdEncoding.EncodeToString([]byte(fmt.Sprint(s.seq))), s.seq))
 }
 
-// serveAppConfig serves the data plane's key values: GET and PUT
+// serveAppConfig serves the data plane's key values: GET, PUT and DELETE
 // /kv/{key}?label=…, with If-Match and If-None-Match.
 func (s *Server) serveAppConfig(w http.ResponseWriter, r *http.Request, body []byte) {
 	if st := r.Header.Get("Sync-Token"); st != "" {
@@ -97,6 +97,17 @@ func (s *Server) serveAppConfig(w http.ResponseWriter, r *http.Request, body []b
 		kv = &keyValue{Key: key, Label: label, Value: in.Value, ContentType: in.ContentType, Tags: in.Tags,
 			ETag: fmt.Sprintf("etag-%d", s.next()), LastModified: time.Now().UTC().Truncate(time.Second)}
 		s.kv[kvKey(key, label)] = kv
+	case http.MethodDelete:
+		if kv == nil {
+			s.syncToken(w)
+			w.WriteHeader(http.StatusNoContent) // deleting what is gone succeeds
+			return
+		}
+		if kv.Locked {
+			s.writeError(w, true, http.StatusConflict, "Conflict", "the key-value is read-only")
+			return
+		}
+		delete(s.kv, kvKey(key, label))
 	default:
 		s.writeError(w, true, http.StatusMethodNotAllowed, "MethodNotAllowed", r.Method+" is not supported")
 		return

@@ -21,6 +21,9 @@ type app struct {
 	template           *armappcontainers.Template
 	provisioning       armappcontainers.ContainerAppProvisioningState
 	revisions          []*revision
+	// deleting counts the reads of an app being deleted that still find it
+	// (Deleting); the deletion proceeds whether or not its operation is polled.
+	deleting int
 }
 
 // revision is one revision of an app and how far it has rolled out.
@@ -42,6 +45,8 @@ type operation struct {
 	app      *app
 	location string    // the Location URL polled for its result
 	failure  *apiError // how the operation ends, nil for success
+	// remove, set on a deletion, forgets the app once the operation is done.
+	remove func()
 }
 
 // poll advances the operation and reports whether it is done.
@@ -50,7 +55,14 @@ func (op *operation) poll() bool {
 		op.polls--
 		return false
 	}
-	op.app.provisioning = armappcontainers.ContainerAppProvisioningStateSucceeded
+	if op.remove != nil {
+		op.remove()
+		op.remove = nil
+		return true
+	}
+	if op.app.provisioning != armappcontainers.ContainerAppProvisioningStateDeleting {
+		op.app.provisioning = armappcontainers.ContainerAppProvisioningStateSucceeded
+	}
 	return true
 }
 
@@ -291,6 +303,18 @@ func (s *Server) serveContainerApps(w http.ResponseWriter, r *http.Request, path
 	}
 	key := appKey(parts[1], parts[3], parts[7])
 	a := s.apps[key]
+	switch {
+	case a == nil && len(parts) == 8 && r.Method == http.MethodDelete:
+		return http.StatusNoContent, nil, nil // Resource Manager: deleting what is gone succeeds
+	case a == nil && len(parts) == 8 && r.Method == http.MethodPut:
+		return s.createApp(w, r, parts, body)
+	}
+	if a != nil && a.provisioning == armappcontainers.ContainerAppProvisioningStateDeleting && r.Method == http.MethodGet {
+		if a.deleting--; a.deleting < 0 {
+			delete(s.apps, key)
+			a = nil
+		}
+	}
 	if a == nil {
 		return 0, nil, errorf(http.StatusNotFound, "ResourceNotFound", "The Resource 'Microsoft.App/containerApps/%s' under resource group '%s' was not found.", parts[7], parts[3])
 	}
@@ -298,8 +322,12 @@ func (s *Server) serveContainerApps(w http.ResponseWriter, r *http.Request, path
 	switch {
 	case len(rest) == 0 && r.Method == http.MethodGet:
 		return http.StatusOK, a.json(), nil
+	case len(rest) == 0 && a.provisioning == armappcontainers.ContainerAppProvisioningStateDeleting && r.Method != http.MethodDelete:
+		return 0, nil, errorf(http.StatusConflict, "ContainerAppOperationInProgress", "container app '%s' is being deleted", a.name)
 	case len(rest) == 0 && (r.Method == http.MethodPatch || r.Method == http.MethodPut):
 		return s.updateApp(w, r, a, body)
+	case len(rest) == 0 && r.Method == http.MethodDelete:
+		return s.deleteApp(w, a, key)
 	case len(rest) == 1 && rest[0] == "revisions" && r.Method == http.MethodGet:
 		var list []*armappcontainers.Revision
 		for _, rev := range a.revisions {
@@ -368,19 +396,93 @@ func (s *Server) updateApp(w http.ResponseWriter, r *http.Request, a *app, body 
 		}
 	}
 	a.provisioning = armappcontainers.ContainerAppProvisioningStateInProgress
+	s.operationHeaders(w, &operation{polls: 1, app: a, failure: failure})
+	if r.Method == http.MethodPut {
+		return http.StatusCreated, a.json(), nil
+	}
+	return http.StatusAccepted, nil, nil
+}
+
+// operationHeaders registers op and points the answer's polling headers
+// at it.
+func (s *Server) operationHeaders(w http.ResponseWriter, op *operation) {
 	id := fmt.Sprintf("op-%d", s.next())
 	opURL := fmt.Sprintf("%s/subscriptions/%s/providers/Microsoft.App/locations/%s/%%s/%s?api-version=2025-01-01",
-		s.URL(), a.sub, strings.ReplaceAll(strings.ToLower(a.location), " ", ""), id)
-	op := &operation{polls: 1, app: a, location: fmt.Sprintf(opURL, "containerappOperationResults"), failure: failure}
+		s.URL(), op.app.sub, strings.ReplaceAll(strings.ToLower(op.app.location), " ", ""), id)
+	op.location = fmt.Sprintf(opURL, "containerappOperationResults")
 	s.ops[id] = op
 	if !s.locationOnly {
 		w.Header().Set("Azure-AsyncOperation", fmt.Sprintf(opURL, "containerappOperationStatuses"))
 	}
 	w.Header().Set("Location", op.location)
-	if r.Method == http.MethodPut {
-		return http.StatusCreated, a.json(), nil
+}
+
+// deleteApp starts deleting an app: it reports provisioning Deleting (and
+// refuses changes) until the long-running operation is done, and is gone
+// afterwards, its revisions with it.
+func (s *Server) deleteApp(w http.ResponseWriter, a *app, key string) (int, any, *apiError) {
+	if a.provisioning != armappcontainers.ContainerAppProvisioningStateDeleting {
+		a.provisioning, a.deleting = armappcontainers.ContainerAppProvisioningStateDeleting, 1
+		for _, r := range a.revisions {
+			r.active, r.replicas = false, 0
+		}
 	}
+	s.operationHeaders(w, &operation{polls: 1, app: a, remove: func() {
+		if s.apps[key] == a {
+			delete(s.apps, key)
+		}
+	}})
 	return http.StatusAccepted, nil, nil
+}
+
+// createApp creates an app from a PUT: location, ingress and a template
+// with at least one container are required; its first revision is named
+// after the template's revision suffix.
+func (s *Server) createApp(w http.ResponseWriter, r *http.Request, parts []string, body []byte) (int, any, *apiError) {
+	var in armappcontainers.ContainerApp
+	if err := json.Unmarshal(body, &in); err != nil {
+		return 0, nil, errorf(http.StatusBadRequest, "InvalidRequestContent", "the request content is not valid JSON: %v", err)
+	}
+	p := in.Properties
+	switch {
+	case in.Location == nil || *in.Location == "":
+		return 0, nil, errorf(http.StatusBadRequest, "LocationRequired", "the location property is required for this definition")
+	case p == nil || p.Template == nil || len(p.Template.Containers) == 0:
+		return 0, nil, errorf(http.StatusBadRequest, "ContainerAppInvalidTemplate", "a template with at least one container is required")
+	case p.Configuration == nil || p.Configuration.Ingress == nil:
+		return 0, nil, errorf(http.StatusBadRequest, "ContainerAppInvalidIngress", "the fake creates apps with ingress only")
+	}
+	for _, sec := range p.Configuration.Secrets {
+		if sec.Value == nil && sec.KeyVaultURL == nil {
+			return 0, nil, errorf(http.StatusBadRequest, "ContainerAppSecretInvalid", "secret '%s' needs a value or a key vault reference", deref(sec.Name))
+		}
+	}
+	a := &app{
+		id:   fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.App/containerApps/%s", parts[1], parts[3], parts[7]),
+		name: parts[7], location: *in.Location, sub: parts[1], tags: in.Tags,
+		mode:         armappcontainers.ActiveRevisionsModeSingle,
+		ingress:      p.Configuration.Ingress,
+		template:     &armappcontainers.Template{},
+		provisioning: armappcontainers.ContainerAppProvisioningStateInProgress,
+	}
+	if a.tags == nil {
+		a.tags = map[string]*string{}
+	}
+	if m := p.Configuration.ActiveRevisionsMode; m != nil {
+		a.mode = *m
+	}
+	if err := s.updateTemplate(a, p.Template); err != nil {
+		return 0, nil, err
+	}
+	if a.ingress.Traffic == nil {
+		a.ingress.Traffic = []*armappcontainers.TrafficWeight{{LatestRevision: to.Ptr(true), Weight: to.Ptr[int32](100)}}
+	}
+	if err := a.setTraffic(a.ingress.Traffic); err != nil {
+		return 0, nil, err
+	}
+	s.apps[appKey(parts[1], parts[3], parts[7])] = a
+	s.operationHeaders(w, &operation{polls: 1, app: a})
+	return http.StatusCreated, a.json(), nil
 }
 
 // updateTemplate merges t into the app's template and makes a revision
@@ -475,6 +577,9 @@ func (s *Server) operationResult(w http.ResponseWriter, id string) (int, any, *a
 	}
 	if op.failure != nil {
 		return 0, nil, op.failure
+	}
+	if op.app.provisioning == armappcontainers.ContainerAppProvisioningStateDeleting {
+		return http.StatusOK, nil, nil // a deletion has no result
 	}
 	return http.StatusOK, op.app.json(), nil
 }

@@ -334,6 +334,9 @@ func (h *services) DeleteService(_ context.Context, req *runpb.DeleteServiceRequ
 	if err != nil {
 		return nil, err
 	}
+	if req.Etag != "" && req.Etag != svc.pb.Etag {
+		return nil, status.Errorf(codes.Aborted, "etag %s does not match the service's current etag %s", req.Etag, svc.pb.Etag)
+	}
 	delete(s.run.services, req.Name)
 	return s.newOperation(svc, "", svc.pb), nil
 }
