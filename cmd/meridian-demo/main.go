@@ -79,7 +79,13 @@ func run(o options) error {
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	switch err := srv.Shutdown(shutdown); {
+	case errors.Is(err, context.DeadlineExceeded):
+		// A connection that never finished its request (a probe dialled
+		// as the instance stopped) holds Shutdown until it gives up.
+		_ = srv.Close()
+		log.Printf("instance %s closed the connections still open after 5s", o.instance)
+	case err != nil && !errors.Is(err, http.ErrServerClosed):
 		return err
 	}
 	log.Printf("instance %s stopped", o.instance)
