@@ -27,6 +27,10 @@ type Change struct {
 	Boundaries []BoundaryChange `json:"boundaries"`
 	// Services lists every service that changed, sorted by name.
 	Services []ServiceChange `json:"services"`
+	// OnMerge lists the releases merging the change starts (or would start,
+	// or defers to the next release), one per service, sorted by name: what
+	// `meridian apply` does. See Release.
+	OnMerge []Release `json:"onMerge"`
 }
 
 // Summary counts what changed.
@@ -102,7 +106,7 @@ type StageChange struct {
 // Diff compares two compiled specs and their plans. It is pure and
 // deterministic; either side may be empty (a zero Model and Plan).
 func Diff(before, after *placement.Model, beforePlan, afterPlan *Plan) *Change {
-	c := &Change{Boundaries: diffBoundaries(before.Boundaries, after.Boundaries), Services: []ServiceChange{}}
+	c := &Change{Boundaries: diffBoundaries(before.Boundaries, after.Boundaries), Services: []ServiceChange{}, OnMerge: []Release{}}
 	oldSvc := indexBy(before.Services, func(s placement.Service) string { return s.Name })
 	newSvc := indexBy(after.Services, func(s placement.Service) string { return s.Name })
 	oldPl := groupPipelines(beforePlan)
@@ -118,6 +122,9 @@ func Diff(before, after *placement.Model, beforePlan, afterPlan *Plan) *Change {
 		o, hadOld := oldSvc[name]
 		n, hasNew := newSvc[name]
 		sc := diffService(o, n, oldPl[name], newPl[name])
+		if r, ok := release(o, n, hadOld, hasNew, sc, c.Boundaries); ok {
+			c.OnMerge = append(c.OnMerge, r)
+		}
 		switch {
 		case !hadOld:
 			sc.Kind = Added

@@ -3,6 +3,7 @@ package pipelines
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -70,6 +71,7 @@ func (c *Change) Markdown() string {
 		b.WriteString("\n")
 	}
 	if len(c.Services) == 0 {
+		writeOnMerge(&b, c.OnMerge)
 		return b.String()
 	}
 	b.WriteString("| service | change | targets | pipelines | settings | boundaries |\n| --- | --- | --- | --- | --- | --- |\n")
@@ -77,10 +79,48 @@ func (c *Change) Markdown() string {
 		fmt.Fprintf(&b, "| %s | %s | +%d / −%d | %d | %s | %s |\n", sc.Service, sc.Kind, len(sc.TargetsAdded), len(sc.TargetsRemoved),
 			len(sc.Pipelines), settings(sc), boundaries(sc.Boundaries))
 	}
+	if len(c.OnMerge) > 0 {
+		b.WriteString("\n")
+		writeOnMerge(&b, c.OnMerge)
+	}
 	for _, sc := range c.Services {
 		writeService(&b, sc)
 	}
 	return b.String()
+}
+
+// writeOnMerge writes the "On merge" section: the release apply starts per
+// service, with a loud line for removed services (they need --prune) and
+// one for the sovereign boundaries the releases touch. It names config
+// versions, never config values.
+func writeOnMerge(b *strings.Builder, releases []Release) {
+	if len(releases) == 0 {
+		return
+	}
+	b.WriteString("**On merge** (the releases `meridian apply` starts, one per service)\n\n")
+	var prune []string
+	bySovereign := map[string][]string{}
+	for _, r := range releases {
+		if r.NeedsPrune {
+			prune = append(prune, fmt.Sprintf("%s (%s)", r.Service, plural(len(r.TargetsRemoved), "target")))
+		}
+		for _, cb := range r.Sovereign {
+			bySovereign[cb] = append(bySovereign[cb], r.Service)
+		}
+	}
+	if len(prune) > 0 {
+		fmt.Fprintf(b, "> ⚠️ **Removed services are decommissioned only with `--prune`: %s; without it apply removes nothing and exits 1**\n\n", strings.Join(prune, ", "))
+	}
+	if len(bySovereign) > 0 {
+		var touched []string
+		for _, cb := range slices.Sorted(maps.Keys(bySovereign)) {
+			touched = append(touched, fmt.Sprintf("%s (%s)", cb, strings.Join(bySovereign[cb], ", ")))
+		}
+		fmt.Fprintf(b, "> ⚠️ **Releases on merge touch sovereign boundaries: %s**\n\n", strings.Join(touched, ", "))
+	}
+	for _, r := range releases {
+		fmt.Fprintf(b, "- **%s**: %s\n", r.Service, r.Summary)
+	}
 }
 
 func writeService(b *strings.Builder, sc ServiceChange) {
