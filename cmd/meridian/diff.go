@@ -37,7 +37,8 @@ func newDiffCmd() *cobra.Command {
 		Short: "Show what a spec change does to targets and pipelines",
 		Long: "Compare two specs, OLD and NEW, or DIR with its own content at a git ref\n" +
 			"(--base main): services and targets added and removed, pipelines and stages\n" +
-			"that changed, version and config changes. The markdown output is meant as a\n" +
+			"that changed, version and config changes, and \"On merge\": the release per\n" +
+			"service that merging the change starts. The markdown output is meant as a\n" +
 			"pull request comment; it opens with a loud line when a sovereign boundary is\n" +
 			"touched. The exit code is 0 whether or not there are differences; 1 when a\n" +
 			"spec does not compile (its errors are printed first).",
