@@ -67,7 +67,7 @@ type Release struct {
 	// service is sharded).
 	Drain bool `json:"drain,omitempty"`
 	// NextRelease names what changed that takes effect only on the next
-	// release (pipeline stages, gates.<name>, boundary aws/us-gov…), with
+	// release (pipeline, pipeline stages, gates, boundary aws/us-gov…), with
 	// PartNextRelease.
 	NextRelease []string `json:"nextRelease,omitempty"`
 	// Sovereign lists the non-public boundaries (cloud/boundary) the release
@@ -176,7 +176,7 @@ func nextRelease(n placement.Service, sc ServiceChange, rules []BoundaryChange) 
 	var names []string
 	for _, f := range slices.Concat(sc.Fields, sc.Config) {
 		name := f.Field
-		if top, _, ok := strings.Cut(name, "."); ok && top == "config" {
+		if top, _, ok := strings.Cut(name, "."); ok && (top == "config" || top == "gates") {
 			name = top
 		}
 		if name != "owner" && !slices.Contains(names, name) {
@@ -237,10 +237,11 @@ func releaseSummary(r Release, o, n placement.Service) string {
 		if r.Has(PartConfig) {
 			what = append(what, "config "+arrow(r.PreviousConfigVersion, r.ConfigVersion))
 		}
-		s := strings.Join(what, " and ") + " on all " + plural(r.Targets, "target")
+		s := fmt.Sprintf("%s on every target (%d", strings.Join(what, " and "), r.Targets)
 		if len(r.TargetsAdded) > 0 {
 			s += fmt.Sprintf(", %d of them added", len(r.TargetsAdded))
 		}
+		s += ")"
 		parts = append(parts, s)
 	case r.Has(PartTargetsAdded):
 		parts = append(parts, fmt.Sprintf("%s added: version %s, config %s", plural(len(r.TargetsAdded), "target"), version, r.ConfigVersion))
