@@ -46,6 +46,24 @@ func orNone(s string) string {
 	return s
 }
 
+// ConfigChange is the config change that releases cfg, a service's
+// resolved config (placement.Service.Config after CUE defaults): Config is
+// its JSON document, keys sorted, and Version is "cfg-" and the first 12
+// hex digits of the document's SHA-256 (the digest a refused change id
+// shows), so that the same content always has the same version. The caller
+// sets ID, Trigger and Who. A service without config (nil or empty) has no
+// config change: an error.
+func ConfigChange(cfg map[string]any) (Change, error) {
+	if len(cfg) == 0 {
+		return Change{}, errors.New("no config")
+	}
+	doc, err := json.Marshal(cfg)
+	if err != nil {
+		return Change{}, fmt.Errorf("config document: %w", err)
+	}
+	return Change{Kind: KindConfig, Version: "cfg-" + strings.TrimPrefix(configDigest(doc), "sha256:"), Config: doc}, nil
+}
+
 // configDigest is a short digest of a config document, the same for
 // documents that differ only in spacing and key order; "" for none.
 func configDigest(doc json.RawMessage) string {

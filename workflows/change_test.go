@@ -45,3 +45,24 @@ func TestConfigDigestIgnoresLayout(t *testing.T) {
 		t.Error("no config should have no digest")
 	}
 }
+
+// A config's version is its content's: the same document in any key order
+// has one version, another document another, and none has none.
+func TestConfigChangeVersionIsContent(t *testing.T) {
+	a, err := ConfigChange(map[string]any{"b": 2, "a": map[string]any{"x": "y"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Kind != KindConfig || string(a.Config) != `{"a":{"x":"y"},"b":2}` || a.Version != "cfg-"+configDigest(a.Config)[len("sha256:"):] || len(a.Version) != len("cfg-")+12 {
+		t.Errorf("ConfigChange = %+v (config %s)", a, a.Config)
+	}
+	if b, _ := ConfigChange(map[string]any{"a": map[string]any{"x": "y"}, "b": 2}); b.Version != a.Version {
+		t.Errorf("versions %q and %q for one document", a.Version, b.Version)
+	}
+	if c, _ := ConfigChange(map[string]any{"b": 3, "a": map[string]any{"x": "y"}}); c.Version == a.Version {
+		t.Errorf("another document has version %q too", c.Version)
+	}
+	if _, err := ConfigChange(nil); err == nil {
+		t.Error("no config has a config change")
+	}
+}

@@ -45,6 +45,7 @@ func newRootCmd() *cobra.Command {
 		newRolloutCmd(),
 		newTriggerCmd(),
 		newRestartCmd(),
+		newConfigCmd(),
 		newStatusCmd(),
 		newSteerCmd("approve"),
 		newSteerCmd("promote"),

@@ -19,8 +19,8 @@ import (
 	"github.com/meridian-deploy/meridian/workflows"
 )
 
-// releaseOptions are the flags shared by rollout, trigger and restart: what
-// to change, and whether to follow the release to its end.
+// releaseOptions are the flags shared by rollout, trigger, restart and
+// config: what to change, and whether to follow the release to its end.
 type releaseOptions struct {
 	*remote
 	kind    workflows.ChangeKind
@@ -216,6 +216,13 @@ func (o *releaseOptions) request() (workflows.ReleaseRequest, error) {
 		Kind: o.kind, ID: o.changeID, Version: o.version, Image: svc.Artifact.Image,
 		Trigger: o.trigger, Who: who(o.as),
 	}
+	if o.kind == workflows.KindConfig {
+		cc, err := configChange(svc, o.dir)
+		if err != nil {
+			return workflows.ReleaseRequest{}, err
+		}
+		change.Version, change.Config = cc.Version, cc.Config
+	}
 	if change.ID == "" {
 		change.ID = defaultChangeID(change, pls)
 	}
@@ -226,10 +233,11 @@ func (o *releaseOptions) request() (workflows.ReleaseRequest, error) {
 	}, nil
 }
 
-// defaultChangeID names a change that has no id of its own. A version
-// change is named by what it does (a digest of the service's plan, image
-// and version), so that the same rollout twice is one release; a restart
-// is named by when it was asked for.
+// defaultChangeID names a change that has no id of its own. A version or
+// config change is named by what it does (its version and a digest of the
+// service's plan, image and version; a config's version is its content's),
+// so that the same rollout or config twice is one release; a restart is
+// named by when it was asked for.
 func defaultChangeID(c workflows.Change, pls []pipelines.Pipeline) string {
 	if c.Kind == workflows.KindRestart {
 		return "restart-" + time.Now().UTC().Format("20060102T150405Z")

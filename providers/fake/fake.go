@@ -223,6 +223,16 @@ func (d *Driver) Live(t TargetID) (revision, config string) {
 	return s.live, s.config
 }
 
+// LiveConfig returns the config version live on t and the document of the
+// last ApplyConfig that changed t (RollbackConfig and SetConfig change the
+// version only).
+func (d *Driver) LiveConfig(t TargetID) (version string, data []byte) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := d.target(t.ID())
+	return s.config, append([]byte(nil), s.configData...)
+}
+
 // Calls returns every call so far, in order.
 func (d *Driver) Calls() []Call {
 	d.mu.Lock()

@@ -314,47 +314,56 @@ func (mc *multiCloud) request(version string) workflows.ReleaseRequest {
 	return req
 }
 
-// configRequest is the release of the service's config as config version.
-func (mc *multiCloud) configRequest(t *testing.T, version string) workflows.ReleaseRequest {
-	req := mc.request(version)
+// configRequest is the release of the service's config, built as `meridian
+// config` builds it: the resolved config's document and its content's version.
+func (mc *multiCloud) configRequest(t *testing.T) workflows.ReleaseRequest {
+	req := mc.request("")
 	for _, s := range mc.model.Services {
 		if s.Name == service {
-			data, err := json.Marshal(s.Config)
+			change, err := workflows.ConfigChange(s.Config)
 			if err != nil {
 				t.Fatal(err)
 			}
-			req.Change = workflows.Change{Kind: workflows.KindConfig, ID: mc.changeID(version), Version: version, Config: data, Trigger: "test"}
+			change.ID, change.Trigger = mc.changeID(change.Version), "test"
+			req.Change = change
 		}
 	}
 	return req
 }
 
-// liveConfig returns the config a target serves, as its fake shows it:
-// the content AppConfig deployed, the version the App Configuration
-// sentinel points to, or the config version in the environment of the
-// Cloud Run revision with all the traffic.
-func (mc *multiCloud) liveConfig(tg placement.Target) string {
+// liveConfig returns the config version a target serves and its document,
+// as its fake holds them: the version label and content AppConfig
+// deployed; the version the App Configuration sentinel points to and that
+// version's key-value; the config version and document in the environment
+// of the Cloud Run revision with all the traffic.
+func (mc *multiCloud) liveConfig(tg placement.Target) (version, document string) {
 	switch tg.Cloud {
 	case "aws":
-		return string(mc.aws[tg.Boundary].LiveConfig(service, appConfigEnvironment(tg), "meridian"))
+		label, content := mc.aws[tg.Boundary].LiveConfigVersion(service, appConfigEnvironment(tg), "meridian")
+		return label, string(content)
 	case "azure":
-		v, _ := mc.azure[tg.Boundary].Setting("meridian/"+service+"/live", "prod/"+tg.Region)
+		fake := mc.azure[tg.Boundary]
+		v, _ := fake.Setting("meridian/"+service+"/live", "prod/"+tg.Region)
 		var pointer struct{ Version string }
 		if err := json.Unmarshal([]byte(v), &pointer); err != nil {
-			return "sentinel " + v
+			return "sentinel " + v, ""
 		}
-		return pointer.Version
+		document, _ = fake.Setting("meridian/"+service+"/config", "prod/"+pointer.Version)
+		return pointer.Version, document
 	case "gcp":
 		svc, _ := mc.gcp[tg.Boundary].Service(fmt.Sprintf("projects/%s/locations/%s/services/%s", gcpProject(tg), tg.Region, service))
 		for _, c := range svc.GetTemplate().GetContainers() {
 			for _, e := range c.GetEnv() {
-				if e.GetName() == gcprun.EnvConfigVersion {
-					return e.GetValue()
+				switch e.GetName() {
+				case gcprun.EnvConfigVersion:
+					version = e.GetValue()
+				case gcprun.EnvConfig:
+					document = e.GetValue()
 				}
 			}
 		}
 	}
-	return ""
+	return version, document
 }
 
 // changeID is the id of this run's change to version.
@@ -481,19 +490,29 @@ func TestMultiCloudRelease(t *testing.T) {
 		}
 	})
 
-	t.Run("a config release applies on every cloud", func(t *testing.T) {
+	t.Run("a config release reaches every cloud's config driver", func(t *testing.T) {
 		start := time.Now()
 		mc.setPublicAlarms(false)
-		st := release(t, mc.configRequest(t, "c1"))
-		t.Logf("config release c1: %v", time.Since(start))
+		req := mc.configRequest(t)
+		if string(req.Change.Config) != `{"maxConnections":200}` {
+			t.Fatalf("the resolved config is %s, want the spec's default", req.Change.Config)
+		}
+		st := release(t, req)
+		t.Logf("config release %s: %v", req.Change.Version, time.Since(start))
 		if st.Phase != workflows.PhaseSucceeded {
 			t.Fatalf("config release %s: %s", st.Phase, st.Reason)
 		}
-		want := map[string]string{"aws": `{"maxConnections":200}`, "azure": "c1", "gcp": "c1"}
+		// AppConfig, App Configuration and the Cloud Run revision's
+		// environment each hold the version and its document.
+		clouds := map[string]int{}
 		for _, tg := range mc.targets() {
-			if got := mc.liveConfig(tg); got != want[tg.Cloud] {
-				t.Errorf("%s serves config %q, want %q", tg.ID(), got, want[tg.Cloud])
+			clouds[tg.Cloud]++
+			if version, doc := mc.liveConfig(tg); version != req.Change.Version || doc != string(req.Change.Config) {
+				t.Errorf("%s serves config %q %s, want %q %s", tg.ID(), version, doc, req.Change.Version, req.Change.Config)
 			}
+		}
+		if clouds["aws"] == 0 || clouds["azure"] == 0 || clouds["gcp"] == 0 {
+			t.Errorf("targets by cloud %v: the release did not cover every cloud", clouds)
 		}
 	})
 

@@ -93,19 +93,27 @@ func (s *Server) FailConfig(label string) {
 // LiveConfig returns the content of the configuration an environment serves:
 // that of its latest completed deployment of profile.
 func (s *Server) LiveConfig(application, environment, profile string) []byte {
+	_, content := s.LiveConfigVersion(application, environment, profile)
+	return content
+}
+
+// LiveConfigVersion returns the version label and the content of the
+// configuration an environment serves: those of its latest completed
+// deployment of profile ("" and nil when it has none).
+func (s *Server) LiveConfigVersion(application, environment, profile string) (label string, content []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	app := s.ac.appByName(application)
 	if app == nil || app.env(environment) == nil {
-		return nil
+		return "", nil
 	}
 	deps := app.env(environment).deployments
 	for i := len(deps) - 1; i >= 0; i-- {
 		if d := deps[i]; d.state == "COMPLETE" && d.profile.name == profile {
-			return d.version.content
+			return d.version.label, d.version.content
 		}
 	}
-	return nil
+	return "", nil
 }
 
 func (a *acState) appByName(name string) *acApp {
