@@ -13,6 +13,8 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+
+	"github.com/meridian-deploy/meridian/pipelines"
 )
 
 // ErrChangeIDTaken is returned by StartRelease when the change id already
@@ -48,9 +50,10 @@ func orNone(s string) string {
 
 // ConfigChange is the config change that releases cfg, a service's
 // resolved config (placement.Service.Config after CUE defaults): Config is
-// its JSON document, keys sorted, and Version is "cfg-" and the first 12
-// hex digits of the document's SHA-256 (the digest a refused change id
-// shows), so that the same content always has the same version. The caller
+// its JSON document, keys sorted, and Version is pipelines.ConfigVersion:
+// "cfg-" and the first 12 hex digits of the document's SHA-256 (the digest a
+// refused change id shows, and the version `meridian diff` shows On merge),
+// so that the same content always has the same version. The caller
 // sets ID, Trigger and Who. A service without config (nil or empty) has no
 // config change: an error.
 func ConfigChange(cfg map[string]any) (Change, error) {
@@ -61,7 +64,7 @@ func ConfigChange(cfg map[string]any) (Change, error) {
 	if err != nil {
 		return Change{}, fmt.Errorf("config document: %w", err)
 	}
-	return Change{Kind: KindConfig, Version: "cfg-" + strings.TrimPrefix(configDigest(doc), "sha256:"), Config: doc}, nil
+	return Change{Kind: KindConfig, Version: pipelines.ConfigVersion(cfg), Config: doc}, nil
 }
 
 // configDigest is a short digest of a config document, the same for
