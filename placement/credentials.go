@@ -85,8 +85,10 @@ var authHeader = regexp.MustCompile(`(?i)(?:^|authorization\s*:\s*)(bearer|basic
 // userinfo is a URL with a password: scheme://user:password@host.
 var userinfo = regexp.MustCompile(`\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@`)
 
-// query finds URL query parameters (?name=value or &name=value).
-var query = regexp.MustCompile(`[?&]([A-Za-z0-9_.-]+)=([^&#\s"']*)`)
+// query finds URL query parameters (?name=value or &name=value). A value
+// is a whole template placeholder ({{ .token }}, spaces and all) or runs to
+// the next separator.
+var query = regexp.MustCompile(`[?&]([A-Za-z0-9_.-]+)=(\{\{[^}]*\}\}|[^&#\s"']*)`)
 
 // secretParams are query parameter names, in lower case, that carry a
 // credential; so does any name ending in token, secret, password,

@@ -48,6 +48,8 @@ func TestCredentialDetector(t *testing.T) {
 		{"db", "postgres://app@db.internal:5432/billing", ""},
 		{"db", "postgres://app:${DB_PASSWORD}@db.internal/billing", ""},
 		{"url", "https://api.example.com/v1?key=$API_KEY", ""},
+		{"url", "https://api.example.com/v1?access_token={{ .token }}", ""},
+		{"url", "https://api.example.com/v1?access_token={{ .token }}&sig=abc", "credential in URL query parameter sig"},
 		{"host", "http://localhost:8080/", ""},
 		{"text", "rotate the signing key every 90 days", ""},
 		{"", "", ""},
