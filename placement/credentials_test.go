@@ -32,6 +32,8 @@ func TestCredentialDetector(t *testing.T) {
 		{"chat", "xoxb-123456789012-abcdefghij", "Slack token"},
 		{"hook", "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX", "Slack token"},
 		{"maps", "AIzaSyA1234567890abcdefghijklmnopqrstuv", "Google API key"},
+		{"maps", "AIzaSyA1234567890abcdefghijklmnopqrstu-", "Google API key"},
+		{"maps", "https://maps.example.com/js?v=3&callback=AIzaSyA1234567890abcdefghijklmnopqrstu-", "Google API key"},
 
 		// not credentials
 		{"image", "registry.example.com/platform/feature-flags", ""},
