@@ -13,7 +13,8 @@ import (
 // a GateTally, and AssessGate turns the tally into a GateVerdict. A gate
 //
 //   - fails once it has FailureLimit unhealthy observations (default 1) or
-//     ErrorLimit consecutive evaluation errors (default 4);
+//     ErrorLimit consecutive evaluation errors (a spec's default is 3, set
+//     by the CUE schema; a Gate left at 0 gets defaultErrorLimit, 4);
 //   - holds once its last SuccessLimit observations (default 1) were all
 //     healthy;
 //   - is inconclusive otherwise. An unknown observation (no data yet) or
