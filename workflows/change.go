@@ -51,9 +51,10 @@ func orNone(s string) string {
 // ConfigChange is the config change that releases cfg, a service's
 // resolved config (placement.Service.Config after CUE defaults): Config is
 // its JSON document, keys sorted, and Version is pipelines.ConfigVersion:
-// "cfg-" and the first 12 hex digits of the document's SHA-256 (the digest a
-// refused change id shows, and the version `meridian diff` shows On merge),
-// so that the same content always has the same version. The caller
+// "cfg-" and the first 12 hex digits of the document's SHA-256 (the version
+// `meridian diff` shows On merge; a refused change id shows the same digits
+// as "config sha256:…", see configDigest), so that the same content always
+// has the same version. The caller
 // sets ID, Trigger and Who. A service without config (nil or empty) has no
 // config change: an error.
 func ConfigChange(cfg map[string]any) (Change, error) {
