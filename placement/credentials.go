@@ -36,8 +36,9 @@ var secretNames = []struct{ word, kind string }{
 }
 
 // referenceSuffixes end names that describe or point at a secret rather
-// than hold one: tokenTTL, secretName, passwordFile, tokenURL.
-var referenceSuffixes = []string{"ttl", "expiry", "lifetime", "length", "name", "ref", "arn", "path", "file", "url", "uri", "endpoint", "issuer", "audience"}
+// than hold one: tokenTTL, secretName, secretId (Secrets Manager's name for
+// a secret), passwordFile, tokenURL, passwordPolicy.
+var referenceSuffixes = []string{"ttl", "expiry", "lifetime", "length", "name", "id", "version", "store", "ref", "arn", "path", "file", "url", "uri", "endpoint", "issuer", "audience", "policy", "mode"}
 
 // secretName returns the kind of credential a field name says it holds,
 // or "" when the name is not secret-like.
