@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -69,11 +68,11 @@ func (d *Driver) artifact(ctx context.Context, s service, taskDef string) (image
 	if err != nil {
 		return "", ""
 	}
-	ref := aws.ToString(out.TaskDefinition.ContainerDefinitions[i].Image)
-	if j := strings.LastIndex(ref, ":"); j > strings.LastIndex(ref, "/") {
-		return ref[:j], ref[j+1:]
+	image, version = driver.SplitImage(aws.ToString(out.TaskDefinition.ContainerDefinitions[i].Image))
+	if version == "" {
+		return "", "" // untagged: the repository alone does not name what ran
 	}
-	return "", ""
+	return image, version
 }
 
 // removalStatus is the Status of revision "": progressing while the

@@ -38,9 +38,8 @@ func (d *Driver) Remove(ctx context.Context, t driver.Target) (driver.Removal, e
 	if live != nil {
 		tmpl.Annotations, tmpl.Labels = live.Annotations, live.Labels
 	}
-	if image := ingress(tmpl).GetImage(); strings.LastIndex(image, ":") > strings.LastIndex(image, "/") {
-		i := strings.LastIndex(image, ":")
-		r.Image, r.Version = image[:i], image[i+1:]
+	if image, version := driver.SplitImage(ingress(tmpl).GetImage()); version != "" {
+		r.Image, r.Version = image, version
 	}
 	spec, err := protojson.Marshal(&runpb.Service{
 		Description: svc.Description, Labels: svc.Labels, Annotations: svc.Annotations,
