@@ -28,16 +28,13 @@ func (d *Driver) Remove(ctx context.Context, t driver.Target) (driver.Removal, e
 	if svc == nil || err != nil {
 		return driver.Removal{}, err
 	}
-	name := svc.Name
 	r := driver.Removal{Revision: svc.Template.GetRevision(), Instances: 1}
+	tmpl := fromLive(svc, live)
 	if live != nil {
 		r.Revision = short(live.Name)
-	}
-	tmpl := fromLive(svc, live)
-	tmpl.Revision = r.Revision
-	if live != nil {
 		tmpl.Annotations, tmpl.Labels = live.Annotations, live.Labels
 	}
+	tmpl.Revision = r.Revision
 	if image, version := driver.SplitImage(ingress(tmpl).GetImage()); version != "" {
 		r.Image, r.Version = image, version
 	}
@@ -52,7 +49,7 @@ func (d *Driver) Remove(ctx context.Context, t driver.Target) (driver.Removal, e
 		return driver.Removal{}, err
 	}
 	r.Spec = string(spec)
-	op, err := d.services.DeleteService(ctx, &runpb.DeleteServiceRequest{Name: name, Etag: svc.Etag})
+	op, err := d.services.DeleteService(ctx, &runpb.DeleteServiceRequest{Name: svc.Name, Etag: svc.Etag})
 	if gcp.ErrorCode(err) == driver.NotFound {
 		return driver.Removal{}, nil // deleted meanwhile
 	} else if err != nil {
