@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
@@ -78,8 +79,8 @@ func (d *Driver) artifact(ctx context.Context, s service, taskDef string) (image
 // removalStatus is the Status of revision "": progressing while the
 // deleted service drains, failed while one is ACTIVE, and NotFound once it
 // is INACTIVE or missing.
-func removalStatus(s service, out *ecs.DescribeServicesOutput) (driver.Status, error) {
-	for _, svc := range out.Services {
+func removalStatus(s service, services []types.Service) (driver.Status, error) {
+	for _, svc := range services {
 		switch aws.ToString(svc.Status) {
 		case "ACTIVE":
 			return driver.Status{State: driver.StateFailed, Reason: fmt.Sprintf("%s runs %s", s, aws.ToString(svc.TaskDefinition))}, nil
@@ -107,11 +108,11 @@ func (d *Driver) Restore(ctx context.Context, t driver.Target, r driver.Removal)
 	if err != nil {
 		return driver.Deployment{}, err
 	}
-	out, err := s.client.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: &s.cluster, Services: []string{s.name}})
+	services, err := s.describeAll(ctx)
 	if err != nil {
-		return driver.Deployment{}, fmt.Errorf("describe %s: %w", s, err)
+		return driver.Deployment{}, err
 	}
-	for _, svc := range out.Services {
+	for _, svc := range services {
 		switch aws.ToString(svc.Status) {
 		case "ACTIVE":
 			live := aws.ToString(svc.TaskDefinition)
