@@ -121,7 +121,7 @@ func (d *Driver) RemoveConfig(ctx context.Context, t driver.Target) (driver.Conf
 		return driver.ConfigRemoval{}, nil
 	}
 	r := driver.ConfigRemoval{Revision: version, Version: version, Data: []byte(env(ingress(carrier), EnvConfig))}
-	if _, err := d.configure(ctx, t, "", nil); err != nil {
+	if _, err := d.reconfigure(ctx, svc, live, "", nil); err != nil {
 		return driver.ConfigRemoval{}, err
 	}
 	if version == "" {
