@@ -131,18 +131,30 @@ func (d *Driver) service(t driver.Target) (service, error) {
 
 func (s service) String() string { return "ecs service " + s.name + " in cluster " + s.cluster }
 
-// describe returns the service as ECS reports it now.
+// describe returns the target's ACTIVE service as ECS reports it now, or
+// fails with NotFound when there is none.
 func (s service) describe(ctx context.Context) (types.Service, error) {
-	out, err := s.client.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: &s.cluster, Services: []string{s.name}})
+	services, err := s.describeAll(ctx)
 	if err != nil {
-		return types.Service{}, fmt.Errorf("describe %s: %w", s, err)
+		return types.Service{}, err
 	}
-	for _, svc := range out.Services {
+	for _, svc := range services {
 		if aws.ToString(svc.Status) == "ACTIVE" {
 			return svc, nil
 		}
 	}
 	return types.Service{}, driver.Errorf(driver.NotFound, "%s: not found or not active", s)
+}
+
+// describeAll returns every service of the target's name in its cluster,
+// whatever its status (ACTIVE, DRAINING, INACTIVE): none when there is
+// none.
+func (s service) describeAll(ctx context.Context) ([]types.Service, error) {
+	out, err := s.client.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: &s.cluster, Services: []string{s.name}})
+	if err != nil {
+		return nil, fmt.Errorf("describe %s: %w", s, err)
+	}
+	return out.Services, nil
 }
 
 // Deploy rolls req.Image:req.Version out to the target's service.
@@ -247,11 +259,11 @@ func (d *Driver) Status(ctx context.Context, t driver.Target, revision string) (
 		return driver.Status{}, err
 	}
 	if revision == "" {
-		out, err := s.client.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: &s.cluster, Services: []string{s.name}})
+		services, err := s.describeAll(ctx)
 		if err != nil {
-			return driver.Status{}, fmt.Errorf("describe %s: %w", s, err)
+			return driver.Status{}, err
 		}
-		return removalStatus(s, out)
+		return removalStatus(s, services)
 	}
 	svc, err := s.describe(ctx)
 	if err != nil {

@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
@@ -69,18 +69,18 @@ func (d *Driver) artifact(ctx context.Context, s service, taskDef string) (image
 	if err != nil {
 		return "", ""
 	}
-	ref := aws.ToString(out.TaskDefinition.ContainerDefinitions[i].Image)
-	if j := strings.LastIndex(ref, ":"); j > strings.LastIndex(ref, "/") {
-		return ref[:j], ref[j+1:]
+	image, version = driver.SplitImage(aws.ToString(out.TaskDefinition.ContainerDefinitions[i].Image))
+	if version == "" {
+		return "", "" // untagged: the repository alone does not name what ran
 	}
-	return "", ""
+	return image, version
 }
 
 // removalStatus is the Status of revision "": progressing while the
 // deleted service drains, failed while one is ACTIVE, and NotFound once it
 // is INACTIVE or missing.
-func removalStatus(s service, out *ecs.DescribeServicesOutput) (driver.Status, error) {
-	for _, svc := range out.Services {
+func removalStatus(s service, services []types.Service) (driver.Status, error) {
+	for _, svc := range services {
 		switch aws.ToString(svc.Status) {
 		case "ACTIVE":
 			return driver.Status{State: driver.StateFailed, Reason: fmt.Sprintf("%s runs %s", s, aws.ToString(svc.TaskDefinition))}, nil
@@ -108,11 +108,11 @@ func (d *Driver) Restore(ctx context.Context, t driver.Target, r driver.Removal)
 	if err != nil {
 		return driver.Deployment{}, err
 	}
-	out, err := s.client.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: &s.cluster, Services: []string{s.name}})
+	services, err := s.describeAll(ctx)
 	if err != nil {
-		return driver.Deployment{}, fmt.Errorf("describe %s: %w", s, err)
+		return driver.Deployment{}, err
 	}
-	for _, svc := range out.Services {
+	for _, svc := range services {
 		switch aws.ToString(svc.Status) {
 		case "ACTIVE":
 			live := aws.ToString(svc.TaskDefinition)

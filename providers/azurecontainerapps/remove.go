@@ -79,9 +79,8 @@ func (d *Driver) Remove(ctx context.Context, t driver.Target) (driver.Removal, e
 	}
 	r := driver.Removal{Revision: current, Instances: desired(rev.Properties), Spec: string(spec)}
 	if i, err := d.container(t, tmpl.Containers, ""); err == nil {
-		image := deref(tmpl.Containers[i].Image)
-		if j := strings.LastIndex(image, ":"); j > strings.LastIndex(image, "/") {
-			r.Image, r.Version = image[:j], image[j+1:]
+		if image, version := driver.SplitImage(deref(tmpl.Containers[i].Image)); version != "" {
+			r.Image, r.Version = image, version
 		}
 	}
 	if _, err := a.apps.BeginDelete(ctx, a.ResourceGroup, a.Name, nil); azure.ErrorCode(err) == driver.NotFound {

@@ -17,11 +17,20 @@ func Expand(template string, t Target) string {
 // ImageRepository strips the tag and digest from an image reference:
 // registry.example.com/billing:v2@sha256:… is registry.example.com/billing.
 func ImageRepository(image string) string {
+	repository, _ := SplitImage(image)
+	return repository
+}
+
+// SplitImage splits an image reference into its repository (as
+// ImageRepository) and its tag, without the digest:
+// registry.example.com/billing:v2@sha256:… is registry.example.com/billing
+// and v2. tag is "" for an untagged image.
+func SplitImage(image string) (repository, tag string) {
 	image, _, _ = strings.Cut(image, "@")
 	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
-		image = image[:i]
+		return image[:i], image[i+1:]
 	}
-	return image
+	return image, ""
 }
 
 // Container picks the container whose image a deploy of repository

@@ -45,3 +45,17 @@ func TestContainer(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitImage(t *testing.T) {
+	for image, want := range map[string][2]string{
+		"registry.example.com/billing:v2":              {"registry.example.com/billing", "v2"},
+		"registry.example.com/billing:v2@sha256:abc":   {"registry.example.com/billing", "v2"},
+		"registry.example.com:5000/billing":            {"registry.example.com:5000/billing", ""},
+		"registry.example.com:5000/billing@sha256:abc": {"registry.example.com:5000/billing", ""},
+		"billing": {"billing", ""},
+	} {
+		if repo, tag := SplitImage(image); repo != want[0] || tag != want[1] {
+			t.Errorf("SplitImage(%q) = %q, %q; want %q, %q", image, repo, tag, want[0], want[1])
+		}
+	}
+}

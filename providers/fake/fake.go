@@ -66,7 +66,7 @@ type target struct {
 	image          string // what live runs
 	config         string
 	configPrevious string
-	configData     []byte // the document of config
+	configDocs     map[string][]byte // config version → the document ApplyConfig applied with it
 	polls          int
 	evaluations    int
 	instances      []driver.Instance
@@ -223,14 +223,14 @@ func (d *Driver) Live(t TargetID) (revision, config string) {
 	return s.live, s.config
 }
 
-// LiveConfig returns the config version live on t and the document of the
-// last ApplyConfig that changed t (RollbackConfig and SetConfig change the
-// version only).
+// LiveConfig returns the config version live on t and the document an
+// ApplyConfig applied with that version (nil for a version only SetConfig
+// made live).
 func (d *Driver) LiveConfig(t TargetID) (version string, data []byte) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := d.target(t.ID())
-	return s.config, append([]byte(nil), s.configData...)
+	return s.config, append([]byte(nil), s.configDocs[s.config]...)
 }
 
 // Calls returns every call so far, in order.
@@ -401,7 +401,11 @@ func (d *Driver) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (dri
 	if s.config == req.Version {
 		return driver.Deployment{Revision: s.config, Previous: s.configPrevious}, nil
 	}
-	s.configPrevious, s.config, s.configData, s.polls = s.config, req.Version, req.Data, 0
+	s.configPrevious, s.config, s.polls = s.config, req.Version, 0
+	if s.configDocs == nil {
+		s.configDocs = map[string][]byte{}
+	}
+	s.configDocs[req.Version] = req.Data
 	d.calls[len(d.calls)-1].Changed = true
 	return driver.Deployment{Revision: s.config, Previous: s.configPrevious, Changed: true}, nil
 }
@@ -455,8 +459,8 @@ func (d *Driver) RemoveConfig(ctx context.Context, t driver.Target) (driver.Conf
 	if s.config == "" {
 		return driver.ConfigRemoval{}, nil
 	}
-	r := driver.ConfigRemoval{Revision: s.config, Version: s.config, Data: s.configData}
-	s.config, s.configPrevious, s.configData = "", "", nil
+	r := driver.ConfigRemoval{Revision: s.config, Version: s.config, Data: s.configDocs[s.config]}
+	s.config, s.configPrevious = "", ""
 	d.calls[len(d.calls)-1].Changed = true
 	return r, nil
 }

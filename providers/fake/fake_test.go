@@ -43,3 +43,31 @@ func TestConformance(t *testing.T) {
 		return &harness{d: fake.New(&fake.Options{Progress: 2})}, nil
 	})
 }
+
+// TestRemoveConfigAfterRollbackReturnsThatVersionsDocument: the removal of
+// a config that RollbackConfig made live again carries that version's
+// document, not the one applied last, so that restoring it applies the
+// version with its own document.
+func TestRemoveConfigAfterRollbackReturnsThatVersionsDocument(t *testing.T) {
+	ctx := context.Background()
+	d := fake.New(nil)
+	tgt := driver.Target{Service: "svc", Environment: "prod", Cloud: "aws", Boundary: "aws", Region: "r"}
+	for _, req := range []driver.ConfigRequest{
+		{Target: tgt, Version: "c1", Data: []byte(`{"a":1}`)},
+		{Target: tgt, Version: "c2", Data: []byte(`{"a":2}`)},
+	} {
+		if _, err := d.ApplyConfig(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.RollbackConfig(ctx, tgt, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if version, data := d.LiveConfig(tgt); version != "c1" || string(data) != `{"a":1}` {
+		t.Fatalf("LiveConfig after rolling back to c1 = %s %s, want c1 {\"a\":1}", version, data)
+	}
+	r, err := d.RemoveConfig(ctx, tgt)
+	if err != nil || r.Version != "c1" || string(r.Data) != `{"a":1}` {
+		t.Fatalf("RemoveConfig = %+v (data %s), %v; want c1 with its document {\"a\":1}", r, r.Data, err)
+	}
+}

@@ -42,6 +42,12 @@ func (d *Driver) configure(ctx context.Context, t driver.Target, version string,
 	if err != nil {
 		return driver.Deployment{}, err
 	}
+	return d.reconfigure(ctx, svc, live, version, data)
+}
+
+// reconfigure is configure on the service and live revision (nil when
+// none serves) the caller has read.
+func (d *Driver) reconfigure(ctx context.Context, svc *runpb.Service, live *runpb.Revision, version string, data []byte) (driver.Deployment, error) {
 	prev := configVersion(svc.Template)
 	if live != nil {
 		prev = configVersion(live)
@@ -55,7 +61,7 @@ func (d *Driver) configure(ctx context.Context, t driver.Target, version string,
 	tmpl := fromLive(svc, live)
 	app := ingress(tmpl)
 	if app == nil {
-		return driver.Deployment{}, driver.Errorf(driver.Invalid, "Cloud Run service %s has no container", name)
+		return driver.Deployment{}, driver.Errorf(driver.Invalid, "Cloud Run service %s has no container", svc.Name)
 	}
 	setConfig(app, version, data)
 	tmpl.Revision = revisionName(svc, "config-"+version)

@@ -28,19 +28,15 @@ func (d *Driver) Remove(ctx context.Context, t driver.Target) (driver.Removal, e
 	if svc == nil || err != nil {
 		return driver.Removal{}, err
 	}
-	name := svc.Name
 	r := driver.Removal{Revision: svc.Template.GetRevision(), Instances: 1}
+	tmpl := fromLive(svc, live)
 	if live != nil {
 		r.Revision = short(live.Name)
-	}
-	tmpl := fromLive(svc, live)
-	tmpl.Revision = r.Revision
-	if live != nil {
 		tmpl.Annotations, tmpl.Labels = live.Annotations, live.Labels
 	}
-	if image := ingress(tmpl).GetImage(); strings.LastIndex(image, ":") > strings.LastIndex(image, "/") {
-		i := strings.LastIndex(image, ":")
-		r.Image, r.Version = image[:i], image[i+1:]
+	tmpl.Revision = r.Revision
+	if image, version := driver.SplitImage(ingress(tmpl).GetImage()); version != "" {
+		r.Image, r.Version = image, version
 	}
 	spec, err := protojson.Marshal(&runpb.Service{
 		Description: svc.Description, Labels: svc.Labels, Annotations: svc.Annotations,
@@ -53,7 +49,7 @@ func (d *Driver) Remove(ctx context.Context, t driver.Target) (driver.Removal, e
 		return driver.Removal{}, err
 	}
 	r.Spec = string(spec)
-	op, err := d.services.DeleteService(ctx, &runpb.DeleteServiceRequest{Name: name, Etag: svc.Etag})
+	op, err := d.services.DeleteService(ctx, &runpb.DeleteServiceRequest{Name: svc.Name, Etag: svc.Etag})
 	if gcp.ErrorCode(err) == driver.NotFound {
 		return driver.Removal{}, nil // deleted meanwhile
 	} else if err != nil {
@@ -125,7 +121,7 @@ func (d *Driver) RemoveConfig(ctx context.Context, t driver.Target) (driver.Conf
 		return driver.ConfigRemoval{}, nil
 	}
 	r := driver.ConfigRemoval{Revision: version, Version: version, Data: []byte(env(ingress(carrier), EnvConfig))}
-	if _, err := d.configure(ctx, t, "", nil); err != nil {
+	if _, err := d.reconfigure(ctx, svc, live, "", nil); err != nil {
 		return driver.ConfigRemoval{}, err
 	}
 	if version == "" {
