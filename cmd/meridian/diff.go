@@ -75,9 +75,10 @@ func (o *diffOptions) complete(cmd *cobra.Command, args []string) error {
 }
 
 func (o *diffOptions) run(ctx context.Context) error {
-	// The two specs compile at the same time, each in its own cue.Context;
-	// their errors are buffered and printed in a fixed order, NEW's first,
-	// so the output does not depend on which finishes first.
+	// The two specs compile at the same time, each in its own cue.Context.
+	// Their errors are buffered and only the first failure is printed, NEW's
+	// before OLD's, as when they compiled one after the other: the output
+	// does not depend on which finishes first.
 	var head, base *compiled
 	var wg sync.WaitGroup
 	wg.Go(func() { head = compile(o.newDir, o.newDir) })
