@@ -95,17 +95,9 @@ func BenchmarkDiffBaseVsPlan(b *testing.B) {
 	specDir := filepath.Join(dir, "spec")
 	writeBenchFleet(b, specDir, *benchServices)
 	gitCommit(b, dir, "base")
-	files, err := filepath.Glob(filepath.Join(specDir, "services-*.cue"))
-	if err != nil || len(files) == 0 {
-		b.Fatalf("no services files in %s: %v", specDir, err)
-	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			b.Fatal(err)
-		}
-		writeSpec(b, specDir, filepath.Base(f), strings.ReplaceAll(string(data), `version: "1.`, `version: "2.`))
-	}
+	editSpec(b, specDir, specDir, func(text string) string {
+		return strings.ReplaceAll(text, `version: "1.`, `version: "2.`)
+	})
 	gitCommit(b, dir, "head: bump every service's version")
 	meridian := buildMeridian(b)
 	b.Logf("fleet of %d services in %s, every version bumped at HEAD", *benchServices, dir)
@@ -411,6 +403,13 @@ func writeSpec(t testing.TB, dir, name, text string) {
 // copySpec copies the *.cue files of a spec directory into dir.
 func copySpec(t testing.TB, from, dir string) {
 	t.Helper()
+	editSpec(t, from, dir, func(text string) string { return text })
+}
+
+// editSpec writes the *.cue files of a spec directory into dir, each as
+// edit returns it.
+func editSpec(t testing.TB, from, dir string, edit func(string) string) {
+	t.Helper()
 	files, err := filepath.Glob(filepath.Join(from, "*.cue"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no spec files in %s: %v", from, err)
@@ -420,6 +419,6 @@ func copySpec(t testing.TB, from, dir string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		writeSpec(t, dir, filepath.Base(f), string(data))
+		writeSpec(t, dir, filepath.Base(f), edit(string(data)))
 	}
 }
