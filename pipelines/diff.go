@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/meridian-deploy/meridian/placement"
 )
@@ -118,10 +120,12 @@ func Diff(before, after *placement.Model, beforePlan, afterPlan *Plan) *Change {
 			sovereign[k] = true
 		}
 	}
-	for _, name := range unionKeys(oldSvc, newSvc) {
+	names := unionKeys(oldSvc, newSvc)
+	changes := diffServices(names, oldSvc, newSvc, oldPl, newPl)
+	for i, name := range names {
 		o, hadOld := oldSvc[name]
 		n, hasNew := newSvc[name]
-		sc := diffService(o, n, oldPl[name], newPl[name])
+		sc := changes[i]
 		if r, ok := release(o, n, hadOld, hasNew, sc, c.Boundaries); ok {
 			c.OnMerge = append(c.OnMerge, r)
 		}
@@ -153,6 +157,25 @@ func Diff(before, after *placement.Model, beforePlan, afterPlan *Plan) *Change {
 		c.Summary.Sovereign = []string{}
 	}
 	return c
+}
+
+// diffServices diffs each named service, the services split over the
+// available cores: each diff is pure and depends on its service alone, so
+// the result is the same as one after the other.
+func diffServices(names []string, oldSvc, newSvc map[string]placement.Service, oldPl, newPl map[string][]Pipeline) []ServiceChange {
+	changes := make([]ServiceChange, len(names))
+	workers := min(runtime.GOMAXPROCS(0), len(names)/100+1)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(names); i += workers {
+				name := names[i]
+				changes[i] = diffService(oldSvc[name], newSvc[name], oldPl[name], newPl[name])
+			}
+		})
+	}
+	wg.Wait()
+	return changes
 }
 
 func diffService(o, n placement.Service, oldPl, newPl []Pipeline) ServiceChange {

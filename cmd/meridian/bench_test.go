@@ -46,10 +46,7 @@ func BenchmarkPlanVsCueExport(b *testing.B) {
 	specDir, exportDir := filepath.Join(dir, "spec"), filepath.Join(dir, "export")
 	writeBenchFleet(b, specDir, *benchServices)
 	writeExportDir(b, specDir, exportDir)
-	meridian := filepath.Join(b.TempDir(), "meridian")
-	if out, err := exec.Command("go", "build", "-o", meridian, ".").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
+	meridian := buildMeridian(b)
 	b.Logf("fleet of %d services in %s; %s", *benchServices, dir, cueVersionOf(b, cue))
 
 	b.ResetTimer()
@@ -80,6 +77,82 @@ func BenchmarkPlanVsCueExport(b *testing.B) {
 	b.Logf("meridian plan -o json: %.2f s wall, %.2f s CPU, %d MiB peak RSS, %d KiB of JSON", plan.wall.Seconds(), plan.cpu.Seconds(), plan.rss>>20, plan.size>>10)
 	b.Logf("cue export:            %.2f s wall, %.2f s CPU, %d MiB peak RSS, %d KiB of JSON", export.wall.Seconds(), export.cpu.Seconds(), export.rss>>20, export.size>>10)
 	b.Logf("ratio %.2f (CPU time %.2f); target (≤1.5×, <10 s, <2 GiB) %s", ratio, plan.cpu.Seconds()/export.cpu.Seconds(), verdict)
+}
+
+// BenchmarkDiffBaseVsPlan commits the fleet of BenchmarkPlanVsCueExport to
+// a git repository, then a head that bumps the version of every service,
+// and runs, as child processes in the same run, `meridian diff --base HEAD~1
+// -o json` on it and `meridian plan -o json` of the head. It reports each
+// one's wall time (the fastest of -bench.runs), CPU time and peak RSS, and
+// their ratio. Target: diff at most 1.3× plan (the two specs compile
+// concurrently). It logs whether it was met ("MISSED" if not) and passes
+// either way.
+func BenchmarkDiffBaseVsPlan(b *testing.B) {
+	dir := *benchKeep
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	specDir := filepath.Join(dir, "spec")
+	writeBenchFleet(b, specDir, *benchServices)
+	gitCommit(b, dir, "base")
+	editSpec(b, specDir, specDir, func(text string) string {
+		return strings.ReplaceAll(text, `version: "1.`, `version: "2.`)
+	})
+	gitCommit(b, dir, "head: bump every service's version")
+	meridian := buildMeridian(b)
+	b.Logf("fleet of %d services in %s, every version bumped at HEAD", *benchServices, dir)
+
+	b.ResetTimer()
+	var diff, plan measure
+	for range b.N {
+		diff, plan = measure{}, measure{}
+		for range *benchRuns { // alternate, so that both see the same machine load
+			diff.add(b, filepath.Join(dir, "diff.json"), dir, meridian, "diff", "--base", "HEAD~1", "spec", "-o", "json")
+			plan.add(b, filepath.Join(dir, "plan.json"), dir, meridian, "plan", "spec", "-o", "json")
+		}
+	}
+	b.StopTimer()
+
+	ratio := diff.wall.Seconds() / plan.wall.Seconds()
+	cpuRatio := diff.cpu.Seconds() / plan.cpu.Seconds()
+	b.ReportMetric(diff.wall.Seconds(), "diff-s")
+	b.ReportMetric(plan.wall.Seconds(), "plan-s")
+	b.ReportMetric(ratio, "ratio")
+	b.ReportMetric(cpuRatio, "cpu-ratio")
+	b.ReportMetric(float64(diff.rss)/(1<<20), "diff-MiB")
+	b.ReportMetric(float64(plan.rss)/(1<<20), "plan-MiB")
+	verdict := "met"
+	if ratio > 1.3 {
+		verdict = "MISSED"
+	}
+	b.Logf("meridian diff --base HEAD~1 -o json: %.2f s wall, %.2f s CPU, %d MiB peak RSS, %d KiB of JSON", diff.wall.Seconds(), diff.cpu.Seconds(), diff.rss>>20, diff.size>>10)
+	b.Logf("meridian plan -o json:               %.2f s wall, %.2f s CPU, %d MiB peak RSS, %d KiB of JSON", plan.wall.Seconds(), plan.cpu.Seconds(), plan.rss>>20, plan.size>>10)
+	b.Logf("ratio %.2f (CPU time %.2f); target (≤1.3×) %s", ratio, cpuRatio, verdict)
+}
+
+// buildMeridian builds the meridian command into a temporary directory.
+func buildMeridian(b *testing.B) string {
+	b.Helper()
+	meridian := filepath.Join(b.TempDir(), "meridian")
+	if out, err := exec.Command("go", "build", "-o", meridian, ".").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	return meridian
+}
+
+// gitCommit commits everything in dir, making it a git repository first
+// if it is not one.
+func gitCommit(b *testing.B, dir, message string) {
+	b.Helper()
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main"},
+		{"add", "-A"},
+		{"-c", "user.name=bench", "-c", "user.email=bench@example.com", "-c", "commit.gpgsign=false", "commit", "-q", "-m", message},
+	} {
+		if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
+			b.Fatalf("git %s: %v\n%s", args[0], err, out)
+		}
+	}
 }
 
 type planCounts struct{ pipelines, targets int }
@@ -330,6 +403,13 @@ func writeSpec(t testing.TB, dir, name, text string) {
 // copySpec copies the *.cue files of a spec directory into dir.
 func copySpec(t testing.TB, from, dir string) {
 	t.Helper()
+	editSpec(t, from, dir, func(text string) string { return text })
+}
+
+// editSpec writes the *.cue files of a spec directory into dir, each as
+// edit returns it.
+func editSpec(t testing.TB, from, dir string, edit func(string) string) {
+	t.Helper()
 	files, err := filepath.Glob(filepath.Join(from, "*.cue"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no spec files in %s: %v", from, err)
@@ -339,6 +419,6 @@ func copySpec(t testing.TB, from, dir string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		writeSpec(t, dir, filepath.Base(f), string(data))
+		writeSpec(t, dir, filepath.Base(f), edit(string(data)))
 	}
 }

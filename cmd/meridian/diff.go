@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -74,28 +75,25 @@ func (o *diffOptions) complete(cmd *cobra.Command, args []string) error {
 }
 
 func (o *diffOptions) run(ctx context.Context) error {
-	newModel, newPlan, err := planSpec(o.newDir, o.newDir, o.errOut)
-	if err != nil {
-		return err
-	}
-	oldModel, oldPlan := &placement.Model{}, &pipelines.Plan{}
-	oldDir, oldLabel := o.oldDir, o.oldDir
-	if o.base != "" {
-		if oldDir, oldLabel, err = checkoutSpec(ctx, o.base, o.newDir); err != nil {
-			return err
-		}
-		if oldDir != "" {
-			defer os.RemoveAll(oldDir)
-		}
-	}
-	if oldDir != "" {
-		if oldModel, oldPlan, err = planSpec(oldDir, oldLabel, o.errOut); err != nil {
-			return err
+	// The two specs compile at the same time, each in its own cue.Context.
+	// Their errors are buffered and only the first failure is printed, NEW's
+	// before OLD's, as when they compiled one after the other: the output
+	// does not depend on which finishes first.
+	var head, base *compiled
+	var wg sync.WaitGroup
+	wg.Go(func() { head = compile(o.newDir, o.newDir) })
+	wg.Go(func() { base = o.compileBase(ctx) })
+	wg.Wait()
+	for _, c := range []*compiled{head, base} {
+		if c.err != nil {
+			o.errOut.Write(c.errOut.Bytes())
+			return c.err
 		}
 	}
 
-	change := pipelines.Diff(oldModel, newModel, oldPlan, newPlan)
+	change := pipelines.Diff(base.model, head.model, base.plan, head.plan)
 	w := bufio.NewWriter(o.out)
+	var err error
 	if o.output == "json" {
 		err = writeIndentedJSON(w, change)
 	} else {
@@ -105,6 +103,40 @@ func (o *diffOptions) run(ctx context.Context) error {
 		return err
 	}
 	return w.Flush()
+}
+
+// compiled is a spec's model and plan, or its error with what planSpec
+// wrote about it.
+type compiled struct {
+	model  *placement.Model
+	plan   *pipelines.Plan
+	err    error
+	errOut bytes.Buffer
+}
+
+func compile(dir, label string) *compiled {
+	c := &compiled{}
+	c.model, c.plan, c.err = planSpec(dir, label, &c.errOut)
+	return c
+}
+
+// compileBase compiles OLD, or DIR at the --base ref; a spec that did not
+// exist at the ref is empty.
+func (o *diffOptions) compileBase(ctx context.Context) *compiled {
+	dir, label := o.oldDir, o.oldDir
+	if o.base != "" {
+		var err error
+		if dir, label, err = checkoutSpec(ctx, o.base, o.newDir); err != nil {
+			return &compiled{err: err}
+		}
+		if dir != "" {
+			defer os.RemoveAll(dir)
+		}
+	}
+	if dir == "" {
+		return &compiled{model: &placement.Model{}, plan: &pipelines.Plan{}}
+	}
+	return compile(dir, label)
 }
 
 // checkoutSpec extracts the content of the spec directory dir at a git ref
