@@ -279,3 +279,34 @@ func targetIDs(ts []placement.Target) []string {
 	}
 	return ids
 }
+
+// DecommissionPipelines are the pipelines that decommission the targets
+// removed (by Target.ID) from service in the plan it ran under: each of
+// its pipelines cut down to those targets, stages with none dropped, the
+// rest in reverse order (production first), marked Decommission. After
+// and Lag are dropped: a decommission runs once every forward pipeline
+// of its release has succeeded.
+func DecommissionPipelines(plan *Plan, service string, removed []string) []Pipeline {
+	gone := map[string]bool{}
+	for _, id := range removed {
+		gone[id] = true
+	}
+	var out []Pipeline
+	for _, pl := range plan.Pipelines {
+		if pl.Service != service {
+			continue
+		}
+		var stages []Stage
+		for _, st := range slices.Backward(pl.Stages) {
+			st.Targets = slices.DeleteFunc(slices.Clone(st.Targets), func(t placement.Target) bool { return !gone[t.ID()] })
+			if len(st.Targets) > 0 {
+				stages = append(stages, st)
+			}
+		}
+		if len(stages) > 0 {
+			pl.Stages, pl.After, pl.Lag, pl.Decommission = stages, nil, 0, true
+			out = append(out, pl)
+		}
+	}
+	return out
+}

@@ -24,6 +24,10 @@ type Pipeline struct {
 	After  []string           `json:"after,omitempty"`
 	Lag    placement.Duration `json:"lag,omitempty"`
 	Stages []Stage            `json:"stages"`
+	// Decommission marks a pipeline that removes its targets instead of
+	// deploying to them (see DecommissionPipelines): it runs once the
+	// release's forward pipelines have succeeded, stages in reverse order.
+	Decommission bool `json:"decommission,omitempty"`
 }
 
 // Stage is a set of targets rolled out together, then verified, baked and

@@ -232,12 +232,9 @@ func (a *Activities) restart(ctx context.Context, p *providers.Provider, in Roll
 	for _, id := range done {
 		skip[id] = true
 	}
-	maxUnavailable, drainTimeout := 1, 2*time.Minute
+	maxUnavailable, drainTimeout := 1, drainTimeout(in.Sharding)
 	if in.Sharding != nil {
 		maxUnavailable = max(in.Sharding.MaxUnavailable, 1)
-		if in.Sharding.DrainTimeout > 0 {
-			drainTimeout = time.Duration(in.Sharding.DrainTimeout)
-		}
 	}
 	var (
 		mu       sync.Mutex
@@ -355,12 +352,20 @@ func (a *Activities) restartInstance(ctx context.Context, p *providers.Provider,
 // back to. Rolling back to what is already live changes nothing, so
 // retries are safe.
 func (a *Activities) Rollback(ctx context.Context, c Compensation) error {
-	if c.Previous == "" && c.Kind == KindConfig {
-		return temporal.NewNonRetryableApplicationError(c.Target.ID()+": first config, there is no previous config to go back to", "not-found", nil)
-	}
 	p, err := a.Providers.For(c.Target)
 	if err != nil {
 		return activityError(err)
+	}
+	if c.Previous == "" && c.Kind == KindConfig {
+		// A first config has nothing to go back to: it is removed.
+		_, err := p.RemoveConfig(ctx, c.Target)
+		if errors.Is(err, providers.ErrUnsupported) {
+			return temporal.NewNonRetryableApplicationError(c.Target.ID()+": first config, there is no previous config to go back to, and the driver cannot remove it", "not-found", nil)
+		}
+		return activityError(err)
+	}
+	if c.Kind == KindDecommission {
+		return a.restore(ctx, p, c)
 	}
 	stop := a.keepAlive(ctx)
 	if c.Kind == KindConfig {
@@ -380,6 +385,169 @@ func (a *Activities) Rollback(ctx context.Context, c Compensation) error {
 		err = temporal.NewNonRetryableApplicationError(failure, "failed", nil)
 	}
 	return activityError(err)
+}
+
+// Decommission removes one target of a decommission: it drains the
+// target's instances through the sharder (for a sharded service; a drain
+// that does not finish within the drain timeout is logged and the removal
+// goes on, since the whole target goes away), removes its config (where
+// the driver delivers config) and then what runs there, and waits until
+// nothing runs. Undo names what was taken off, for Rollback to put back.
+// Each step is heartbeated with what it took off, so that a retry resumes
+// instead of removing again: a second Remove would find nothing and forget
+// what ran.
+func (a *Activities) Decommission(ctx context.Context, in DecommissionInput) (DecommissionResult, error) {
+	p, err := a.Providers.For(in.Target)
+	if err != nil {
+		return DecommissionResult{}, activityError(err)
+	}
+	t := in.Target
+	s := decommissionState{Undo: Compensation{Target: t, Kind: KindDecommission}}
+	if activity.HasHeartbeatDetails(ctx) {
+		_ = activity.GetHeartbeatDetails(ctx, &s)
+	}
+	// An error once something was taken off is a Failure, so that it is
+	// still put back; only a canceled activity stays an error (its retry
+	// resumes from the heartbeat).
+	fail := func(err error) (DecommissionResult, error) {
+		u := s.Undo
+		if providers.Code(err) == driver.Canceled || (u.Removal == nil && u.ConfigRemoval == nil && len(u.Drained) == 0) {
+			return DecommissionResult{Undo: u}, activityError(err)
+		}
+		return DecommissionResult{Undo: u, Failure: fmt.Sprintf("%s: decommission: %v", t.ID(), err)}, nil
+	}
+	if !s.Drained && in.Sharding != nil && p.HasSharder() {
+		if s.Undo.Drained, err = a.drainAll(ctx, p, in, s); err != nil {
+			return fail(err)
+		}
+	}
+	s.Drained = true
+	if !s.ConfigRemoved {
+		r, err := p.RemoveConfig(ctx, t)
+		switch {
+		case errors.Is(err, providers.ErrUnsupported):
+		case err != nil:
+			return fail(err)
+		case r.Revision != "":
+			s.Undo.ConfigRemoval = &r
+		}
+		s.ConfigRemoved = true
+		activity.RecordHeartbeat(ctx, s)
+	}
+	if !s.Removed {
+		stop := a.keepAlive(ctx, s)
+		r, err := p.Remove(ctx, t)
+		stop()
+		if errors.Is(err, providers.ErrUnsupported) {
+			err = fmt.Errorf("the driver cannot remove a target: %w", err)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		if r.Revision != "" {
+			s.Undo.Removal = &r
+		}
+		s.Removed = true
+	}
+	failure, err := a.waitReady(ctx, p, t, KindVersion, "", s)
+	if err != nil {
+		return fail(err)
+	}
+	return DecommissionResult{Undo: s.Undo, Failure: failure}, nil
+}
+
+// decommissionState is the Decommission activity's heartbeat: the steps
+// done and what they took off.
+type decommissionState struct {
+	Undo          Compensation `json:"undo"`
+	Drained       bool         `json:"drained,omitempty"`
+	ConfigRemoved bool         `json:"configRemoved,omitempty"`
+	Removed       bool         `json:"removed,omitempty"`
+}
+
+// drainAll drains every instance of the target and waits, up to the drain
+// timeout, until none owns a shard; it returns the instances drained.
+func (a *Activities) drainAll(ctx context.Context, p *providers.Provider, in DecommissionInput, s decommissionState) ([]string, error) {
+	t := in.Target
+	insts, err := p.Instances(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	drained := []string{}
+	for _, inst := range insts {
+		if err := p.Drain(ctx, t, inst); err != nil {
+			return drained, err
+		}
+		drained = append(drained, inst.ID)
+	}
+	s.Undo.Drained = drained
+	deadline := time.Now().Add(drainTimeout(in.Sharding))
+	for _, inst := range insts {
+		for {
+			owned, err := p.Owned(ctx, t, inst)
+			if err == nil && owned == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				activity.GetLogger(ctx).Warn("drain timed out; removing anyway", "target", t.ID(), "instance", inst.ID, "owned", owned, "error", err)
+				return drained, nil
+			}
+			if err := a.sleep(ctx, s); err != nil {
+				return drained, err
+			}
+		}
+	}
+	return drained, nil
+}
+
+// drainTimeout is how long a drain may take (default 2 minutes).
+func drainTimeout(s *placement.Sharding) time.Duration {
+	if s != nil && s.DrainTimeout > 0 {
+		return time.Duration(s.DrainTimeout)
+	}
+	return 2 * time.Minute
+}
+
+// restore puts back what a decommission took off t: its config, then the
+// revision that ran there (awaited ready), then undrains its instances.
+func (a *Activities) restore(ctx context.Context, p *providers.Provider, c Compensation) error {
+	t := c.Target
+	stop := a.keepAlive(ctx)
+	var err error
+	if c.ConfigRemoval != nil {
+		_, err = p.RestoreConfig(ctx, t, *c.ConfigRemoval)
+	}
+	if err == nil && c.Removal != nil {
+		_, err = p.Restore(ctx, t, *c.Removal)
+	}
+	stop()
+	if err != nil {
+		return activityError(err)
+	}
+	if c.Removal != nil {
+		failure, err := a.waitReady(ctx, p, t, KindVersion, c.Removal.Revision, nil)
+		if err == nil && failure != "" {
+			err = temporal.NewNonRetryableApplicationError(failure, "failed", nil)
+		}
+		if err != nil {
+			return activityError(err)
+		}
+	}
+	if len(c.Drained) == 0 || !p.HasSharder() {
+		return nil
+	}
+	insts, err := p.Instances(ctx, t)
+	if err != nil {
+		return activityError(err)
+	}
+	for _, inst := range insts {
+		if slices.Contains(c.Drained, inst.ID) {
+			if err := p.Undrain(ctx, t, inst); err != nil {
+				return activityError(err)
+			}
+		}
+	}
+	return nil
 }
 
 // EvaluateGates evaluates every gate on every target once (a bake round),

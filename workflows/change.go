@@ -10,9 +10,7 @@ import (
 	"fmt"
 	"strings"
 
-	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 
 	"github.com/meridian-deploy/meridian/pipelines"
 )
@@ -108,21 +106,7 @@ func checkSameChange(ctx context.Context, c client.Client, ref ReleaseRef, req R
 // its first history event. Releases never continue as new, so that event
 // holds the ReleaseRequest.
 func startedChange(ctx context.Context, c client.Client, ref ReleaseRef) (Change, error) {
-	iter := c.GetWorkflowHistory(ctx, ref.ID, ref.RunID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	if !iter.HasNext() {
-		return Change{}, errors.New("empty history")
-	}
-	ev, err := iter.Next()
-	if err != nil {
-		return Change{}, err
-	}
-	attrs := ev.GetWorkflowExecutionStartedEventAttributes()
-	if attrs == nil {
-		return Change{}, fmt.Errorf("first event is %s, not the start", ev.GetEventType())
-	}
 	var req ReleaseRequest
-	if err := converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), &req); err != nil {
-		return Change{}, err
-	}
-	return req.Change, nil
+	err := startInput(ctx, c, ref.ID, ref.RunID, &req)
+	return req.Change, err
 }

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -40,14 +43,30 @@ func (e refusal) Is(target error) bool { return target == e.sentinel }
 
 // StartRelease starts the release of req.Change, or attaches to it when the
 // same change was triggered before (attached is true, whether that release
-// is running or has ended). A change id is one change: when its release was
-// started with another kind, version, image or config, the request is
-// refused with an error matching ErrChangeIDTaken (see checkSameChange). A
-// different change for a service that is mid-release is refused with an
-// error matching ErrBusy.
+// is running, queued or has ended). A change id is one change: when its
+// release was started with another kind, version, image or config, the
+// request is refused with an error matching ErrChangeIDTaken (see
+// checkSameChange). A different change for a service that is mid-release
+// is refused with an error matching ErrBusy, unless req.Queue is set: then
+// it is queued behind the running release (see AcquireRelease).
 func StartRelease(ctx context.Context, c client.Client, req ReleaseRequest) (ref ReleaseRef, attached bool, err error) {
+	a, err := AcquireRelease(ctx, c, req)
+	return a.Release, a.Attached, err
+}
+
+// Acquired is how the service's lock took a release request: the release,
+// whether it existed already, and for a queued release the running release
+// it waits behind.
+type Acquired struct {
+	Release  ReleaseRef `json:"release"`
+	Attached bool       `json:"attached"`
+	Behind   string     `json:"behind,omitempty"`
+}
+
+// AcquireRelease is StartRelease with the lock's whole answer.
+func AcquireRelease(ctx context.Context, c client.Client, req ReleaseRequest) (Acquired, error) {
 	if err := req.Validate(); err != nil {
-		return ReleaseRef{}, false, err
+		return Acquired{}, err
 	}
 	for attempt, busy := 1, 0; ; attempt++ {
 		op := c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
@@ -56,14 +75,13 @@ func StartRelease(ctx context.Context, c client.Client, req ReleaseRequest) (ref
 			WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 			StaticSummary:            "release lock of " + req.Service,
 		}, LockWorkflowName, req.Service)
-		var h client.WorkflowUpdateHandle
-		h, err = c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		h, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
 			StartWorkflowOperation: op,
 			UpdateOptions: client.UpdateWorkflowOptions{
 				UpdateName: updateAcquire, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted,
 			},
 		})
-		var a acquired
+		var a Acquired
 		if err == nil {
 			err = h.Get(ctx, &a)
 		}
@@ -71,11 +89,11 @@ func StartRelease(ctx context.Context, c client.Client, req ReleaseRequest) (ref
 		switch {
 		case err == nil && a.Attached:
 			if err := checkSameChange(ctx, c, a.Release, req); err != nil {
-				return ReleaseRef{}, false, err
+				return Acquired{}, err
 			}
-			return a.Release, true, nil
+			return a, nil
 		case err == nil:
-			return a.Release, false, nil
+			return a, nil
 		case errors.As(err, &app) && app.Type() == busyErrorType:
 			// The holder may have just closed, its lock not yet told: retry
 			// for a moment before refusing.
@@ -83,14 +101,14 @@ func StartRelease(ctx context.Context, c client.Client, req ReleaseRequest) (ref
 			if busy++; busy < 20 && app.Details(&holder) == nil && closed(ctx, c, holder) {
 				select {
 				case <-ctx.Done():
-					return ReleaseRef{}, false, fmt.Errorf("start release of %s: %w", req.Service, ctx.Err())
+					return Acquired{}, fmt.Errorf("start release of %s: %w", req.Service, ctx.Err())
 				case <-time.After(50 * time.Millisecond):
 				}
 				continue
 			}
-			return ReleaseRef{}, false, refusal{app.Message(), ErrBusy}
+			return Acquired{}, refusal{app.Message(), ErrBusy}
 		case errors.As(err, &app), attempt == 3, ctx.Err() != nil:
-			return ReleaseRef{}, false, fmt.Errorf("start release of %s: %w", req.Service, err)
+			return Acquired{}, fmt.Errorf("start release of %s: %w", req.Service, err)
 		}
 		// The lock workflow ended between our look and our update: try again.
 	}
@@ -290,4 +308,163 @@ func keyword(p *commonpb.Payload) string {
 		_ = converter.GetDefaultDataConverter().FromPayload(p, &s)
 	}
 	return s
+}
+
+// StartApply starts the apply workflow of a merged change (ID
+// ApplyID(in.ChangeID), on the control queue), or attaches to it when the
+// change was applied before, running or ended (attached is true). The same
+// change id with other releases (another base, another spec) is refused
+// with an error matching ErrChangeIDTaken.
+func StartApply(ctx context.Context, c client.Client, in ApplyInput) (attached bool, err error) {
+	id := ApplyID(in.ChangeID)
+	summary := fmt.Sprintf("apply of change %s: %d release(s), base %s", in.ChangeID, len(in.Releases), in.Base)
+	_, err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                                       id,
+		TaskQueue:                                ControlTaskQueue,
+		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		StaticSummary:                            summary,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			searchattr.ChangeID.ValueSet(in.ChangeID), searchattr.Trigger.ValueSet(in.Trigger),
+		),
+	}, ApplyWorkflowName, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	switch {
+	case err == nil:
+		return false, nil
+	case !errors.As(err, &started):
+		return false, fmt.Errorf("start %s: %w", id, err)
+	}
+	var had ApplyInput
+	if err := startInput(ctx, c, id, "", &had); err != nil {
+		return false, fmt.Errorf("start %s: reading it: %w", id, err)
+	}
+	if was, is := applyDiff(had, in); was != "" {
+		return false, refusal{fmt.Sprintf("change id %s is already %s (%s); this request is %s", in.ChangeID, id, was, is), ErrChangeIDTaken}
+	}
+	return true, nil
+}
+
+// applyDiff says how two applies of one change id differ, as the first
+// release that differs, or "" when they start the same releases.
+func applyDiff(had, want ApplyInput) (was, is string) {
+	line := func(rs []ApplyRelease, i int) string {
+		if i >= len(rs) {
+			return "nothing more"
+		}
+		return rs[i].Service + ": " + rs[i].Summary
+	}
+	for i := range max(len(had.Releases), len(want.Releases)) {
+		if a, b := line(had.Releases, i), line(want.Releases, i); a != b {
+			return a, b
+		}
+	}
+	return "", ""
+}
+
+// RefuseApplyRelease tells an apply that one of its releases could not
+// start, and why: the apply then counts it as not succeeded.
+func RefuseApplyRelease(ctx context.Context, c client.Client, changeID, release, reason string) error {
+	return c.SignalWorkflow(ctx, ApplyID(changeID), "", signalRefused, releasePhase{Release: release, Reason: reason})
+}
+
+// ApplyStatusOf returns the live status of an apply, or its outcome.
+func ApplyStatusOf(ctx context.Context, c client.Client, id string) (ApplyStatus, error) {
+	desc, err := c.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return ApplyStatus{}, fmt.Errorf("%s: %w", id, err)
+	}
+	var st ApplyStatus
+	if desc.GetWorkflowExecutionInfo().GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		v, err := c.QueryWorkflow(ctx, id, "", QueryStatus)
+		if err == nil {
+			err = v.Get(&st)
+		}
+		if err != nil {
+			return ApplyStatus{}, fmt.Errorf("%s: status query: %w", id, err)
+		}
+		return st, nil
+	}
+	if err := c.GetWorkflow(ctx, id, "").Get(ctx, &st); err != nil {
+		return ApplyStatus{}, fmt.Errorf("%s ended without an outcome: %w", id, err)
+	}
+	return st, nil
+}
+
+// WatchApply polls an apply's status every interval, calls fn with each
+// status whose releases' phases differ from the last, and returns the
+// final status once the apply has ended.
+func WatchApply(ctx context.Context, c client.Client, id string, interval time.Duration, fn func(ApplyStatus)) (ApplyStatus, error) {
+	var last string
+	for {
+		st, err := ApplyStatusOf(ctx, c, id)
+		if err != nil {
+			return st, err
+		}
+		key := string(st.Phase)
+		for _, r := range st.Releases {
+			key += "," + string(r.Phase)
+		}
+		if key != last && fn != nil {
+			fn(st)
+			last = key
+		}
+		if st.Phase.Terminal() {
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-time.After(interval):
+		}
+	}
+}
+
+// CurrentVersion is the artifact version (and image) of a service's last
+// succeeded release that deployed one (a version or apply release), from
+// visibility; ok is false when it has none.
+func CurrentVersion(ctx context.Context, c client.Client, service string) (version, image string, ok bool, err error) {
+	query := fmt.Sprintf("WorkflowType = '%s' AND %s = '%s' AND %s = '%s'", ReleaseWorkflowName,
+		searchattr.Service.GetName(), strings.ReplaceAll(service, "'", "\\'"), searchattr.Phase.GetName(), PhaseSucceeded)
+	var token []byte
+	for {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, NextPageToken: token})
+		if err != nil {
+			return "", "", false, fmt.Errorf("last release of %s: %w", service, err)
+		}
+		execs := resp.GetExecutions()
+		slices.SortFunc(execs, func(a, b *workflowpb.WorkflowExecutionInfo) int {
+			return b.GetStartTime().AsTime().Compare(a.GetStartTime().AsTime())
+		})
+		for _, e := range execs {
+			var req ReleaseRequest
+			if err := startInput(ctx, c, e.GetExecution().GetWorkflowId(), e.GetExecution().GetRunId(), &req); err != nil {
+				return "", "", false, fmt.Errorf("last release of %s: %w", service, err)
+			}
+			if k := req.Change.Kind; k == KindVersion || k == KindApply {
+				return req.Change.Version, req.Change.Image, true, nil
+			}
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			return "", "", false, nil
+		}
+	}
+}
+
+// startInput decodes the input a workflow was started with, from its
+// first history event into v.
+func startInput(ctx context.Context, c client.Client, id, runID string, v any) error {
+	iter := c.GetWorkflowHistory(ctx, id, runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	if !iter.HasNext() {
+		return errors.New("empty history")
+	}
+	ev, err := iter.Next()
+	if err != nil {
+		return err
+	}
+	attrs := ev.GetWorkflowExecutionStartedEventAttributes()
+	if attrs == nil {
+		return fmt.Errorf("first event is %s, not the start", ev.GetEventType())
+	}
+	return converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), v)
 }

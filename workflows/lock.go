@@ -2,12 +2,15 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/meridian-deploy/meridian/pipelines"
+	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/workflows/searchattr"
 )
 
@@ -15,12 +18,6 @@ import (
 type ReleaseRef struct {
 	ID    string `json:"id"`
 	RunID string `json:"runId,omitempty"`
-}
-
-// acquired is the answer of the ServiceLock's acquire Update.
-type acquired struct {
-	Release  ReleaseRef `json:"release"`
-	Attached bool       `json:"attached"`
 }
 
 // busyErrorType types the rejection of a different change mid-release.
@@ -36,74 +33,238 @@ const lockIdle = time.Minute
 // parent-close policy abandon) and holds the lock until that child ends.
 // The same change id again attaches to its release, even after it ended
 // (StartRelease then refuses the attach when the release's change differs:
-// see checkSameChange); a
-// different change while one is running (including its rollback window)
-// is rejected by the validator (so the rejection leaves no history).
-// Refusing, rather than queueing, keeps an operator in charge of what rolls
-// next.
+// see checkSameChange).
+//
+// A different change while one is running (including its rollback window)
+// is rejected by the validator (so the rejection leaves no history), unless
+// the request asks to queue (ReleaseRequest.Queue, as meridian apply
+// does): then its release starts at once in phase queued, and the lock
+// tells it to go on when the running one ends. One change waits at most: a
+// newer queued change supersedes the queued one, which ends as superseded
+// naming its successor; an apply change that supersedes another carries its
+// parts too (see supersede), so that nothing the older change said is lost.
 func ServiceLock(ctx workflow.Context, service string) error {
-	var holder ReleaseRef
-	err := workflow.SetUpdateHandlerWithOptions(ctx, updateAcquire,
-		func(ctx workflow.Context, req ReleaseRequest) (acquired, error) {
-			id := ReleaseID(req.Service, req.Change.ID)
-			if holder.ID == id {
-				return acquired{Release: holder, Attached: true}, nil
-			}
-			holder = ReleaseRef{ID: id}
-			cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-				WorkflowID:            id,
-				TaskQueue:             ControlTaskQueue,
-				WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-				ParentClosePolicy:     enums.PARENT_CLOSE_POLICY_ABANDON,
-				StaticSummary:         releaseSummary(req),
-				StaticDetails:         releaseStaticDetails(req),
-				TypedSearchAttributes: temporal.NewSearchAttributes(
-					searchattr.Service.ValueSet(req.Service), searchattr.ChangeID.ValueSet(req.Change.ID),
-					searchattr.Trigger.ValueSet(req.Change.Trigger), searchattr.Phase.ValueSet(string(PhaseRunning)),
-				),
-			})
-			f := workflow.ExecuteChildWorkflow(cctx, Release, req)
-			var exec workflow.Execution
-			if err := f.GetChildWorkflowExecution().Get(ctx, &exec); err != nil {
-				holder = ReleaseRef{}
-				if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
-					return acquired{Release: ReleaseRef{ID: id}, Attached: true}, nil
-				}
-				return acquired{}, err
-			}
-			holder.RunID = exec.RunID
-			workflow.Go(ctx, func(ctx workflow.Context) {
-				_ = f.Get(ctx, nil)
-				holder = ReleaseRef{}
-			})
-			return acquired{Release: holder}, nil
-		},
-		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, req ReleaseRequest) error {
-			if req.Service != service {
-				return fmt.Errorf("lock of %s cannot start a release of %s", service, req.Service)
-			}
-			if err := req.Validate(); err != nil {
-				return err
-			}
-			if id := ReleaseID(req.Service, req.Change.ID); holder.ID != "" && holder.ID != id {
-				return temporal.NewApplicationError(fmt.Sprintf(
-					"service %s is mid-release (%s); wait for it to end or abort it", service, holder.ID), busyErrorType, holder.ID)
-			}
-			return nil
-		}})
+	l := &lockRun{service: service, mu: workflow.NewMutex(ctx)}
+	err := workflow.SetUpdateHandlerWithOptions(ctx, updateAcquire, l.acquire,
+		workflow.UpdateHandlerOptions{Validator: l.validate})
 	if err != nil {
 		return err
 	}
 	for {
 		held, _ := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
 			Timeout: lockIdle, TimerOptions: workflow.TimerOptions{Summary: "idle: the lock ends unless a release starts"},
-		}, func() bool { return holder.ID != "" })
+		}, func() bool { return l.holder.ID != "" })
 		if !held && workflow.AllHandlersFinished(ctx) {
 			return nil
 		}
-		_ = workflow.Await(ctx, func() bool { return holder.ID == "" && workflow.AllHandlersFinished(ctx) })
+		_ = workflow.Await(ctx, func() bool { return l.holder.ID == "" && workflow.AllHandlersFinished(ctx) })
 		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			return workflow.NewContinueAsNewError(ctx, ServiceLock, service)
 		}
 	}
+}
+
+type lockRun struct {
+	service   string
+	holder    ReleaseRef     // the running release
+	queued    ReleaseRef     // the release waiting for it, if any
+	queuedReq ReleaseRequest // queued's request, for supersede
+	mu        workflow.Mutex // serializes queueing
+}
+
+func (l *lockRun) validate(_ workflow.Context, req ReleaseRequest) error {
+	if req.Service != l.service {
+		return fmt.Errorf("lock of %s cannot start a release of %s", l.service, req.Service)
+	}
+	if err := req.Validate(); err != nil {
+		return err
+	}
+	if id := ReleaseID(req.Service, req.Change.ID); l.holder.ID != "" && l.holder.ID != id && l.queued.ID != id && !req.Queue {
+		return temporal.NewApplicationError(fmt.Sprintf(
+			"service %s is mid-release (%s); wait for it to end or abort it", l.service, l.holder.ID), busyErrorType, l.holder.ID)
+	}
+	return nil
+}
+
+func (l *lockRun) acquire(ctx workflow.Context, req ReleaseRequest) (Acquired, error) {
+	if a, ok := l.attach(req); ok {
+		return a, nil
+	}
+	if l.holder.ID == "" {
+		return l.lead(ctx, req)
+	}
+	return l.enqueue(ctx, req)
+}
+
+// attach answers a request for a release the lock holds or queues.
+func (l *lockRun) attach(req ReleaseRequest) (Acquired, bool) {
+	switch ReleaseID(req.Service, req.Change.ID) {
+	case l.holder.ID:
+		return Acquired{Release: l.holder, Attached: true}, true
+	case l.queued.ID:
+		return Acquired{Release: l.queued, Attached: true, Behind: l.holder.ID}, true
+	}
+	return Acquired{}, false
+}
+
+// lead starts req's release on a free lock, which it then holds.
+func (l *lockRun) lead(ctx workflow.Context, req ReleaseRequest) (Acquired, error) {
+	l.holder = ReleaseRef{ID: ReleaseID(req.Service, req.Change.ID)}
+	ref, attached, err := l.start(ctx, req)
+	if err != nil || attached {
+		l.holder = ReleaseRef{}
+		return Acquired{Release: ref, Attached: attached}, err
+	}
+	l.holder = ref
+	return Acquired{Release: ref}, nil
+}
+
+// enqueue starts req's release queued behind the holder, superseding the
+// release queued before it. Queueing requests take turns: each sees the
+// queue the one before left.
+func (l *lockRun) enqueue(ctx workflow.Context, req ReleaseRequest) (Acquired, error) {
+	if err := l.mu.Lock(ctx); err != nil {
+		return Acquired{}, err
+	}
+	defer l.mu.Unlock()
+	if a, ok := l.attach(req); ok {
+		return a, nil
+	}
+	if l.holder.ID == "" { // the holder ended while we waited: go first
+		return l.lead(ctx, req)
+	}
+	old, oldReq := l.queued, l.queuedReq
+	if old.ID != "" {
+		req = supersede(oldReq, req)
+	}
+	req.Behind = l.holder.ID
+	ref, attached, err := l.start(ctx, req)
+	if err != nil || attached {
+		return Acquired{Release: ref, Attached: attached}, err
+	}
+	// The holder may have ended while the child started.
+	switch {
+	case l.holder.ID == "":
+		l.holder = ref
+		_ = workflow.SignalExternalWorkflow(ctx, ref.ID, ref.RunID, signalDequeue, nil).Get(ctx, nil)
+		return Acquired{Release: ref}, nil
+	case l.holder.ID == old.ID: // old went first after all: nothing to supersede
+		l.queued, l.queuedReq = ref, req
+	default:
+		l.queued, l.queuedReq = ref, req
+		if old.ID != "" {
+			_ = workflow.SignalExternalWorkflow(ctx, old.ID, old.RunID, signalSupersede, ref.ID).Get(ctx, nil)
+		}
+	}
+	return Acquired{Release: ref, Behind: l.holder.ID}, nil
+}
+
+// start starts req's release as a child; attached when a release of that
+// id exists already (it has ended: the lock knows the running ones).
+func (l *lockRun) start(ctx workflow.Context, req ReleaseRequest) (ReleaseRef, bool, error) {
+	id := ReleaseID(req.Service, req.Change.ID)
+	phase := PhaseRunning
+	if req.Behind != "" {
+		phase = PhaseQueued
+	}
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:            id,
+		TaskQueue:             ControlTaskQueue,
+		WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		ParentClosePolicy:     enums.PARENT_CLOSE_POLICY_ABANDON,
+		StaticSummary:         releaseSummary(req),
+		StaticDetails:         releaseStaticDetails(req),
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			searchattr.Service.ValueSet(req.Service), searchattr.ChangeID.ValueSet(req.Change.ID),
+			searchattr.Trigger.ValueSet(req.Change.Trigger), searchattr.Phase.ValueSet(string(phase)),
+		),
+	})
+	f := workflow.ExecuteChildWorkflow(cctx, Release, req)
+	var exec workflow.Execution
+	if err := f.GetChildWorkflowExecution().Get(ctx, &exec); err != nil {
+		if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+			return ReleaseRef{ID: id}, true, nil
+		}
+		return ReleaseRef{}, false, err
+	}
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		_ = f.Get(ctx, nil)
+		l.ended(ctx, id)
+	})
+	return ReleaseRef{ID: id, RunID: exec.RunID}, false, nil
+}
+
+// ended frees the lock of a release that ended: the queued release, if
+// any, goes next.
+func (l *lockRun) ended(ctx workflow.Context, id string) {
+	switch id {
+	case l.queued.ID: // aborted while it waited
+		l.queued, l.queuedReq = ReleaseRef{}, ReleaseRequest{}
+	case l.holder.ID:
+		l.holder = ReleaseRef{}
+		if next := l.queued; next.ID != "" {
+			l.holder, l.queued, l.queuedReq = next, ReleaseRef{}, ReleaseRequest{}
+			_ = workflow.SignalExternalWorkflow(ctx, next.ID, next.RunID, signalDequeue, nil).Get(ctx, nil)
+		}
+	}
+}
+
+// supersede is the request that replaces the queued request old with the
+// newer next. Latest wins: next's change is the one that runs. When both
+// are apply changes, next also carries what old would have done and next
+// does not undo: its parts, its added targets (those next still deploys
+// to) and its decommissions (of targets next does not deploy to).
+func supersede(old, next ReleaseRequest) ReleaseRequest {
+	next.Change.Supersedes = append(slices.Clone(old.Change.Supersedes), ReleaseID(old.Service, old.Change.ID))
+	if old.Change.Kind != KindApply || next.Change.Kind != KindApply {
+		return next
+	}
+	deployed := map[string]bool{}
+	var forward, decommission []pipelines.Pipeline
+	for _, pl := range next.Pipelines {
+		if pl.Decommission {
+			decommission = append(decommission, pl)
+			continue
+		}
+		forward = append(forward, pl)
+		for _, st := range pl.Stages {
+			for _, t := range st.Targets {
+				deployed[t.ID()] = true
+			}
+		}
+	}
+	c := &next.Change
+	for _, p := range old.Change.Parts {
+		if !slices.Contains(c.Parts, p) {
+			c.Parts = append(c.Parts, p)
+		}
+	}
+	for _, id := range old.Change.Added {
+		if deployed[id] && !slices.Contains(c.Added, id) {
+			c.Added = append(c.Added, id)
+		}
+	}
+	for _, pl := range old.Pipelines {
+		if !pl.Decommission {
+			continue
+		}
+		var stages []pipelines.Stage
+		for _, st := range pl.Stages {
+			st.Targets = slices.DeleteFunc(slices.Clone(st.Targets), func(t placement.Target) bool { return deployed[t.ID()] })
+			if len(st.Targets) > 0 {
+				stages = append(stages, st)
+			}
+		}
+		if len(stages) == 0 {
+			continue
+		}
+		if i := slices.IndexFunc(decommission, func(d pipelines.Pipeline) bool { return pipelineKey(d) == pipelineKey(pl) }); i >= 0 {
+			decommission[i].Stages = append(slices.Clone(decommission[i].Stages), stages...)
+			continue
+		}
+		pl.Stages = stages
+		decommission = append(decommission, pl)
+	}
+	next.Pipelines = append(forward, decommission...)
+	return next
 }

@@ -2,12 +2,14 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/meridian-deploy/meridian/pipelines"
+	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/workflows/searchattr"
 )
 
@@ -156,6 +158,14 @@ func (p *pipelineRun) apply(c command) {
 // runStage runs stage i: roll out, bake, approval. It returns why it failed or stopped.
 func (p *pipelineRun) runStage(ctx workflow.Context, i int) string {
 	stage := p.in.Pipeline.Stages[i]
+	if p.in.Change.Kind == KindApply && !p.in.Pipeline.Decommission {
+		// An apply changes only the targets its parts name: a stage
+		// without one has nothing to roll out, bake or approve.
+		stage.Targets = slices.DeleteFunc(slices.Clone(stage.Targets), func(t placement.Target) bool { return len(applySteps(p.in.Change, t)) == 0 })
+		if len(stage.Targets) == 0 {
+			return ""
+		}
+	}
 	p.st.Stage, p.st.Done, p.st.Total = stage.Name, 0, len(stage.Targets)
 	if p.paused {
 		p.set(ctx, PhasePaused, "paused before stage "+stage.Name)
@@ -353,7 +363,10 @@ func unwind(ctx workflow.Context, taskQueue string, changes []Compensation, para
 		_ = workflow.Await(dctx, func() bool { return inflight < parallel })
 		inflight++
 		summary := fmt.Sprintf("roll %s back to %s", c.Target.ID(), c.Previous)
-		if c.Previous == "" {
+		switch {
+		case c.Kind == KindDecommission:
+			summary = fmt.Sprintf("restore decommissioned %s", c.Target.ID())
+		case c.Previous == "":
 			summary = fmt.Sprintf("remove the first deploy from %s", c.Target.ID())
 		}
 		workflow.Go(dctx, func(gctx workflow.Context) {
@@ -392,4 +405,11 @@ func targetIDs(changes []Compensation) []string {
 	return ids
 }
 
-func pipelineKey(p pipelines.Pipeline) string { return p.Cloud + "/" + p.Boundary }
+// pipelineKey names a pipeline of a release: cloud/boundary, and
+// cloud/boundary/decommission for its decommission.
+func pipelineKey(p pipelines.Pipeline) string {
+	if p.Decommission {
+		return p.Cloud + "/" + p.Boundary + "/decommission"
+	}
+	return p.Cloud + "/" + p.Boundary
+}

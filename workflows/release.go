@@ -40,7 +40,7 @@ func Release(ctx workflow.Context, req ReleaseRequest) (Status, error) {
 	}
 	for _, pl := range req.Pipelines {
 		r.st.Pipelines = append(r.st.Pipelines, PipelineStatus{
-			Cloud: pl.Cloud, Boundary: pl.Boundary, WorkflowID: r.st.Release + "/" + pipelineKey(pl),
+			Cloud: pl.Cloud, Boundary: pl.Boundary, Decommission: pl.Decommission, WorkflowID: r.st.Release + "/" + pipelineKey(pl),
 			TaskQueue: pipelineQueue(pl), Stages: len(pl.Stages), Phase: PhasePending,
 		})
 	}
@@ -68,6 +68,9 @@ func Release(ctx workflow.Context, req ReleaseRequest) (Status, error) {
 		}
 	})
 	r.refresh(ctx)
+	if req.Behind != "" && !r.waitTurn(ctx) {
+		return r.superseded(ctx), nil
+	}
 	for i := range req.Pipelines {
 		workflow.Go(ctx, func(ctx workflow.Context) { r.runPipeline(ctx, i) })
 	}
@@ -88,8 +91,47 @@ func Release(ctx workflow.Context, req ReleaseRequest) (Status, error) {
 			r.finish(ctx)
 		}
 	}
-	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
-	return r.status(), nil
+	return r.outcome(ctx), nil
+}
+
+// waitTurn holds a queued release until the service's lock dequeues it
+// (the release it waited for has ended) or an operator stops it; false
+// when a newer change superseded it first.
+func (r *releaseRun) waitTurn(ctx workflow.Context) bool {
+	r.queued = true
+	r.st.Behind, r.st.Reason = r.req.Behind, "queued behind "+r.req.Behind
+	r.refresh(ctx)
+	dequeued := false
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		workflow.GetSignalChannel(ctx, signalDequeue).Receive(ctx, nil)
+		dequeued = true
+	})
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		workflow.GetSignalChannel(ctx, signalSupersede).Receive(ctx, &r.st.SupersededBy)
+	})
+	_ = workflow.Await(ctx, func() bool { return dequeued || r.st.SupersededBy != "" || r.stopping() })
+	r.queued = false
+	if r.st.SupersededBy != "" && !dequeued && !r.stopping() {
+		return false
+	}
+	r.st.SupersededBy = ""
+	if !r.stopping() {
+		r.st.Reason = ""
+	}
+	r.refresh(ctx)
+	return true
+}
+
+// superseded ends a queued release that a newer change replaced: nothing
+// of it ran.
+func (r *releaseRun) superseded(ctx workflow.Context) Status {
+	for i := range r.st.Pipelines {
+		r.st.Pipelines[i].Phase, r.st.Pipelines[i].Reason = PhaseSkipped, "not started: superseded"
+	}
+	r.st.Phase, r.st.Reason = PhaseSuperseded, "superseded by "+r.st.SupersededBy
+	r.st.Ended = workflow.Now(ctx)
+	r.refresh(ctx)
+	return r.outcome(ctx)
 }
 
 // Validate reports, on one line, everything that makes a request unusable.
@@ -111,8 +153,19 @@ func (req ReleaseRequest) Validate() error {
 			errs = append(errs, "a config change needs a config version and document")
 		}
 	case KindRestart:
+	case KindApply:
+		c := req.Change
+		if c.Version == "" && (len(c.Added) > 0 || slices.Contains(c.Parts, pipelines.PartVersion) || slices.Contains(c.Parts, pipelines.PartNewService)) {
+			errs = append(errs, "an apply change that deploys needs a version")
+		}
+		if slices.Contains(c.Parts, pipelines.PartConfig) && (c.ConfigVersion == "" || len(c.Config) == 0) {
+			errs = append(errs, "an apply change of config needs a config version and document")
+		}
 	default:
-		errs = append(errs, fmt.Sprintf("unknown change kind %q (want version, config or restart)", req.Change.Kind))
+		errs = append(errs, fmt.Sprintf("unknown change kind %q (want version, config, restart or apply)", req.Change.Kind))
+	}
+	if req.Change.Kind != KindApply && slices.ContainsFunc(req.Pipelines, func(pl pipelines.Pipeline) bool { return pl.Decommission }) {
+		errs = append(errs, "only an apply change decommissions")
 	}
 	if len(req.Pipelines) == 0 {
 		errs = append(errs, fmt.Sprintf("service %q has no pipelines", req.Service))
@@ -154,6 +207,7 @@ type releaseRun struct {
 	children  []workflow.ChildWorkflowFuture // started pipelines
 	results   []*PipelineResult              // ended pipelines
 	finished  []int                          // pipelines in the order they ended
+	queued    bool // waiting for the lock (see waitTurn)
 	paused    bool
 	aborted   bool
 	rollback  bool
@@ -161,6 +215,18 @@ type releaseRun struct {
 	window    bool   // succeeded; rollback still accepted
 	unwinding bool
 	published Phase // the phase search attribute's value
+	told      []workflow.Future // the phases signaled to the apply
+}
+
+// outcome waits until every handler has finished and the apply has been told
+// of every phase (a signal still pending when the workflow ends is lost),
+// and returns the outcome.
+func (r *releaseRun) outcome(ctx workflow.Context) Status {
+	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	for _, f := range r.told {
+		_ = f.Get(ctx, nil) // the apply may be gone
+	}
+	return r.status()
 }
 
 func (r *releaseRun) stopping() bool { return r.aborted || r.rollback || r.failure != "" }
@@ -180,6 +246,9 @@ func (r *releaseRun) runPipeline(ctx workflow.Context, i int) {
 	ps := &r.st.Pipelines[i]
 	if deps := r.dependencies(i); len(deps) > 0 {
 		ps.Reason = fmt.Sprintf("waiting for %v to succeed", pl.After)
+		if pl.Decommission {
+			ps.Reason = "waiting for the release's deploys to succeed"
+		}
 		_ = workflow.Await(ctx, func() bool { return r.stopping() || r.allEnded(deps) })
 		for _, d := range deps {
 			if !r.stopping() && r.results[d].Phase != PhaseSucceeded {
@@ -214,9 +283,13 @@ func (r *releaseRun) runPipeline(ctx workflow.Context, i int) {
 			searchattr.Cloud.ValueSet(pl.Cloud), searchattr.Boundary.ValueSet(pl.Boundary), searchattr.Phase.ValueSet(string(PhaseRunning)),
 		),
 	})
+	gates := r.req.Gates
+	if pl.Decommission {
+		gates = nil // nothing runs on a decommissioned target to check
+	}
 	f := workflow.ExecuteChildWorkflow(cctx, Pipeline, PipelineInput{
 		Release: r.st.Release, Service: r.req.Service, Change: r.req.Change, Pipeline: pl,
-		Gates: r.req.Gates, Sharding: r.req.Sharding, Instances: r.req.Instances, MaxHistory: r.req.MaxHistory,
+		Gates: gates, Sharding: r.req.Sharding, Instances: r.req.Instances, MaxHistory: r.req.MaxHistory,
 	})
 	if err := f.GetChildWorkflowExecution().Get(ctx, nil); err == nil {
 		r.children[i] = f
@@ -254,11 +327,15 @@ func (r *releaseRun) catchUp() (command, bool) {
 	return command{}, false
 }
 
-// dependencies are the pipelines in pipeline i's After boundaries.
+// dependencies are the pipelines pipeline i waits for: those in its After
+// boundaries, and for a decommission every forward pipeline.
 func (r *releaseRun) dependencies(i int) []int {
 	var deps []int
+	me := r.req.Pipelines[i]
 	for j, other := range r.req.Pipelines {
-		if j != i && slices.Contains(r.req.Pipelines[i].After, other.Boundary) {
+		switch {
+		case j == i || other.Decommission:
+		case me.Decommission, slices.Contains(me.After, other.Boundary):
 			deps = append(deps, j)
 		}
 	}
@@ -379,6 +456,8 @@ func (r *releaseRun) livePhase() Phase {
 		has[ps.Phase] = true
 	}
 	switch {
+	case r.queued:
+		return PhaseQueued
 	case r.unwinding || has[PhaseRollingBack]:
 		return PhaseRollingBack
 	case has[PhaseAwaitingApproval]:
@@ -405,6 +484,12 @@ func (r *releaseRun) refresh(ctx workflow.Context) {
 	if phase != r.published {
 		_ = workflow.UpsertTypedSearchAttributes(ctx, searchattr.Phase.ValueSet(string(phase)))
 		r.published = phase
+		if r.req.Apply != "" {
+			// Signals may arrive out of order: Seq orders them.
+			r.told = append(r.told, workflow.SignalExternalWorkflow(ctx, r.req.Apply, "", signalRelease, releasePhase{
+				Release: r.st.Release, Seq: len(r.told) + 1, Phase: phase, Reason: r.st.Reason, SupersededBy: r.st.SupersededBy,
+			}))
+		}
 	}
 	if !r.st.Phase.Terminal() {
 		r.st.Phase = phase
@@ -423,7 +508,7 @@ func (r *releaseRun) listen(ctx workflow.Context) {
 			if pipelineKey(r.req.Pipelines[i]) != p.Pipeline || ps.Phase.Terminal() {
 				continue
 			}
-			p.Status.WorkflowID, p.Status.TaskQueue = ps.WorkflowID, ps.TaskQueue
+			p.Status.WorkflowID, p.Status.TaskQueue, p.Status.Decommission = ps.WorkflowID, ps.TaskQueue, ps.Decommission
 			*ps = p.Status
 		}
 		r.refresh(ctx)

@@ -18,6 +18,7 @@ const (
 	ReleaseWorkflowName  = "Release"
 	PipelineWorkflowName = "Pipeline"
 	LockWorkflowName     = "ServiceLock"
+	ApplyWorkflowName    = "Apply"
 
 	QueryStatus = "status"
 
@@ -28,9 +29,13 @@ const (
 	UpdateAbort    = "abort"
 	UpdateRollback = "rollback"
 
-	updateAcquire  = "acquire"  // ServiceLock: start or attach to a release
-	signalCommand  = "command"  // Release → Pipeline: an operator action
-	signalProgress = "progress" // Pipeline → Release: status changes
+	updateAcquire   = "acquire"   // ServiceLock: start or attach to a release
+	signalCommand   = "command"   // Release → Pipeline: an operator action
+	signalProgress  = "progress"  // Pipeline → Release: status changes
+	signalDequeue   = "dequeue"   // ServiceLock → queued Release: your turn
+	signalSupersede = "supersede" // ServiceLock → queued Release: a newer change replaces you
+	signalRelease   = "release"   // Release → Apply: the release's phase
+	signalRefused   = "refused"   // meridian apply → Apply: a release that could not start
 )
 
 // ChangeKind is what a release changes.
@@ -40,6 +45,12 @@ const (
 	KindVersion ChangeKind = "version" // roll a new artifact version out
 	KindConfig  ChangeKind = "config"  // apply a new config version
 	KindRestart ChangeKind = "restart" // restart every instance, shard-aware
+	// KindApply makes a service's targets what a merged spec change says
+	// (meridian apply): see Change.Parts.
+	KindApply ChangeKind = "apply"
+	// KindDecommission is the compensation of a decommissioned target: it
+	// puts back what Remove took off (see Compensation.Removal).
+	KindDecommission ChangeKind = "decommission"
 )
 
 // Change is one change to one service. It never carries credentials.
@@ -50,10 +61,26 @@ type Change struct {
 	ID      string `json:"id"`
 	Version string `json:"version,omitempty"` // artifact version (version) or config version (config)
 	Image   string `json:"image,omitempty"`
-	// Config is the JSON config document of a config change.
+	// Config is the JSON config document of a config or apply change.
 	Config  json.RawMessage `json:"config,omitempty"`
 	Trigger string          `json:"trigger,omitempty"` // cli, ci, api…
 	Who     string          `json:"who,omitempty"`
+
+	// An apply change carries everything a merged spec change does to the
+	// service (a pipelines.Release): Version and Image are the artifact the
+	// service runs after it, Config and ConfigVersion its config document.
+	// Each target of its forward pipelines gets the artifact when Parts has
+	// version or newService, the config when Parts has config or
+	// newService, and both when it is in Added; a target that gets nothing
+	// is skipped, and so is a stage with no such target. Its decommission
+	// pipelines remove their targets once every forward pipeline has
+	// succeeded.
+	ConfigVersion string                  `json:"configVersion,omitempty"`
+	Parts         []pipelines.ReleasePart `json:"parts,omitempty"`
+	Added         []string                `json:"added,omitempty"`
+	// Supersedes lists the queued releases of the service this change
+	// replaced (latest wins); an apply change carries their parts too.
+	Supersedes []string `json:"supersedes,omitempty"`
 }
 
 // ReleaseRequest is the Release workflow's input: the change and the
@@ -71,6 +98,16 @@ type ReleaseRequest struct {
 	// MaxHistory is the history length past which a pipeline continues as
 	// new between stages (0: 10,000 events).
 	MaxHistory int `json:"maxHistory,omitempty"`
+	// Queue asks the service's lock to queue the change behind a running
+	// release instead of refusing it; a newer queued change supersedes an
+	// older queued one (latest wins). meridian apply always queues.
+	Queue bool `json:"queue,omitempty"`
+	// Behind is set by the lock on a queued release: the release it waits
+	// for. The release starts nothing until the lock tells it to.
+	Behind string `json:"behind,omitempty"`
+	// Apply is the apply workflow this release belongs to, told of every
+	// phase the release goes through.
+	Apply string `json:"apply,omitempty"`
 }
 
 // ReleaseID is the workflow ID of a change to a service.
@@ -93,13 +130,15 @@ const (
 	PhaseRolledBack       Phase = "rolled-back"
 	PhaseFailed           Phase = "failed" // a rollback step failed: see LeftAsIs
 	PhaseAborted          Phase = "aborted"
-	PhaseSkipped          Phase = "skipped" // a pipeline never started because the release ended
+	PhaseSkipped          Phase = "skipped"    // a pipeline never started because the release ended
+	PhaseQueued           Phase = "queued"     // waiting behind the service's running release
+	PhaseSuperseded       Phase = "superseded" // queued, then replaced by a newer change
 )
 
 // Terminal reports whether nothing more will happen in phase p.
 func (p Phase) Terminal() bool {
 	switch p {
-	case PhaseSucceeded, PhaseRolledBack, PhaseFailed, PhaseAborted, PhaseSkipped:
+	case PhaseSucceeded, PhaseRolledBack, PhaseFailed, PhaseAborted, PhaseSkipped, PhaseSuperseded:
 		return true
 	}
 	return false
@@ -107,17 +146,21 @@ func (p Phase) Terminal() bool {
 
 // Status is the live status of a release, returned by the status Query.
 type Status struct {
-	Release   string           `json:"release"`
-	Service   string           `json:"service"`
-	ChangeID  string           `json:"changeId"`
-	Kind      ChangeKind       `json:"kind"`
-	Version   string           `json:"version,omitempty"`
-	Trigger   string           `json:"trigger,omitempty"`
-	Phase     Phase            `json:"phase"`
-	Started   time.Time        `json:"started"`
-	Ended     time.Time        `json:"ended,omitzero"`
-	Reason    string           `json:"reason,omitempty"` // why the release failed or stopped
-	Pipelines []PipelineStatus `json:"pipelines"`
+	Release  string     `json:"release"`
+	Service  string     `json:"service"`
+	ChangeID string     `json:"changeId"`
+	Kind     ChangeKind `json:"kind"`
+	Version  string     `json:"version,omitempty"`
+	Trigger  string     `json:"trigger,omitempty"`
+	Phase    Phase      `json:"phase"`
+	Started  time.Time  `json:"started"`
+	Ended    time.Time  `json:"ended,omitzero"`
+	Reason   string     `json:"reason,omitempty"` // why the release failed or stopped
+	// Behind is the release a queued release waits for; SupersededBy the
+	// release that replaced it.
+	Behind       string           `json:"behind,omitempty"`
+	SupersededBy string           `json:"supersededBy,omitempty"`
+	Pipelines    []PipelineStatus `json:"pipelines"`
 	// LeftAsIs lists the targets a failed rollback left at the new revision.
 	LeftAsIs []string `json:"leftAsIs,omitempty"`
 	Events   []Event  `json:"events,omitempty"`
@@ -125,16 +168,19 @@ type Status struct {
 
 // PipelineStatus is one pipeline of a release.
 type PipelineStatus struct {
-	Cloud      string `json:"cloud"`
-	Boundary   string `json:"boundary"`
-	WorkflowID string `json:"workflowId"`
-	TaskQueue  string `json:"taskQueue"`
-	Stage      string `json:"stage"` // the current (or last) stage; "" before the first
-	Stages     int    `json:"stages"`
-	Phase      Phase  `json:"phase"`
-	Done       int    `json:"done"`  // targets of the current stage done
-	Total      int    `json:"total"` // targets of the current stage
-	Reason     string `json:"reason,omitempty"`
+	Cloud    string `json:"cloud"`
+	Boundary string `json:"boundary"`
+	// Decommission marks a pipeline that removes targets (see
+	// pipelines.Pipeline.Decommission).
+	Decommission bool   `json:"decommission,omitempty"`
+	WorkflowID   string `json:"workflowId"`
+	TaskQueue    string `json:"taskQueue"`
+	Stage        string `json:"stage"` // the current (or last) stage; "" before the first
+	Stages       int    `json:"stages"`
+	Phase        Phase  `json:"phase"`
+	Done         int    `json:"done"`  // targets of the current stage done
+	Total        int    `json:"total"` // targets of the current stage
+	Reason       string `json:"reason,omitempty"`
 }
 
 // Event is an operator action or a notable engine event.
@@ -202,11 +248,16 @@ type PipelineResult struct {
 }
 
 // Compensation undoes one change: it makes Previous live again on Target.
+// A decommission's compensation (KindDecommission) restores Removal and
+// ConfigRemoval instead, and undrains the Drained instances.
 type Compensation struct {
-	Target   placement.Target `json:"target"`
-	Kind     ChangeKind       `json:"kind"`
-	Revision string           `json:"revision"`
-	Previous string           `json:"previous"`
+	Target        placement.Target      `json:"target"`
+	Kind          ChangeKind            `json:"kind"`
+	Revision      string                `json:"revision"`
+	Previous      string                `json:"previous"`
+	Removal       *driver.Removal       `json:"removal,omitempty"`
+	ConfigRemoval *driver.ConfigRemoval `json:"configRemoval,omitempty"`
+	Drained       []string              `json:"drained,omitempty"`
 }
 
 // RolloutInput is the argument of the Rollout activity: one target's change.
@@ -225,6 +276,20 @@ type RolloutResult struct {
 	// ready: the deployment must still be compensated.
 	Failure      string                      `json:"failure,omitempty"`
 	Observations []pipelines.GateObservation `json:"observations,omitempty"`
+}
+
+// DecommissionInput is the argument of the Decommission activity.
+type DecommissionInput struct {
+	Target   placement.Target    `json:"target"`
+	Sharding *placement.Sharding `json:"sharding,omitempty"`
+}
+
+// DecommissionResult is what the Decommission activity did on one target:
+// Undo puts it back. Failure is set when the removal was made but nothing
+// said it finished: it must still be compensated.
+type DecommissionResult struct {
+	Undo    Compensation `json:"undo"`
+	Failure string       `json:"failure,omitempty"`
 }
 
 // GateCheck is the argument of the EvaluateGates activity.

@@ -3,12 +3,14 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/meridian-deploy/meridian/pipelines"
+	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
@@ -74,33 +76,96 @@ func (p *pipelineRun) rollout(ctx workflow.Context, stage pipelines.Stage) stage
 		inflight++
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			defer func() { inflight-- }()
-			summary := fmt.Sprintf("%s %s on %s", verb(p.in.Change), p.in.Change.Version, t.ID())
-			actx := workflow.WithActivityOptions(ctx, rolloutOptions(p.st.TaskQueue, summary))
-			var r RolloutResult
-			err := workflow.ExecuteActivity(actx, (*Activities).Rollout, RolloutInput{
-				Target: t, Change: p.in.Change, Gates: p.in.Gates, Sharding: p.in.Sharding, Instances: p.in.Instances,
-			}).Get(ctx, &r)
-			if err != nil {
-				r.Deployment = madeBeforeTimeout(err)
-				if r.Deployment.Changed && workflow.GetVersion(ctx, "compensate-timed-out-rollout", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-					r.Deployment = driver.Deployment{} // recorded before this compensation existed
-				}
+			if p.in.Pipeline.Decommission {
+				p.decommission(ctx, t, &res)
+			} else {
+				p.change(ctx, t, &res, tallies)
 			}
-			if r.Deployment.Changed {
-				res.changed = append(res.changed, Compensation{Target: t, Kind: p.in.Change.Kind, Revision: r.Deployment.Revision, Previous: r.Deployment.Previous})
-			}
-			if err != nil {
-				res.fail(fmt.Sprintf("%s: %s", t.ID(), rootMessage(err)))
-				return
-			}
-			res.fail(r.Failure)
-			res.fail(tallies.Observe(p.in.Gates, r.Observations))
-			p.st.Done++
-			workflow.SetCurrentDetails(ctx, pipelineDetails(p.in, p.st, p.unwound))
 		})
 	}
 	_ = workflow.Await(ctx, func() bool { return inflight == 0 })
 	return res
+}
+
+// change makes the pipeline's change on t: one Rollout activity, or for
+// an apply one per step (see applySteps), the gates checked after the
+// last. What each made is recorded for compensation, and the first
+// failure stops the target.
+func (p *pipelineRun) change(ctx workflow.Context, t placement.Target, res *stageResult, tallies pipelines.GateTallies) {
+	steps := []Change{p.in.Change}
+	if p.in.Change.Kind == KindApply {
+		steps = applySteps(p.in.Change, t)
+	}
+	for j, c := range steps {
+		gates := p.in.Gates
+		if j < len(steps)-1 {
+			gates = nil
+		}
+		summary := fmt.Sprintf("%s %s on %s", verb(c), c.Version, t.ID())
+		actx := workflow.WithActivityOptions(ctx, rolloutOptions(p.st.TaskQueue, summary))
+		var r RolloutResult
+		err := workflow.ExecuteActivity(actx, (*Activities).Rollout, RolloutInput{
+			Target: t, Change: c, Gates: gates, Sharding: p.in.Sharding, Instances: p.in.Instances,
+		}).Get(ctx, &r)
+		if err != nil {
+			r.Deployment = madeBeforeTimeout(err)
+			if r.Deployment.Changed && workflow.GetVersion(ctx, "compensate-timed-out-rollout", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+				r.Deployment = driver.Deployment{} // recorded before this compensation existed
+			}
+		}
+		if r.Deployment.Changed {
+			res.changed = append(res.changed, Compensation{Target: t, Kind: c.Kind, Revision: r.Deployment.Revision, Previous: r.Deployment.Previous})
+		}
+		if err != nil {
+			res.fail(fmt.Sprintf("%s: %s", t.ID(), rootMessage(err)))
+			return
+		}
+		if j < len(steps)-1 && r.Failure != "" {
+			res.fail(r.Failure)
+			return
+		}
+		res.fail(r.Failure)
+		res.fail(tallies.Observe(gates, r.Observations))
+	}
+	p.st.Done++
+	workflow.SetCurrentDetails(ctx, pipelineDetails(p.in, p.st, p.unwound))
+}
+
+// applySteps are the changes an apply makes on target t, in order: its
+// config, then its artifact (so that a new version starts with the config
+// it was released with). An added target, or any target of a new service,
+// gets both; the others what the change's parts say.
+func applySteps(c Change, t placement.Target) []Change {
+	everything := slices.Contains(c.Parts, pipelines.PartNewService) || slices.Contains(c.Added, t.ID())
+	var steps []Change
+	if len(c.Config) > 0 && (everything || slices.Contains(c.Parts, pipelines.PartConfig)) {
+		steps = append(steps, Change{Kind: KindConfig, ID: c.ID, Version: c.ConfigVersion, Config: c.Config, Trigger: c.Trigger, Who: c.Who})
+	}
+	if everything || slices.Contains(c.Parts, pipelines.PartVersion) {
+		steps = append(steps, Change{Kind: KindVersion, ID: c.ID, Version: c.Version, Image: c.Image, Trigger: c.Trigger, Who: c.Who})
+	}
+	return steps
+}
+
+// decommission removes t (the Decommission activity) and records what
+// puts it back.
+func (p *pipelineRun) decommission(ctx workflow.Context, t placement.Target, res *stageResult) {
+	actx := workflow.WithActivityOptions(ctx, rolloutOptions(p.st.TaskQueue, "decommission "+t.ID()))
+	var r DecommissionResult
+	err := workflow.ExecuteActivity(actx, (*Activities).Decommission, DecommissionInput{Target: t, Sharding: p.in.Sharding}).Get(ctx, &r)
+	if r.Undo.Removal != nil || r.Undo.ConfigRemoval != nil || len(r.Undo.Drained) > 0 {
+		res.changed = append(res.changed, r.Undo)
+	}
+	switch {
+	case err != nil:
+		res.fail(fmt.Sprintf("%s: %s", t.ID(), rootMessage(err)))
+		return
+	case r.Failure != "":
+		res.fail(r.Failure)
+		return
+	}
+	p.st.Done++
+	workflow.SetCurrentDetails(ctx, pipelineDetails(p.in, p.st, p.unwound))
 }
 
 // madeBeforeTimeout is the change a Rollout heartbeated before it timed
@@ -128,6 +193,8 @@ func verb(c Change) string {
 		return "apply config"
 	case KindRestart:
 		return "restart"
+	case KindDecommission:
+		return "decommission"
 	}
 	return "deploy"
 }

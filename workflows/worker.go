@@ -11,7 +11,7 @@ import (
 )
 
 // Register registers every workflow and the activities on w. A worker for
-// ControlTaskQueue runs Release and ServiceLock; a worker for a boundary's
+// ControlTaskQueue runs Release, ServiceLock and Apply; a worker for a boundary's
 // task queue runs Pipeline (whose stages run inline, in its own history)
 // and the activities with that boundary's providers. Registering
 // everything everywhere is harmless.
@@ -25,6 +25,7 @@ func RegisterWorkflows(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(Release, workflow.RegisterOptions{Name: ReleaseWorkflowName})
 	w.RegisterWorkflowWithOptions(Pipeline, workflow.RegisterOptions{Name: PipelineWorkflowName})
 	w.RegisterWorkflowWithOptions(ServiceLock, workflow.RegisterOptions{Name: LockWorkflowName})
+	w.RegisterWorkflowWithOptions(Apply, workflow.RegisterOptions{Name: ApplyWorkflowName})
 }
 
 // RegisterSearchAttributes adds Meridian's search attributes
