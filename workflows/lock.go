@@ -234,6 +234,9 @@ func supersede(old, next ReleaseRequest) ReleaseRequest {
 		}
 	}
 	c := &next.Change
+	if c.Version == "" { // next deploys nothing, and knew no version
+		c.Version, c.Image = old.Change.Version, old.Change.Image
+	}
 	for _, p := range old.Change.Parts {
 		if !slices.Contains(c.Parts, p) {
 			c.Parts = append(c.Parts, p)

@@ -17,6 +17,12 @@ func changeLine(svc string, c Change) string {
 		return fmt.Sprintf("config %s of %s", c.Version, svc)
 	case KindRestart:
 		return fmt.Sprintf("shard-aware restart of %s", svc)
+	case KindApply:
+		parts := make([]string, len(c.Parts))
+		for i, p := range c.Parts {
+			parts[i] = string(p)
+		}
+		return fmt.Sprintf("apply of %s %s, config %s (%s)", svc, orDash(c.Version), orDash(c.ConfigVersion), strings.Join(parts, ", "))
 	}
 	return fmt.Sprintf("%s %s", svc, c.Version)
 }
@@ -70,7 +76,11 @@ func releaseDetails(st Status) string {
 	printf(&b, "**%s** — %s\n\n", st.Phase, orDash(st.Reason))
 	b.WriteString("| pipeline | stage | phase | targets | note |\n| --- | --- | --- | --- | --- |\n")
 	for _, ps := range st.Pipelines {
-		printf(&b, "| %s/%s | %s | %s | %d/%d | %s |\n", ps.Cloud, ps.Boundary, orDash(ps.Stage), ps.Phase, ps.Done, ps.Total, orDash(ps.Reason))
+		key := ps.Cloud + "/" + ps.Boundary
+		if ps.Decommission {
+			key += " (decommission)"
+		}
+		printf(&b, "| %s | %s | %s | %d/%d | %s |\n", key, orDash(ps.Stage), ps.Phase, ps.Done, ps.Total, orDash(ps.Reason))
 	}
 	if len(st.LeftAsIs) > 0 {
 		printf(&b, "\n**left as they are** (rollback failed): %s\n", strings.Join(st.LeftAsIs, ", "))

@@ -110,9 +110,10 @@ func who(as string) string {
 }
 
 // phaseExit maps a release's phase to the exit status: nil when it
-// succeeded (or is still running), silentError{1} when it ended otherwise.
+// succeeded (or is still running) or a newer change superseded it,
+// silentError{1} when it ended otherwise.
 func phaseExit(p workflows.Phase) error {
-	if p.Terminal() && p != workflows.PhaseSucceeded {
+	if p.Terminal() && p != workflows.PhaseSucceeded && p != workflows.PhaseSuperseded {
 		return silentError{1}
 	}
 	return nil

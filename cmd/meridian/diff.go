@@ -79,11 +79,7 @@ func (o *diffOptions) run(ctx context.Context) error {
 	// Their errors are buffered and only the first failure is printed, NEW's
 	// before OLD's, as when they compiled one after the other: the output
 	// does not depend on which finishes first.
-	var head, base *compiled
-	var wg sync.WaitGroup
-	wg.Go(func() { head = compile(o.newDir, o.newDir) })
-	wg.Go(func() { base = o.compileBase(ctx) })
-	wg.Wait()
+	head, base := compileBoth(ctx, o.oldDir, o.base, o.newDir)
 	for _, c := range []*compiled{head, base} {
 		if c.err != nil {
 			o.errOut.Write(c.errOut.Bytes())
@@ -120,13 +116,24 @@ func compile(dir, label string) *compiled {
 	return c
 }
 
-// compileBase compiles OLD, or DIR at the --base ref; a spec that did not
-// exist at the ref is empty.
-func (o *diffOptions) compileBase(ctx context.Context) *compiled {
-	dir, label := o.oldDir, o.oldDir
-	if o.base != "" {
+// compileBoth compiles the spec in newDir (the head) and the base at the
+// same time, each in its own cue.Context: oldDir, or newDir at the git ref
+// base when it is set.
+func compileBoth(ctx context.Context, oldDir, base, newDir string) (head, old *compiled) {
+	var wg sync.WaitGroup
+	wg.Go(func() { head = compile(newDir, newDir) })
+	wg.Go(func() { old = compileBase(ctx, oldDir, base, newDir) })
+	wg.Wait()
+	return head, old
+}
+
+// compileBase compiles oldDir, or newDir at the git ref base; a spec that
+// did not exist at the ref is empty.
+func compileBase(ctx context.Context, oldDir, base, newDir string) *compiled {
+	dir, label := oldDir, oldDir
+	if base != "" {
 		var err error
-		if dir, label, err = checkoutSpec(ctx, o.base, o.newDir); err != nil {
+		if dir, label, err = checkoutSpec(ctx, base, newDir); err != nil {
 			return &compiled{err: err}
 		}
 		if dir != "" {

@@ -46,6 +46,7 @@ func newRootCmd() *cobra.Command {
 		newTriggerCmd(),
 		newRestartCmd(),
 		newConfigCmd(),
+		newApplyCmd(),
 		newStatusCmd(),
 		newSteerCmd("approve"),
 		newSteerCmd("promote"),

@@ -32,6 +32,7 @@ type releaseOptions struct {
 	changeID       string
 	as             string
 	wait           bool
+	queue          bool
 	rollbackWindow time.Duration
 }
 
@@ -55,8 +56,9 @@ func newTriggerCmd() *cobra.Command {
 		Long: "Start the release of version V of service S for change COMMIT, as CI does on\n" +
 			"merge. The same change triggered again attaches to its release, running or\n" +
 			"ended: one change is one release. A different change while the service is\n" +
-			"mid-release is refused (exit 1), not queued: an operator decides what rolls\n" +
-			"next (wait for the release to end, or abort it).",
+			"mid-release is refused (exit 1), so that an operator decides what rolls next\n" +
+			"(wait for the release to end, or abort it), unless --queue is given: then it\n" +
+			"waits behind the running release, and a newer queued change supersedes it.",
 	}, "id of the change, such as the commit (required)")
 	_ = cmd.MarkFlagRequired("change-id")
 	return cmd
@@ -92,6 +94,7 @@ func newReleaseCmd(o *releaseOptions, cmd *cobra.Command, changeIDUsage string) 
 	cmd.Flags().DurationVar(&o.rollbackWindow, "rollback-window", 0, "keep a succeeded release open this long so that meridian rollback can still undo it")
 	cmd.Flags().StringVar(&o.changeID, "change-id", "", changeIDUsage)
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "follow the release until it ends and exit with its outcome")
+	cmd.Flags().BoolVar(&o.queue, "queue", false, "when the service is mid-release, queue behind it instead of refusing (a newer queued change supersedes this one)")
 	return cmd
 }
 
@@ -116,37 +119,43 @@ func (o *releaseOptions) run(ctx context.Context) error {
 		return err
 	}
 	defer c.Close()
-	ref, attached, err := workflows.StartRelease(ctx, c, req)
+	a, err := workflows.AcquireRelease(ctx, c, req)
 	if err != nil {
 		return err
 	}
 	if o.wait {
-		return o.follow(ctx, c, ref.ID, attached)
+		return o.follow(ctx, c, a)
 	}
 	if o.json() {
 		return writeIndentedJSON(o.out, struct {
 			Release  string `json:"release"`
 			RunID    string `json:"runId,omitempty"`
 			Attached bool   `json:"attached"`
+			Behind   string `json:"behind,omitempty"`
 			URL      string `json:"url"`
-		}{ref.ID, ref.RunID, attached, o.link(ref.ID)})
+		}{a.Release.ID, a.Release.RunID, a.Attached, a.Behind, o.link(a.Release.ID)})
 	}
-	o.printStarted(ref.ID, attached)
+	o.printStarted(a)
 	return nil
 }
 
-func (o *releaseOptions) printStarted(id string, attached bool) {
+func (o *releaseOptions) printStarted(a workflows.Acquired) {
 	verb := "started"
-	if attached {
+	if a.Attached {
 		verb = "attached to"
 	}
-	fmt.Fprintf(o.out, "%s release %s\n  %s\n", verb, id, o.link(id))
+	fmt.Fprintf(o.out, "%s release %s\n", verb, a.Release.ID)
+	if a.Behind != "" {
+		fmt.Fprintf(o.out, "  queued behind %s: it starts when that release ends\n", a.Behind)
+	}
+	fmt.Fprintf(o.out, "  %s\n", o.link(a.Release.ID))
 }
 
 // follow prints the release's progress until it ends, and exits with its outcome.
-func (o *releaseOptions) follow(ctx context.Context, c client.Client, id string, attached bool) error {
+func (o *releaseOptions) follow(ctx context.Context, c client.Client, a workflows.Acquired) error {
+	id := a.Release.ID
 	if !o.json() {
-		o.printStarted(id, attached)
+		o.printStarted(a)
 	}
 	st, err := workflows.Watch(ctx, c, id, 500*time.Millisecond, func(st workflows.Status) {
 		if !o.json() {
@@ -183,6 +192,9 @@ func progressLine(st workflows.Status) string {
 	parts := []string{string(st.Phase)}
 	for _, p := range st.Pipelines {
 		s := p.Cloud + "/" + p.Boundary + " "
+		if p.Decommission {
+			s += "decommission "
+		}
 		if p.Stage != "" {
 			s += fmt.Sprintf("%s %d/%d ", p.Stage, p.Done, p.Total)
 		}
@@ -229,7 +241,7 @@ func (o *releaseOptions) request() (workflows.ReleaseRequest, error) {
 	return workflows.ReleaseRequest{
 		Service: o.service, Change: change, Pipelines: pls,
 		Gates: svc.Gates, Sharding: svc.Sharding, Instances: svc.Instances,
-		RollbackWindow: placement.Duration(o.rollbackWindow),
+		RollbackWindow: placement.Duration(o.rollbackWindow), Queue: o.queue,
 	}, nil
 }
 

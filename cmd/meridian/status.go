@@ -114,6 +114,9 @@ func writeStatus(w io.Writer, st workflows.Status, link string) error {
 	if len(st.LeftAsIs) > 0 {
 		fmt.Fprintf(tw, "left as is\t%s\n", strings.Join(st.LeftAsIs, ", "))
 	}
+	if st.SupersededBy != "" {
+		fmt.Fprintf(tw, "superseded by\t%s\n", st.SupersededBy)
+	}
 	fmt.Fprintf(tw, "web ui\t%s\n", link)
 	if err := tw.Flush(); err != nil {
 		return err
@@ -126,7 +129,11 @@ func writeStatus(w io.Writer, st workflows.Status, link string) error {
 		if p.Stage != "" {
 			stage, targets = p.Stage, fmt.Sprintf("%d/%d", p.Done, p.Total)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Cloud, p.Boundary, stage, targets, p.Phase, p.Reason)
+		boundary := p.Boundary
+		if p.Decommission {
+			boundary += " (decommission)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Cloud, boundary, stage, targets, p.Phase, p.Reason)
 	}
 	return tw.Flush()
 }
