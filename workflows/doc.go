@@ -16,7 +16,17 @@
 //
 // Releases are serialized per service by a ServiceLock workflow: a
 // repeated trigger of the same change attaches to its release, and a
-// different change mid-release is refused (see StartRelease).
+// different change mid-release is refused, or queued when asked (apply
+// always asks): the newest queued change supersedes an older one (see
+// StartRelease and ServiceLock).
+//
+// An apply change (KindApply) is what a merged spec change does to one
+// service: config and version to every target, or both to added targets
+// only, through the stages those belong to, then decommission pipelines
+// that remove the removed targets once every forward pipeline succeeded
+// (stages in reverse order; the compensation puts back what ran). The
+// Apply workflow (apply/<change-id>) is one merge in the Web UI: its
+// releases tell it of every phase they go through.
 //
 // Histories stay small: a Pipeline records about 4 events per target and a
 // handful per stage and bake round, and continues as new between stages

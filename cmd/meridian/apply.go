@@ -95,7 +95,7 @@ func (o *applyOptions) run(ctx context.Context) error {
 	for _, r := range releases {
 		switch {
 		case r.NeedsPrune && !o.prune:
-			prune = append(prune, fmt.Sprintf("%s (%d targets)", r.Service, len(r.TargetsRemoved)))
+			prune = append(prune, fmt.Sprintf("%s (%s)", r.Service, plural(len(r.TargetsRemoved), "target")))
 		case r.Starts() || r.NeedsPrune:
 			start = append(start, r)
 		default:
