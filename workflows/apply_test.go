@@ -262,3 +262,51 @@ func TestEndToEndQueuedChangesWaitAndTheLatestWins(t *testing.T) {
 		t.Errorf("the apply's page does not link the superseding release:\n%s", details)
 	}
 }
+
+func TestEndToEndEnqueuedReleaseStartsOrTellsItsApplyWhy(t *testing.T) {
+	ctx := withTimeout(t)
+	b := newBoundary(t, "e2e-enqueue-aws", nil)
+	const service = "e2e-enqueue"
+	// change e-c1 was triggered before, for another version: the apply of
+	// e-c1 hears that its release cannot start.
+	other := e2eRequest(service, "e-c1", map[string]*boundary{"aws": b}, pipe("aws", "automatic", stg("one", prodA)))
+	ref, _, err := StartRelease(ctx, tc, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := Watch(ctx, tc, ref.ID, 20*time.Millisecond, nil); err != nil || st.Phase != PhaseSucceeded {
+		t.Fatalf("the other release: %s %v", st.Phase, err)
+	}
+	taken := queuedApply(service, "e-c1", b)
+	startApply(t, ctx, taken)
+	if err := EnqueueRelease(ctx, tc, taken); err != nil {
+		t.Fatal(err)
+	}
+	ap, err := WatchApply(ctx, tc, ApplyID("e-c1"), 20*time.Millisecond, nil)
+	if err != nil || ap.Phase != PhaseFailed || ap.Releases[0].Phase != PhaseAborted || !strings.Contains(ap.Releases[0].Reason, "change id e-c1 names another change") {
+		t.Fatalf("apply of a taken change id: %+v, %v", ap, err)
+	}
+
+	// A free service: the release starts, and its apply follows it; the
+	// same request again (a retried apply) changes nothing.
+	next := queuedApply(service, "e-c2", b)
+	startApply(t, ctx, next)
+	for range 2 {
+		if err := EnqueueRelease(ctx, tc, next); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ap, err = WatchApply(ctx, tc, ApplyID("e-c2"), 20*time.Millisecond, nil)
+	if err != nil || ap.Phase != PhaseSucceeded {
+		t.Fatalf("apply e-c2: %+v, %v", ap, err)
+	}
+	n := 0
+	for _, c := range b.fake.Calls() {
+		if c.Op == "apply-config" && c.Arg == "cfg-e-c2" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d config applications of e-c2 for two targets", n)
+	}
+}

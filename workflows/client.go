@@ -114,6 +114,28 @@ func AcquireRelease(ctx context.Context, c client.Client, req ReleaseRequest) (A
 	}
 }
 
+// EnqueueRelease hands req to its service's lock without waiting for an
+// answer (signal-with-start on lock/<service>): the lock starts its
+// release, or queues it behind the running one, as AcquireRelease with
+// req.Queue set would. It is how meridian apply starts a fleet's releases,
+// one server call each; req.Apply names the apply, which hears of every
+// phase of the release, or why it could not start.
+func EnqueueRelease(ctx context.Context, c client.Client, req ReleaseRequest) error {
+	req.Queue = true
+	if err := req.Validate(); err != nil {
+		return err
+	}
+	_, err := c.SignalWithStartWorkflow(ctx, LockID(req.Service), signalEnqueue, req, client.StartWorkflowOptions{
+		TaskQueue:                ControlTaskQueue,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		StaticSummary:            "release lock of " + req.Service,
+	}, LockWorkflowName, req.Service)
+	if err != nil {
+		return fmt.Errorf("start release of %s: %w", req.Service, err)
+	}
+	return nil
+}
+
 // closed reports whether a workflow has closed.
 func closed(ctx context.Context, c client.Client, id string) bool {
 	desc, err := c.DescribeWorkflowExecution(ctx, id, "")

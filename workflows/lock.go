@@ -50,14 +50,29 @@ func ServiceLock(ctx workflow.Context, service string) error {
 	if err != nil {
 		return err
 	}
+	enqueued := workflow.GetSignalChannel(ctx, signalEnqueue)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var req ReleaseRequest
+			enqueued.Receive(ctx, &req)
+			l.pending++
+			workflow.Go(ctx, func(ctx workflow.Context) {
+				defer func() { l.pending-- }()
+				l.enqueueSignaled(ctx, req)
+			})
+		}
+	})
+	// Requests still to handle: Updates, and enqueue signals received or
+	// delivered but not yet read.
+	busy := func() bool { return !workflow.AllHandlersFinished(ctx) || l.pending > 0 || enqueued.Len() > 0 }
 	for {
 		held, _ := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
 			Timeout: lockIdle, TimerOptions: workflow.TimerOptions{Summary: "idle: the lock ends unless a release starts"},
 		}, func() bool { return l.holder.ID != "" })
-		if !held && workflow.AllHandlersFinished(ctx) {
+		if !held && !busy() {
 			return nil
 		}
-		_ = workflow.Await(ctx, func() bool { return l.holder.ID == "" && workflow.AllHandlersFinished(ctx) })
+		_ = workflow.Await(ctx, func() bool { return l.holder.ID == "" && !busy() })
 		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			return workflow.NewContinueAsNewError(ctx, ServiceLock, service)
 		}
@@ -65,11 +80,50 @@ func ServiceLock(ctx workflow.Context, service string) error {
 }
 
 type lockRun struct {
-	service   string
-	holder    ReleaseRef     // the running release
-	queued    ReleaseRef     // the release waiting for it, if any
-	queuedReq ReleaseRequest // queued's request, for supersede
-	mu        workflow.Mutex // serializes queueing
+	service     string
+	holder      ReleaseRef     // the running release
+	holderApply string         // the apply holder belongs to, if any
+	queued      ReleaseRef     // the release waiting for it, if any
+	queuedReq   ReleaseRequest // queued's request, for supersede
+	mu          workflow.Mutex // serializes queueing
+	pending     int            // enqueue signals being handled
+}
+
+// enqueueSignaled handles a request sent by EnqueueRelease, which waits
+// for no answer (meridian apply starts a fleet's releases that way): it is
+// started or queued like an Update with Queue set. Nobody hears an error,
+// so the request's apply is told when its release cannot start, or when
+// the release of its id exists already and is not that apply's (the change
+// id names another change).
+func (l *lockRun) enqueueSignaled(ctx workflow.Context, req ReleaseRequest) {
+	req.Queue = true
+	id := ReleaseID(req.Service, req.Change.ID)
+	if err := l.validate(ctx, req); err != nil {
+		l.tellApply(ctx, req.Apply, id, err.Error())
+		return
+	}
+	switch {
+	case id == l.holder.ID && req.Apply == l.holderApply, id == l.queued.ID && req.Apply == l.queuedReq.Apply:
+		return // a retry of the same apply
+	}
+	a, err := l.acquire(ctx, req)
+	switch {
+	case err != nil:
+		l.tellApply(ctx, req.Apply, id, err.Error())
+	case a.Attached && a.Release.RunID == "":
+		// An ended release: if it was this apply's, the apply has heard
+		// its every phase already and ignores this.
+		l.tellApply(ctx, req.Apply, id, "release "+id+" exists already and is not part of "+req.Apply+": change id "+req.Change.ID+" names another change")
+	case a.Attached:
+		l.tellApply(ctx, req.Apply, id, "release "+id+" is another change's: change id "+req.Change.ID+" names another change")
+	}
+}
+
+// tellApply tells an apply that its release id could not start, and why.
+func (l *lockRun) tellApply(ctx workflow.Context, apply, release, reason string) {
+	if apply != "" {
+		_ = workflow.SignalExternalWorkflow(ctx, apply, "", signalRefused, releasePhase{Release: release, Reason: reason}).Get(ctx, nil)
+	}
 }
 
 func (l *lockRun) validate(_ workflow.Context, req ReleaseRequest) error {
@@ -109,10 +163,10 @@ func (l *lockRun) attach(req ReleaseRequest) (Acquired, bool) {
 
 // lead starts req's release on a free lock, which it then holds.
 func (l *lockRun) lead(ctx workflow.Context, req ReleaseRequest) (Acquired, error) {
-	l.holder = ReleaseRef{ID: ReleaseID(req.Service, req.Change.ID)}
+	l.holder, l.holderApply = ReleaseRef{ID: ReleaseID(req.Service, req.Change.ID)}, req.Apply
 	ref, attached, err := l.start(ctx, req)
 	if err != nil || attached {
-		l.holder = ReleaseRef{}
+		l.holder, l.holderApply = ReleaseRef{}, ""
 		return Acquired{Release: ref, Attached: attached}, err
 	}
 	l.holder = ref
@@ -145,7 +199,7 @@ func (l *lockRun) enqueue(ctx workflow.Context, req ReleaseRequest) (Acquired, e
 	// The holder may have ended while the child started.
 	switch {
 	case l.holder.ID == "":
-		l.holder = ref
+		l.holder, l.holderApply = ref, req.Apply
 		_ = workflow.SignalExternalWorkflow(ctx, ref.ID, ref.RunID, signalDequeue, nil).Get(ctx, nil)
 		return Acquired{Release: ref}, nil
 	case l.holder.ID == old.ID: // old went first after all: nothing to supersede
@@ -201,9 +255,9 @@ func (l *lockRun) ended(ctx workflow.Context, id string) {
 	case l.queued.ID: // aborted while it waited
 		l.queued, l.queuedReq = ReleaseRef{}, ReleaseRequest{}
 	case l.holder.ID:
-		l.holder = ReleaseRef{}
+		l.holder, l.holderApply = ReleaseRef{}, ""
 		if next := l.queued; next.ID != "" {
-			l.holder, l.queued, l.queuedReq = next, ReleaseRef{}, ReleaseRequest{}
+			l.holder, l.holderApply, l.queued, l.queuedReq = next, l.queuedReq.Apply, ReleaseRef{}, ReleaseRequest{}
 			_ = workflow.SignalExternalWorkflow(ctx, next.ID, next.RunID, signalDequeue, nil).Get(ctx, nil)
 		}
 	}

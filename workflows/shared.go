@@ -30,6 +30,7 @@ const (
 	UpdateRollback = "rollback"
 
 	updateAcquire   = "acquire"   // ServiceLock: start or attach to a release
+	signalEnqueue   = "enqueue"   // ServiceLock: start or queue a release, unanswered
 	signalCommand   = "command"   // Release → Pipeline: an operator action
 	signalProgress  = "progress"  // Pipeline → Release: status changes
 	signalDequeue   = "dequeue"   // ServiceLock → queued Release: your turn

@@ -65,79 +65,55 @@ func newApplyCmd() *cobra.Command {
 	return cmd
 }
 
-// applied is what became of one release of the apply: started, attached
-// to, queued behind another, or not started and why.
+// applied is one release of the apply, handed to its service's lock, or
+// not and why.
 type applied struct {
-	Service  string `json:"service"`
-	Release  string `json:"release"`
-	Summary  string `json:"summary"`
-	Attached bool   `json:"attached,omitempty"`
-	Behind   string `json:"behind,omitempty"`
-	Error    string `json:"error,omitempty"`
+	Service string `json:"service"`
+	Release string `json:"release"`
+	Summary string `json:"summary"`
+	Error   string `json:"error,omitempty"`
+}
+
+// applyPlan is what a merge does: the releases apply starts, the
+// services whose change takes effect later, and the two specs.
+type applyPlan struct {
+	releases   []pipelines.Release // all, as diff's On merge lists them
+	start      []pipelines.Release
+	later      []pipelines.Release
+	prune      []string // removed services that need --prune, with their targets
+	base, head *compiled
 }
 
 func (o *applyOptions) run(ctx context.Context) error {
-	head, base := compileBoth(ctx, "", o.base, o.dir)
-	if head.err != nil {
-		o.errOut.Write(head.errOut.Bytes())
-		return head.err
-	}
-	if base.err != nil {
-		o.errOut.Write(base.errOut.Bytes())
-		if errors.As(base.err, new(silentError)) {
-			return fmt.Errorf("the spec at --base %s does not compile, and apply never takes a broken base for an empty fleet (that would redeploy everything): pass --base of an earlier commit whose spec compiles, such as %s~1", o.base, o.base)
-		}
-		return base.err
-	}
-	releases := pipelines.Releases(base.model, head.model, base.plan, head.plan)
-	var start, later []pipelines.Release
-	var prune []string
-	for _, r := range releases {
-		switch {
-		case r.NeedsPrune && !o.prune:
-			prune = append(prune, fmt.Sprintf("%s (%s)", r.Service, plural(len(r.TargetsRemoved), "target")))
-		case r.Starts() || r.NeedsPrune:
-			start = append(start, r)
-		default:
-			later = append(later, r)
-		}
+	p, err := o.plan(ctx)
+	if err != nil {
+		return err
 	}
 	if o.dryRun {
-		if err := o.printPlan(releases); err != nil {
+		if err := o.printPlan(p.releases); err != nil {
 			return err
 		}
 	}
-	if len(prune) > 0 {
-		return fmt.Errorf("services removed from the spec are decommissioned only with --prune: %s; nothing was started", strings.Join(prune, ", "))
+	if len(p.prune) > 0 {
+		return fmt.Errorf("services removed from the spec are decommissioned only with --prune: %s; nothing was started", strings.Join(p.prune, ", "))
 	}
 	if o.dryRun {
 		return nil
 	}
-
 	c, err := o.dial(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	reqs, err := o.requests(ctx, c, start, base, head)
+	reqs, err := o.requests(ctx, c, p)
 	if err != nil {
 		return err
 	}
-	in := workflows.ApplyInput{ChangeID: o.changeID, Base: o.base, Trigger: "ci", Who: who(o.as)}
-	in.BaseCommit, _ = git(ctx, o.dir, "rev-parse", o.base+"^{commit}")
-	for i, r := range start {
-		in.Releases = append(in.Releases, workflows.ApplyRelease{Service: r.Service, Release: workflows.ReleaseID(r.Service, o.changeID),
-			Parts: reqs[i].Change.Parts, Summary: r.Summary, Sovereign: r.Sovereign})
-	}
-	for _, r := range later {
-		in.Later = append(in.Later, workflows.ApplyRelease{Service: r.Service, Parts: r.Parts, Summary: r.Summary})
-	}
-	attached, err := workflows.StartApply(ctx, c, in)
+	attached, results, err := o.launch(ctx, c, p, reqs)
 	if err != nil {
 		return err
 	}
-	results := startReleases(ctx, c, o.changeID, reqs, in.Releases)
-	if err := o.printApplied(attached, results, later); err != nil {
+	if err := o.printApplied(attached, results, p.later); err != nil {
 		return err
 	}
 	var failed []string
@@ -155,12 +131,60 @@ func (o *applyOptions) run(ctx context.Context) error {
 	return nil
 }
 
+// plan compiles the spec at the head and at the base and sorts out what
+// the merge does.
+func (o *applyOptions) plan(ctx context.Context) (*applyPlan, error) {
+	head, base := compileBoth(ctx, "", o.base, o.dir)
+	if head.err != nil {
+		o.errOut.Write(head.errOut.Bytes())
+		return nil, head.err
+	}
+	if base.err != nil {
+		o.errOut.Write(base.errOut.Bytes())
+		if errors.As(base.err, new(silentError)) {
+			return nil, fmt.Errorf("the spec at --base %s does not compile, and apply never takes a broken base for an empty fleet (that would redeploy everything): pass --base of an earlier commit whose spec compiles, such as %s~1", o.base, o.base)
+		}
+		return nil, base.err
+	}
+	p := &applyPlan{releases: pipelines.Releases(base.model, head.model, base.plan, head.plan), base: base, head: head}
+	for _, r := range p.releases {
+		switch {
+		case r.NeedsPrune && !o.prune:
+			p.prune = append(p.prune, fmt.Sprintf("%s (%s)", r.Service, plural(len(r.TargetsRemoved), "target")))
+		case r.Starts() || r.NeedsPrune:
+			p.start = append(p.start, r)
+		default:
+			p.later = append(p.later, r)
+		}
+	}
+	return p, nil
+}
+
+// launch starts the apply workflow (or attaches to it), then every
+// release of the plan.
+func (o *applyOptions) launch(ctx context.Context, c client.Client, p *applyPlan, reqs []workflows.ReleaseRequest) (attached bool, results []applied, err error) {
+	in := workflows.ApplyInput{ChangeID: o.changeID, Base: o.base, Trigger: "ci", Who: who(o.as)}
+	in.BaseCommit, _ = git(ctx, o.dir, "rev-parse", o.base+"^{commit}")
+	for i, r := range p.start {
+		in.Releases = append(in.Releases, workflows.ApplyRelease{Service: r.Service, Release: workflows.ReleaseID(r.Service, o.changeID),
+			Parts: reqs[i].Change.Parts, Summary: r.Summary, Sovereign: r.Sovereign})
+	}
+	for _, r := range p.later {
+		in.Later = append(in.Later, workflows.ApplyRelease{Service: r.Service, Parts: r.Parts, Summary: r.Summary})
+	}
+	if attached, err = workflows.StartApply(ctx, c, in); err != nil {
+		return false, nil, err
+	}
+	return attached, startReleases(ctx, c, reqs, in.Releases), nil
+}
+
 // requests builds the release of every service that changed: the
 // service's head pipelines (stages with nothing to do are skipped) and
 // the decommission of its removed targets from the base plan.
-func (o *applyOptions) requests(ctx context.Context, c client.Client, start []pipelines.Release, base, head *compiled) ([]workflows.ReleaseRequest, error) {
-	reqs := make([]workflows.ReleaseRequest, len(start))
-	for i, r := range start {
+func (o *applyOptions) requests(ctx context.Context, c client.Client, p *applyPlan) ([]workflows.ReleaseRequest, error) {
+	base, head := p.base, p.head
+	reqs := make([]workflows.ReleaseRequest, len(p.start))
+	for i, r := range p.start {
 		svc, ok := findService(head.model, r.Service)
 		if !ok {
 			svc, _ = findService(base.model, r.Service) // removed: decommission only
@@ -228,11 +252,11 @@ func servicePipelines(plan *pipelines.Plan, service string) []pipelines.Pipeline
 // startParallel bounds how many releases apply starts at once.
 const startParallel = 16
 
-// startReleases starts (or attaches to, or queues) every release of the
-// apply, startParallel at once. A release refused for good (its change id
-// names another change) is told to the apply, which counts it as not
-// succeeded; any other error is left for a retry of the same apply.
-func startReleases(ctx context.Context, c client.Client, changeID string, reqs []workflows.ReleaseRequest, rows []workflows.ApplyRelease) []applied {
+// startReleases hands every release of the apply to its service's lock,
+// startParallel at once, one server call each (workflows.EnqueueRelease):
+// the lock starts it or queues it, and the apply hears of each from then
+// on. An error is left for a retry of the same apply, which finishes it.
+func startReleases(ctx context.Context, c client.Client, reqs []workflows.ReleaseRequest, rows []workflows.ApplyRelease) []applied {
 	results := make([]applied, len(reqs))
 	sem := make(chan struct{}, startParallel)
 	var wg sync.WaitGroup
@@ -240,20 +264,10 @@ func startReleases(ctx context.Context, c client.Client, changeID string, reqs [
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			res := applied{Service: req.Service, Release: rows[i].Release, Summary: rows[i].Summary}
-			a, err := workflows.AcquireRelease(ctx, c, req)
-			switch {
-			case err == nil:
-				res.Attached, res.Behind = a.Attached, a.Behind
-			case errors.Is(err, workflows.ErrChangeIDTaken):
-				res.Error = err.Error()
-				if err := workflows.RefuseApplyRelease(ctx, c, changeID, res.Release, res.Error); err != nil {
-					res.Error += "; telling the apply: " + err.Error()
-				}
-			default:
-				res.Error = err.Error()
+			results[i] = applied{Service: req.Service, Release: rows[i].Release, Summary: rows[i].Summary}
+			if err := workflows.EnqueueRelease(ctx, c, req); err != nil {
+				results[i].Error = err.Error()
 			}
-			results[i] = res
 		})
 	}
 	wg.Wait()
@@ -316,23 +330,22 @@ func (o *applyOptions) printApplied(attached bool, results []applied, later []pi
 	fmt.Fprintf(o.out, "%s %s (base %s): %s\n  %s\n", verb, id, o.base, plural(len(results), "release"), o.link(id))
 	tw := tabwriter.NewWriter(o.out, 0, 4, 2, ' ', 0)
 	for _, r := range results {
-		what := "started " + r.Release
-		switch {
-		case r.Error != "":
+		what := r.Release
+		if r.Error != "" {
 			what = "not started: " + r.Error
-		case r.Attached && r.Behind != "":
-			what = fmt.Sprintf("attached to %s (queued behind %s)", r.Release, r.Behind)
-		case r.Attached:
-			what = "attached to " + r.Release
-		case r.Behind != "":
-			what = fmt.Sprintf("queued %s behind %s", r.Release, r.Behind)
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", r.Service, r.Summary, what)
 	}
 	for _, r := range later {
 		fmt.Fprintf(tw, "  %s\t%s\t\n", r.Service, r.Summary)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if !o.wait {
+		fmt.Fprintf(o.out, "each release starts, or queues behind its service's running release: meridian status RELEASE, or apply again with --wait\n")
+	}
+	return nil
 }
 
 // follow prints the releases' phases as they change until the apply ends,

@@ -223,7 +223,7 @@ func TestApplyRollsOutMergedChanges(t *testing.T) {
 	}
 	out = repo.apply(bin, d, "c1", "c2", 0)
 	again := repo.apply(bin, d, "c1", "c2", 0)
-	if !strings.Contains(out, "started apply/c2") || !strings.Contains(again, "attached to apply/c2") || !strings.Contains(again, "attached to release/vers/c2") {
+	if !strings.Contains(out, "started apply/c2") || !strings.Contains(again, "attached to apply/c2") {
 		t.Errorf("apply c2, then again:\n%s\n%s", out, again)
 	}
 
@@ -232,16 +232,16 @@ func TestApplyRollsOutMergedChanges(t *testing.T) {
 	c3 := c2
 	c3.vers = "v3"
 	repo.commit("c3", c3)
-	if out := repo.apply(bin, d, "c2", "c3", 0); !strings.Contains(out, "queued release/vers/c3 behind release/vers/c2") {
-		t.Errorf("apply c3:\n%s", out)
+	repo.apply(bin, d, "c2", "c3", 0)
+	st := awaitStatus(t, d.client, "release/vers/c3", time.Minute, "c3 to be queued", func(st workflows.Status) bool { return st.Phase == workflows.PhaseQueued })
+	if st.Behind != "release/vers/c2" {
+		t.Errorf("release/vers/c3 is queued behind %q, want release/vers/c2", st.Behind)
 	}
 	c4 := c3
 	c4.vers = "v4"
 	repo.commit("c4", c4)
-	if out := repo.apply(bin, d, "c3", "c4", 0); !strings.Contains(out, "queued release/vers/c4 behind release/vers/c2") {
-		t.Errorf("apply c4:\n%s", out)
-	}
-	st := awaitStatus(t, d.client, "release/vers/c3", time.Minute, "c3 to be superseded", func(st workflows.Status) bool { return st.Phase.Terminal() })
+	repo.apply(bin, d, "c3", "c4", 0)
+	st = awaitStatus(t, d.client, "release/vers/c3", time.Minute, "c3 to be superseded", func(st workflows.Status) bool { return st.Phase.Terminal() })
 	if st.Phase != workflows.PhaseSuperseded || st.SupersededBy != "release/vers/c4" {
 		t.Errorf("release/vers/c3 ended %s (superseded by %q), want superseded by release/vers/c4", st.Phase, st.SupersededBy)
 	}

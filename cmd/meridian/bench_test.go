@@ -1,22 +1,29 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	cueschema "github.com/meridian-deploy/meridian/cue"
 	"github.com/meridian-deploy/meridian/pipelines"
 	"github.com/meridian-deploy/meridian/regions"
+	"github.com/meridian-deploy/meridian/workflows"
 )
 
 var (
@@ -421,4 +428,138 @@ func editSpec(t testing.TB, from, dir string, edit func(string) string) {
 		}
 		writeSpec(t, dir, filepath.Base(f), edit(string(data)))
 	}
+}
+
+// BenchmarkApplyVsBareStarts applies a change to every service of the
+// BenchmarkPlanVsCueExport fleet (a version bump of all 2,000 services) on
+// the package's embedded server, and compares, in the same run, starting
+// its releases (the apply workflow, then each release through its
+// service's lock, startParallel at once, as `meridian apply` does) with as
+// many bare workflow starts, as many at once, of a workflow no worker
+// polls. Compiling the two specs is not timed (BenchmarkDiffBaseVsPlan
+// measures it). The releases' pipelines wait on boundaries no worker here
+// serves; each round terminates its releases before the next. Target:
+// apply at most 1.5× the bare starts. It logs whether it was met ("MISSED"
+// if not) and passes either way.
+func BenchmarkApplyVsBareStarts(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	specDir := filepath.Join(dir, "spec")
+	writeBenchFleet(b, specDir, *benchServices)
+	gitCommit(b, dir, "base")
+	editSpec(b, specDir, specDir, func(text string) string {
+		return strings.ReplaceAll(text, `version: "1.`, `version: "2.`)
+	})
+	gitCommit(b, dir, "head: bump every service's version")
+	o := &applyOptions{remote: &remote{out: io.Discard, errOut: io.Discard}, dir: specDir, base: "HEAD~1", as: "bench"}
+	p, err := o.plan(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := client.Dial(client.Options{HostPort: steerServer.Address(), Namespace: steerServer.Namespace(), Logger: quietLogger})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	b.Logf("fleet of %d services, %d releases to start", *benchServices, len(p.start))
+
+	var applyTime, bareTime time.Duration
+	for i := 0; b.Loop(); i++ {
+		o.changeID = fmt.Sprintf("bench-apply-%d", i)
+		reqs, err := o.requests(ctx, c, p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		startBare(b, ctx, c, fmt.Sprintf("bench-bare-%d", i), len(reqs))
+		bareTime += time.Since(start)
+
+		start = time.Now()
+		_, results, err := o.launch(ctx, c, p, reqs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		applyTime += time.Since(start)
+		for _, r := range results {
+			if r.Error != "" {
+				b.Fatalf("release of %s: %s", r.Service, r.Error)
+			}
+		}
+		b.StopTimer()
+		existed := time.Since(start)
+		awaitReleases(b, ctx, c, o.changeID, len(results))
+		b.Logf("round %d: apply returned after %.2f s; every release running after %.2f s", i, existed.Seconds(), time.Since(start).Seconds())
+		terminateAll(b, ctx, c, results)
+		b.StartTimer()
+	}
+	ratio := applyTime.Seconds() / bareTime.Seconds()
+	n := float64(b.N)
+	b.ReportMetric(applyTime.Seconds()/n, "apply-s")
+	b.ReportMetric(bareTime.Seconds()/n, "bare-s")
+	b.ReportMetric(ratio, "ratio")
+	verdict := "met"
+	if ratio > 1.5 {
+		verdict = "MISSED"
+	}
+	b.Logf("%d releases: apply %.2f s, %d bare starts %.2f s: ratio %.2f; target (≤1.5×) %s", len(p.start), applyTime.Seconds()/n, len(p.start), bareTime.Seconds()/n, ratio, verdict)
+}
+
+// startBare starts n workflows of a type no worker runs, on a queue no
+// worker polls, startParallel at once, and waits for every start.
+func startBare(b *testing.B, ctx context.Context, c client.Client, prefix string, n int) {
+	sem := make(chan struct{}, startParallel)
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("%s-%d", prefix, i), TaskQueue: "bench-bare"}, "Bare")
+			if err != nil {
+				failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		b.Fatalf("%d bare starts failed", failed.Load())
+	}
+}
+
+// awaitReleases waits until the apply of change id has heard every one of
+// its n releases start.
+func awaitReleases(b *testing.B, ctx context.Context, c client.Client, id string, n int) {
+	for {
+		st, err := workflows.ApplyStatusOf(ctx, c, workflows.ApplyID(id))
+		if err != nil {
+			b.Fatal(err)
+		}
+		started := 0
+		for _, r := range st.Releases {
+			if r.Phase != workflows.PhasePending {
+				started++
+			}
+		}
+		if started == n {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// terminateAll ends the releases a benchmark round started, so that the
+// next round's are not queued behind them.
+func terminateAll(b *testing.B, ctx context.Context, c client.Client, results []applied) {
+	sem := make(chan struct{}, startParallel)
+	var wg sync.WaitGroup
+	for _, r := range results {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := c.TerminateWorkflow(ctx, r.Release, "", "benchmark round over"); err != nil {
+				b.Errorf("terminate %s: %v", r.Release, err)
+			}
+		})
+	}
+	wg.Wait()
 }
