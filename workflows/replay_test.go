@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/meridian-deploy/meridian/pipelines"
 	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/fake"
@@ -40,6 +41,7 @@ func TestRecordHistories(t *testing.T) {
 	t.Run("manual", recordManualPauseThenRollback)
 	t.Run("attach", recordRepeatedTriggerAttaches)
 	t.Run("success-limit", recordGateSuccessLimit)
+	t.Run("apply", recordQueuedApplies)
 }
 
 // recordTwoBoundaries: a release with two boundaries, bake rounds, an
@@ -148,6 +150,48 @@ func recordGateSuccessLimit(t *testing.T) {
 	req := e2eRequest("recorded-success", "c1", map[string]*boundary{"aws": b}, pipe("aws", "automatic", stg("one", prodA)))
 	req.Gates[0].Interval, req.Gates[0].SuccessLimit = placement.Duration(200*time.Millisecond), 2
 	recordOutcome(t, ctx, startRecorded(t, ctx, req), req, PhaseSucceeded)
+}
+
+// recordQueuedApplies: two applies reach a service mid-release through
+// the lock's enqueue signal; the second supersedes the first and, once the
+// running release is approved, deploys its config, adds a target and
+// decommissions another (service recorded-apply).
+func recordQueuedApplies(t *testing.T) {
+	ctx := withTimeout(t)
+	b := newBoundary(t, "record-apply-aws", nil)
+	running := approvalRelease("recorded-apply", b)
+	ref := startRecorded(t, ctx, running)
+	waitFor(t, ctx, "approval", phaseIs(t, ctx, ref, PhaseAwaitingApproval))
+	c2, c3 := queuedApply("recorded-apply", "c2", b), queuedApply("recorded-apply", "c3", b)
+	c3.Change.Parts = append(c3.Change.Parts, pipelines.PartTargetsAdded, pipelines.PartDecommission)
+	added := prodC
+	added.Service = "recorded-apply"
+	c3.Pipelines[0].Stages[1].Targets = append(c3.Pipelines[0].Stages[1].Targets, added)
+	c3.Change.Added = []string{added.ID()}
+	gone := tgt("prod", "aws", "ap-south-1")
+	gone.Service = "recorded-apply"
+	b.fake.SetLive(gone, "v1")
+	base := &pipelines.Plan{Pipelines: []pipelines.Pipeline{c3.Pipelines[0]}}
+	base.Pipelines[0].Stages = []pipelines.Stage{stg("two", gone)}
+	c3.Pipelines = append(c3.Pipelines, pipelines.DecommissionPipelines(base, "recorded-apply", []string{gone.ID()})...)
+	for _, req := range []ReleaseRequest{c2, c3} {
+		startApply(t, ctx, req)
+		if err := EnqueueRelease(ctx, tc, req); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, ctx, req.Change.ID+" queued", phaseIs(t, ctx, ReleaseRef{ID: ReleaseID(req.Service, req.Change.ID)}, PhaseQueued))
+	}
+	if _, err := Approve(ctx, tc, ref.ID, Request{Who: "recorder", Reason: "recorded run"}); err != nil {
+		t.Fatal(err)
+	}
+	c3ref := ReleaseRef{ID: ReleaseID(c3.Service, c3.Change.ID)}
+	recordOutcome(t, ctx, c3ref, c3, PhaseSucceeded)
+	for _, id := range []string{ref.ID, ReleaseID(c2.Service, c2.Change.ID), ApplyID("c2"), ApplyID("c3")} {
+		if err := tc.GetWorkflow(ctx, id, "").Get(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		writeHistory(t, ctx, id, "", "")
+	}
 }
 
 func startRecorded(t *testing.T, ctx context.Context, req ReleaseRequest) ReleaseRef {
