@@ -259,6 +259,9 @@ func TestApplyRollsOutMergedChanges(t *testing.T) {
 	if out, _ := repo.run(bin, d, "status", "release/vers/c3"); !strings.Contains(out, "superseded by  release/vers/c4") {
 		t.Errorf("status of the superseded release:\n%s", out)
 	}
+	if out, code := repo.run(bin, d, "status", "apply/c3"); code != 0 || !strings.Contains(out, "superseded by release/vers/c4") {
+		t.Errorf("status of apply/c3: exit %d:\n%s", code, out)
+	}
 
 	// Commit 5: grow's whole change (a bad version, a config, a region)
 	// fails its gate and is rolled back as one; conf's change goes on.

@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 
 	"github.com/meridian-deploy/meridian/workflows"
 )
@@ -17,18 +19,21 @@ import (
 type statusOptions struct {
 	*remote
 	release string
+	applyID string
 	service string
 }
 
 func newStatusCmd() *cobra.Command {
 	o := &statusOptions{}
 	cmd := &cobra.Command{
-		Use:   "status [RELEASE | --service S]",
-		Short: "Show the live status of a release, or of a service's latest release",
+		Use:   "status [RELEASE | apply/ID | --service S]",
+		Short: "Show the live status of a release, an apply, or a service's latest release",
 		Long: "Show a release's phase and, per pipeline (cloud, boundary), its stage, targets\n" +
 			"done of total, and phase. RELEASE is the release id (release/<service>/<change>;\n" +
 			"the release/ prefix may be left out). With --service, the service's latest\n" +
-			"release. Exits 1 when the release rolled back, failed or was aborted.",
+			"release. apply/ID shows the apply of a merged change: each service's change,\n" +
+			"release and phase. Exits 1 when the release (or a release of the apply) rolled\n" +
+			"back, failed or was aborted.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.remote.complete(cmd); err != nil {
@@ -37,7 +42,9 @@ func newStatusCmd() *cobra.Command {
 			if (len(args) == 1) == (o.service != "") {
 				return usageError{errors.New("give either a RELEASE or --service S")}
 			}
-			if len(args) == 1 {
+			if len(args) == 1 && strings.HasPrefix(args[0], "apply/") {
+				o.applyID = args[0]
+			} else if len(args) == 1 {
 				var err error
 				if o.release, err = releaseID(args[0]); err != nil {
 					return err
@@ -57,6 +64,9 @@ func (o *statusOptions) run(ctx context.Context) error {
 		return err
 	}
 	defer c.Close()
+	if o.applyID != "" {
+		return o.apply(ctx, c, o.applyID)
+	}
 	if o.service != "" {
 		past, err := workflows.History(ctx, c, o.service)
 		if err != nil {
@@ -80,6 +90,57 @@ func (o *statusOptions) run(ctx context.Context) error {
 		return err
 	}
 	return phaseExit(st.Phase)
+}
+
+// apply shows the status of the apply id.
+func (o *statusOptions) apply(ctx context.Context, c client.Client, id string) error {
+	st, err := workflows.ApplyStatusOf(ctx, c, id)
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return fmt.Errorf("no apply %s in namespace %s", id, o.namespace)
+	}
+	if err != nil {
+		return err
+	}
+	if o.json() {
+		err = writeIndentedJSON(o.out, st)
+	} else {
+		err = writeApplyStatus(o.out, st, o.link(st.Apply))
+	}
+	if err != nil {
+		return err
+	}
+	return phaseExit(st.Phase)
+}
+
+// writeApplyStatus writes an apply's status as text: a header, then one
+// row per service.
+func writeApplyStatus(w io.Writer, st workflows.ApplyStatus, link string) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "apply\t%s\n", st.Apply)
+	fmt.Fprintf(tw, "change\t%s (base %s)\n", st.ChangeID, st.Base)
+	fmt.Fprintf(tw, "phase\t%s\n", st.Phase)
+	if st.Reason != "" {
+		fmt.Fprintf(tw, "reason\t%s\n", st.Reason)
+	}
+	fmt.Fprintf(tw, "web ui\t%s\n", link)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE\tRELEASE\tPHASE\tCHANGE\tNOTE")
+	for _, r := range st.Releases {
+		note := r.Reason
+		if r.SupersededBy != "" {
+			note = "superseded by " + r.SupersededBy
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Service, r.Release, r.Phase, r.Summary, note)
+	}
+	for _, r := range st.Later {
+		fmt.Fprintf(tw, "%s\t-\t-\t%s\tnothing starts\n", r.Service, r.Summary)
+	}
+	return tw.Flush()
 }
 
 // releaseID accepts a release id with or without its release/ prefix.
