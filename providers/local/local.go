@@ -57,6 +57,9 @@ type Options struct {
 	// Shards is the number of cache shards of a sharded target's fleet
 	// (default 64).
 	Shards int
+	// SecretsDir holds the local cloud's secrets, a file per secret (see
+	// SecretFiles; default StateDir/secrets).
+	SecretsDir string
 }
 
 // Driver runs services as local processes. It implements
@@ -116,6 +119,9 @@ func New(opts *Options) (*Driver, error) {
 	}
 	if p.opts.Shards <= 0 {
 		p.opts.Shards = 64
+	}
+	if p.opts.SecretsDir == "" {
+		p.opts.SecretsDir = filepath.Join(p.opts.StateDir, "secrets")
 	}
 	p.bin = p.opts.BinDir
 	if p.bin == "" {
@@ -205,6 +211,9 @@ func (p *Driver) Close() error {
 	defer cancel()
 	return p.Shutdown(ctx)
 }
+
+// Secrets is the store of the secret files in Options.SecretsDir.
+func (p *Driver) Secrets() *SecretFiles { return NewSecretFiles(p.opts.SecretsDir) }
 
 // Errors the provider classifies.
 var (
