@@ -22,6 +22,11 @@
 // serves the previous version again) and deploys the wanted version if it is
 // still not the live one. RemoveConfig deploys an empty document in its
 // place (AppConfig has no undeploy).
+//
+// A document with resolved secrets (ConfigRequest.Source set) is hosted
+// like any other, AppConfig being the target's config store, but its
+// content never comes back: its ConfigRemoval has no document (see
+// RemoveConfig).
 package awsappconfig
 
 import (
@@ -292,8 +297,14 @@ func (d *Driver) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (dri
 	return driver.Deployment{Revision: number, Previous: configured(h.live(0)), Changed: true}, nil
 }
 
+// resolvedNote ends the description of a hosted version whose content
+// holds resolved secrets (its request had a Source): RemoveConfig does
+// not hand that content back.
+const resolvedNote = " (secret references resolved)"
+
 // hostedVersion returns the number of the profile's version labelled
-// req.Version, creating it from req.Data if there is none.
+// req.Version, creating it from req.Data if there is none; a request
+// without a document can only reuse one.
 func (i ids) hostedVersion(ctx context.Context, req driver.ConfigRequest) (string, error) {
 	list, err := i.client.ListHostedConfigurationVersions(ctx, &appconfig.ListHostedConfigurationVersionsInput{
 		ApplicationId: &i.app, ConfigurationProfileId: &i.profile, VersionLabel: &req.Version,
@@ -306,13 +317,20 @@ func (i ids) hostedVersion(ctx context.Context, req driver.ConfigRequest) (strin
 			return strconv.Itoa(int(v.VersionNumber)), nil
 		}
 	}
+	if len(req.Data) == 0 {
+		return "", driver.Errorf(driver.Invalid, "%s has no configuration version labelled %s to restore, and the request has no document", i, req.Version)
+	}
+	description := "Meridian config " + req.Version
+	if req.Source != nil {
+		description += resolvedNote
+	}
 	out, err := i.client.CreateHostedConfigurationVersion(ctx, &appconfig.CreateHostedConfigurationVersionInput{
 		ApplicationId:          &i.app,
 		ConfigurationProfileId: &i.profile,
 		Content:                req.Data,
 		ContentType:            aws.String("application/json"),
 		VersionLabel:           &req.Version,
-		Description:            aws.String("Meridian config " + req.Version),
+		Description:            &description,
 	})
 	if err != nil {
 		return "", fmt.Errorf("create version %s of %s: %w", req.Version, i, err)

@@ -826,16 +826,7 @@ func testRemoveConfig(t *testing.T, s *suite) {
 	if r.Revision != c1.Revision || r.Version != "c1" || !jsonEqual(r.Data, []byte(doc)) {
 		t.Fatalf("RemoveConfig = %+v (data %s), want revision %q, version c1 and its document", r, r.Data, c1.Revision)
 	}
-	await(t, s.ctx, "config c1 to be removed", func() (bool, error) {
-		st, err := s.p.ConfigStatus(s.ctx, s.spec, c1.Revision)
-		if providers.Code(err) == driver.NotFound {
-			return true, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf("ConfigStatus(%s): %w (code %v)", c1.Revision, err, providers.Code(err))
-		}
-		return st.State == driver.StateFailed, nil
-	})
+	s.awaitConfigRemoved(t, c1.Revision)
 	again, err := s.p.RemoveConfig(s.ctx, s.spec)
 	if err != nil || again.Revision != "" {
 		t.Fatalf("second RemoveConfig = %+v, %v; want nothing removed", again, err)
@@ -852,6 +843,22 @@ func testRemoveConfig(t *testing.T, s *suite) {
 	if err != nil || live.Changed || live.Revision != dep.Revision {
 		t.Fatalf("ApplyConfig(c1) after RestoreConfig = %+v, %v; want unchanged revision %q", live, err, dep.Revision)
 	}
+}
+
+// awaitConfigRemoved waits until ConfigStatus of a removed config revision
+// fails with NotFound or reports it failed.
+func (s *suite) awaitConfigRemoved(t *testing.T, revision string) {
+	t.Helper()
+	await(t, s.ctx, "config "+revision+" to be removed", func() (bool, error) {
+		st, err := s.p.ConfigStatus(s.ctx, s.spec, revision)
+		if providers.Code(err) == driver.NotFound {
+			return true, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("ConfigStatus(%s): %w (code %v)", revision, err, providers.Code(err))
+		}
+		return st.State == driver.StateFailed, nil
+	})
 }
 
 // jsonEqual reports whether a and b are the same JSON value.
@@ -936,6 +943,7 @@ func testSecretReferences(t *testing.T, s *suite) {
 		if r.Revision != c1.Revision || (r.Data != nil && !jsonEqual(r.Data, []byte(doc))) {
 			t.Fatalf("RemoveConfig = %+v (data %s), want revision %q and the document as written, or none", r, r.Data, c1.Revision)
 		}
+		s.awaitConfigRemoved(t, c1.Revision)
 		dep, err := s.p.RestoreConfig(s.ctx, s.spec, r)
 		if err != nil {
 			t.Fatalf("RestoreConfig: %v (code %v)", err, providers.Code(err))
