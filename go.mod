@@ -7,6 +7,7 @@ require (
 	cloud.google.com/go/longrunning v0.11.0
 	cloud.google.com/go/monitoring v1.27.0
 	cloud.google.com/go/run v1.19.0
+	cloud.google.com/go/secretmanager v1.20.0
 	cuelang.org/go v0.17.1
 	github.com/Azure/azure-sdk-for-go/sdk/azcore v1.23.3
 	github.com/Azure/azure-sdk-for-go/sdk/azidentity v1.15.0
