@@ -30,6 +30,7 @@
 package awsappconfig
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -304,7 +305,11 @@ const resolvedNote = " (secret references resolved)"
 
 // hostedVersion returns the number of the profile's version labelled
 // req.Version, creating it from req.Data if there is none; a request
-// without a document can only reuse one.
+// without a document can only reuse one. The profile's versions are
+// shared by its environments, so a version with resolved secrets is
+// reused only when it holds the same values: a secret whose value differs
+// between two targets of one profile (a regional secret, a rotation since
+// the version was applied) is refused, never served to the other target.
 func (i ids) hostedVersion(ctx context.Context, req driver.ConfigRequest) (string, error) {
 	list, err := i.client.ListHostedConfigurationVersions(ctx, &appconfig.ListHostedConfigurationVersionsInput{
 		ApplicationId: &i.app, ConfigurationProfileId: &i.profile, VersionLabel: &req.Version,
@@ -313,9 +318,22 @@ func (i ids) hostedVersion(ctx context.Context, req driver.ConfigRequest) (strin
 		return "", fmt.Errorf("list versions of %s: %w", i, err)
 	}
 	for _, v := range list.Items {
-		if aws.ToString(v.VersionLabel) == req.Version {
-			return strconv.Itoa(int(v.VersionNumber)), nil
+		if aws.ToString(v.VersionLabel) != req.Version {
+			continue
 		}
+		if req.Source != nil {
+			hosted, err := i.client.GetHostedConfigurationVersion(ctx, &appconfig.GetHostedConfigurationVersionInput{
+				ApplicationId: &i.app, ConfigurationProfileId: &i.profile, VersionNumber: &v.VersionNumber,
+			})
+			if err != nil {
+				return "", fmt.Errorf("get version %d of %s: %w", v.VersionNumber, i, err)
+			}
+			if !bytes.Equal(hosted.Content, req.Data) {
+				return "", driver.Errorf(driver.Invalid, "%s holds config %s with other secret values than %s resolves to: a secret differs between targets of this profile, or changed since %s was applied (give each region its own profile with the %s setting, or release a new config version)",
+					i, req.Version, req.Target.ID(), req.Version, SettingProfile)
+			}
+		}
+		return strconv.Itoa(int(v.VersionNumber)), nil
 	}
 	if len(req.Data) == 0 {
 		return "", driver.Errorf(driver.Invalid, "%s has no configuration version labelled %s to restore, and the request has no document", i, req.Version)

@@ -245,7 +245,7 @@ func (s store) write(ctx context.Context, key, version, data string) error {
 			return err
 		}
 		if existing == nil || existing.Value == nil || *existing.Value != data {
-			return driver.Errorf(driver.Invalid, "config version %s of %s exists in %s with other data: versions are immutable (a secret it references changed since it was applied?)", version, key, s)
+			return driver.Errorf(driver.Invalid, "config version %s of %s exists in %s with other data: versions are immutable and shared by the environment's targets (a secret it references differs between them, or changed since it was applied: give each region its own store with the appConfigStore setting, or release a new config version)", version, key, s)
 		}
 		return nil
 	}

@@ -12,6 +12,10 @@ import (
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
+// SettingSecretsDir is the boundary provider setting naming the directory
+// of a local boundary's secrets (default Options.SecretsDir).
+const SettingSecretsDir = "secretsDir"
+
 // SecretFiles is the local cloud's secret store: a file per secret in a
 // directory. The secret "billing/db-password" is the file
 // billing/db-password under it, and its value is the file's content
