@@ -19,9 +19,9 @@ import (
 // SecretRefKey is the one key of a secret reference.
 const SecretRefKey = "secretRef"
 
-// MaxSecretName is the longest secret name: the longest Azure Key Vault
+// maxSecretName is the longest secret name: the longest Azure Key Vault
 // secret name, the most restrictive of the stores.
-const MaxSecretName = 127
+const maxSecretName = 127
 
 // secretNameRE is a portable secret name: letters and digits in words
 // joined by single dashes or slashes, valid in every store once each slash
@@ -30,14 +30,14 @@ var secretNameRE = regexp.MustCompile(`^[A-Za-z0-9]+([/-][A-Za-z0-9]+)*$`)
 
 // SecretRef returns the secret a decoded JSON value references, and whether
 // it is a valid secret reference: an object whose only key is secretRef,
-// holding a secret name (see CheckSecretName).
+// holding a secret name (see checkSecretName).
 func SecretRef(v any) (name string, ok bool) {
 	m, isMap := v.(map[string]any)
 	if !isMap || len(m) != 1 {
 		return "", false
 	}
 	name, ok = m[SecretRefKey].(string)
-	if !ok || CheckSecretName(name) != nil {
+	if !ok || checkSecretName(name) != nil {
 		return "", false
 	}
 	return name, true
@@ -54,13 +54,13 @@ func IsSecretRefObject(v any) bool {
 	return ok
 }
 
-// CheckSecretName reports why name cannot name a secret, nil when it can.
-func CheckSecretName(name string) error {
+// checkSecretName reports why name cannot name a secret, nil when it can.
+func checkSecretName(name string) error {
 	switch {
 	case name == "":
 		return fmt.Errorf("empty secret name; name a secret, such as \"billing/db-password\"")
-	case len(name) > MaxSecretName || !secretNameRE.MatchString(name):
-		return fmt.Errorf("secret name %q: want at most %d letters and digits in words joined by single dashes or slashes, such as \"billing/db-password\"", name, MaxSecretName)
+	case len(name) > maxSecretName || !secretNameRE.MatchString(name):
+		return fmt.Errorf("secret name %q: want at most %d letters and digits in words joined by single dashes or slashes, such as \"billing/db-password\"", name, maxSecretName)
 	}
 	return nil
 }
@@ -96,8 +96,8 @@ func (c *compiler) checkSecretRef(path []cue.Selector, ref map[string]any) {
 	switch name, ok := ref[SecretRefKey].(string); {
 	case !ok:
 		c.errorAt(c.literalPos(at), "%s: must be a string naming a secret, such as \"billing/db-password\"", cue.MakePath(at...))
-	case CheckSecretName(name) != nil:
-		c.errorAt(c.literalPos(at), "%s: %v", cue.MakePath(at...), CheckSecretName(name))
+	case checkSecretName(name) != nil:
+		c.errorAt(c.literalPos(at), "%s: %v", cue.MakePath(at...), checkSecretName(name))
 	}
 	for _, k := range slices.Sorted(maps.Keys(ref)) {
 		if k != SecretRefKey {

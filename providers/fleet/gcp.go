@@ -5,8 +5,8 @@ import (
 
 	"github.com/meridian-deploy/meridian/providers/cloud/gcp"
 	"github.com/meridian-deploy/meridian/providers/gcpmonitoring"
-	"github.com/meridian-deploy/meridian/providers/gcpsecretmanager"
 	"github.com/meridian-deploy/meridian/providers/gcprun"
+	"github.com/meridian-deploy/meridian/providers/gcpsecretmanager"
 )
 
 // gcpOptions returns the options of a GCP driver of the boundary: its

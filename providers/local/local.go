@@ -9,7 +9,9 @@
 // shard assigner before they stop. Status and the HTTP gate are real HTTP
 // probes; Rollback rolls the previous revision's instances back the same
 // way; config is a JSON file per target that instances re-read (SIGHUP).
-// Instances and RestartInstance serve shard-aware restarts.
+// Instances and RestartInstance serve shard-aware restarts. SecretFiles is
+// the local cloud's secret store, a file per secret, which resolves the
+// secret references of config documents.
 //
 // State (revisions, instances with their pids and ports, config versions)
 // lives in Options.StateDir as state.json; a new Driver on the same

@@ -33,9 +33,6 @@ var _ driver.SecretResolver = (*SecretFiles)(nil)
 // NewSecretFiles returns the store of the secret files in dir.
 func NewSecretFiles(dir string) *SecretFiles { return &SecretFiles{dir: dir} }
 
-// Dir is the directory the secrets are read from.
-func (s *SecretFiles) Dir() string { return s.dir }
-
 // Resolve reads the secret name; t does not matter: a local worker has
 // one directory per boundary.
 func (s *SecretFiles) Resolve(ctx context.Context, _ driver.Target, name string) (string, error) {

@@ -85,7 +85,7 @@ func TestConfigSecretRefEndToEnd(t *testing.T) {
 	d := newDriver(t, t.TempDir())
 	defer d.Close()
 	const value = "s3cr3t-local-value"
-	writeSecret(t, d.Secrets().Dir(), "billing/db-password", value+"\n")
+	writeSecret(t, d.opts.SecretsDir, "billing/db-password", value+"\n")
 	p := providers.New(d, &providers.Options{Secrets: d.Secrets()})
 
 	tgt := newTarget("billing")

@@ -16,8 +16,8 @@ import (
 // https://NAME.example.com: the fake's client (ClientOptions) dials
 // example.com hosts at the fake, and its certificate covers *.example.com.
 
-// KeyVaultTenant is the tenant the fake's challenge names.
-const KeyVaultTenant = "00000000-0000-0000-0000-0000000000aa"
+// keyVaultTenant is the tenant the fake's challenge names.
+const keyVaultTenant = "00000000-0000-0000-0000-0000000000aa"
 
 type kvSecret struct {
 	versions []string // values, oldest first; version ids are v1, v2, …
@@ -41,7 +41,7 @@ func (s *Server) PutKeyVaultSecret(host, name, value string) {
 func (s *Server) challenge(w http.ResponseWriter, r *http.Request) {
 	host, _, _ := strings.Cut(r.Host, ":")
 	_, parent, _ := strings.Cut(host, ".")
-	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer authorization="https://login.fake.meridian.test/%s", resource="https://%s"`, KeyVaultTenant, parent))
+	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer authorization="https://login.fake.meridian.test/%s", resource="https://%s"`, keyVaultTenant, parent))
 	s.writeError(w, false, http.StatusUnauthorized, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.")
 }
 
