@@ -361,8 +361,14 @@ func diffValues(o, n map[string]string) []FieldChange {
 	return out
 }
 
-// flatten writes every leaf of v under prefix as its JSON text; lists are leaves.
+// flatten writes every leaf of v under prefix as its JSON text; lists are
+// leaves. A secret reference is a leaf too, written "secretRef NAME": the
+// name of the secret, which is all a spec holds of it.
 func flatten(prefix string, v any, out map[string]string) {
+	if name, ok := placement.SecretRef(v); ok {
+		out[prefix] = placement.SecretRefKey + " " + name
+		return
+	}
 	m, ok := v.(map[string]any)
 	if !ok {
 		out[prefix] = jsonText(v)

@@ -161,3 +161,37 @@ func fieldsText(fs []FieldChange) string {
 	}
 	return strings.Join(out, " ")
 }
+
+// TestDiffSecretRefs: a secret reference in config is one leaf of the
+// diff, shown as the name it references ("secretRef NAME"), in the
+// markdown comment and in JSON alike; a diff never descends into it.
+func TestDiffSecretRefs(t *testing.T) {
+	ref := func(name string) map[string]any { return map[string]any{"secretRef": name} }
+	svc := func(config map[string]any) placement.Model {
+		return placement.Model{Pipelines: []placement.PipelineDef{standard}, Services: []placement.Service{
+			{Name: "billing", Owner: "payments", Pipeline: "standard", Config: config, Targets: targets("billing", "prod/aws/public/us-east-1")},
+		}}
+	}
+	before := svc(map[string]any{"db": map[string]any{"password": ref("billing/db-password"), "user": "billing"}, "env": []any{ref("billing/env")}})
+	after := svc(map[string]any{"db": map[string]any{"password": ref("billing/db-password-2"), "user": "billing"}, "apiToken": ref("billing/api-token"), "env": []any{ref("billing/env-2")}})
+	c := Diff(&before, &after, mustBuild(t, &before), mustBuild(t, &after))
+	if len(c.Services) != 1 {
+		t.Fatalf("services = %s", serviceNames(c))
+	}
+	const want = `config.apiToken:>secretRef billing/api-token config.db.password:secretRef billing/db-password>secretRef billing/db-password-2 config.env:[{"secretRef":"billing/env"}]>[{"secretRef":"billing/env-2"}]`
+	if got := fieldsText(c.Services[0].Config); got != want {
+		t.Errorf("config changes = %s\nwant             %s", got, want)
+	}
+	md := c.Markdown()
+	for _, s := range []string{
+		"| config.apiToken | — | `secretRef billing/api-token` |",
+		"| config.db.password | `secretRef billing/db-password` | `secretRef billing/db-password-2` |",
+	} {
+		if !strings.Contains(md, s) {
+			t.Errorf("markdown lacks %q:\n%s", s, md)
+		}
+	}
+	if strings.Contains(md+mustJSON(t, c), "password.secretRef") {
+		t.Errorf("the diff descends into a secret reference:\n%s", md)
+	}
+}

@@ -61,6 +61,7 @@ func Compile(spec *Spec, cat *regions.Catalog) (*Model, error) {
 	}
 	c.boundaryRules()
 	c.credentials(raw)
+	c.secretRefs()
 	m.Services = c.services()
 	m.Boundaries = c.usedRules()
 	if err := c.errs.sorted(); err != nil {
@@ -221,7 +222,8 @@ func duplicateAt(sorted []string) int {
 // credentials reports every string of the spec's concrete output (raw, its
 // JSON) that looks like a credential, and every provider setting and config
 // key whose name says it holds one (see credentials.go). One error per
-// value, at the value, naming its path and the kind, never the value.
+// value, at the value, naming its path and the kind, never the value. The
+// name a secret reference holds is not a credential (secretRefs checks it).
 func (c *compiler) credentials(raw []byte) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
@@ -229,28 +231,66 @@ func (c *compiler) credentials(raw []byte) {
 	if dec.Decode(&root) != nil {
 		return // decode reported it
 	}
-	c.walkCredentials(nil, root)
+	c.walkCredentials(nil, root, "")
 }
 
-func (c *compiler) walkCredentials(path []cue.Selector, v any) {
+// walkCredentials checks every string under v. pair is the secret-like
+// name of a name/value pair whose value v is (see pairName), else "".
+func (c *compiler) walkCredentials(path []cue.Selector, v any, pair string) {
 	switch v := v.(type) {
 	case map[string]any:
+		config := inConfig(path)
+		hint := ""
+		if config {
+			hint = pairName(v)
+		}
 		for _, k := range slices.Sorted(maps.Keys(v)) {
-			c.walkCredentials(append(slices.Clip(path), cue.Str(k)), v[k])
+			if config && k == SecretRefKey && IsSecretRefObject(v) {
+				continue
+			}
+			h := ""
+			if k == "value" {
+				h = hint
+			}
+			c.walkCredentials(append(slices.Clip(path), cue.Str(k)), v[k], h)
 		}
 	case []any:
 		for i, e := range v {
-			c.walkCredentials(append(slices.Clip(path), cue.Index(i)), e)
+			c.walkCredentials(append(slices.Clip(path), cue.Index(i)), e, "")
 		}
 	case string:
-		c.checkCredential(path, v)
+		c.checkCredential(path, v, pair)
 	}
+}
+
+// inConfig reports whether path lies in a service's config
+// (services.NAME.config…).
+func inConfig(path []cue.Selector) bool {
+	return len(path) >= 3 && path[0].Type() == cue.StringLabel && path[0].Unquoted() == "services" &&
+		path[2].Type() == cue.StringLabel && path[2].Unquoted() == "config"
+}
+
+// pairName is the name of a name/value pair of config ({name:
+// "DB_PASSWORD", value: "…"}, or key and value, as environment lists are
+// written), when the name is secret-like: the value then holds a secret
+// whatever the field that holds it is called.
+func pairName(m map[string]any) string {
+	if _, ok := m["value"].(string); !ok {
+		return ""
+	}
+	for _, k := range []string{"name", "key"} {
+		if n, ok := m[k].(string); ok && secretName(n) != "" {
+			return n
+		}
+	}
+	return ""
 }
 
 // checkCredential checks one string value: by the name of its field in
 // provider settings (boundaries.CLOUD.ID.provider.NAME) and in config
-// (services.NAME.config…), then by its shape.
-func (c *compiler) checkCredential(path []cue.Selector, value string) {
+// (services.NAME.config…), or by pair, the secret-like name of the
+// name/value pair it is the value of, then by its shape.
+func (c *compiler) checkCredential(path []cue.Selector, value, pair string) {
 	label := func(i int) string {
 		if i < 0 || i >= len(path) || path[i].Type() != cue.StringLabel {
 			return ""
@@ -258,7 +298,7 @@ func (c *compiler) checkCredential(path []cue.Selector, value string) {
 		return path[i].Unquoted()
 	}
 	provider := len(path) == 5 && label(0) == "boundaries" && label(3) == "provider"
-	config := len(path) >= 4 && label(0) == "services" && label(2) == "config"
+	config := len(path) >= 4 && inConfig(path)
 	advice := `reference a secret instead (see docs/spec.md "Secrets")`
 	if provider {
 		advice = "credentials come from the cloud SDK's default chain, never from the spec"
@@ -269,8 +309,13 @@ func (c *compiler) checkCredential(path []cue.Selector, value string) {
 		return
 	}
 	kind := credentialValue(name, value)
-	if kind == "" && config && value != "" && secretName(name) != "" {
-		kind = secretName(name) + " in a secret-like field"
+	if kind == "" && config && value != "" {
+		switch {
+		case secretName(name) != "":
+			kind = secretName(name) + " in a secret-like field"
+		case pair != "":
+			kind = fmt.Sprintf("%s in the value of %q", secretName(pair), pair)
+		}
 	}
 	if kind != "" {
 		c.errorAt(c.literalPos(path), "%s: looks like a credential (%s); %s", cue.MakePath(path...), kind, advice)

@@ -69,7 +69,6 @@ var credentialShapes = []struct {
 }{
 	{"AWS access key id", regexp.MustCompile(`\b(AKIA|ASIA)[A-Z0-9]{16}\b`)},
 	{"AWS secret access key", regexp.MustCompile(`(?i)aws.{0,20}secret.{0,20}[=:"'\s][A-Za-z0-9/+]{40}\b`)},
-	{"Azure connection string", regexp.MustCompile(`(?i)\b(DefaultEndpointsProtocol=|AccountKey=[^;\s]|SharedAccessKey=[^;\s]|SharedAccessSignature=[^;\s])`)},
 	{"PEM private key", regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----`)},
 	{"GCP service account key", regexp.MustCompile(`"private_key(_id)?"\s*:|"type"\s*:\s*"service_account"`)},
 	{"JWT", regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)},
@@ -79,6 +78,13 @@ var credentialShapes = []struct {
 	// where its alphabet does.
 	{"Google API key", regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}(?:[^0-9A-Za-z_-]|$)`)},
 }
+
+// azureKey is the key part of an Azure connection string (storage,
+// Service Bus, Event Hubs): AccountKey, SharedAccessKey or
+// SharedAccessSignature and its value, which runs to the next ';' or is a
+// whole template placeholder. A connection string without one, or whose
+// key is a placeholder (AccountKey=${KEY}), holds no credential.
+var azureKey = regexp.MustCompile(`(?i)\b(?:AccountKey|SharedAccessKey|SharedAccessSignature)=(\{\{[^}]*\}\}|[^;\s"']*)`)
 
 // authHeader is an Authorization header value: a scheme and a token. The
 // token must look like one (see tokenish), so that "Basic authentication"
@@ -101,6 +107,19 @@ var secretParams = map[string]bool{
 	"pwd": true, "passwd": true, "auth": true,
 }
 
+// wordParams are secretParams that also name ordinary things (the key of
+// a document section, an auth mode): their value is a credential only when
+// it does not read as a word (see word).
+var wordParams = map[string]bool{"key": true, "auth": true}
+
+// word reports whether a query value reads as words (?key=overview,
+// ?key=getting-started, ?auth=none) rather than a generated credential:
+// lower-case letters, in words joined by single dashes or underscores,
+// shorter than 20 characters.
+func word(s string) bool { return len(s) < 20 && wordRE.MatchString(s) }
+
+var wordRE = regexp.MustCompile(`^[a-z]+([-_][a-z]+)*$`)
+
 // aws40 is the shape of an AWS secret access key.
 var aws40 = regexp.MustCompile(`^[A-Za-z0-9/+]{40}$`)
 
@@ -115,6 +134,11 @@ func credentialValue(name, value string) string {
 			return s.kind
 		}
 	}
+	for _, m := range azureKey.FindAllStringSubmatch(value, -1) {
+		if m[1] != "" && !placeholder(m[1]) {
+			return "Azure connection string"
+		}
+	}
 	if aws40.MatchString(value) && !isHex(value) && strings.Contains(strings.ToLower(name), "aws") {
 		return "AWS secret access key"
 	}
@@ -126,7 +150,7 @@ func credentialValue(name, value string) string {
 	}
 	if strings.ContainsAny(value, "?&") {
 		for _, m := range query.FindAllStringSubmatch(value, -1) {
-			if secretParam(m[1]) && m[2] != "" && !placeholder(m[2]) {
+			if secretParam(m[1]) && m[2] != "" && !placeholder(m[2]) && (!wordParams[strings.ToLower(m[1])] || !word(m[2])) {
 				return "credential in URL query parameter " + m[1]
 			}
 		}

@@ -5,6 +5,10 @@
 // Provider wraps each of them once into an *Error carrying the driver's
 // Code, and callers branch on Code(err), never on message text.
 //
+// Config documents name secrets, {"secretRef": "NAME"}, and the Provider
+// resolves them in the target's store right before the driver applies the
+// document, so that workflows only ever carry the names (secrets.go).
+//
 // The Provider speaks the spec's types (placement.Target, placement.Gate,
 // placement.Sharding) and converts them once per call to the driver
 // package's own, so that drivers do not link the spec compiler.
@@ -60,6 +64,10 @@ type Options struct {
 	Gates      driver.GateEvaluator
 	Restarter  driver.Restarter
 	Sharder    driver.Sharder
+	// Secrets resolves the secret references of config documents for
+	// ApplyConfig and RestoreConfig (see secrets.go). Without it, a
+	// document that references a secret fails with code Invalid.
+	Secrets driver.SecretResolver
 }
 
 // Provider is the portable type the workflows' activities call.
@@ -71,6 +79,7 @@ type Provider struct {
 	gates     driver.GateEvaluator
 	restarter driver.Restarter
 	sharder   driver.Sharder
+	secrets   driver.SecretResolver
 }
 
 // New wraps a Deployer and, from opts or the Deployer itself, the optional
@@ -81,7 +90,7 @@ func New(d driver.Deployer, opts *Options) *Provider {
 	if opts == nil {
 		opts = &Options{}
 	}
-	p := &Provider{deployer: d, config: opts.Configurer, gates: opts.Gates, restarter: opts.Restarter, sharder: opts.Sharder}
+	p := &Provider{deployer: d, config: opts.Configurer, gates: opts.Gates, restarter: opts.Restarter, sharder: opts.Sharder, secrets: opts.Secrets}
 	if c, ok := d.(driver.Configurer); ok && p.config == nil {
 		p.config = c
 	}
@@ -130,7 +139,9 @@ type DeployRequest struct {
 type ConfigRequest struct {
 	Target  placement.Target
 	Version string
-	Data    []byte // JSON document
+	// Data is the JSON document, whose secret references
+	// ({"secretRef": "NAME"}) the Provider resolves (see Options.Secrets).
+	Data []byte
 }
 
 // driverTarget is t as drivers see it. The two types have the same
@@ -205,7 +216,8 @@ func (p *Provider) Restore(ctx context.Context, t placement.Target, r driver.Rem
 }
 
 // RemoveConfig removes t's config. The ConfigRemoval names the config
-// that was live, for RestoreConfig.
+// that was live, for RestoreConfig; its document holds the secret
+// references it was applied with, never their values.
 func (p *Provider) RemoveConfig(ctx context.Context, t placement.Target) (driver.ConfigRemoval, error) {
 	if p.unconfig == nil {
 		return driver.ConfigRemoval{}, unsupported("remove-config")
@@ -215,8 +227,9 @@ func (p *Provider) RemoveConfig(ctx context.Context, t placement.Target) (driver
 }
 
 // RestoreConfig compensates RemoveConfig: it applies the removed config's
-// version and document again. Restoring a zero ConfigRemoval (the target
-// had no config) does nothing and returns a zero Deployment.
+// version and document again, resolving its secret references anew.
+// Restoring a zero ConfigRemoval (the target had no config) does nothing
+// and returns a zero Deployment.
 func (p *Provider) RestoreConfig(ctx context.Context, t placement.Target, r driver.ConfigRemoval) (driver.Deployment, error) {
 	if p.unconfig == nil {
 		return driver.Deployment{}, unsupported("restore-config")
@@ -224,17 +237,25 @@ func (p *Provider) RestoreConfig(ctx context.Context, t placement.Target, r driv
 	if r.Revision == "" {
 		return driver.Deployment{}, nil
 	}
-	d, err := p.config.ApplyConfig(ctx, driver.ConfigRequest{Target: driverTarget(t), Version: r.Version, Data: r.Data})
-	return d, wrap(ctx, p.config, "restore-config", err)
+	return p.applyConfig(ctx, "restore-config", t, r.Version, r.Data)
 }
 
-// ApplyConfig applies a config version to a target.
+// ApplyConfig applies a config version to a target, with the secrets its
+// document references resolved in the target's store.
 func (p *Provider) ApplyConfig(ctx context.Context, req ConfigRequest) (driver.Deployment, error) {
 	if p.config == nil {
 		return driver.Deployment{}, unsupported("apply-config")
 	}
-	d, err := p.config.ApplyConfig(ctx, driver.ConfigRequest{Target: driverTarget(req.Target), Version: req.Version, Data: req.Data})
-	return d, wrap(ctx, p.config, "apply-config", err)
+	return p.applyConfig(ctx, "apply-config", req.Target, req.Version, req.Data)
+}
+
+func (p *Provider) applyConfig(ctx context.Context, op string, t placement.Target, version string, data []byte) (driver.Deployment, error) {
+	resolved, source, err := p.resolve(ctx, op, t, data)
+	if err != nil {
+		return driver.Deployment{}, err
+	}
+	d, err := p.config.ApplyConfig(ctx, driver.ConfigRequest{Target: driverTarget(t), Version: version, Data: resolved, Source: source})
+	return d, wrap(ctx, p.config, op, err)
 }
 
 // ConfigStatus reports the progress of a config version on t.

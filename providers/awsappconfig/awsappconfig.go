@@ -22,9 +22,15 @@
 // serves the previous version again) and deploys the wanted version if it is
 // still not the live one. RemoveConfig deploys an empty document in its
 // place (AppConfig has no undeploy).
+//
+// A document with resolved secrets (ConfigRequest.Source set) is hosted
+// like any other, AppConfig being the target's config store, but its
+// content never comes back: its ConfigRemoval has no document (see
+// RemoveConfig).
 package awsappconfig
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -292,8 +298,18 @@ func (d *Driver) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (dri
 	return driver.Deployment{Revision: number, Previous: configured(h.live(0)), Changed: true}, nil
 }
 
+// resolvedNote ends the description of a hosted version whose content
+// holds resolved secrets (its request had a Source): RemoveConfig does
+// not hand that content back.
+const resolvedNote = " (secret references resolved)"
+
 // hostedVersion returns the number of the profile's version labelled
-// req.Version, creating it from req.Data if there is none.
+// req.Version, creating it from req.Data if there is none; a request
+// without a document can only reuse one. The profile's versions are
+// shared by its environments, so a version with resolved secrets is
+// reused only when it holds the same values: a secret whose value differs
+// between two targets of one profile (a regional secret, a rotation since
+// the version was applied) is refused, never served to the other target.
 func (i ids) hostedVersion(ctx context.Context, req driver.ConfigRequest) (string, error) {
 	list, err := i.client.ListHostedConfigurationVersions(ctx, &appconfig.ListHostedConfigurationVersionsInput{
 		ApplicationId: &i.app, ConfigurationProfileId: &i.profile, VersionLabel: &req.Version,
@@ -302,9 +318,29 @@ func (i ids) hostedVersion(ctx context.Context, req driver.ConfigRequest) (strin
 		return "", fmt.Errorf("list versions of %s: %w", i, err)
 	}
 	for _, v := range list.Items {
-		if aws.ToString(v.VersionLabel) == req.Version {
-			return strconv.Itoa(int(v.VersionNumber)), nil
+		if aws.ToString(v.VersionLabel) != req.Version {
+			continue
 		}
+		if req.Source != nil {
+			hosted, err := i.client.GetHostedConfigurationVersion(ctx, &appconfig.GetHostedConfigurationVersionInput{
+				ApplicationId: &i.app, ConfigurationProfileId: &i.profile, VersionNumber: &v.VersionNumber,
+			})
+			if err != nil {
+				return "", fmt.Errorf("get version %d of %s: %w", v.VersionNumber, i, err)
+			}
+			if !bytes.Equal(hosted.Content, req.Data) {
+				return "", driver.Errorf(driver.Invalid, "%s holds config %s with other secret values than %s resolves to: a secret differs between targets of this profile, or changed since %s was applied (give each region its own profile with the %s setting, or release a new config version)",
+					i, req.Version, req.Target.ID(), req.Version, SettingProfile)
+			}
+		}
+		return strconv.Itoa(int(v.VersionNumber)), nil
+	}
+	if len(req.Data) == 0 {
+		return "", driver.Errorf(driver.Invalid, "%s has no configuration version labelled %s to restore, and the request has no document", i, req.Version)
+	}
+	description := "Meridian config " + req.Version
+	if req.Source != nil {
+		description += resolvedNote
 	}
 	out, err := i.client.CreateHostedConfigurationVersion(ctx, &appconfig.CreateHostedConfigurationVersionInput{
 		ApplicationId:          &i.app,
@@ -312,7 +348,7 @@ func (i ids) hostedVersion(ctx context.Context, req driver.ConfigRequest) (strin
 		Content:                req.Data,
 		ContentType:            aws.String("application/json"),
 		VersionLabel:           &req.Version,
-		Description:            aws.String("Meridian config " + req.Version),
+		Description:            &description,
 	})
 	if err != nil {
 		return "", fmt.Errorf("create version %s of %s: %w", req.Version, i, err)

@@ -187,3 +187,29 @@ func TestRemoveConfigDeploysAnEmptyDocument(t *testing.T) {
 		t.Fatalf("RemoveConfig without an application: %v, want nothing removed", err)
 	}
 }
+
+// TestSharedVersionWithOtherSecretValues: a profile's hosted versions are
+// shared by its environments, so a config version whose secrets resolve
+// to other values for a second target is refused rather than served with
+// the first target's values; with the same values it is reused.
+func TestSharedVersionWithOtherSecretValues(t *testing.T) {
+	fake, d := setup(t)
+	fake.CreateConfigProfile("billing", "staging", "meridian")
+	staging := billing
+	staging.Environment = "staging"
+	const source = `{"password":{"secretRef":"billing/db-password"}}`
+	ctx := context.Background()
+	c1, err := d.ApplyConfig(ctx, driver.ConfigRequest{Target: billing, Version: "c1", Data: []byte(`{"password":"prod-s3cr3t"}`), Source: []byte(source)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	await(t, d, c1.Revision)
+	_, err = d.ApplyConfig(ctx, driver.ConfigRequest{Target: staging, Version: "c1", Data: []byte(`{"password":"staging-s3cr3t"}`), Source: []byte(source)})
+	if d.ErrorCode(err) != driver.Invalid || !strings.Contains(err.Error(), "appconfigProfile") || strings.Contains(err.Error(), "s3cr3t") {
+		t.Fatalf("ApplyConfig of c1 with other secret values: %v (code %v), want invalid, naming the remedy and no value", err, d.ErrorCode(err))
+	}
+	same, err := d.ApplyConfig(ctx, driver.ConfigRequest{Target: staging, Version: "c1", Data: []byte(`{"password":"prod-s3cr3t"}`), Source: []byte(source)})
+	if err != nil || same.Revision != c1.Revision {
+		t.Fatalf("ApplyConfig of c1 with the same values = %+v, %v; want version %s reused", same, err, c1.Revision)
+	}
+}

@@ -35,3 +35,10 @@ func (h harness) Target(ctx context.Context) (driver.Target, error) {
 	h.Fake.CreateConfigProfile(t.Service, t.Environment, "meridian")
 	return t, err
 }
+
+// LiveConfigDocument is the content of the hosted version the target's
+// environment serves.
+func (h harness) LiveConfigDocument(t driver.Target) ([]byte, error) {
+	_, content := h.Fake.LiveConfigVersion(t.Service, t.Environment, "meridian")
+	return content, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/appconfig"
@@ -28,8 +29,13 @@ var removedDocument = []byte("{}")
 // RemovedLabel with the driver's strategy: applications read no settings
 // from then on, ConfigStatus of the removed version reports it replaced,
 // and the next ApplyConfig reports Previous "". The ConfigRemoval holds
-// the version that was live and its hosted content. A target without an
-// application, environment or profile has no config to remove.
+// the version that was live and its hosted content, except for a version
+// whose content holds resolved secrets (its description ends in
+// resolvedNote): that content never leaves AppConfig, and the removal
+// carries no document, since ApplyConfig of the version alone redeploys
+// the hosted version with that label, which RemoveConfig leaves in place.
+// A target without an application, environment or profile has no config
+// to remove.
 func (d *Driver) RemoveConfig(ctx context.Context, t driver.Target) (driver.ConfigRemoval, error) {
 	i, err := d.resolve(ctx, t)
 	if d.ErrorCode(err) == driver.NotFound {
@@ -70,7 +76,11 @@ func (d *Driver) RemoveConfig(ctx context.Context, t driver.Target) (driver.Conf
 	if err := d.start(ctx, i, number, "Meridian removed the config"); err != nil {
 		return driver.ConfigRemoval{}, err
 	}
-	return driver.ConfigRemoval{Revision: version(live), Version: aws.ToString(live.VersionLabel), Data: hosted.Content}, nil
+	r := driver.ConfigRemoval{Revision: version(live), Version: aws.ToString(live.VersionLabel), Data: hosted.Content}
+	if strings.HasSuffix(aws.ToString(hosted.Description), resolvedNote) {
+		r.Data = nil // its secrets' values: the version, which stays, is enough
+	}
+	return r, nil
 }
 
 // configured is the configuration version d deployed, "" for none or for

@@ -15,6 +15,11 @@
 // RemoveConfig deletes the sentinel the same way. A revision is the
 // version.
 //
+// A version whose document holds resolved secrets (ConfigRequest.Source
+// set) has a second key-value, key "meridian/<service>/config-source"
+// under the same label, holding the document as written, with its secret
+// references: RemoveConfig returns that one, never the values.
+//
 // The store is the boundary's "appConfigEndpoint" setting (a URL template),
 // else https://<store>.<suffix> with store from "appConfigStore" (default
 // "meridian-{environment}") and the boundary's suffix: azconfig.io,
@@ -107,6 +112,7 @@ type store struct {
 	client      *azappconfig.Client
 	endpoint    string
 	configKey   string // meridian/<service>/config
+	sourceKey   string // meridian/<service>/config-source
 	sentinelKey string // meridian/<service>/live
 	environment string
 	scope       string // the sentinel's label
@@ -134,6 +140,7 @@ func (d *Driver) store(t driver.Target) (store, error) {
 		client:      c,
 		endpoint:    endpoint,
 		configKey:   "meridian/" + t.Service + "/config",
+		sourceKey:   "meridian/" + t.Service + "/config-source",
 		sentinelKey: "meridian/" + t.Service + "/live",
 		environment: t.Environment,
 		scope:       scope,
@@ -212,8 +219,13 @@ func (d *Driver) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (dri
 	if live.Version == req.Version {
 		return driver.Deployment{Revision: req.Version, Previous: live.Previous}, nil
 	}
-	if err := s.write(ctx, req.Version, string(req.Data)); err != nil {
+	if err := s.write(ctx, s.configKey, req.Version, string(req.Data)); err != nil {
 		return driver.Deployment{}, err
+	}
+	if req.Source != nil {
+		if err := s.write(ctx, s.sourceKey, req.Version, string(req.Source)); err != nil {
+			return driver.Deployment{}, err
+		}
 	}
 	if err := s.point(ctx, live, req.Version); err != nil {
 		return driver.Deployment{}, err
@@ -221,24 +233,24 @@ func (d *Driver) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (dri
 	return driver.Deployment{Revision: req.Version, Previous: live.Version, Changed: true}, nil
 }
 
-// write adds the key-value of a config version, or checks that the one
-// there holds the same data.
-func (s store) write(ctx context.Context, version, data string) error {
+// write adds the key-value key of a config version, or checks that the
+// one there holds the same data.
+func (s store) write(ctx context.Context, key, version, data string) error {
 	label := s.versionLabel(version)
-	_, err := s.client.AddSetting(ctx, s.configKey, to.Ptr(data), &azappconfig.AddSettingOptions{Label: to.Ptr(label), ContentType: to.Ptr(ContentType)})
+	_, err := s.client.AddSetting(ctx, key, to.Ptr(data), &azappconfig.AddSettingOptions{Label: to.Ptr(label), ContentType: to.Ptr(ContentType)})
 	var resp *azcore.ResponseError
 	if errors.As(err, &resp) && resp.StatusCode == http.StatusPreconditionFailed {
-		existing, err := s.get(ctx, s.configKey, label)
+		existing, err := s.get(ctx, key, label)
 		if err != nil {
 			return err
 		}
 		if existing == nil || existing.Value == nil || *existing.Value != data {
-			return driver.Errorf(driver.Invalid, "config version %s of %s exists in %s with other data: versions are immutable", version, s.configKey, s)
+			return driver.Errorf(driver.Invalid, "config version %s of %s exists in %s with other data: versions are immutable and shared by the environment's targets (a secret it references differs between them, or changed since it was applied: give each region its own store with the appConfigStore setting, or release a new config version)", version, key, s)
 		}
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("add %s (label %s) to %s: %w", s.configKey, label, s, err)
+		return fmt.Errorf("add %s (label %s) to %s: %w", key, label, s, err)
 	}
 	return nil
 }
@@ -297,7 +309,8 @@ var _ driver.ConfigRemover = (*Driver)(nil)
 // concurrent move conflicts), so that the target has no live config; the
 // version key-values stay, shared with the environment's other targets
 // and immutable, and ApplyConfig of the removed version points a new
-// sentinel at its key-value again.
+// sentinel at its key-value again. The ConfigRemoval's document is the
+// version's config-source key-value when it has one.
 func (d *Driver) RemoveConfig(ctx context.Context, t driver.Target) (driver.ConfigRemoval, error) {
 	s, err := d.store(t)
 	if err != nil {
@@ -308,12 +321,15 @@ func (d *Driver) RemoveConfig(ctx context.Context, t driver.Target) (driver.Conf
 		return driver.ConfigRemoval{}, err
 	}
 	r := driver.ConfigRemoval{Revision: live.Version, Version: live.Version}
-	kv, err := s.get(ctx, s.configKey, s.versionLabel(live.Version))
-	if err != nil {
-		return driver.ConfigRemoval{}, err
-	}
-	if kv != nil && kv.Value != nil {
-		r.Data = []byte(*kv.Value)
+	for _, key := range []string{s.sourceKey, s.configKey} {
+		kv, err := s.get(ctx, key, s.versionLabel(live.Version))
+		if err != nil {
+			return driver.ConfigRemoval{}, err
+		}
+		if kv != nil && kv.Value != nil {
+			r.Data = []byte(*kv.Value)
+			break
+		}
 	}
 	_, err = s.client.DeleteSetting(ctx, s.sentinelKey, &azappconfig.DeleteSettingOptions{Label: to.Ptr(s.scope), OnlyIfUnchanged: live.etag})
 	if err != nil {

@@ -2,6 +2,8 @@ package azureappconfig_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/meridian-deploy/meridian/providers/azureappconfig"
@@ -36,4 +38,16 @@ func storeOptions(h *azurefake.Fixture) *azure.Options {
 	o := h.Options()
 	o.Settings[azureappconfig.SettingEndpoint] = h.Fake.URL()
 	return o
+}
+
+// LiveConfigDocument is the key-value of the version the target's
+// sentinel points at.
+func (h harness) LiveConfigDocument(t driver.Target) ([]byte, error) {
+	v, ok := h.Fake.Setting("meridian/"+t.Service+"/live", t.Environment+"/"+t.Region)
+	var pointer azureappconfig.Pointer
+	if err := json.Unmarshal([]byte(v), &pointer); !ok || err != nil {
+		return nil, fmt.Errorf("no sentinel (%q, %v)", v, err)
+	}
+	doc, _ := h.Fake.Setting("meridian/"+t.Service+"/config", t.Environment+"/"+pointer.Version)
+	return []byte(doc), nil
 }

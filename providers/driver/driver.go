@@ -288,7 +288,15 @@ type Remover interface {
 type ConfigRequest struct {
 	Target  Target `json:"target"`
 	Version string `json:"version"`
-	Data    []byte `json:"data"` // JSON document
+	// Data is the JSON document the target's service reads.
+	Data []byte `json:"data"`
+	// Source, when set, is the document as the caller wrote it: Data
+	// with its secret references ({"secretRef": "NAME"}) not yet replaced
+	// by the secrets' values, which Data holds. Nil when Data has no
+	// secret in it. A driver never returns Data's secret values to its
+	// caller, so that they stay out of workflow histories: see
+	// ConfigRemoval.
+	Source []byte `json:"source,omitempty"`
 }
 
 // Configurer delivers config versions.
@@ -314,8 +322,14 @@ type ConfigRemoval struct {
 	// Revision is the config revision that was live, as ConfigStatus
 	// names it; "" when the target had none.
 	Revision string `json:"revision"`
-	// Version and Data are the ConfigRequest that applied it: ApplyConfig
-	// of them restores it.
+	// Version and Data are the ConfigRequest that applied it, as its
+	// caller wrote it: Data is the request's Source when it had one
+	// (secret references, never their values), else its Data. ApplyConfig
+	// of them (with the references resolved again) restores it.
+	//
+	// A driver that keeps every version it applied may leave Data nil for
+	// a version whose Source it did not record: ApplyConfig of Version
+	// alone then restores what the backend kept (AppConfig).
 	Version string `json:"version,omitempty"`
 	Data    []byte `json:"data,omitempty"`
 }
@@ -326,8 +340,9 @@ type ConfigRemover interface {
 	ErrorCoder
 	// RemoveConfig removes t's config (the file, the key-values, the
 	// configuration variables) and returns without waiting. The
-	// ConfigRemoval names the config that was live, with its document, so
-	// that ApplyConfig of its Version and Data restores it. Once it is
+	// ConfigRemoval names the config that was live, with its document as
+	// the caller wrote it (never a resolved secret), so that ApplyConfig
+	// of its Version and Data restores it. Once it is
 	// removed, ConfigStatus of the removed revision fails with code
 	// NotFound (or reports StateFailed, where the backend keeps its
 	// history) and the next ApplyConfig reports Previous "".
@@ -336,6 +351,23 @@ type ConfigRemover interface {
 	// succeeds and returns a zero ConfigRemoval; it never fails with
 	// NotFound.
 	RemoveConfig(ctx context.Context, t Target) (ConfigRemoval, error)
+}
+
+// SecretResolver reads secrets from the secret store of a target's
+// boundary (AWS Secrets Manager, Azure Key Vault, GCP Secret Manager,
+// files for the local cloud), for the secret references in config that the
+// portable type replaces with their values right before ApplyConfig.
+type SecretResolver interface {
+	ErrorCoder
+	// Resolve returns the current value of the secret name in t's store.
+	// Names are those of the spec: words of letters and digits joined by
+	// single dashes or slashes ("billing/db-password"); a store without
+	// slashes in its names reads each as a dash. A secret that does not
+	// exist, or has no current value, fails with code NotFound; a name
+	// the store cannot hold, or a secret without a text value, with
+	// Invalid; a throttled store surfaces Throttled (or is retried
+	// inside). No error, and nothing the resolver logs, holds the value.
+	Resolve(ctx context.Context, t Target, name string) (string, error)
 }
 
 // Health is a gate observation's verdict.

@@ -33,7 +33,12 @@
 //   - Remove (a driver.Remover) leaves nothing running, succeeds again on
 //     what is gone, and Restore of its Removal makes the removed revision
 //     live and ready again; RemoveConfig (a driver.ConfigRemover) likewise,
-//     restored by applying the removed version and document again.
+//     restored by applying the removed version and document again;
+//   - a config that references a secret reaches the backend with the
+//     secret's value (where the harness can read it back: a
+//     ConfigDocumentHarness), and nothing the driver returns holds the
+//     value: not a Deployment, a ConfigRemoval nor a Removal, which go
+//     into workflow histories.
 package drivertest
 
 import (
@@ -42,6 +47,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,6 +98,14 @@ type ConfigHarness interface {
 	Configurer(ctx context.Context) (driver.Configurer, error)
 }
 
+// ConfigDocumentHarness is implemented by harnesses that can read back
+// the config document a target's backend serves (the file, the hosted
+// version, the key-value, the revision's environment).
+type ConfigDocumentHarness interface {
+	// LiveConfigDocument returns the JSON document of t's live config.
+	LiveConfigDocument(t driver.Target) ([]byte, error)
+}
+
 // GateHarness is implemented by harnesses whose gates are evaluated by a
 // driver other than the deployer (CloudWatch beside ECS).
 type GateHarness interface {
@@ -136,6 +150,7 @@ func RunConformanceTests(t *testing.T, newHarness HarnessMaker) {
 		{"Remove", testRemove},
 		{"RemoveWhatRanBefore", testRemoveWhatRanBefore},
 		{"RemoveConfig", testRemoveConfig},
+		{"SecretReferences", testSecretReferences},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -811,16 +826,7 @@ func testRemoveConfig(t *testing.T, s *suite) {
 	if r.Revision != c1.Revision || r.Version != "c1" || !jsonEqual(r.Data, []byte(doc)) {
 		t.Fatalf("RemoveConfig = %+v (data %s), want revision %q, version c1 and its document", r, r.Data, c1.Revision)
 	}
-	await(t, s.ctx, "config c1 to be removed", func() (bool, error) {
-		st, err := s.p.ConfigStatus(s.ctx, s.spec, c1.Revision)
-		if providers.Code(err) == driver.NotFound {
-			return true, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf("ConfigStatus(%s): %w (code %v)", c1.Revision, err, providers.Code(err))
-		}
-		return st.State == driver.StateFailed, nil
-	})
+	s.awaitConfigRemoved(t, c1.Revision)
 	again, err := s.p.RemoveConfig(s.ctx, s.spec)
 	if err != nil || again.Revision != "" {
 		t.Fatalf("second RemoveConfig = %+v, %v; want nothing removed", again, err)
@@ -839,6 +845,22 @@ func testRemoveConfig(t *testing.T, s *suite) {
 	}
 }
 
+// awaitConfigRemoved waits until ConfigStatus of a removed config revision
+// fails with NotFound or reports it failed.
+func (s *suite) awaitConfigRemoved(t *testing.T, revision string) {
+	t.Helper()
+	await(t, s.ctx, "config "+revision+" to be removed", func() (bool, error) {
+		st, err := s.p.ConfigStatus(s.ctx, s.spec, revision)
+		if providers.Code(err) == driver.NotFound {
+			return true, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("ConfigStatus(%s): %w (code %v)", revision, err, providers.Code(err))
+		}
+		return st.State == driver.StateFailed, nil
+	})
+}
+
 // jsonEqual reports whether a and b are the same JSON value.
 func jsonEqual(a, b []byte) bool {
 	var va, vb any
@@ -846,4 +868,100 @@ func jsonEqual(a, b []byte) bool {
 		return false
 	}
 	return reflect.DeepEqual(va, vb)
+}
+
+// SecretValue is the value of the secret SecretName that the suite's
+// Provider resolves: a harness may look for it in its backend.
+const (
+	SecretName  = "conformance/db-password"
+	SecretValue = "drivertest-s3cr3t-must-not-come-back"
+)
+
+// suiteSecrets resolves SecretName to SecretValue; every other secret
+// does not exist.
+type suiteSecrets struct{}
+
+func (suiteSecrets) Resolve(_ context.Context, _ driver.Target, name string) (string, error) {
+	if name != SecretName {
+		return "", driver.Errorf(driver.NotFound, "no secret %q", name)
+	}
+	return SecretValue, nil
+}
+
+func (suiteSecrets) ErrorCode(err error) driver.Code {
+	var e *driver.Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return driver.Unknown
+}
+
+// testSecretReferences applies a config that references a secret through
+// a Provider that resolves it: the backend serves the value, nothing the
+// driver returns holds it, RemoveConfig gives back the reference (or, for
+// a driver that keeps every version, no document) and RestoreConfig of
+// that puts the resolved config back.
+func testSecretReferences(t *testing.T, s *suite) {
+	if !s.configs {
+		t.Skip("driver does not deliver config")
+	}
+	opts := s.options(t)
+	opts.Secrets = suiteSecrets{}
+	s.p = providers.New(s.d, opts)
+	s.deployReady(t, "v1")
+	const (
+		doc      = `{"db":{"password":{"secretRef":"` + SecretName + `"},"user":"conformance"},"pool":4}`
+		resolved = `{"db":{"password":"` + SecretValue + `","user":"conformance"},"pool":4}`
+	)
+	served := func(when string) {
+		t.Helper()
+		dh, ok := s.h.(ConfigDocumentHarness)
+		if !ok {
+			return
+		}
+		live, err := dh.LiveConfigDocument(s.target)
+		if err != nil || !jsonEqual(live, []byte(resolved)) {
+			t.Fatalf("%s the backend serves %s (%v), want %s", when, live, err, resolved)
+		}
+	}
+	c1, err := s.p.ApplyConfig(s.ctx, providers.ConfigRequest{Target: s.spec, Version: "c1", Data: []byte(doc)})
+	if err != nil {
+		t.Fatalf("ApplyConfig(c1): %v (code %v)", err, providers.Code(err))
+	}
+	noSecret(t, "ApplyConfig", c1)
+	s.awaitConfig(t, c1.Revision)
+	served("after ApplyConfig")
+	if _, err := s.p.ApplyConfig(s.ctx, providers.ConfigRequest{Target: s.spec, Version: "c2", Data: []byte(`{"key":{"secretRef":"conformance/missing"}}`)}); providers.Code(err) != driver.NotFound {
+		t.Fatalf("ApplyConfig of an unknown secret: %v (code %v), want not-found", err, providers.Code(err))
+	}
+	if s.removesConfig {
+		r, err := s.p.RemoveConfig(s.ctx, s.spec)
+		if err != nil {
+			t.Fatalf("RemoveConfig: %v (code %v)", err, providers.Code(err))
+		}
+		noSecret(t, "RemoveConfig", r)
+		if r.Revision != c1.Revision || (r.Data != nil && !jsonEqual(r.Data, []byte(doc))) {
+			t.Fatalf("RemoveConfig = %+v (data %s), want revision %q and the document as written, or none", r, r.Data, c1.Revision)
+		}
+		s.awaitConfigRemoved(t, c1.Revision)
+		dep, err := s.p.RestoreConfig(s.ctx, s.spec, r)
+		if err != nil {
+			t.Fatalf("RestoreConfig: %v (code %v)", err, providers.Code(err))
+		}
+		noSecret(t, "RestoreConfig", dep)
+		s.awaitConfig(t, dep.Revision)
+		served("after RestoreConfig")
+	}
+	if s.removes {
+		noSecret(t, "Remove", s.remove(t))
+	}
+}
+
+// noSecret fails the test when what a call returned holds SecretValue
+// (%s shows []byte fields, Data and Spec, as text).
+func noSecret(t *testing.T, call string, v any) {
+	t.Helper()
+	if text := fmt.Sprintf("%s", v); strings.Contains(text, SecretValue) {
+		t.Errorf("%s returned the secret's value: %s", call, text)
+	}
 }

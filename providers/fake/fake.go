@@ -67,6 +67,7 @@ type target struct {
 	config         string
 	configPrevious string
 	configDocs     map[string][]byte // config version → the document ApplyConfig applied with it
+	configSources  map[string][]byte // config version → its request's Source, when it had one
 	polls          int
 	evaluations    int
 	instances      []driver.Instance
@@ -406,6 +407,12 @@ func (d *Driver) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (dri
 		s.configDocs = map[string][]byte{}
 	}
 	s.configDocs[req.Version] = req.Data
+	if req.Source != nil {
+		if s.configSources == nil {
+			s.configSources = map[string][]byte{}
+		}
+		s.configSources[req.Version] = req.Source
+	}
 	d.calls[len(d.calls)-1].Changed = true
 	return driver.Deployment{Revision: s.config, Previous: s.configPrevious, Changed: true}, nil
 }
@@ -444,7 +451,9 @@ func (d *Driver) RollbackConfig(ctx context.Context, t driver.Target, version st
 }
 
 // RemoveConfig removes t's config: ConfigStatus of the removed version
-// fails with NotFound and the next ApplyConfig reports Previous "".
+// fails with NotFound and the next ApplyConfig reports Previous "". The
+// ConfigRemoval's Data is the document as its request's Source wrote it,
+// when it had one.
 func (d *Driver) RemoveConfig(ctx context.Context, t driver.Target) (driver.ConfigRemoval, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -460,6 +469,9 @@ func (d *Driver) RemoveConfig(ctx context.Context, t driver.Target) (driver.Conf
 		return driver.ConfigRemoval{}, nil
 	}
 	r := driver.ConfigRemoval{Revision: s.config, Version: s.config, Data: s.configDocs[s.config]}
+	if src, ok := s.configSources[s.config]; ok {
+		r.Data = src
+	}
 	s.config, s.configPrevious = "", ""
 	d.calls[len(d.calls)-1].Changed = true
 	return r, nil

@@ -3,6 +3,9 @@ package fake_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -38,11 +41,62 @@ func (h *harness) SetHealth(t driver.Target, hl driver.Health) { h.d.SetHealth(t
 func (h *harness) Throttle(n int)                              { h.d.Throttle(n) }
 func (h *harness) Close()                                      {}
 
+// LiveConfigDocument is the document ApplyConfig last made live on t.
+func (h *harness) LiveConfigDocument(t driver.Target) ([]byte, error) {
+	_, data := h.d.LiveConfig(t)
+	return data, nil
+}
+
 func TestConformance(t *testing.T) {
 	drivertest.RunConformanceTests(t, func(context.Context, *testing.T) (drivertest.Harness, error) {
 		return &harness{d: fake.New(&fake.Options{Progress: 2})}, nil
 	})
 }
+
+// TestSuiteCatchesALeakedSecret shows that the suite fails a driver that
+// hands a resolved secret back: it runs the suite, in a child process of
+// this test binary, on the fake wrapped so that it never sees a request's
+// Source (and so returns the resolved document from RemoveConfig), and
+// expects SecretReferences to fail and Config to pass.
+func TestSuiteCatchesALeakedSecret(t *testing.T) {
+	if os.Getenv(leakyEnv) != "" {
+		drivertest.RunConformanceTests(t, func(context.Context, *testing.T) (drivertest.Harness, error) {
+			d := fake.New(&fake.Options{Progress: 2})
+			return leakyHarness{&harness{d: d}, leaky{d}}, nil
+		})
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSuiteCatchesALeakedSecret$", "-test.v")
+	cmd.Env = append(os.Environ(), leakyEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("the suite passed a driver that returns resolved secrets:\n%s", out)
+	}
+	for _, want := range []string{"--- FAIL: TestSuiteCatchesALeakedSecret/SecretReferences", "RemoveConfig returned the secret's value", "--- PASS: TestSuiteCatchesALeakedSecret/Config"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the run on the leaky driver lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// leakyEnv tells the child process of TestSuiteCatchesALeakedSecret to run
+// the suite on the leaky driver.
+const leakyEnv = "FAKE_LEAKY_DRIVER"
+
+// leaky is the fake, deaf to ConfigRequest.Source.
+type leaky struct{ *fake.Driver }
+
+func (l leaky) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (driver.Deployment, error) {
+	req.Source = nil
+	return l.Driver.ApplyConfig(ctx, req)
+}
+
+type leakyHarness struct {
+	*harness
+	d leaky
+}
+
+func (h leakyHarness) Deployer(context.Context) (driver.Deployer, error) { return h.d, nil }
 
 // TestRemoveConfigAfterRollbackReturnsThatVersionsDocument: the removal of
 // a config that RollbackConfig made live again carries that version's

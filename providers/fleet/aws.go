@@ -10,6 +10,7 @@ import (
 	"github.com/meridian-deploy/meridian/providers/awsappconfig"
 	"github.com/meridian-deploy/meridian/providers/awscloudwatch"
 	"github.com/meridian-deploy/meridian/providers/awsecs"
+	"github.com/meridian-deploy/meridian/providers/awssecretsmanager"
 	awsx "github.com/meridian-deploy/meridian/providers/cloud/aws"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
@@ -54,6 +55,14 @@ func buildAppConfig(bd *boundary) (any, error) {
 		return nil, err
 	}
 	return awsappconfig.New(cfg, appConfigOptions(bd.rule)), nil
+}
+
+func buildSecretsManager(bd *boundary) (any, error) {
+	cfg, err := bd.awsConfig("awssecretsmanager")
+	if err != nil {
+		return nil, err
+	}
+	return awssecretsmanager.New(cfg, &awssecretsmanager.Options{Boundary: bd.rule.Boundary}), nil
 }
 
 func buildCloudWatch(bd *boundary) (any, error) {

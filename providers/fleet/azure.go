@@ -10,6 +10,7 @@ import (
 	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/azureappconfig"
 	"github.com/meridian-deploy/meridian/providers/azurecontainerapps"
+	"github.com/meridian-deploy/meridian/providers/azurekeyvault"
 	"github.com/meridian-deploy/meridian/providers/azuremonitor"
 	"github.com/meridian-deploy/meridian/providers/cloud/azure"
 )
@@ -86,6 +87,17 @@ func buildAzureAppConfig(bd *boundary) (any, error) {
 		return nil, err
 	}
 	return azureappconfig.New(cred, opts)
+}
+
+// buildKeyVault builds the Key Vault resolver, whose vaults are data-plane
+// endpoints of their own (the keyVault and keyVaultURL settings), as App
+// Configuration's stores are.
+func buildKeyVault(bd *boundary) (any, error) {
+	cred, opts, err := bd.azureOptions("")
+	if err != nil {
+		return nil, err
+	}
+	return azurekeyvault.New(cred, opts)
 }
 
 // azureOptions are the options of an Azure driver serving the boundary of

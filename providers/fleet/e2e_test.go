@@ -147,8 +147,11 @@ func startMultiCloud(t *testing.T) *multiCloud {
 		mc.azureCreds[b] = &azurefake.Credential{}
 		t.Cleanup(mc.azure[b].Close)
 		setEndpoint("azure", b, mc.azure[b].URL())
-		// The App Configuration store, a data-plane endpoint of its own.
+		// The App Configuration store and the Key Vault, data-plane
+		// endpoints of their own (the fake's client dials example.com
+		// hosts at the fake).
 		fmt.Fprintf(&endpoints, "boundaries: azure: %q: provider: appConfigEndpoint: %q\n", b, mc.azure[b].URL())
+		fmt.Fprintf(&endpoints, "boundaries: azure: %q: provider: keyVaultURL: %q\n", b, "https://"+keyVaultHost(b))
 	}
 	for _, b := range []string{"public", "fr-sovereign"} {
 		fake, err := gcpfake.StartTLS()
@@ -184,13 +187,16 @@ func startMultiCloud(t *testing.T) *multiCloud {
 	for _, tg := range mc.targets() {
 		switch tg.Cloud {
 		case "aws":
+			mc.aws[tg.Boundary].PutSecret(tg.Region, secretName, secretValue(tg))
 			mc.aws[tg.Boundary].CreateService(tg.Region, ecsCluster(tg), service, image+":v1", 2)
 			mc.aws[tg.Boundary].SetAlarm(service+"-5xx", awsfake.AlarmOK)
 			mc.aws[tg.Boundary].CreateConfigProfile(service, appConfigEnvironment(tg), "meridian")
 		case "azure":
+			mc.azure[tg.Boundary].PutKeyVaultSecret(keyVaultHost(tg.Boundary), "billing-db-password", secretValue(tg))
 			mc.azure[tg.Boundary].CreateApp(azurefake.Subscription, resourceGroup(tg), service, tg.Region, image+":v1", 2)
 			mc.azure[tg.Boundary].SetAlert(azurefake.Subscription, resourceGroup(tg), service+"-5xx", azurefake.AlertHealthy)
 		case "gcp":
+			mc.gcp[tg.Boundary].AddSecretVersion(gcpProject(tg), "billing-db-password", []byte(secretValue(tg)))
 			mc.gcp[tg.Boundary].AddAlarm(gcpProject(tg), service+"-5xx")
 			mc.gcp[tg.Boundary].SetAlarm(gcpProject(tg), service+"-5xx", tg.Region, driver.Healthy)
 		}
@@ -238,6 +244,18 @@ func startMultiCloud(t *testing.T) *multiCloud {
 	}
 	return mc
 }
+
+// The secret the spec's config references, and its value in the store of
+// each target's boundary. AWS's secrets are regional: each region of a
+// boundary has it, replicated with the same value (the regions of
+// aws/public share one AppConfig profile, whose versions must then hold
+// the same values: see awsappconfig).
+const secretName = "billing/db-password"
+
+func secretValue(tg placement.Target) string { return "e2e-s3cr3t-" + tg.Cloud + "-" + tg.Boundary }
+
+// keyVaultHost is the vault of an Azure boundary, on its fake.
+func keyVaultHost(boundary string) string { return "kv-" + boundary + ".example.com" }
 
 type staticToken string
 
@@ -490,12 +508,12 @@ func TestMultiCloudRelease(t *testing.T) {
 		}
 	})
 
-	t.Run("a config release reaches every cloud's config driver", func(t *testing.T) {
+	t.Run("a config release reaches every cloud's config driver, with each boundary's secret", func(t *testing.T) {
 		start := time.Now()
 		mc.setPublicAlarms(false)
 		req := mc.configRequest(t)
-		if string(req.Change.Config) != `{"maxConnections":200}` {
-			t.Fatalf("the resolved config is %s, want the spec's default", req.Change.Config)
+		if string(req.Change.Config) != `{"db":{"password":{"secretRef":"billing/db-password"}},"maxConnections":200}` {
+			t.Fatalf("the release's config is %s, want the spec's default and the secret reference", req.Change.Config)
 		}
 		st := release(t, req)
 		t.Logf("config release %s: %v", req.Change.Version, time.Since(start))
@@ -503,12 +521,15 @@ func TestMultiCloudRelease(t *testing.T) {
 			t.Fatalf("config release %s: %s", st.Phase, st.Reason)
 		}
 		// AppConfig, App Configuration and the Cloud Run revision's
-		// environment each hold the version and its document.
+		// environment each hold the version and its document, with the
+		// secret's value from the store of the target's own boundary: the
+		// release itself carried the reference only.
 		clouds := map[string]int{}
 		for _, tg := range mc.targets() {
 			clouds[tg.Cloud]++
-			if version, doc := mc.liveConfig(tg); version != req.Change.Version || doc != string(req.Change.Config) {
-				t.Errorf("%s serves config %q %s, want %q %s", tg.ID(), version, doc, req.Change.Version, req.Change.Config)
+			want := `{"db":{"password":"` + secretValue(tg) + `"},"maxConnections":200}`
+			if version, doc := mc.liveConfig(tg); version != req.Change.Version || doc != want {
+				t.Errorf("%s serves config %q %s, want %q %s", tg.ID(), version, doc, req.Change.Version, want)
 			}
 		}
 		if clouds["aws"] == 0 || clouds["azure"] == 0 || clouds["gcp"] == 0 {
@@ -516,7 +537,7 @@ func TestMultiCloudRelease(t *testing.T) {
 		}
 	})
 
-	t.Run("no credential in histories or logs", func(t *testing.T) {
+	t.Run("no credential or secret value in histories or logs", func(t *testing.T) {
 		if !slices.Contains(mc.aws["public"].AccessKeys(), awsKeyID) || !slices.Contains(mc.aws["us-gov"].AccessKeys(), awsfake.RoleAccessKeyID) ||
 			!slices.Contains(mc.aws["us-gov"].AssumedRoles(), "arn:aws-us-gov:iam::123456789012:role/meridian-deployer") {
 			t.Fatal("the AWS fakes did not see the environment's keys in public and the role's in us-gov")
@@ -525,10 +546,17 @@ func TestMultiCloudRelease(t *testing.T) {
 			t.Fatal("the GCP fakes did not see the access tokens")
 		}
 		secrets := []string{awsKeyID, awsSecret, awsfake.RoleAccessKeyID, awsfake.RoleSecretAccessKey, "fake-session-token", azurefake.Token, gcpToken, frToken}
+		for _, tg := range mc.targets() {
+			if !slices.Contains(secrets, secretValue(tg)) {
+				secrets = append(secrets, secretValue(tg))
+			}
+		}
 		histories := allHistories(t)
-		// Three releases, each with its pipelines, and the service's lock.
-		if len(histories) < 3*(len(mc.request("v2").Pipelines)+1)+1 || !bytes.Contains(bytes.Join(histories, nil), []byte(image)) {
-			t.Fatalf("%d histories, without the image name: the search would find nothing", len(histories))
+		// Three releases, each with its pipelines, and the service's lock;
+		// the config release's histories name the secret.
+		all := bytes.Join(histories, nil)
+		if len(histories) < 3*(len(mc.request("v2").Pipelines)+1)+1 || !bytes.Contains(all, []byte(image)) || !bytes.Contains(all, []byte(secretName)) {
+			t.Fatalf("%d histories, without the image and secret names: the search would find nothing", len(histories))
 		}
 		if !strings.Contains(logs.String(), "meridian-aws-us-gov") {
 			t.Fatal("the captured logs do not name the workers' task queues: the search would find nothing")

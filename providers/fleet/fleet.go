@@ -4,18 +4,22 @@
 //
 // Each cloud has default drivers, one per capability:
 //
-//	cloud  deploy              config          gates
-//	aws    awsecs              awsappconfig    awscloudwatch
-//	azure  azurecontainerapps  azureappconfig  azuremonitor
-//	gcp    gcprun              gcprun          gcpmonitoring
-//	local  local               local           local (and its demo sharder)
+//	cloud  deploy              config          gates          secrets
+//	aws    awsecs              awsappconfig    awscloudwatch  awssecretsmanager
+//	azure  azurecontainerapps  azureappconfig  azuremonitor   azurekeyvault
+//	gcp    gcprun              gcprun          gcpmonitoring  gcpsecretmanager
+//	local  local               local           local          localsecrets
 //
-// A boundary chooses others with the settings "driver", "configDriver" and
-// "gateDriver"; "endpoint" points every client of the boundary at another
-// endpoint (a proxy, a fake), and "endpoint.<driver>" one driver's clients
-// only (a VPC or Private Service Connect endpoint). Every other setting is
-// passed to the drivers, which document their own (profile, roleArn,
-// subscription, resourceGroup, project…). See docs/providers.md.
+// (local also gives its demo sharder.) The secrets driver resolves the
+// secret references of config documents inside the boundary, when its
+// worker applies them (see package providers). A boundary chooses other
+// drivers with the settings "driver", "configDriver", "gateDriver" and
+// "secretsDriver"; "endpoint" points every client of the boundary at
+// another endpoint (a proxy, a fake), and "endpoint.<driver>" one driver's
+// clients only (a VPC or Private Service Connect endpoint). Every other
+// setting is passed to the drivers, which document their own (profile,
+// roleArn, subscription, resourceGroup, project, keyVault, secretsDir…).
+// See docs/providers.md.
 //
 // Credentials come from each SDK's default chain for the boundary: AWS's
 // (with the boundary's profile and role), azidentity's against the
@@ -54,6 +58,8 @@ const (
 	SettingConfigDriver = "configDriver"
 	// SettingGateDriver names the gate driver (awscloudwatch, …).
 	SettingGateDriver = "gateDriver"
+	// SettingSecretsDriver names the secrets driver (awssecretsmanager, …).
+	SettingSecretsDriver = "secretsDriver"
 	// SettingEndpoint replaces the endpoint of every client of the
 	// boundary: a base URL for AWS, the Resource Manager URL for Azure, a
 	// host:port for GCP. "endpoint.<driver>" applies to one driver and wins.
@@ -128,6 +134,7 @@ const (
 	deploy capability = 1 << iota
 	configure
 	gates
+	secrets
 )
 
 func (c capability) String() string {
@@ -136,6 +143,8 @@ func (c capability) String() string {
 		return "deploy"
 	case configure:
 		return "config"
+	case secrets:
+		return "secrets"
 	}
 	return "gate"
 }
@@ -159,19 +168,23 @@ var drivers = map[string]driverDef{
 	"gcprun":             {"gcp", deploy | configure, buildCloudRun},
 	"gcpmonitoring":      {"gcp", gates, buildCloudMonitoring},
 	"local":              {"local", deploy | configure | gates, buildLocal},
+	"awssecretsmanager":  {"aws", secrets, buildSecretsManager},
+	"azurekeyvault":      {"azure", secrets, buildKeyVault},
+	"gcpsecretmanager":   {"gcp", secrets, buildSecretManager},
+	"localsecrets":       {"local", secrets, buildLocalSecrets},
 }
 
 // choice is the drivers chosen for one boundary, by capability.
 type choice struct {
-	deploy, config, gates string
+	deploy, config, gates, secrets string
 }
 
 // defaults are each cloud's drivers.
 var defaults = map[string]choice{
-	"aws":   {"awsecs", "awsappconfig", "awscloudwatch"},
-	"azure": {"azurecontainerapps", "azureappconfig", "azuremonitor"},
-	"gcp":   {"gcprun", "gcprun", "gcpmonitoring"},
-	"local": {"local", "local", "local"},
+	"aws":   {"awsecs", "awsappconfig", "awscloudwatch", "awssecretsmanager"},
+	"azure": {"azurecontainerapps", "azureappconfig", "azuremonitor", "azurekeyvault"},
+	"gcp":   {"gcprun", "gcprun", "gcpmonitoring", "gcpsecretmanager"},
+	"local": {"local", "local", "local", "localsecrets"},
 }
 
 // choose reads the driver settings of a rule, checked against the cloud
@@ -190,6 +203,7 @@ func choose(r placement.BoundaryRule) (choice, error) {
 		{SettingDriver, deploy, &c.deploy},
 		{SettingConfigDriver, configure, &c.config},
 		{SettingGateDriver, gates, &c.gates},
+		{SettingSecretsDriver, secrets, &c.secrets},
 	} {
 		name := r.Provider[s.key]
 		if name == "" {
@@ -267,6 +281,9 @@ func (f *Fleet) open(ctx context.Context, r placement.BoundaryRule, opts *Option
 	if err == nil {
 		po.Gates, err = build[driver.GateEvaluator](bd, c.gates)
 	}
+	if err == nil {
+		po.Secrets, err = build[driver.SecretResolver](bd, c.secrets)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("boundary %s/%s: %w", r.Cloud, r.Boundary, err)
 	}
@@ -317,4 +334,17 @@ func buildLocal(bd *boundary) (any, error) {
 		f.local = lp
 	}
 	return f.local, nil
+}
+
+// buildLocalSecrets reads the local cloud's secrets from the boundary's
+// "secretsDir" setting, else from the local provider's secrets directory
+// (local.Options.SecretsDir).
+func buildLocalSecrets(bd *boundary) (any, error) {
+	if dir := bd.rule.Provider[local.SettingSecretsDir]; dir != "" {
+		return local.NewSecretFiles(dir), nil
+	}
+	if _, err := buildLocal(bd); err != nil {
+		return nil, err
+	}
+	return bd.fleet.local.Secrets(), nil
 }

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -42,6 +45,7 @@ func TestOpenRefusesBadRules(t *testing.T) {
 		{rule("azure", "china", map[string]string{"configDriver": "azuremonitor"}), `boundary azure/china: provider setting configDriver: "azuremonitor" is not a config driver for azure (choose one of: azureappconfig)`},
 		{rule("aws", "mars", nil), `boundary aws/mars: not in the region catalog`},
 		{rule("aws", "public", map[string]string{"cloudwatchDimensions": "ServiceName"}), `boundary aws/public: driver awscloudwatch: cloudwatch: setting cloudwatchDimensions: "ServiceName" is not name=value`},
+		{rule("gcp", "public", map[string]string{"secretsDriver": "awssecretsmanager"}), `boundary gcp/public: provider setting secretsDriver: "awssecretsmanager" is not a secrets driver for gcp (choose one of: gcpsecretmanager)`},
 	} {
 		f, err := fleet.Open(context.Background(), []placement.BoundaryRule{rule("aws", "public", nil), tc.rule}, nil)
 		if err == nil {
@@ -75,6 +79,52 @@ func TestLocalCloud(t *testing.T) {
 	}
 	if _, err := f.Set().For(placement.Target{Cloud: "aws", Boundary: "public"}); err == nil {
 		t.Error("a fleet of local boundaries serves aws")
+	}
+}
+
+// TestLocalSecrets: a local boundary reads its secrets from its
+// secretsDir setting, else from the local provider's secrets directory,
+// when its provider applies a config that references them.
+func TestLocalSecrets(t *testing.T) {
+	state, govSecrets := t.TempDir(), t.TempDir()
+	for dir, value := range map[string]string{filepath.Join(state, "secrets"): "public-s3cr3t", govSecrets: "gov-s3cr3t"} {
+		if err := os.MkdirAll(filepath.Join(dir, "billing"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "billing", "db-password"), []byte(value+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := fleet.Open(context.Background(), []placement.BoundaryRule{rule("local", "public", nil), rule("local", "us-gov", map[string]string{"secretsDir": govSecrets})},
+		&fleet.Options{Local: &local.Options{StateDir: state}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for b, want := range map[string]string{"public": "public-s3cr3t", "us-gov": "gov-s3cr3t"} {
+		tg := placement.Target{Service: "billing", Environment: "dev", Cloud: "local", Boundary: b, Region: "us-east-1"}
+		p, err := f.Set().For(tg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.ApplyConfig(context.Background(), providers.ConfigRequest{Target: tg, Version: "c1", Data: []byte(`{"db":{"secretRef":"billing/db-password"}}`)}); err != nil {
+			t.Fatalf("local/%s: %v", b, err)
+		}
+		r, err := p.RemoveConfig(context.Background(), tg)
+		if err != nil || string(r.Data) != `{"db":{"secretRef":"billing/db-password"}}` {
+			t.Fatalf("local/%s: RemoveConfig = %s, %v", b, r.Data, err)
+		}
+		if _, err := p.RestoreConfig(context.Background(), tg, r); err != nil {
+			t.Fatal(err)
+		}
+		// STATEDIR/targets/TARGET/config.json (docs/local-provider.md)
+		doc, err := os.ReadFile(filepath.Join(state, "targets", strings.ReplaceAll(tg.ID(), "/", "_"), "config.json"))
+		if err != nil {
+			t.Fatalf("local/%s: %v", b, err)
+		}
+		if string(doc) != `{"db":"`+want+`"}` {
+			t.Errorf("local/%s serves %s, want the secret of its own directory", b, doc)
+		}
 	}
 }
 
@@ -133,9 +183,10 @@ func awsEnv(t *testing.T, keyID, secret string) {
 
 // TestSovereignEndpoints opens a fleet of government, China and sovereign
 // boundaries with the SDKs' own endpoints, and public ones with one driver
-// each behind a private endpoint, calls every driver of each, and checks
-// where the calls would go: the clients are real, only their transports
-// record the host and refuse to send.
+// each behind a private endpoint, calls every driver of each (the secret
+// store through a config that references a secret), and checks where the
+// calls would go: the clients are real, only their transports record the
+// host and refuse to send.
 func TestSovereignEndpoints(t *testing.T) {
 	awsEnv(t, "AKIAENDPOINTTEST0001", "endpoint/test/secret")
 	recs := map[string]*recorder{} // by cloud/boundary
@@ -161,7 +212,8 @@ func TestSovereignEndpoints(t *testing.T) {
 	}
 	rules := []placement.BoundaryRule{
 		// Public boundaries: one driver each through a private endpoint.
-		rule("aws", "public", map[string]string{"endpoint.awsecs": "https://vpce-0a1b2c3d.ecs.us-east-1.vpce.amazonaws.com"}),
+		rule("aws", "public", map[string]string{"endpoint.awsecs": "https://vpce-0a1b2c3d.ecs.us-east-1.vpce.amazonaws.com",
+			"endpoint.awssecretsmanager": "https://vpce-0e1f2a3b.secretsmanager.us-east-1.vpce.amazonaws.com"}),
 		rule("aws", "us-gov", nil),
 		rule("aws", "china", map[string]string{"roleArn": "arn:aws-cn:iam::123456789012:role/meridian"}),
 		rule("aws", "eu-sovereign", nil),
@@ -180,15 +232,15 @@ func TestSovereignEndpoints(t *testing.T) {
 		cloud, boundary, region string
 		hosts                   []string
 	}{
-		{"aws", "public", "us-east-1", []string{"appconfig.us-east-1.amazonaws.com", "monitoring.us-east-1.amazonaws.com", "vpce-0a1b2c3d.ecs.us-east-1.vpce.amazonaws.com"}},
-		{"aws", "us-gov", "us-gov-east-1", []string{"appconfig.us-gov-east-1.amazonaws.com", "ecs.us-gov-east-1.amazonaws.com", "monitoring.us-gov-east-1.amazonaws.com"}},
+		{"aws", "public", "us-east-1", []string{"appconfig.us-east-1.amazonaws.com", "monitoring.us-east-1.amazonaws.com", "vpce-0a1b2c3d.ecs.us-east-1.vpce.amazonaws.com", "vpce-0e1f2a3b.secretsmanager.us-east-1.vpce.amazonaws.com"}},
+		{"aws", "us-gov", "us-gov-east-1", []string{"appconfig.us-gov-east-1.amazonaws.com", "ecs.us-gov-east-1.amazonaws.com", "monitoring.us-gov-east-1.amazonaws.com", "secretsmanager.us-gov-east-1.amazonaws.com"}},
 		{"aws", "china", "cn-northwest-1", []string{"sts.cn-north-1.amazonaws.com.cn"}}, // the role is assumed first, in the partition's home region
-		{"aws", "eu-sovereign", "eusc-de-east-1", []string{"appconfig.eusc-de-east-1.amazonaws.eu", "ecs.eusc-de-east-1.amazonaws.eu", "monitoring.eusc-de-east-1.amazonaws.eu"}},
-		{"azure", "public", "westeurope", []string{"arm-proxy.example.com", "management.azure.com", "meridian-prod.azconfig.io"}},
-		{"azure", "us-gov", "usgovvirginia", []string{"management.usgovcloudapi.net", "meridian-prod.azconfig.azure.us"}},
-		{"azure", "china", "chinanorth3", []string{"management.chinacloudapi.cn", "meridian-prod.azconfig.azure.cn"}},
-		{"gcp", "public", "europe-west3", []string{"monitoring.googleapis.com:443", "run-acme.p.googleapis.com:443"}},
-		{"gcp", "fr-sovereign", "u-france-east1", []string{"monitoring.s3nsapis.fr:443", "run.s3nsapis.fr:443"}},
+		{"aws", "eu-sovereign", "eusc-de-east-1", []string{"appconfig.eusc-de-east-1.amazonaws.eu", "ecs.eusc-de-east-1.amazonaws.eu", "monitoring.eusc-de-east-1.amazonaws.eu", "secretsmanager.eusc-de-east-1.amazonaws.eu"}},
+		{"azure", "public", "westeurope", []string{"arm-proxy.example.com", "management.azure.com", "meridian-prod.azconfig.io", "meridian-prod.vault.azure.net"}},
+		{"azure", "us-gov", "usgovvirginia", []string{"management.usgovcloudapi.net", "meridian-prod.azconfig.azure.us", "meridian-prod.vault.usgovcloudapi.net"}},
+		{"azure", "china", "chinanorth3", []string{"management.chinacloudapi.cn", "meridian-prod.azconfig.azure.cn", "meridian-prod.vault.azure.cn"}},
+		{"gcp", "public", "europe-west3", []string{"monitoring.googleapis.com:443", "run-acme.p.googleapis.com:443", "secretmanager.googleapis.com:443"}},
+		{"gcp", "fr-sovereign", "u-france-east1", []string{"monitoring.s3nsapis.fr:443", "run.s3nsapis.fr:443", "secretmanager.s3nsapis.fr:443"}},
 	} {
 		tg := placement.Target{Service: "billing", Environment: "prod", Cloud: tc.cloud, Boundary: tc.boundary, Region: tc.region}
 		p, err := f.Set().For(tg)
@@ -201,7 +253,8 @@ func TestSovereignEndpoints(t *testing.T) {
 		_, errDeploy := p.Deploy(ctx, providers.DeployRequest{Target: tg, Image: "registry.example.com/billing", Version: "v2"})
 		_, errConfig := p.ApplyConfig(ctx, providers.ConfigRequest{Target: tg, Version: "c2", Data: []byte(`{}`)})
 		_, errGate := p.EvaluateGate(ctx, tg, placement.Gate{Name: "5xx", Alarm: &placement.AlarmGate{Name: "billing-5xx"}})
-		for _, err := range []error{errDeploy, errConfig, errGate} {
+		_, errSecret := p.ApplyConfig(ctx, providers.ConfigRequest{Target: tg, Version: "c3", Data: []byte(`{"db":{"secretRef":"billing/db-password"}}`)})
+		for _, err := range []error{errDeploy, errConfig, errGate, errSecret} {
 			if err == nil {
 				t.Errorf("%s: a call succeeded without a network", tg.ID())
 			}

@@ -6,6 +6,7 @@ import (
 	"github.com/meridian-deploy/meridian/providers/cloud/gcp"
 	"github.com/meridian-deploy/meridian/providers/gcpmonitoring"
 	"github.com/meridian-deploy/meridian/providers/gcprun"
+	"github.com/meridian-deploy/meridian/providers/gcpsecretmanager"
 )
 
 // gcpOptions returns the options of a GCP driver of the boundary: its
@@ -28,4 +29,8 @@ func buildCloudRun(bd *boundary) (any, error) {
 
 func buildCloudMonitoring(bd *boundary) (any, error) {
 	return gcpmonitoring.New(bd.ctx, bd.b, bd.gcpOptions("gcpmonitoring"))
+}
+
+func buildSecretManager(bd *boundary) (any, error) {
+	return gcpsecretmanager.New(bd.ctx, bd.b, bd.gcpOptions("gcpsecretmanager"))
 }

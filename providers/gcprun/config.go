@@ -10,26 +10,47 @@ import (
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
-// Config reaches the service's ingress container as two environment
-// variables of a new revision: the JSON document and its version.
+// Config reaches the service's ingress container as environment variables
+// of a new revision: the JSON document and its version, and, when the
+// document holds resolved secrets, the document as written, with its
+// secret references (ConfigRequest.Source), which is what RemoveConfig
+// returns and what Remove's Spec keeps of the config (see Remove).
 const (
 	EnvConfig        = "MERIDIAN_CONFIG"
 	EnvConfigVersion = "MERIDIAN_CONFIG_VERSION"
+	EnvConfigSource  = "MERIDIAN_CONFIG_SOURCE"
 )
 
 // ApplyConfig rolls a config version out as a new revision of the target's
 // service: the live revision's image with EnvConfig and EnvConfigVersion
-// set. The Deployment's Revision and Previous are config versions.
+// (and EnvConfigSource) set. The Deployment's Revision and Previous are
+// config versions.
 func (d *Driver) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (driver.Deployment, error) {
 	if req.Version == "" || !json.Valid(req.Data) {
 		return driver.Deployment{}, driver.Errorf(driver.Invalid, "config for %s: a version and a JSON document are required", req.Target.ID())
 	}
-	return d.configure(ctx, req.Target, req.Version, req.Data)
+	return d.configure(ctx, req.Target, configVars{req.Version, req.Data, req.Source})
 }
 
-// configure makes version (with data) the target's live config; version ""
-// removes the config variables.
-func (d *Driver) configure(ctx context.Context, t driver.Target, version string, data []byte) (driver.Deployment, error) {
+// configVars are the config variables of a revision: version "" for none.
+type configVars struct {
+	version      string
+	data, source []byte
+}
+
+// configOf returns the config variables a revision carries.
+func configOf(r interface{ GetContainers() []*runpb.Container }) configVars {
+	c := ingress(r)
+	v := configVars{version: env(c, EnvConfigVersion), data: []byte(env(c, EnvConfig))}
+	if src := env(c, EnvConfigSource); src != "" {
+		v.source = []byte(src)
+	}
+	return v
+}
+
+// configure makes cfg the target's live config; version "" removes the
+// config variables.
+func (d *Driver) configure(ctx context.Context, t driver.Target, cfg configVars) (driver.Deployment, error) {
 	name, err := d.ServiceName(t)
 	if err != nil {
 		return driver.Deployment{}, err
@@ -42,12 +63,13 @@ func (d *Driver) configure(ctx context.Context, t driver.Target, version string,
 	if err != nil {
 		return driver.Deployment{}, err
 	}
-	return d.reconfigure(ctx, svc, live, version, data)
+	return d.reconfigure(ctx, svc, live, cfg)
 }
 
 // reconfigure is configure on the service and live revision (nil when
 // none serves) the caller has read.
-func (d *Driver) reconfigure(ctx context.Context, svc *runpb.Service, live *runpb.Revision, version string, data []byte) (driver.Deployment, error) {
+func (d *Driver) reconfigure(ctx context.Context, svc *runpb.Service, live *runpb.Revision, cfg configVars) (driver.Deployment, error) {
+	version := cfg.version
 	prev := configVersion(svc.Template)
 	if live != nil {
 		prev = configVersion(live)
@@ -63,7 +85,7 @@ func (d *Driver) reconfigure(ctx context.Context, svc *runpb.Service, live *runp
 	if app == nil {
 		return driver.Deployment{}, driver.Errorf(driver.Invalid, "Cloud Run service %s has no container", svc.Name)
 	}
-	setConfig(app, version, data)
+	setConfig(app, cfg)
 	tmpl.Revision = revisionName(svc, "config-"+version)
 	annotate(tmpl, live, "")
 	tmpl.Annotations[annotationPreviousConfig] = prev
@@ -92,18 +114,18 @@ func (d *Driver) ConfigStatus(ctx context.Context, t driver.Target, version stri
 }
 
 // RollbackConfig makes version the live config again, re-applying the
-// document recorded on the newest revision that carried it. Version ""
+// documents recorded on the newest revision that carried it. Version ""
 // removes the config variables.
 func (d *Driver) RollbackConfig(ctx context.Context, t driver.Target, version string) error {
 	if version == "" {
-		_, err := d.configure(ctx, t, "", nil)
+		_, err := d.configure(ctx, t, configVars{})
 		return err
 	}
 	_, rev, err := d.carrying(ctx, t, version)
 	if err != nil {
 		return err
 	}
-	_, err = d.configure(ctx, t, version, []byte(env(ingress(rev), EnvConfig)))
+	_, err = d.configure(ctx, t, configOf(rev))
 	return err
 }
 
@@ -159,17 +181,20 @@ func env(c *runpb.Container, name string) string {
 }
 
 // setConfig sets (or, for version "", removes) the config variables.
-func setConfig(c *runpb.Container, version string, data []byte) {
+func setConfig(c *runpb.Container, cfg configVars) {
 	var kept []*runpb.EnvVar
 	for _, e := range c.Env {
-		if e.Name != EnvConfig && e.Name != EnvConfigVersion {
+		if e.Name != EnvConfig && e.Name != EnvConfigVersion && e.Name != EnvConfigSource {
 			kept = append(kept, e)
 		}
 	}
-	if version != "" {
+	if cfg.version != "" {
 		kept = append(kept,
-			&runpb.EnvVar{Name: EnvConfig, Values: &runpb.EnvVar_Value{Value: string(data)}},
-			&runpb.EnvVar{Name: EnvConfigVersion, Values: &runpb.EnvVar_Value{Value: version}})
+			&runpb.EnvVar{Name: EnvConfig, Values: &runpb.EnvVar_Value{Value: string(cfg.data)}},
+			&runpb.EnvVar{Name: EnvConfigVersion, Values: &runpb.EnvVar_Value{Value: cfg.version}})
+		if cfg.source != nil {
+			kept = append(kept, &runpb.EnvVar{Name: EnvConfigSource, Values: &runpb.EnvVar_Value{Value: string(cfg.source)}})
+		}
 	}
 	c.Env = kept
 }

@@ -61,3 +61,21 @@ func (h *harness) Close() {
 	h.monitoring.Close()
 	h.Fixture.Close()
 }
+
+// LiveConfigDocument is the EnvConfig variable of the target's service
+// template, which the live revision runs once its config is ready.
+func (h *harness) LiveConfigDocument(t driver.Target) ([]byte, error) {
+	name := "projects/" + gcpfake.FixtureProject + "/locations/" + t.Region + "/services/" + t.Service
+	svc, ok := h.Fake.Service(name)
+	if !ok {
+		return nil, errors.New("no service " + name)
+	}
+	for _, c := range svc.GetTemplate().GetContainers() {
+		for _, e := range c.GetEnv() {
+			if e.GetName() == gcprun.EnvConfig {
+				return []byte(e.GetValue()), nil
+			}
+		}
+	}
+	return nil, errors.New("no config in the template of " + name)
+}

@@ -397,3 +397,48 @@ func TestRemoveRecreatesTheServiceAsItWas(t *testing.T) {
 		t.Fatalf("Restore of another removal: %v, want invalid", err)
 	}
 }
+
+// TestWrittenConfigTravelsWithResolvedSecrets: the document as written
+// (EnvConfigSource) follows its config through a deploy and a config
+// rollback, so that a later RemoveConfig returns it and never the
+// resolved document, and Remove's Spec leaves the resolved one out.
+func TestWrittenConfigTravelsWithResolvedSecrets(t *testing.T) {
+	fake, d := newDriver(t)
+	ctx := context.Background()
+	awaitState(t, d, deploy(t, d, "v1").Revision)
+	const (
+		source   = `{"password":{"secretRef":"billing/db-password"}}`
+		resolved = `{"password":"s3cr3t-run"}`
+	)
+	if _, err := d.ApplyConfig(ctx, driver.ConfigRequest{Target: target, Version: "c1", Data: []byte(resolved), Source: []byte(source)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ApplyConfig(ctx, driver.ConfigRequest{Target: target, Version: "c2", Data: []byte(`{"password":"none"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RollbackConfig(ctx, target, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	awaitState(t, d, deploy(t, d, "v2").Revision)
+	svc, _ := fake.Service(serviceName)
+	if got := env(svc.Template.Containers[0]); got[gcprun.EnvConfig] != resolved || got[gcprun.EnvConfigSource] != source {
+		t.Fatalf("after rolling config back to c1 and deploying v2, the template's env is %v", got)
+	}
+	r, err := d.Remove(ctx, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(r.Spec, "s3cr3t-run") || strings.Contains(r.Spec, gcprun.EnvConfigVersion) {
+		t.Errorf("Remove's Spec holds the resolved config: %s", r.Spec)
+	}
+	if _, err := d.Restore(ctx, target, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ApplyConfig(ctx, driver.ConfigRequest{Target: target, Version: "c1", Data: []byte(resolved), Source: []byte(source)}); err != nil {
+		t.Fatal(err)
+	}
+	cr, err := d.RemoveConfig(ctx, target)
+	if err != nil || string(cr.Data) != source || cr.Version != "c1" {
+		t.Fatalf("RemoveConfig = %+v (data %s), %v; want c1 with the written document", cr, cr.Data, err)
+	}
+}

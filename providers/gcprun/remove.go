@@ -22,7 +22,10 @@ var (
 // Run applies in seconds. The Removal's Revision is the revision that
 // served, and its Spec the service as Restore recreates it (protojson): its
 // settings, and a template that runs what that revision ran under its
-// name. A service that does not exist is already removed.
+// name. The Spec goes into workflow histories, so a config holding
+// resolved secrets (EnvConfigSource set) is left out of it: Restore brings
+// the revision back without config, and RestoreConfig of the ConfigRemoval
+// puts the config back. A service that does not exist is already removed.
 func (d *Driver) Remove(ctx context.Context, t driver.Target) (driver.Removal, error) {
 	svc, live, err := d.existing(ctx, t)
 	if svc == nil || err != nil {
@@ -35,6 +38,9 @@ func (d *Driver) Remove(ctx context.Context, t driver.Target) (driver.Removal, e
 		tmpl.Annotations, tmpl.Labels = live.Annotations, live.Labels
 	}
 	tmpl.Revision = r.Revision
+	if configOf(tmpl).source != nil {
+		setConfig(ingress(tmpl), configVars{}) // resolved secrets: RestoreConfig brings the config back
+	}
 	if image, version := driver.SplitImage(ingress(tmpl).GetImage()); version != "" {
 		r.Image, r.Version = image, version
 	}
@@ -106,7 +112,8 @@ func (d *Driver) Restore(ctx context.Context, t driver.Target, r driver.Removal)
 }
 
 // RemoveConfig rolls out a revision without the config variables. The
-// ConfigRemoval's Data is the document the live revision carried.
+// ConfigRemoval's Data is the document the live revision carried, as
+// written (EnvConfigSource) when it holds resolved secrets.
 func (d *Driver) RemoveConfig(ctx context.Context, t driver.Target) (driver.ConfigRemoval, error) {
 	svc, live, err := d.existing(ctx, t)
 	if svc == nil || err != nil {
@@ -120,8 +127,12 @@ func (d *Driver) RemoveConfig(ctx context.Context, t driver.Target) (driver.Conf
 	if version == "" && configVersion(svc.Template) == "" {
 		return driver.ConfigRemoval{}, nil
 	}
-	r := driver.ConfigRemoval{Revision: version, Version: version, Data: []byte(env(ingress(carrier), EnvConfig))}
-	if _, err := d.reconfigure(ctx, svc, live, "", nil); err != nil {
+	cfg := configOf(carrier)
+	r := driver.ConfigRemoval{Revision: version, Version: version, Data: cfg.data}
+	if cfg.source != nil {
+		r.Data = cfg.source
+	}
+	if _, err := d.reconfigure(ctx, svc, live, configVars{}); err != nil {
 		return driver.ConfigRemoval{}, err
 	}
 	if version == "" {

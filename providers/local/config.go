@@ -14,7 +14,9 @@ import (
 
 // ApplyConfig writes the config document to the target's config file, which
 // every instance re-reads (it is also sent SIGHUP); ConfigStatus reports
-// when all of them serve it.
+// when all of them serve it. The file and state.json are readable by this
+// user only: they hold resolved secrets. state.json also records the
+// request's Source, which RemoveConfig returns instead of them.
 func (p *Driver) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (driver.Deployment, error) {
 	if err := ctx.Err(); err != nil {
 		return driver.Deployment{}, err
@@ -29,7 +31,7 @@ func (p *Driver) ApplyConfig(ctx context.Context, req driver.ConfigRequest) (dri
 	if live := ts.config(previous); live != nil && live.Version == req.Version && bytes.Equal(live.Data, req.Data) {
 		return driver.Deployment{Revision: live.ID, Previous: p.previousConfigLocked(ts), Changed: false}, nil
 	}
-	c := &configRevision{ID: fmt.Sprintf("c%d-%s", len(ts.Configs)+1, req.Version), Version: req.Version, Data: bytes.Clone(req.Data)}
+	c := &configRevision{ID: fmt.Sprintf("c%d-%s", len(ts.Configs)+1, req.Version), Version: req.Version, Data: bytes.Clone(req.Data), Source: bytes.Clone(req.Source)}
 	ts.Configs = append(ts.Configs, c)
 	if err := p.makeLiveLocked(ts, c); err != nil {
 		return driver.Deployment{}, err

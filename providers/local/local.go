@@ -9,7 +9,9 @@
 // shard assigner before they stop. Status and the HTTP gate are real HTTP
 // probes; Rollback rolls the previous revision's instances back the same
 // way; config is a JSON file per target that instances re-read (SIGHUP).
-// Instances and RestartInstance serve shard-aware restarts.
+// Instances and RestartInstance serve shard-aware restarts. SecretFiles is
+// the local cloud's secret store, a file per secret, which resolves the
+// secret references of config documents.
 //
 // State (revisions, instances with their pids and ports, config versions)
 // lives in Options.StateDir as state.json; a new Driver on the same
@@ -57,6 +59,9 @@ type Options struct {
 	// Shards is the number of cache shards of a sharded target's fleet
 	// (default 64).
 	Shards int
+	// SecretsDir holds the local cloud's secrets, a file per secret (see
+	// SecretFiles; default StateDir/secrets).
+	SecretsDir string
 }
 
 // Driver runs services as local processes. It implements
@@ -116,6 +121,9 @@ func New(opts *Options) (*Driver, error) {
 	}
 	if p.opts.Shards <= 0 {
 		p.opts.Shards = 64
+	}
+	if p.opts.SecretsDir == "" {
+		p.opts.SecretsDir = filepath.Join(p.opts.StateDir, "secrets")
 	}
 	p.bin = p.opts.BinDir
 	if p.bin == "" {
@@ -205,6 +213,9 @@ func (p *Driver) Close() error {
 	defer cancel()
 	return p.Shutdown(ctx)
 }
+
+// Secrets is the store of the secret files in Options.SecretsDir.
+func (p *Driver) Secrets() *SecretFiles { return NewSecretFiles(p.opts.SecretsDir) }
 
 // Errors the provider classifies.
 var (

@@ -89,6 +89,11 @@ func (h *harness) SetHealth(t driver.Target, health driver.Health) {
 	}
 }
 func (h *harness) Throttle(int) {}
+
+// LiveConfigDocument is the target's config file.
+func (h *harness) LiveConfigDocument(t driver.Target) ([]byte, error) {
+	return os.ReadFile(h.p.configPath(t.ID()))
+}
 func (h *harness) Close() {
 	if err := h.p.Close(); err != nil {
 		h.t.Error(err)

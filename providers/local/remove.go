@@ -101,7 +101,8 @@ func (p *Driver) Restore(ctx context.Context, t driver.Target, r driver.Removal)
 // RemoveConfig deletes the target's config file and tells the running
 // instances to re-read it; ConfigStatus of the removed revision then
 // reports it failed (replaced by none), and the next ApplyConfig reports
-// Previous "".
+// Previous "". The ConfigRemoval's document is the one as written, secret
+// references and all (configRevision.Source).
 func (p *Driver) RemoveConfig(ctx context.Context, t driver.Target) (driver.ConfigRemoval, error) {
 	if err := ctx.Err(); err != nil {
 		return driver.ConfigRemoval{}, err
@@ -125,5 +126,9 @@ func (p *Driver) RemoveConfig(ctx context.Context, t driver.Target) (driver.Conf
 			syscall.Kill(in.PID, syscall.SIGHUP)
 		}
 	}
-	return driver.ConfigRemoval{Revision: c.ID, Version: c.Version, Data: []byte(c.Data)}, nil
+	r := driver.ConfigRemoval{Revision: c.ID, Version: c.Version, Data: []byte(c.Data)}
+	if c.Source != nil {
+		r.Data = []byte(c.Source)
+	}
+	return r, nil
 }

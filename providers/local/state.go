@@ -87,6 +87,9 @@ type configRevision struct {
 	ID      string          `json:"id"`
 	Version string          `json:"version"`
 	Data    json.RawMessage `json:"data"`
+	// Source is the document as written, with its secret references,
+	// when Data holds resolved secrets (driver.ConfigRequest.Source).
+	Source json.RawMessage `json:"source,omitempty"`
 }
 
 func (in *instance) address() string { return fmt.Sprintf("127.0.0.1:%d", in.Port) }

@@ -63,6 +63,8 @@ var errorCodes = map[string]driver.Code{
 	"PlatformTaskDefinitionIncompatibilityException": driver.Invalid,
 	"InvalidFormat":                                  driver.Invalid,
 	"InvalidNextToken":                               driver.Invalid,
+	"InvalidRequestException":                        driver.Invalid,          // a secret scheduled for deletion
+	"DecryptionFailure":                              driver.PermissionDenied, // no access to the secret's KMS key
 }
 
 // ErrorCode classifies an error from an AWS SDK call or from a driver.

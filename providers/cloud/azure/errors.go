@@ -19,6 +19,7 @@ var errorCodes = map[string]driver.Code{
 	"ResourceGroupNotFound":         driver.NotFound,
 	"SubscriptionNotFound":          driver.NotFound,
 	"NotFound":                      driver.NotFound,
+	"SecretNotFound":                driver.NotFound, // Key Vault
 	"Conflict":                      driver.Conflict,
 	"AnotherOperationInProgress":    driver.Conflict,
 	"OperationNotAllowed":           driver.Conflict,
@@ -27,6 +28,7 @@ var errorCodes = map[string]driver.Code{
 	"ThrottlingError":               driver.Throttled,
 	"SubscriptionRequestsThrottled": driver.Throttled,
 	"TenantRequestsThrottled":       driver.Throttled,
+	"Throttled":                     driver.Throttled, // Key Vault
 	"AuthorizationFailed":           driver.PermissionDenied,
 	"AuthenticationFailed":          driver.PermissionDenied,
 	"InvalidAuthenticationToken":    driver.PermissionDenied,

@@ -37,6 +37,7 @@ type acVersion struct {
 	number      int
 	label       string
 	contentType string
+	description string
 	content     []byte
 }
 
@@ -298,7 +299,7 @@ func (p acProtocol) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 				return
 			}
 		}
-		v := &acVersion{number: len(pr.versions) + 1, label: label, contentType: r.Header.Get("Content-Type"), content: body}
+		v := &acVersion{number: len(pr.versions) + 1, label: label, contentType: r.Header.Get("Content-Type"), description: r.Header.Get("Description"), content: body}
 		pr.versions = append(pr.versions, v)
 		writeVersion(w, 201, app, pr, v)
 
@@ -338,6 +339,9 @@ func writeVersion(w http.ResponseWriter, status int, app *acApp, pr *acProfile, 
 	h.Set("Version-Number", strconv.Itoa(v.number))
 	h.Set("VersionLabel", v.label)
 	h.Set("Content-Type", v.contentType)
+	if v.description != "" {
+		h.Set("Description", v.description)
+	}
 	w.WriteHeader(status)
 	w.Write(v.content)
 }

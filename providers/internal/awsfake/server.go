@@ -1,8 +1,10 @@
 // Package awsfake is a stateful fake of the AWS services Meridian's AWS
-// drivers call: ECS (awsJson1.1), AppConfig (restJson1) and CloudWatch
-// (Smithy RPC v2 CBOR), and STS AssumeRole (awsQuery) for role
-// credentials. One Server on 127.0.0.1 answers all three on the
-// real wire protocols, so the real SDK clients drive it over real HTTP.
+// drivers call: ECS (awsJson1.1), AppConfig (restJson1), CloudWatch
+// (Smithy RPC v2 CBOR), Secrets Manager's GetSecretValue (awsJson1.1), and
+// STS AssumeRole (awsQuery) for role credentials. One Server on 127.0.0.1
+// answers them all on the real wire protocols, so the real SDK clients
+// drive it over real HTTP. Secrets are per region, like Secrets
+// Manager's, and no secret value is kept in the request log (Saw).
 //
 // It models rollouts over calls rather than time, to keep tests fast and
 // deterministic: every DescribeServices call moves an ECS deployment one
@@ -53,6 +55,7 @@ type Server struct {
 	ecs      ecsState // ECS clusters, services, task definitions
 	ac       acState  // AppConfig applications and deployments
 	cw       cwState  // CloudWatch alarms and metrics
+	sm       smState  // Secrets Manager secrets
 }
 
 // New starts a fake on 127.0.0.1. Close it when done.
@@ -61,6 +64,7 @@ func New() *Server {
 	s.ecs.init()
 	s.ac.init()
 	s.cw.init()
+	s.sm.init()
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	return s
 }
@@ -168,6 +172,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(r.Header.Get("X-Amz-Target"), ecsTargetPrefix):
 		proto = ecsProtocol{s}
+	case strings.HasPrefix(r.Header.Get("X-Amz-Target"), smTargetPrefix):
+		proto = smProtocol{s}
 	case strings.HasPrefix(r.URL.Path, cwPathPrefix):
 		proto = cwProtocol{s}
 	case strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded"):

@@ -3,9 +3,10 @@
 // drive it over real HTTP: Azure Resource Manager for Container Apps
 // (apps, revisions, traffic, long-running operations polled through
 // Azure-AsyncOperation and Location) and Azure Monitor (metric alerts and
-// their status, metric values), and the App Configuration data plane (key
+// their status, metric values), the App Configuration data plane (key
 // values with labels, ETags, If-Match and If-None-Match, and the Sync-Token
-// header the SDK requires on every response).
+// header the SDK requires on every response), and Key Vault's secrets
+// (versions, and the authentication challenge of its SDK).
 //
 // It models progress over calls rather than time, to keep tests fast and
 // deterministic: every read of a revision moves it one step (Provisioning →
@@ -82,8 +83,9 @@ type Server struct {
 	alerts       map[string]*alert
 	metrics      map[string]*float64
 	kv           map[string]*keyValue
-	syncTokens   []string // Sync-Token headers clients sent
-	seq          int      // sequence of changes: ETags, operation ids, sync tokens
+	vault        map[string]*kvSecret // Key Vault secrets by host/name
+	syncTokens   []string             // Sync-Token headers clients sent
+	seq          int                  // sequence of changes: ETags, operation ids, sync tokens
 }
 
 // New starts a fake on 127.0.0.1. Close it when done.
@@ -95,6 +97,7 @@ func New() *Server {
 		alerts:    map[string]*alert{},
 		metrics:   map[string]*float64{},
 		kv:        map[string]*keyValue{},
+		vault:     map[string]*kvSecret{},
 	}
 	s.srv = httptest.NewTLSServer(http.HandlerFunc(s.serveHTTP))
 	return s
@@ -157,7 +160,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = append(s.requests, r.Method+" "+r.URL.Path)
-	dataPlane := !strings.HasPrefix(r.URL.Path, "/subscriptions/") && !strings.Contains(r.URL.Path, "/providers/")
+	keyVault := strings.HasPrefix(r.URL.Path, "/secrets/")
+	dataPlane := !keyVault && !strings.HasPrefix(r.URL.Path, "/subscriptions/") && !strings.Contains(r.URL.Path, "/providers/")
+	if keyVault && r.Header.Get("Authorization") == "" {
+		s.challenge(w, r)
+		return
+	}
 	if r.Header.Get("Authorization") != "Bearer "+Token {
 		s.writeError(w, dataPlane, http.StatusUnauthorized, "InvalidAuthenticationToken", "the access token is missing or invalid")
 		return
@@ -169,7 +177,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, dataPlane, http.StatusTooManyRequests, "TooManyRequests", "the request is being throttled")
 		return
 	}
-	if dataPlane {
+	switch {
+	case keyVault:
+		s.serveKeyVault(w, r)
+		return
+	case dataPlane:
 		s.serveAppConfig(w, r, body)
 		return
 	}

@@ -1,7 +1,8 @@
 // Package gcpfake runs in-process fakes of the Google Cloud APIs Meridian's
 // GCP drivers call: Cloud Run Admin v2 (services, revisions and their
-// long-running operations) and Cloud Monitoring v3 (alert policies and time
-// series). It is a real gRPC server on 127.0.0.1 implementing the services'
+// long-running operations), Cloud Monitoring v3 (alert policies and time
+// series) and Secret Manager v1 (secret versions, read with
+// AccessSecretVersion). It is a real gRPC server on 127.0.0.1 implementing the services'
 // generated server interfaces, so the drivers' real SDK clients talk to it
 // over the wire.
 //
@@ -22,6 +23,7 @@ import (
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"golang.org/x/oauth2"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
@@ -50,6 +52,7 @@ type Server struct {
 	clock      int64 // logical clock for creation order
 	run        runState
 	monitoring monitoringState
+	secrets    secretState
 }
 
 // Start listens on 127.0.0.1 on a free port and serves the fakes in
@@ -68,6 +71,7 @@ func start(secure bool) (*Server, error) {
 		readyAfter: DefaultReadyAfter,
 		run:        newRunState(),
 		monitoring: newMonitoringState(),
+		secrets:    newSecretState(),
 	}
 	opts := []grpc.ServerOption{grpc.UnaryInterceptor(s.intercept)}
 	if secure {
@@ -90,6 +94,7 @@ func start(secure bool) (*Server, error) {
 	longrunningpb.RegisterOperationsServer(s.grpc, &operations{s: s})
 	monitoringpb.RegisterAlertPolicyServiceServer(s.grpc, &alertPolicies{s: s})
 	monitoringpb.RegisterMetricServiceServer(s.grpc, &metrics{s: s})
+	secretmanagerpb.RegisterSecretManagerServiceServer(s.grpc, &secretManager{s: s})
 	go s.grpc.Serve(lis) //nolint:errcheck // Serve returns when Close stops it
 	return s, nil
 }
