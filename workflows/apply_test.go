@@ -310,3 +310,26 @@ func TestEndToEndEnqueuedReleaseStartsOrTellsItsApplyWhy(t *testing.T) {
 		t.Errorf("%d config applications of e-c2 for two targets", n)
 	}
 }
+
+func TestApplyDrainsAShardedTargetBeforeRemovingIt(t *testing.T) {
+	req := applyRequest(pipelines.PartDecommission)
+	req.Change.Added = nil
+	req.Pipelines[0].Stages[0].Approval = false
+	req.Sharding = &placement.Sharding{Sharder: "http-drain", MaxUnavailable: 1, DrainTimeout: placement.Duration(50 * time.Millisecond)}
+	f := newFixture(t, req)
+	f.fake.SetFaults(prodC, fake.Faults{StuckDrain: true}) // its shards have nowhere to go
+	st := f.run()
+	if st.Phase != PhaseSucceeded {
+		t.Fatalf("phase %s (%s)", st.Phase, st.Reason)
+	}
+	var got []string
+	for _, c := range f.fake.Calls() {
+		if c.Target == prodC.ID() && (c.Op == "drain" || c.Op == "remove") {
+			got = append(got, c.Op)
+		}
+	}
+	if len(got) < 2 || got[len(got)-1] != "remove" || slices.Contains(got[:len(got)-1], "remove") {
+		t.Errorf("calls on %s: %v, want every instance drained, then one remove", prodC.ID(), got)
+	}
+	f.assertLive("", prodC)
+}
