@@ -132,8 +132,14 @@ func buildPipeline(service string, def placement.PipelineDef, rule placement.Bou
 			Environment: sd.Environment,
 			MaxParallel: sd.MaxParallel,
 			Bake:        sd.Bake,
-			Approval:    sd.Approval || rule.Approval,
+			Approval:    sd.Approval || rule.Approval || rule.Approvers > 1,
 			Targets:     make([]placement.Target, 0, len(picked)),
+		}
+		if st.Approval && rule.Approvers > 1 {
+			st.Approvers = rule.Approvers
+		}
+		if st.Approval {
+			st.AllowedApprovers = rule.AllowedApprovers
 		}
 		for _, i := range picked {
 			taken[i] = true

@@ -240,3 +240,24 @@ func planJSON(t *testing.T, m *placement.Model) []byte {
 	}
 	return b
 }
+
+func TestBoundaryApproversReachItsStages(t *testing.T) {
+	rule := placement.BoundaryRule{Cloud: "aws", Boundary: "us-gov", Approvers: 2, AllowedApprovers: []string{"alice", "bob"}}
+	plan, err := Build(&placement.Model{
+		Pipelines:  []placement.PipelineDef{standard},
+		Boundaries: []placement.BoundaryRule{rule},
+		Services: []placement.Service{{Name: "billing", Pipeline: "standard", Targets: targets("billing",
+			"prod/aws/public/us-east-1", "prod/aws/us-gov/us-gov-west-1", "prod/aws/us-gov/us-gov-east-1")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pl := range plan.Pipelines {
+		for _, st := range pl.Stages {
+			gov := pl.Boundary == "us-gov"
+			if st.Approval != gov || (st.Approvers == 2) != gov || (len(st.AllowedApprovers) == 2) != gov {
+				t.Errorf("%s/%s stage %s: approval %v, approvers %d, allowed %v", pl.Cloud, pl.Boundary, st.Name, st.Approval, st.Approvers, st.AllowedApprovers)
+			}
+		}
+	}
+}

@@ -274,6 +274,8 @@ func diffStage(o, n Stage, had, has bool) (StageChange, bool) {
 			FieldChange{"maxParallel", intText(o.MaxParallel), intText(n.MaxParallel)},
 			FieldChange{"bake", durationText(o.Bake), durationText(n.Bake)},
 			FieldChange{"approval", strconv.FormatBool(o.Approval), strconv.FormatBool(n.Approval)},
+			FieldChange{"approvers", strconv.Itoa(max(o.Approvers, 1)), strconv.Itoa(max(n.Approvers, 1))},
+			FieldChange{"allowedApprovers", strings.Join(o.AllowedApprovers, ", "), strings.Join(n.AllowedApprovers, ", ")},
 		)
 	}
 	oldT := indexBy(o.Targets, placement.Target.ID)

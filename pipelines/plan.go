@@ -38,5 +38,9 @@ type Stage struct {
 	MaxParallel int                `json:"maxParallel"`
 	Bake        placement.Duration `json:"bake,omitempty"`
 	Approval    bool               `json:"approval,omitempty"`
-	Targets     []placement.Target `json:"targets"`
+	// Approvers, above 1, is how many distinct people must approve the
+	// stage; AllowedApprovers, when set, who may (the boundary's rules).
+	Approvers        int                `json:"approvers,omitempty"`
+	AllowedApprovers []string           `json:"allowedApprovers,omitempty"`
+	Targets          []placement.Target `json:"targets"`
 }

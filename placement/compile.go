@@ -360,6 +360,7 @@ func (c *compiler) boundaryRules() {
 			}
 			rule.After = sortedCopy(rule.After)
 			rule.Registries = sortedCopy(rule.Registries)
+			rule.AllowedApprovers = sortedCopy(rule.AllowedApprovers)
 			if len(rule.Provider) == 0 {
 				rule.Provider = nil
 			}

@@ -41,6 +41,12 @@ type BoundaryRule struct {
 	TaskQueue string `json:"taskQueue"`
 	// Approval makes every stage in the boundary wait for an operator.
 	Approval bool `json:"approval,omitempty"`
+	// Approvers is how many distinct people must approve each stage that
+	// waits for approval (0 and 1: one); above 1 every stage of the
+	// boundary waits. AllowedApprovers, when not empty, are the only names
+	// whose approval counts.
+	Approvers        int      `json:"approvers,omitempty"`
+	AllowedApprovers []string `json:"allowedApprovers,omitempty"`
 	// After names boundaries (of any cloud) whose pipelines must have
 	// succeeded before this boundary starts; Lag is the wait after that.
 	After []string `json:"after,omitempty"`

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/meridian-deploy/meridian/pipelines"
 )
 
 // register installs the status Query and the operator Updates. Each
@@ -24,6 +26,7 @@ func (r *releaseRun) register(ctx workflow.Context) error {
 	}{
 		{UpdateApprove, r.canApprove, func(ctx workflow.Context, req Request) {
 			r.forwardWhere(ctx, command{Action: UpdateApprove, Req: req}, atStage(PhaseAwaitingApproval, req))
+			r.approved(req)
 		}},
 		{UpdatePromote, r.canPromote, func(ctx workflow.Context, req Request) {
 			r.forwardWhere(ctx, command{Action: UpdatePromote, Req: req}, atStage(PhaseBaking, req))
@@ -100,12 +103,55 @@ func atStage(phase Phase, req Request) func(PipelineStatus) bool {
 
 func (r *releaseRun) canApprove(req Request) error {
 	if slices.ContainsFunc(r.st.Pipelines, atStage(PhaseAwaitingApproval, req)) {
-		return nil
+		return r.mayApprove(req)
 	}
 	if at := r.where(PhaseAwaitingApproval); len(at) > 0 {
 		return fmt.Errorf("stage %q is not awaiting approval; awaiting: %s", req.Stage, strings.Join(at, ", "))
 	}
 	return fmt.Errorf("no stage is awaiting approval (release is %s)", r.livePhase())
+}
+
+// mayApprove refuses an approval that would not count: by someone the
+// boundary does not allow, or by someone who approved the stage already
+// (a stage that needs two approvals needs two people).
+func (r *releaseRun) mayApprove(req Request) error {
+	for i, ps := range r.st.Pipelines {
+		if !atStage(PhaseAwaitingApproval, req)(ps) {
+			continue
+		}
+		st := stageNamed(r.req.Pipelines[i], ps.Stage)
+		if len(st.AllowedApprovers) > 0 && !slices.Contains(st.AllowedApprovers, req.Who) {
+			return fmt.Errorf("%s may not approve stage %s of %s/%s (allowed: %s)", req.Who, ps.Stage, ps.Cloud, ps.Boundary, strings.Join(st.AllowedApprovers, ", "))
+		}
+		if slices.Contains(ps.Approvals, req.Who) {
+			return fmt.Errorf("%s approved stage %s of %s/%s already: %d more approval(s) by someone else needed", req.Who, ps.Stage, ps.Cloud, ps.Boundary, ps.ApprovalsNeeded)
+		}
+	}
+	return nil
+}
+
+// approved records an approval in the status at once, so that the answer
+// says how many approvals are still needed; the pipeline's next report
+// says the same.
+func (r *releaseRun) approved(req Request) {
+	for i := range r.st.Pipelines {
+		ps := &r.st.Pipelines[i]
+		if !atStage(PhaseAwaitingApproval, req)(*ps) || slices.Contains(ps.Approvals, req.Who) {
+			continue
+		}
+		ps.Approvals = append(slices.Clone(ps.Approvals), req.Who)
+		ps.ApprovalsNeeded = max(ps.ApprovalsNeeded-1, 0)
+	}
+}
+
+// stageNamed is the stage of pl with that name (zero when none).
+func stageNamed(pl pipelines.Pipeline, name string) pipelines.Stage {
+	for _, s := range pl.Stages {
+		if s.Name == name {
+			return s
+		}
+	}
+	return pipelines.Stage{}
 }
 
 func (r *releaseRun) canPromote(req Request) error {

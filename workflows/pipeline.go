@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -31,11 +32,12 @@ import (
 // Compensations run in a disconnected context, so they survive cancellation.
 func Pipeline(ctx workflow.Context, in PipelineInput) (PipelineResult, error) {
 	p := &pipelineRun{
-		in:       in,
-		key:      pipelineKey(in.Pipeline),
-		changed:  make([][]Compensation, len(in.Pipeline.Stages)),
-		unwound:  make([]bool, len(in.Pipeline.Stages)),
-		approved: map[string]bool{},
+		in:        in,
+		key:       pipelineKey(in.Pipeline),
+		changed:   make([][]Compensation, len(in.Pipeline.Stages)),
+		unwound:   make([]bool, len(in.Pipeline.Stages)),
+		approved:  map[string]bool{},
+		approvals: map[string][]string{},
 		st: PipelineStatus{
 			Cloud: in.Pipeline.Cloud, Boundary: in.Pipeline.Boundary, Stages: len(in.Pipeline.Stages),
 			WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID, TaskQueue: workflow.GetInfo(ctx).TaskQueueName,
@@ -48,6 +50,7 @@ func Pipeline(ctx workflow.Context, in PipelineInput) (PipelineResult, error) {
 		for _, a := range s.Approved {
 			p.approved[a] = true
 		}
+		maps.Copy(p.approvals, s.Approvals)
 	}
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (PipelineStatus, error) { return p.st, nil }); err != nil {
 		return PipelineResult{}, err
@@ -106,7 +109,7 @@ func (p *pipelineRun) historyFull(ctx workflow.Context) bool {
 
 // state is what the next run needs to go on at stage next.
 func (p *pipelineRun) state(next int) *PipelineState {
-	s := &PipelineState{Next: next, Changed: p.changed, Paused: p.paused}
+	s := &PipelineState{Next: next, Changed: p.changed, Paused: p.paused, Approvals: p.approvals}
 	for _, st := range p.in.Pipeline.Stages {
 		if p.approved[st.Name] {
 			s.Approved = append(s.Approved, st.Name)
@@ -124,6 +127,7 @@ type pipelineRun struct {
 	unwound                   []bool // per stage: its changes were rolled back
 	leftAsIs                  []string
 	approved                  map[string]bool
+	approvals                 map[string][]string // per stage: who approved, distinct
 	paused, resumed, promoted bool
 	aborted, rollback         bool
 	stopWhy                   string
@@ -139,7 +143,10 @@ func (p *pipelineRun) apply(c command) {
 		if stage == "" {
 			stage = p.st.Stage
 		}
-		p.approved[stage] = true
+		if !slices.Contains(p.approvals[stage], c.Req.Who) {
+			p.approvals[stage] = append(slices.Clone(p.approvals[stage]), c.Req.Who)
+		}
+		p.approved[stage] = len(p.approvals[stage]) >= approversOf(p.in.Pipeline, stage)
 	case UpdatePromote:
 		p.promoted = true
 	case UpdatePause:
@@ -187,12 +194,23 @@ func (p *pipelineRun) runStage(ctx workflow.Context, i int) string {
 	if why := p.bake(ctx, stage); why != "" {
 		return why
 	}
-	if stage.Approval && !p.approved[stage.Name] {
-		p.set(ctx, PhaseAwaitingApproval, "stage "+stage.Name+" awaits approval")
-		_ = workflow.Await(ctx, func() bool { return p.approved[stage.Name] || p.stopping() })
-		if p.stopping() {
-			return p.stopWhy
+	for stage.Approval && !p.approved[stage.Name] && !p.stopping() {
+		// One round per approval received, until enough distinct people
+		// approved (one, unless the boundary asks for more).
+		given := p.approvals[stage.Name]
+		p.st.Approvals, p.st.ApprovalsNeeded = given, max(stage.Approvers, 1)-len(given)
+		why := "stage " + stage.Name + " awaits approval"
+		if stage.Approvers > 1 {
+			why = fmt.Sprintf("stage %s awaits %d more approval(s) of %d by distinct people", stage.Name, p.st.ApprovalsNeeded, stage.Approvers)
 		}
+		p.set(ctx, PhaseAwaitingApproval, why)
+		_ = workflow.Await(ctx, func() bool {
+			return p.approved[stage.Name] || p.stopping() || len(p.approvals[stage.Name]) != len(given)
+		})
+	}
+	p.st.Approvals, p.st.ApprovalsNeeded = nil, 0
+	if p.stopping() {
+		return p.stopWhy
 	}
 	return ""
 }
@@ -403,6 +421,11 @@ func targetIDs(changes []Compensation) []string {
 		ids = append(ids, c.Target.ID())
 	}
 	return ids
+}
+
+// approversOf is how many distinct approvals the named stage needs.
+func approversOf(pl pipelines.Pipeline, stage string) int {
+	return max(stageNamed(pl, stage).Approvers, 1)
 }
 
 // pipelineKey names a pipeline of a release: cloud/boundary, and

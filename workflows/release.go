@@ -207,14 +207,14 @@ type releaseRun struct {
 	children  []workflow.ChildWorkflowFuture // started pipelines
 	results   []*PipelineResult              // ended pipelines
 	finished  []int                          // pipelines in the order they ended
-	queued    bool // waiting for the lock (see waitTurn)
+	queued    bool                           // waiting for the lock (see waitTurn)
 	paused    bool
 	aborted   bool
 	rollback  bool
 	failure   string // why a pipeline failure stopped the release
 	window    bool   // succeeded; rollback still accepted
 	unwinding bool
-	published Phase // the phase search attribute's value
+	published Phase             // the phase search attribute's value
 	told      []workflow.Future // the phases signaled to the apply
 }
 

@@ -371,6 +371,36 @@ func TestApprovalRequiredThenGiven(t *testing.T) {
 	}
 }
 
+func TestTwoApproversMustBeTwoPeople(t *testing.T) {
+	gov := stg("gov", govA)
+	gov.Approval, gov.Approvers, gov.AllowedApprovers = true, 2, []string{"alice", "bob", "carol"}
+	f := newFixture(t, request(pipe("aws-us-gov", "automatic", gov)))
+	var one, twice Status
+	f.env.RegisterDelayedCallback(func() {
+		f.update(UpdateApprove, Request{Who: "mallory"}, false) // not allowed
+		f.update(UpdateApprove, Request{Who: "alice"}, true)
+	}, time.Hour)
+	f.env.RegisterDelayedCallback(func() {
+		one = f.status()
+		f.update(UpdateApprove, Request{Who: "alice", Reason: "again"}, false) // the same person twice
+	}, 2*time.Hour)
+	f.env.RegisterDelayedCallback(func() {
+		twice = f.status()
+		f.update(UpdateApprove, Request{Who: "bob"}, true)
+	}, 3*time.Hour)
+	st := f.run()
+	if p := one.Pipelines[0]; p.Phase != PhaseAwaitingApproval || p.ApprovalsNeeded != 1 || !slices.Equal(p.Approvals, []string{"alice"}) ||
+		p.Reason != "stage gov awaits 1 more approval(s) of 2 by distinct people" {
+		t.Errorf("after one approval: %+v", p)
+	}
+	if twice.Pipelines[0].Phase != PhaseAwaitingApproval {
+		t.Errorf("a second approval by the same person opened the stage: %+v", twice.Pipelines[0])
+	}
+	if st.Phase != PhaseSucceeded || len(st.Events) != 2 {
+		t.Fatalf("phase %s (%s), events %+v: want succeeded after alice's and bob's approvals", st.Phase, st.Reason, st.Events)
+	}
+}
+
 func TestAbortDuringStageRollsBack(t *testing.T) {
 	one, two := stg("one", prodA), stg("two", prodB, prodC)
 	two.Bake = placement.Duration(time.Hour)

@@ -42,6 +42,25 @@ func TestRecordHistories(t *testing.T) {
 	t.Run("attach", recordRepeatedTriggerAttaches)
 	t.Run("success-limit", recordGateSuccessLimit)
 	t.Run("apply", recordQueuedApplies)
+	t.Run("two-approvers", recordTwoApprovers)
+}
+
+// recordTwoApprovers: a stage that needs two people's approvals, given
+// one after the other (service recorded-approvers).
+func recordTwoApprovers(t *testing.T) {
+	ctx := withTimeout(t)
+	b := newBoundary(t, "record-approvers-aws", nil)
+	one := stg("one", prodA)
+	one.Approval, one.Approvers = true, 2
+	req := e2eRequest("recorded-approvers", "c1", map[string]*boundary{"aws": b}, pipe("aws", "automatic", one))
+	ref := startRecorded(t, ctx, req)
+	for _, who := range []string{"alice", "bob"} {
+		waitFor(t, ctx, "approval", phaseIs(t, ctx, ref, PhaseAwaitingApproval))
+		if _, err := Approve(ctx, tc, ref.ID, Request{Who: who, Reason: "recorded run"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recordOutcome(t, ctx, ref, req, PhaseSucceeded)
 }
 
 // recordTwoBoundaries: a release with two boundaries, bake rounds, an

@@ -182,6 +182,10 @@ type PipelineStatus struct {
 	Done         int    `json:"done"`  // targets of the current stage done
 	Total        int    `json:"total"` // targets of the current stage
 	Reason       string `json:"reason,omitempty"`
+	// Approvals names who approved the stage awaiting approval, and
+	// ApprovalsNeeded how many distinct approvals it still needs.
+	Approvals       []string `json:"approvals,omitempty"`
+	ApprovalsNeeded int      `json:"approvalsNeeded,omitempty"`
 }
 
 // Event is an operator action or a notable engine event.
@@ -236,6 +240,9 @@ type PipelineState struct {
 	Changed  [][]Compensation `json:"changed"`
 	Approved []string         `json:"approved,omitempty"`
 	Paused   bool             `json:"paused,omitempty"`
+	// Approvals lists, per stage, who approved it (a stage may need more
+	// than one person).
+	Approvals map[string][]string `json:"approvals,omitempty"`
 }
 
 // PipelineResult is how a pipeline ended.

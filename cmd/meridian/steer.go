@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
@@ -89,6 +90,13 @@ func (o *steerOptions) run(ctx context.Context) error {
 	if o.stage != "" {
 		what += " (stage " + o.stage + ")"
 	}
-	fmt.Fprintf(o.out, "%s %s as %s; release is %s\n  %s\n", o.past, what, who(o.as), st.Phase, o.link(o.release))
+	fmt.Fprintf(o.out, "%s %s as %s; release is %s\n", o.past, what, who(o.as), st.Phase)
+	for _, p := range st.Pipelines {
+		if p.Phase == workflows.PhaseAwaitingApproval && p.ApprovalsNeeded > 0 && len(p.Approvals) > 0 {
+			fmt.Fprintf(o.out, "  stage %s of %s/%s needs %d more approval(s) by someone else (approved by %s)\n",
+				p.Stage, p.Cloud, p.Boundary, p.ApprovalsNeeded, strings.Join(p.Approvals, ", "))
+		}
+	}
+	fmt.Fprintf(o.out, "  %s\n", o.link(o.release))
 	return nil
 }
