@@ -149,6 +149,10 @@ func TestTriggerApproveStatus(t *testing.T) {
 	if approve.code != 0 || !strings.Contains(approve.out, "approved release/billing/c1 (stage rest) as alice") {
 		t.Fatalf("approve: exit %d, %v:\n%s", approve.code, approve.err, approve.out)
 	}
+	// The answer is the state the approval produced, not the one before.
+	if strings.Contains(approve.out, "release is awaiting-approval") {
+		t.Errorf("approve answers with the phase from before it:\n%s", approve.out)
+	}
 	done := meridian(t, "trigger", steerSpec, "--service", "billing", "--version", "3.0.0", "--change-id", "c1", "--wait", "-o", "json")
 	st := decodeStatus(t, done.out)
 	if done.code != 0 || st.Phase != workflows.PhaseSucceeded {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
@@ -26,19 +27,57 @@ type steerOptions struct {
 }
 
 // steerCommand is an operator command: its name, what it does, its past
-// tense, and the workflows call that sends the Update.
+// tense, the workflows call that sends the Update, and when a status shows
+// what the command did (see settle).
 type steerCommand struct {
 	name, short, past string
 	update            func(context.Context, client.Client, string, workflows.Request) (workflows.Status, error)
+	done              func(workflows.Status) bool
 }
 
 var steerCommands = []steerCommand{
-	{"approve", "Approve the stage a release waits on", "approved", workflows.Approve},
-	{"promote", "End the current bake of a release now", "promoted", workflows.Promote},
-	{"pause", "Hold a release before its next target, stage or pipeline", "paused", workflows.Pause},
-	{"resume", "Continue a paused release (under the manual policy, retry the failed stage)", "resumed", workflows.Resume},
-	{"abort", "Stop a release and roll it back per its pipelines' policies", "aborted", workflows.Abort},
-	{"rollback", "Roll back everything a running or just-succeeded release changed, newest first", "rolling back", workflows.Rollback},
+	{"approve", "Approve the stage a release waits on", "approved", workflows.Approve, func(st workflows.Status) bool {
+		// Every stage whose approvals are all given has moved on.
+		return !slices.ContainsFunc(st.Pipelines, func(p workflows.PipelineStatus) bool {
+			return p.Phase == workflows.PhaseAwaitingApproval && p.ApprovalsNeeded == 0
+		})
+	}},
+	{"promote", "End the current bake of a release now", "promoted", workflows.Promote, func(st workflows.Status) bool {
+		return !slices.ContainsFunc(st.Pipelines, func(p workflows.PipelineStatus) bool { return p.Phase == workflows.PhaseBaking })
+	}},
+	{"pause", "Hold a release before its next target, stage or pipeline", "paused", workflows.Pause, nil},
+	{"resume", "Continue a paused release (under the manual policy, retry the failed stage)", "resumed", workflows.Resume, nil},
+	{"abort", "Stop a release and roll it back per its pipelines' policies", "aborted", workflows.Abort, stopped},
+	{"rollback", "Roll back everything a running or just-succeeded release changed, newest first", "rolling back", workflows.Rollback, stopped},
+}
+
+// stopped reports whether the release has started unwinding or has ended.
+func stopped(st workflows.Status) bool {
+	return st.Phase == workflows.PhaseRollingBack || st.Phase.Terminal() && st.Phase != workflows.PhaseSucceeded
+}
+
+// settleTimeout bounds how long a steering command waits for the status
+// to show what it did.
+const settleTimeout = 3 * time.Second
+
+// settle returns the release's status once it shows what the command did:
+// the Release forwards a command to its pipelines, whose next report
+// carries its effect, so the Update's own answer may still show the phase
+// from before. It gives up after settleTimeout (a pipeline whose boundary
+// has no worker reports nothing) and returns the latest status.
+func (s steerCommand) settle(ctx context.Context, c client.Client, st workflows.Status) workflows.Status {
+	deadline := time.Now().Add(settleTimeout)
+	for s.done != nil && !s.done(st) && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return st
+		case <-time.After(100 * time.Millisecond):
+		}
+		if now, err := workflows.ReleaseStatus(ctx, c, st.Release); err == nil {
+			st = now
+		}
+	}
+	return st
 }
 
 // newSteerCmd returns the operator command called name, one of steerCommands.
@@ -83,6 +122,7 @@ func (o *steerOptions) run(ctx context.Context) error {
 	if err != nil {
 		return o.releaseError(ctx, c, o.name, o.release, err)
 	}
+	st = o.settle(ctx, c, st)
 	if o.json() {
 		return writeIndentedJSON(o.out, st)
 	}
