@@ -144,7 +144,7 @@ func Apply(ctx workflow.Context, in ApplyInput) (ApplyStatus, error) {
 		st.Reason = fmt.Sprintf("%d of %d releases did not succeed: %s", len(failed), len(st.Releases), strings.Join(failed, ", "))
 	}
 	publish()
-	return st, nil
+	return st, failedOutcome(ctx, st.Phase, st.Reason, st)
 }
 
 // applyDetails is the apply's page in the Web UI: every service, what

@@ -88,7 +88,7 @@ func BenchmarkRelease500(b *testing.B) {
 			b.Fatal(err)
 		}
 		var st Status
-		if err := tc.GetWorkflow(ctx, ref.ID, "").Get(ctx, &st); err != nil || st.Phase != PhaseSucceeded {
+		if st, err = Outcome(ctx, tc, ref.ID); err != nil || st.Phase != PhaseSucceeded {
 			b.Fatalf("release %s: %s (%s) %v", ref.ID, st.Phase, st.Reason, err)
 		}
 		releaseTime += time.Since(start)
@@ -127,7 +127,7 @@ func BenchmarkGateFailureToRollback(b *testing.B) {
 			b.Fatal(err)
 		}
 		var st Status
-		if err := tc.GetWorkflow(ctx, ref.ID, "").Get(ctx, &st); err != nil || st.Phase != PhaseRolledBack {
+		if st, err = Outcome(ctx, tc, ref.ID); err != nil || st.Phase != PhaseRolledBack {
 			b.Fatalf("release %s: %s (%s) %v", ref.ID, st.Phase, st.Reason, err)
 		}
 		var failedAt, rollbackAt time.Time

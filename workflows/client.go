@@ -161,8 +161,26 @@ func ReleaseStatus(ctx context.Context, c client.Client, release string) (Status
 		stageProgress(ctx, c, &st)
 		return st, nil
 	}
-	if err := c.GetWorkflow(ctx, release, "").Get(ctx, &st); err != nil {
+	st, err = Outcome(ctx, c, release)
+	if err != nil {
 		return Status{Release: release, Phase: PhaseAborted, Reason: "release workflow ended without an outcome: " + err.Error()}, nil
+	}
+	return st, nil
+}
+
+// outcome waits for a release or an apply to end and decodes its outcome
+// (a *Status or an *ApplyStatus) into v, whether it completed (succeeded)
+// or failed (rolled back, failed or aborted: the failure carries the
+// outcome).
+func outcome(ctx context.Context, c client.Client, id string, v any) error {
+	return decodeOutcome(c.GetWorkflow(ctx, id, "").Get(ctx, v), v)
+}
+
+// Outcome waits for a release to end and returns its final status.
+func Outcome(ctx context.Context, c client.Client, release string) (Status, error) {
+	var st Status
+	if err := outcome(ctx, c, release, &st); err != nil {
+		return Status{}, fmt.Errorf("release %s: %w", release, err)
 	}
 	return st, nil
 }
@@ -313,7 +331,15 @@ func History(ctx context.Context, c client.Client, service string) ([]ReleaseSum
 			if e.GetCloseTime() != nil {
 				s.Ended = e.GetCloseTime().AsTime()
 			}
-			if e.GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING && e.GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+			switch e.GetStatus() {
+			case enums.WORKFLOW_EXECUTION_STATUS_RUNNING, enums.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+			case enums.WORKFLOW_EXECUTION_STATUS_FAILED:
+				// rolled back, failed or aborted, as its phase says (an
+				// invalid request fails before it has one)
+				if !s.Phase.Terminal() {
+					s.Phase = PhaseAborted
+				}
+			default:
 				s.Phase = PhaseAborted // terminated, canceled, timed out
 			}
 			out = append(out, s)
@@ -407,7 +433,7 @@ func ApplyStatusOf(ctx context.Context, c client.Client, id string) (ApplyStatus
 		}
 		return st, nil
 	}
-	if err := c.GetWorkflow(ctx, id, "").Get(ctx, &st); err != nil {
+	if err := outcome(ctx, c, id, &st); err != nil {
 		return ApplyStatus{}, fmt.Errorf("%s ended without an outcome: %w", id, err)
 	}
 	return st, nil

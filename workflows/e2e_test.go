@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
 	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
@@ -174,6 +175,14 @@ func TestEndToEndInjectedFailureRollsBack(t *testing.T) {
 		}
 	}
 	assertWebUI(t, ctx, ref.ID, map[string]string{"MeridianService": "e2e-rollback", "MeridianChangeID": "c1", "MeridianPhase": "rolled-back"})
+	// In the Web UI's list the release and its pipeline are failed (red,
+	// counted under Failures).
+	for _, id := range []string{ref.ID, ref.ID + "/aws/aws"} {
+		desc, err := tc.DescribeWorkflowExecution(ctx, id, "")
+		if err != nil || desc.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_FAILED {
+			t.Errorf("%s: status %v (%v), want failed", id, desc.GetWorkflowExecutionInfo().GetStatus(), err)
+		}
+	}
 	assertWebUI(t, ctx, ref.ID+"/aws/aws", map[string]string{"MeridianCloud": "aws", "MeridianBoundary": "aws", "MeridianStage": "two", "MeridianEnvironment": "prod", "MeridianPhase": "rolled-back"})
 	// What an operator filters on in the Web UI: the pipeline by boundary,
 	// stage, environment and outcome.
@@ -253,7 +262,7 @@ func TestEndToEndRepeatedTriggerAttachesAndAnotherChangeIsRefused(t *testing.T) 
 	if n != 2 {
 		t.Errorf("%d deploys for two targets: a repeated trigger started a second release", n)
 	}
-	if err := tc.GetWorkflow(ctx, ref.ID, "").Get(ctx, nil); err != nil {
+	if err := outcome(ctx, tc, ref.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	next, attached, err := StartRelease(ctx, tc, other)

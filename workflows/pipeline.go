@@ -89,7 +89,8 @@ func Pipeline(ctx workflow.Context, in PipelineInput) (PipelineResult, error) {
 			i-- // resumed under the manual policy: run the stage again
 			continue
 		}
-		return p.result(), nil
+		res := p.result()
+		return res, failedOutcome(ctx, res.Phase, res.Reason, res)
 	}
 	p.set(ctx, PhaseSucceeded, "")
 	return p.result(), nil

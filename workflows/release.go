@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -91,7 +92,8 @@ func Release(ctx workflow.Context, req ReleaseRequest) (Status, error) {
 			r.finish(ctx)
 		}
 	}
-	return r.outcome(ctx), nil
+	st := r.outcome(ctx)
+	return st, failedOutcome(ctx, st.Phase, st.Reason, st)
 }
 
 // waitTurn holds a queued release until the service's lock dequeues it
@@ -132,6 +134,38 @@ func (r *releaseRun) superseded(ctx workflow.Context) Status {
 	r.st.Ended = workflow.Now(ctx)
 	r.refresh(ctx)
 	return r.outcome(ctx)
+}
+
+// failedOutcome is how a workflow that ended rolled back, failed or
+// aborted ends: as a failed Temporal workflow (red in the Web UI's list,
+// counted under its Failures), with "phase: reason" as the failure's
+// message and result as its details, so that callers still read the whole
+// outcome (see decodeOutcome). nil for any other phase, and for workflows
+// recorded before this (version DefaultVersion), which completed.
+func failedOutcome(ctx workflow.Context, phase Phase, reason string, result any) error {
+	errType, failed := outcomeTypes[phase]
+	if !failed || workflow.GetVersion(ctx, "failed-outcomes", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil
+	}
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %s", phase, reason), errType, nil, result)
+}
+
+// outcomeTypes are the failure types, as the Web UI shows them, of the
+// phases that end a workflow as failed.
+var outcomeTypes = map[Phase]string{PhaseRolledBack: "RolledBack", PhaseFailed: "RollbackFailed", PhaseAborted: "Aborted"}
+
+// decodeOutcome decodes a workflow's outcome into v from what its Get
+// returned: nothing to do when it completed, the failure's details when it
+// ended with failedOutcome; any other error is returned.
+func decodeOutcome(err error, v any) error {
+	var app *temporal.ApplicationError
+	switch {
+	case err != nil && errors.As(err, &app) && app.HasDetails() && v == nil:
+		return nil
+	case err != nil && errors.As(err, &app) && app.HasDetails():
+		return app.Details(v)
+	}
+	return err
 }
 
 // Validate reports, on one line, everything that makes a request unusable.
@@ -301,7 +335,7 @@ func (r *releaseRun) runPipeline(ctx workflow.Context, i int) {
 		}
 	}
 	var res PipelineResult
-	if err := f.Get(ctx, &res); err != nil {
+	if err := decodeOutcome(f.Get(ctx, &res), &res); err != nil {
 		res = PipelineResult{Phase: PhaseFailed, Reason: "pipeline workflow: " + rootMessage(err)}
 	}
 	r.end(ctx, i, &res)

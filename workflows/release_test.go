@@ -86,15 +86,22 @@ func (f *fixture) run() Status {
 	if !f.env.IsWorkflowCompleted() {
 		f.t.Fatal("release did not complete")
 	}
-	if err := f.env.GetWorkflowError(); err != nil {
-		f.t.Fatalf("release failed: %v", err)
-	}
 	if f.settled != f.updates {
 		f.t.Errorf("%d of %d updates were not answered as expected", f.updates-f.settled, f.updates)
 	}
+	// A release that did not succeed fails, its status the failure's details.
 	var st Status
-	if err := f.env.GetWorkflowResult(&st); err != nil {
-		f.t.Fatal(err)
+	err := f.env.GetWorkflowError()
+	if err == nil {
+		err = f.env.GetWorkflowResult(&st)
+	} else if err = decodeOutcome(err, &st); err == nil && outcomeTypes[st.Phase] == "" {
+		f.t.Errorf("a %s release failed", st.Phase)
+	}
+	if err != nil {
+		f.t.Fatalf("release failed: %v", err)
+	}
+	if _, failed := outcomeTypes[st.Phase]; failed != (f.env.GetWorkflowError() != nil) {
+		f.t.Errorf("a %s release ended with error %v", st.Phase, f.env.GetWorkflowError())
 	}
 	return st
 }

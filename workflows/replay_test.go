@@ -43,6 +43,18 @@ func TestRecordHistories(t *testing.T) {
 	t.Run("success-limit", recordGateSuccessLimit)
 	t.Run("apply", recordQueuedApplies)
 	t.Run("two-approvers", recordTwoApprovers)
+	t.Run("failed-outcome", recordFailedOutcome)
+}
+
+// recordFailedOutcome: a release rolled back by a failed gate ends, with
+// its pipeline, as a failed workflow whose details are its outcome
+// (service recorded-outcome).
+func recordFailedOutcome(t *testing.T) {
+	ctx := withTimeout(t)
+	b := newBoundary(t, "record-outcome-aws", nil)
+	req := e2eRequest("recorded-outcome", "c1", map[string]*boundary{"aws": b}, pipe("aws", "automatic", stg("one", prodA), stg("two", prodB)))
+	b.fake.SetFaults(targetsOf(req.Pipelines[0])[1], fake.Faults{Health: driver.Unhealthy})
+	recordOutcome(t, ctx, startRecorded(t, ctx, req), req, PhaseRolledBack)
 }
 
 // recordTwoApprovers: a stage that needs two people's approvals, given
@@ -153,7 +165,7 @@ func recordRepeatedTriggerAttaches(t *testing.T) {
 	if st, err := Watch(ctx, tc, ref.ID, 20*time.Millisecond, nil); err != nil || st.Phase != PhaseSucceeded {
 		t.Fatalf("outcome %s (%s), %v", st.Phase, st.Reason, err)
 	}
-	if err := tc.GetWorkflow(ctx, ref.ID, "").Get(ctx, nil); err != nil {
+	if err := outcome(ctx, tc, ref.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	attach("after it ended")
@@ -206,7 +218,7 @@ func recordQueuedApplies(t *testing.T) {
 	c3ref := ReleaseRef{ID: ReleaseID(c3.Service, c3.Change.ID)}
 	recordOutcome(t, ctx, c3ref, c3, PhaseSucceeded)
 	for _, id := range []string{ref.ID, ReleaseID(c2.Service, c2.Change.ID), ApplyID("c2"), ApplyID("c3")} {
-		if err := tc.GetWorkflow(ctx, id, "").Get(ctx, nil); err != nil {
+		if err := outcome(ctx, tc, id, nil); err != nil {
 			t.Fatal(err)
 		}
 		writeHistory(t, ctx, id, "", "")
@@ -231,7 +243,7 @@ func recordOutcome(t *testing.T, ctx context.Context, ref ReleaseRef, req Releas
 	if err != nil || st.Phase != want {
 		t.Fatalf("outcome %s (%s), %v; want %s", st.Phase, st.Reason, err, want)
 	}
-	if err := tc.GetWorkflow(ctx, ref.ID, "").Get(ctx, nil); err != nil {
+	if err := outcome(ctx, tc, ref.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	ids := []string{ref.ID, LockID(req.Service)}

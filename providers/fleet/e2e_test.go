@@ -438,8 +438,8 @@ func release(t *testing.T, req workflows.ReleaseRequest) workflows.Status {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st workflows.Status
-	if err := tc.GetWorkflow(ctx, ref.ID, ref.RunID).Get(ctx, &st); err != nil {
+	st, err := workflows.Outcome(ctx, tc, ref.ID)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return st
