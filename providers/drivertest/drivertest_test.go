@@ -81,8 +81,10 @@ var (
 )
 
 type memTarget struct {
+	target    driver.Target
 	revisions []string // revision i+1 is revisions[i], a version
 	live      string
+	managed   bool // Meridian deployed or restored live
 	polls     map[string]int
 	health    driver.Health
 }
@@ -124,7 +126,7 @@ func (d *memDriver) enter(ctx context.Context) error {
 func (d *memDriver) target(t driver.Target) *memTarget {
 	mt := d.targets[t.ID()]
 	if mt == nil {
-		mt = &memTarget{polls: map[string]int{}, health: driver.Healthy}
+		mt = &memTarget{target: t, polls: map[string]int{}, health: driver.Healthy}
 		d.targets[t.ID()] = mt
 	}
 	return mt
@@ -140,6 +142,7 @@ func (d *memDriver) Deploy(ctx context.Context, req driver.DeployRequest) (drive
 		return driver.Deployment{Revision: mt.live, Previous: mt.live}, nil
 	}
 	mt.revisions = append(mt.revisions, req.Version)
+	mt.managed = true
 	prev := mt.live
 	mt.live = fmt.Sprintf("rev-%d", len(mt.revisions))
 	return driver.Deployment{Revision: mt.live, Previous: prev, Changed: true}, nil
@@ -187,6 +190,7 @@ func (d *memDriver) Rollback(ctx context.Context, t driver.Target, rev string) e
 		return fmt.Errorf("revision %s: %w", rev, errNotFound)
 	}
 	mt.live = rev // "" removes a first deploy
+	mt.managed = mt.managed && rev != ""
 	return nil
 }
 
@@ -201,7 +205,7 @@ func (d *memDriver) Remove(ctx context.Context, t driver.Target) (driver.Removal
 		return driver.Removal{}, nil
 	}
 	r := driver.Removal{Revision: mt.live, Version: mt.revisions[revIndex(mt.live)], Instances: 2}
-	mt.live = ""
+	mt.live, mt.managed = "", false
 	return r, nil
 }
 
@@ -220,8 +224,42 @@ func (d *memDriver) Restore(ctx context.Context, t driver.Target, r driver.Remov
 	if mt.live == r.Revision {
 		return driver.Deployment{Revision: mt.live}, nil
 	}
-	mt.live = r.Revision
+	mt.live, mt.managed = r.Revision, true
 	return driver.Deployment{Revision: mt.live, Changed: true}, nil
+}
+
+// Current reports the live revision, ready once Status has seen it ready.
+func (d *memDriver) Current(ctx context.Context, t driver.Target) (driver.Current, error) {
+	if err := d.enter(ctx); err != nil {
+		return driver.Current{}, err
+	}
+	defer d.mu.Unlock()
+	mt := d.target(t)
+	if mt.live == "" {
+		return driver.Current{}, nil
+	}
+	version := mt.revisions[revIndex(mt.live)]
+	c := driver.Current{Revision: mt.live, Version: version, Image: memImage, State: driver.StateProgressing, Desired: 2, Ready: min(max(mt.polls[mt.live]-1, 0), 2)}
+	if c.Ready == 2 {
+		c.State = driver.StateReady
+	}
+	return c, nil
+}
+
+// Managed lists the targets on which Meridian's revisions run.
+func (d *memDriver) Managed(ctx context.Context, scope driver.Scope) ([]driver.Target, error) {
+	if err := d.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer d.mu.Unlock()
+	var ts []driver.Target
+	for _, mt := range d.targets {
+		if mt.managed && mt.live != "" && scope.Contains(mt.target) {
+			ts = append(ts, mt.target)
+		}
+	}
+	driver.SortByID(ts)
+	return ts, nil
 }
 
 func (d *memDriver) EvaluateGate(ctx context.Context, t driver.Target, g driver.Gate) (driver.Observation, error) {
@@ -259,7 +297,10 @@ func (h *memHarness) LiveRevision(t driver.Target) string {
 	return h.d.target(t).live
 }
 
-func (h *memHarness) Image() string { return "mem/svc" }
+// memImage is the image memHarness deploys.
+const memImage = "mem/svc"
+
+func (h *memHarness) Image() string { return memImage }
 
 func (h *memHarness) FailVersion(_ driver.Target, version string) {
 	if !strings.Contains(version, "bad") {
