@@ -446,9 +446,10 @@ type Current struct {
 	// untagged image).
 	Image   string `json:"image,omitempty"`
 	Version string `json:"version,omitempty"`
-	// ChangeID is the DeployRequest.ChangeID of the deploy that made
-	// Revision, where the driver records it; "" for a revision Meridian
-	// did not deploy.
+	// ChangeID is the DeployRequest.ChangeID of the release that made
+	// Revision live (its deploy, or a later release's rollback to it,
+	// depending on what the driver records); "" where the driver does not
+	// record it, and for a revision Meridian did not deploy.
 	ChangeID string `json:"changeId,omitempty"`
 	// State, Ready, Desired and Reason are Revision's Status; Desired is
 	// 0, and State "", when nothing runs.
