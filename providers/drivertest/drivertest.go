@@ -7,8 +7,9 @@
 // providers.New(driver, opts), as go-cloud's drivertest calls a bucket
 // through blob.NewBucket: what it checks is what the rollout engine sees,
 // Meridian's own conversion and error wrapping included. The suite's own
-// tests run it on a minimal in-memory driver, and once on a deliberately
-// broken one to show that it fails.
+// tests run it on a minimal in-memory driver, and on deliberately broken
+// ones (error codes that classify nothing, a survey that remembers what
+// was removed) to show that it fails.
 //
 // Every subtest gets a new Harness and a fresh target: a target the backend
 // knows, which may already run a revision Meridian did not deploy (a team
