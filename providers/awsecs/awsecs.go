@@ -226,11 +226,12 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 		return driver.Deployment{}, fmt.Errorf("register task definition %s for %s: %w", aws.ToString(td.Family), s, err)
 	}
 	revision := aws.ToString(reg.TaskDefinition.TaskDefinitionArn)
-	if _, err := s.client.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: &s.cluster, Service: &s.name, TaskDefinition: &revision}); err != nil {
-		return driver.Deployment{}, fmt.Errorf("update %s to %s: %w", s, revision, err)
-	}
+	// Tag first: a Deploy retried after the update finds nothing to change.
 	if err := s.markManaged(ctx, aws.ToString(svc.ServiceArn), req.Target); err != nil {
 		return driver.Deployment{}, err
+	}
+	if _, err := s.client.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: &s.cluster, Service: &s.name, TaskDefinition: &revision}); err != nil {
+		return driver.Deployment{}, fmt.Errorf("update %s to %s: %w", s, revision, err)
 	}
 	return driver.Deployment{Revision: revision, Previous: live, Changed: true}, nil
 }
