@@ -80,12 +80,17 @@ type Provider struct {
 	restarter driver.Restarter
 	sharder   driver.Sharder
 	secrets   driver.SecretResolver
+	surveyor  driver.Surveyor
+	surveyCfg driver.ConfigSurveyor
+	lister    driver.Lister
 }
 
 // New wraps a Deployer and, from opts or the Deployer itself, the optional
 // capabilities. opts may be nil. Remove and Restore are the Deployer's own
 // (a driver.Remover), RemoveConfig the Configurer's (a
-// driver.ConfigRemover): each removes what that driver deployed.
+// driver.ConfigRemover): each removes what that driver deployed. Current
+// combines the Deployer's driver.Surveyor with the Configurer's
+// driver.ConfigSurveyor, and Managed is the Deployer's driver.Lister.
 func New(d driver.Deployer, opts *Options) *Provider {
 	if opts == nil {
 		opts = &Options{}
@@ -105,6 +110,9 @@ func New(d driver.Deployer, opts *Options) *Provider {
 	}
 	p.remover, _ = d.(driver.Remover)
 	p.unconfig, _ = p.config.(driver.ConfigRemover)
+	p.surveyor, _ = d.(driver.Surveyor)
+	p.surveyCfg, _ = p.config.(driver.ConfigSurveyor)
+	p.lister, _ = d.(driver.Lister)
 	return p
 }
 
@@ -327,6 +335,48 @@ func (p *Provider) Undrain(ctx context.Context, t placement.Target, inst driver.
 		return unsupported("undrain")
 	}
 	return wrap(ctx, p.sharder, "undrain", p.sharder.Undrain(ctx, driverTarget(t), inst))
+}
+
+// Current reports what runs on t now: the Deployer's answer (a
+// driver.Surveyor) with the config fields from the Configurer's (a
+// driver.ConfigSurveyor), left "" when the Provider delivers no config
+// or its Configurer cannot tell. Nothing running is a zero Current with
+// Desired 0, not an error.
+func (p *Provider) Current(ctx context.Context, t placement.Target) (driver.Current, error) {
+	if p.surveyor == nil {
+		return driver.Current{}, unsupported("current")
+	}
+	c, err := p.surveyor.Current(ctx, driverTarget(t))
+	if err != nil {
+		return driver.Current{}, wrap(ctx, p.surveyor, "current", err)
+	}
+	if p.surveyCfg != nil {
+		live, err := p.surveyCfg.CurrentConfig(ctx, driverTarget(t))
+		if err != nil {
+			return driver.Current{}, wrap(ctx, p.surveyCfg, "current-config", err)
+		}
+		c.ConfigRevision, c.ConfigVersion = live.Revision, live.Version
+	}
+	return c, nil
+}
+
+// Managed lists the targets in scope on which something Meridian deployed
+// runs, for finding those the spec no longer has. A driver that cannot
+// tell what Meridian deployed (not a driver.Lister) fails with code
+// Invalid wrapping ErrUnsupported.
+func (p *Provider) Managed(ctx context.Context, scope driver.Scope) ([]placement.Target, error) {
+	if p.lister == nil {
+		return nil, unsupported("managed")
+	}
+	ts, err := p.lister.Managed(ctx, scope)
+	if err != nil {
+		return nil, wrap(ctx, p.lister, "managed", err)
+	}
+	out := make([]placement.Target, len(ts))
+	for i, t := range ts {
+		out[i] = placement.Target(t)
+	}
+	return out, nil
 }
 
 // Set maps (cloud, boundary) to the Provider serving it. A worker builds

@@ -244,3 +244,34 @@ func TestRemoveAndRestore(t *testing.T) {
 		}
 	}
 }
+
+// TestCurrentCombinesDeployerAndConfigurer: Current takes the deploy side
+// from the Deployer and the config side from a separate Configurer, and a
+// Deployer that cannot survey or list says so with ErrUnsupported.
+func TestCurrentCombinesDeployerAndConfigurer(t *testing.T) {
+	ctx := context.Background()
+	deployer, configurer := fake.New(nil), fake.New(nil)
+	tg := placement.Target{Service: "svc", Environment: "prod", Cloud: "aws", Boundary: "aws", Region: "r"}
+	p := providers.New(deployer, &providers.Options{Configurer: configurer})
+	if _, err := p.Deploy(ctx, providers.DeployRequest{Target: tg, Image: "img", Version: "v1", ChangeID: "ch1", Instances: 2}); err != nil {
+		t.Fatal(err)
+	}
+	deployer.SetConfig(tg, "ignored") // the Deployer's own config is not the Provider's
+	configurer.SetConfig(tg, "c1")
+	c, err := p.Current(ctx, tg)
+	want := driver.Current{Revision: "v1", Image: "img", Version: "v1", ChangeID: "ch1", State: driver.StateReady, Ready: 2, Desired: 2, ConfigRevision: "c1", ConfigVersion: "c1"}
+	if err != nil || c != want {
+		t.Fatalf("Current = %+v, %v; want %+v", c, err, want)
+	}
+	ts, err := p.Managed(ctx, driver.Scope{Cloud: "aws", Boundary: "aws", Region: "r"})
+	if err != nil || len(ts) != 1 || ts[0] != tg {
+		t.Fatalf("Managed = %v, %v; want [%s]", ts, err, tg.ID())
+	}
+	only := providers.New(deployerOnly{fake.New(nil)}, nil)
+	if _, err := only.Current(ctx, tg); providers.Code(err) != driver.Invalid || !errors.Is(err, providers.ErrUnsupported) {
+		t.Errorf("Current on a deployer that cannot survey: %v", err)
+	}
+	if _, err := only.Managed(ctx, driver.Scope{}); providers.Code(err) != driver.Invalid || !errors.Is(err, providers.ErrUnsupported) {
+		t.Errorf("Managed on a deployer that cannot list: %v", err)
+	}
+}

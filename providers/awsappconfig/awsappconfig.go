@@ -21,7 +21,8 @@
 // the reason. RollbackConfig stops a running deployment (AppConfig then
 // serves the previous version again) and deploys the wanted version if it is
 // still not the live one. RemoveConfig deploys an empty document in its
-// place (AppConfig has no undeploy).
+// place (AppConfig has no undeploy). CurrentConfig reports the version
+// being deployed, else the one served, and its label.
 //
 // A document with resolved secrets (ConfigRequest.Source set) is hosted
 // like any other, AppConfig being the target's config store, but its
@@ -75,7 +76,8 @@ type Options struct {
 	Strategy string
 }
 
-// Driver delivers config through AppConfig. It implements driver.Configurer.
+// Driver delivers config through AppConfig. It implements driver.Configurer,
+// driver.ConfigRemover and driver.ConfigSurveyor.
 type Driver struct {
 	clients *awsx.Clients[*appconfig.Client]
 	opts    Options

@@ -8,13 +8,16 @@
 // Deploy copies the service's live task definition with the release's
 // image:version in the container that runs the artifact's repository,
 // registers it as a new revision (tagged meridian:version, meridian:change-id
-// and meridian:previous) and points the service at it; deploying the image
-// the service already runs changes nothing. Status reads the service's
+// and meridian:previous), points the service at it and tags the service
+// meridian:target (the target's ID); deploying the image the service
+// already runs changes nothing. Status reads the service's
 // deployment for the revision: rolloutState IN_PROGRESS is progressing,
 // COMPLETED ready and FAILED (a tripped deployment circuit breaker) failed
 // with ECS's rolloutStateReason. Rollback points the service back at an
 // earlier task definition. Remove deletes the service and Restore
 // recreates it from the task definition and settings Remove recorded.
+// Current reads the service and its task definition's tags; Managed lists
+// the ACTIVE services tagged meridian:target in a region's clusters.
 //
 // Previous is the task definition the service ran before the deploy,
 // whoever registered it: an ECS service always runs one, so even the first
@@ -223,6 +226,10 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 		return driver.Deployment{}, fmt.Errorf("register task definition %s for %s: %w", aws.ToString(td.Family), s, err)
 	}
 	revision := aws.ToString(reg.TaskDefinition.TaskDefinitionArn)
+	// Tag first: a Deploy retried after the update finds nothing to change.
+	if err := s.markManaged(ctx, aws.ToString(svc.ServiceArn), req.Target); err != nil {
+		return driver.Deployment{}, err
+	}
 	if _, err := s.client.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: &s.cluster, Service: &s.name, TaskDefinition: &revision}); err != nil {
 		return driver.Deployment{}, fmt.Errorf("update %s to %s: %w", s, revision, err)
 	}

@@ -205,9 +205,9 @@ func TestThrottlingRetried(t *testing.T) {
 	if _, err := d.Deploy(context.Background(), driver.DeployRequest{Target: target("billing"), Image: image, Version: "1"}); err != nil {
 		t.Fatalf("Deploy after 3 throttled answers: %v", err)
 	}
-	// 3 throttled + DescribeServices, DescribeTaskDefinition, Register, Update
-	if n := len(fake.AccessKeys()); n != 7 {
-		t.Errorf("%d requests, want 7", n)
+	// 3 throttled + DescribeServices, DescribeTaskDefinition, Register, TagResource, Update
+	if n := len(fake.AccessKeys()); n != 8 {
+		t.Errorf("%d requests, want 8", n)
 	}
 }
 

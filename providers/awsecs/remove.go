@@ -128,6 +128,7 @@ func (d *Driver) Restore(ctx context.Context, t driver.Target, r driver.Removal)
 		}
 	}
 	in.Cluster, in.ServiceName, in.TaskDefinition, in.DesiredCount = &s.cluster, &s.name, &r.Revision, aws.Int32(int32(r.Instances))
+	in.Tags = []types.Tag{{Key: aws.String(TagTarget), Value: aws.String(t.ID())}}
 	_, err = s.client.CreateService(ctx, &in)
 	if err != nil {
 		return driver.Deployment{}, fmt.Errorf("recreate %s from %s: %w", s, r.Revision, err)

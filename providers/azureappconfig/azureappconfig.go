@@ -12,8 +12,8 @@
 // "<environment>/<version>". ApplyConfig writes the version and moves the
 // sentinel, RollbackConfig moves the sentinel back, both with If-Match on
 // the sentinel's ETag so that concurrent moves conflict instead of racing.
-// RemoveConfig deletes the sentinel the same way. A revision is the
-// version.
+// RemoveConfig deletes the sentinel the same way, and CurrentConfig reads
+// it. A revision is the version.
 //
 // A version whose document holds resolved secrets (ConfigRequest.Source
 // set) has a second key-value, key "meridian/<service>/config-source"

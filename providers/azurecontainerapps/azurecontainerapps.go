@@ -20,7 +20,10 @@
 // Provisioned, Healthy and Running with every replica up is ready. Rollback
 // reactivates the revision if needed and sends it 100% of the traffic.
 // Remove deletes the app and Restore recreates it with the removed
-// revision's template under its name.
+// revision's template under its name. Deploy and Rollback tag the app
+// meridian-target (the target's ID); Current reads the app, its live
+// revision and tags, and Managed lists the subscription's apps with that
+// tag.
 //
 // Previous is the revision that served the traffic before the deploy (the
 // largest share of a split), whoever made it, so even the first Meridian
@@ -57,6 +60,7 @@ const (
 	TagRevision = "meridian-revision" // the revision Meridian made live
 	TagPrevious = "meridian-previous" // the one live before it
 	TagChangeID = "meridian-change-id"
+	TagTarget   = "meridian-target" // the target's ID, which Managed lists
 )
 
 // Driver deploys to the container apps of one Azure boundary. It
@@ -223,7 +227,7 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 	case existing != nil && !runs(existing, i, image):
 		return driver.Deployment{}, driver.Errorf(driver.Conflict, "%s: revision %s exists and does not run %s", a, name, image)
 	case existing != nil:
-		err = d.shift(ctx, a, app, existing, current, req.ChangeID)
+		err = d.shift(ctx, a, app, req.Target, existing, current, req.ChangeID)
 	default:
 		containers := make([]*armappcontainers.Container, len(tmpl.Containers))
 		copy(containers, tmpl.Containers)
@@ -233,7 +237,7 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 		next := *tmpl
 		next.Containers = containers
 		next.RevisionSuffix = to.Ptr(suffix)
-		patch := trafficPatch(app, name, current, req.ChangeID)
+		patch := trafficPatch(app, req.Target, name, current, req.ChangeID)
 		patch.Properties.Template = &next
 		err = d.update(ctx, a, patch)
 	}
@@ -245,7 +249,7 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 
 // trafficPatch is the PATCH that sends all traffic to revision, in
 // multiple-revision mode, and records it in the app's tags.
-func trafficPatch(app armappcontainers.ContainerApp, revision, previous, changeID string) armappcontainers.ContainerApp {
+func trafficPatch(app armappcontainers.ContainerApp, t driver.Target, revision, previous, changeID string) armappcontainers.ContainerApp {
 	tags := map[string]*string{}
 	for k, v := range app.Tags {
 		if !strings.HasPrefix(k, "meridian-") {
@@ -253,6 +257,7 @@ func trafficPatch(app armappcontainers.ContainerApp, revision, previous, changeI
 		}
 	}
 	tags[TagRevision] = to.Ptr(revision)
+	tags[TagTarget] = to.Ptr(t.ID())
 	if previous != "" {
 		tags[TagPrevious] = to.Ptr(previous)
 	}
@@ -273,14 +278,14 @@ func trafficPatch(app armappcontainers.ContainerApp, revision, previous, changeI
 }
 
 // shift activates rev if it is inactive and sends it all traffic.
-func (d *Driver) shift(ctx context.Context, a App, app armappcontainers.ContainerApp, rev *armappcontainers.Revision, previous, changeID string) error {
+func (d *Driver) shift(ctx context.Context, a App, app armappcontainers.ContainerApp, t driver.Target, rev *armappcontainers.Revision, previous, changeID string) error {
 	name := deref(rev.Name)
 	if p := rev.Properties; p != nil && p.Active != nil && !*p.Active {
 		if _, err := a.revisions.ActivateRevision(ctx, a.ResourceGroup, a.Name, name, nil); err != nil {
 			return fmt.Errorf("activate revision %s of %s: %w", name, a, err)
 		}
 	}
-	return d.update(ctx, a, trafficPatch(app, name, previous, changeID))
+	return d.update(ctx, a, trafficPatch(app, t, name, previous, changeID))
 }
 
 // container picks the container whose image Deploy replaces: the one that
@@ -429,5 +434,5 @@ func (d *Driver) Rollback(ctx context.Context, t driver.Target, revision string)
 	if current == revision && share == 100 && (rev.Properties == nil || rev.Properties.Active == nil || *rev.Properties.Active) {
 		return nil
 	}
-	return d.shift(ctx, a, app, rev, current, tag(app, TagChangeID))
+	return d.shift(ctx, a, app, t, rev, current, tag(app, TagChangeID))
 }

@@ -432,3 +432,100 @@ type Sharder interface {
 	// idempotent like Drain.
 	Undrain(ctx context.Context, t Target, inst Instance) error
 }
+
+// Current is what runs on a target now, as its backend reports it: the
+// deploy side from a Surveyor, the config side from a ConfigSurveyor
+// (the portable type combines the two). Each string is "" when nothing
+// of its kind runs or the driver cannot tell.
+type Current struct {
+	// Revision is the revision live on the target (serving, or the one a
+	// rollout is moving to), as Status names it; "" when nothing runs.
+	Revision string `json:"revision,omitempty"`
+	// Image and Version are what Revision runs, as a DeployRequest names
+	// them (repository and tag); "" when the driver cannot tell (an
+	// untagged image).
+	Image   string `json:"image,omitempty"`
+	Version string `json:"version,omitempty"`
+	// ChangeID is the DeployRequest.ChangeID of the release that made
+	// Revision live (its deploy, or a later release's rollback to it,
+	// depending on what the driver records); "" where the driver does not
+	// record it, and for a revision Meridian did not deploy.
+	ChangeID string `json:"changeId,omitempty"`
+	// State, Ready, Desired and Reason are Revision's Status; Desired is
+	// 0, and State "", when nothing runs.
+	State   State  `json:"state,omitempty"`
+	Ready   int    `json:"ready"`
+	Desired int    `json:"desired"`
+	Reason  string `json:"reason,omitempty"`
+	// ConfigRevision and ConfigVersion are the live config, as
+	// ConfigStatus and a ConfigRequest name them (see LiveConfig).
+	ConfigRevision string `json:"configRevision,omitempty"`
+	ConfigVersion  string `json:"configVersion,omitempty"`
+}
+
+// Surveyor reports what runs on a target. It is an optional capability
+// of a Deployer.
+type Surveyor interface {
+	ErrorCoder
+	// Current reports what runs on t now, whoever deployed it, with no
+	// side effect; it leaves the config fields "" (a ConfigSurveyor
+	// fills them). A target on which nothing runs (never deployed,
+	// removed, a first deploy rolled back, a service that does not exist)
+	// reports a zero Current with Desired 0 and no error: Current never
+	// fails with NotFound.
+	Current(ctx context.Context, t Target) (Current, error)
+}
+
+// LiveConfig is the config live on a target.
+type LiveConfig struct {
+	// Revision is the config revision, as ConfigStatus names it; Version
+	// is the ConfigRequest.Version that applied it. Both are "" when the
+	// target has no config.
+	Revision string `json:"revision,omitempty"`
+	Version  string `json:"version,omitempty"`
+}
+
+// ConfigSurveyor reports a target's live config. It is an optional
+// capability of a Configurer.
+type ConfigSurveyor interface {
+	ErrorCoder
+	// CurrentConfig reports the config live on t now (the one the last
+	// ApplyConfig, RollbackConfig or RestoreConfig made live, once it is
+	// delivered or while it is), with no side effect. A target without
+	// config (never configured, removed, no such target) reports a zero
+	// LiveConfig and no error, never NotFound.
+	CurrentConfig(ctx context.Context, t Target) (LiveConfig, error)
+}
+
+// Scope is where a Lister looks for the targets Meridian manages: one
+// region of one cloud boundary, narrowed to one service or environment
+// when those are set.
+type Scope struct {
+	Cloud    string `json:"cloud"`
+	Boundary string `json:"boundary"`
+	Region   string `json:"region"`
+	// Service and Environment, when set, narrow the scope to targets of
+	// that service or environment.
+	Service     string `json:"service,omitempty"`
+	Environment string `json:"environment,omitempty"`
+}
+
+// Contains reports whether t is in the scope.
+func (s Scope) Contains(t Target) bool {
+	return t.Cloud == s.Cloud && t.Boundary == s.Boundary && t.Region == s.Region &&
+		(s.Service == "" || t.Service == s.Service) &&
+		(s.Environment == "" || t.Environment == s.Environment)
+}
+
+// Lister lists what Meridian manages, for finding targets the spec no
+// longer has (orphans). It is an optional capability of a Deployer whose
+// backend can tell what Meridian deployed (its tags, labels or state).
+type Lister interface {
+	ErrorCoder
+	// Managed lists the targets in scope on which something Meridian
+	// deployed runs now, sorted by ID, none (not an error) when there are
+	// none. A target is listed from its first Deploy until a Remove (or
+	// the Rollback that undoes its first deploy) takes it off; what
+	// Meridian never deployed to is not listed.
+	Managed(ctx context.Context, scope Scope) ([]Target, error)
+}

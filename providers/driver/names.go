@@ -1,6 +1,9 @@
 package driver
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Expand fills a resource name template with a target's fields:
 // {service}, {environment}, {boundary}, {region} and {cell}.
@@ -52,4 +55,29 @@ func Container(images, names []string, repository, named string) (i int, ok bool
 		return 0, false
 	}
 	return 0, len(images) == 1
+}
+
+// ParseID is the inverse of Target.ID, for drivers that record a
+// target's ID on what they deploy (a tag): ok is false when id does not
+// have a target ID's five or six non-empty fields.
+func ParseID(id string) (t Target, ok bool) {
+	f := strings.Split(id, "/")
+	if len(f) != 5 && len(f) != 6 {
+		return Target{}, false
+	}
+	for _, s := range f {
+		if s == "" {
+			return Target{}, false
+		}
+	}
+	t = Target{Service: f[0], Environment: f[1], Cloud: f[2], Boundary: f[3], Region: f[4]}
+	if len(f) == 6 {
+		t.Cell = f[5]
+	}
+	return t, true
+}
+
+// SortByID sorts targets by ID, the order Lister.Managed returns them in.
+func SortByID(ts []Target) {
+	slices.SortFunc(ts, func(a, b Target) int { return strings.Compare(a.ID(), b.ID()) })
 }

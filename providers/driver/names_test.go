@@ -59,3 +59,38 @@ func TestSplitImage(t *testing.T) {
 		}
 	}
 }
+
+func TestParseID(t *testing.T) {
+	for _, want := range []Target{
+		{Service: "billing", Environment: "prod", Cloud: "aws", Boundary: "us-gov", Region: "us-gov-west-1", Cell: "c7"},
+		{Service: "billing", Environment: "prod", Cloud: "gcp", Boundary: "public", Region: "europe-west3"},
+	} {
+		if got, ok := ParseID(want.ID()); !ok || got != want {
+			t.Errorf("ParseID(%q) = %+v, %v; want %+v", want.ID(), got, ok, want)
+		}
+	}
+	for _, id := range []string{"", "a/b/c/d", "a/b/c/d/e/f/g", "a//c/d/e"} {
+		if _, ok := ParseID(id); ok {
+			t.Errorf("ParseID(%q) succeeded", id)
+		}
+	}
+}
+
+func TestScopeContains(t *testing.T) {
+	tgt := Target{Service: "billing", Environment: "prod", Cloud: "aws", Boundary: "public", Region: "us-east-1"}
+	for _, tc := range []struct {
+		scope Scope
+		want  bool
+	}{
+		{Scope{Cloud: "aws", Boundary: "public", Region: "us-east-1"}, true},
+		{Scope{Cloud: "aws", Boundary: "public", Region: "us-east-1", Service: "billing", Environment: "prod"}, true},
+		{Scope{Cloud: "aws", Boundary: "public", Region: "us-east-1", Service: "ledger"}, false},
+		{Scope{Cloud: "aws", Boundary: "public", Region: "us-east-1", Environment: "dev"}, false},
+		{Scope{Cloud: "aws", Boundary: "us-gov", Region: "us-east-1"}, false},
+		{Scope{Cloud: "aws", Boundary: "public", Region: "us-west-2"}, false},
+	} {
+		if got := tc.scope.Contains(tgt); got != tc.want {
+			t.Errorf("%+v.Contains = %v, want %v", tc.scope, got, tc.want)
+		}
+	}
+}

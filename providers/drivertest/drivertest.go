@@ -7,8 +7,9 @@
 // providers.New(driver, opts), as go-cloud's drivertest calls a bucket
 // through blob.NewBucket: what it checks is what the rollout engine sees,
 // Meridian's own conversion and error wrapping included. The suite's own
-// tests run it on a minimal in-memory driver, and once on a deliberately
-// broken one to show that it fails.
+// tests run it on a minimal in-memory driver, and on deliberately broken
+// ones (error codes that classify nothing, a survey that remembers what
+// was removed) to show that it fails.
 //
 // Every subtest gets a new Harness and a fresh target: a target the backend
 // knows, which may already run a revision Meridian did not deploy (a team
@@ -34,6 +35,14 @@
 //     what is gone, and Restore of its Removal makes the removed revision
 //     live and ready again; RemoveConfig (a driver.ConfigRemover) likewise,
 //     restored by applying the removed version and document again;
+//   - Current (a driver.Surveyor) reports what runs, whoever deployed it:
+//     nothing (a zero Current, Desired 0, no error) on a target that runs
+//     nothing or was removed, else the live revision, its image and
+//     version, and Ready == Desired > 0 once it is ready; with config, the
+//     live config's revision and version (the Configurer must then be a
+//     driver.ConfigSurveyor);
+//   - Managed (a driver.Lister) lists a target from Meridian's first
+//     deploy to it until its Remove, and only in scopes that contain it;
 //   - a config that references a secret reaches the backend with the
 //     secret's value (where the harness can read it back: a
 //     ConfigDocumentHarness), and nothing the driver returns holds the
@@ -47,6 +56,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -151,6 +161,9 @@ func RunConformanceTests(t *testing.T, newHarness HarnessMaker) {
 		{"RemoveWhatRanBefore", testRemoveWhatRanBefore},
 		{"RemoveConfig", testRemoveConfig},
 		{"SecretReferences", testSecretReferences},
+		{"Current", testCurrent},
+		{"CurrentConfig", testCurrentConfig},
+		{"Managed", testManaged},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -194,6 +207,9 @@ type suite struct {
 	// removes and removesConfig tell whether it decommissions targets and
 	// removes their config.
 	removes, removesConfig bool
+	// surveys, surveysConfig and lists tell whether it reports what runs,
+	// what config is live, and which targets Meridian manages.
+	surveys, surveysConfig, lists bool
 	// initial is the revision the target ran before the suite deployed to
 	// it, "" for none.
 	initial string
@@ -251,10 +267,14 @@ func (s *suite) options(t *testing.T) *providers.Options {
 	s.gates = opts.Gates != nil || evaluates
 	s.restarts = opts.Restarter != nil || restarts
 	_, s.removes = s.d.(driver.Remover)
+	_, s.surveys = s.d.(driver.Surveyor)
+	_, s.lists = s.d.(driver.Lister)
 	if opts.Configurer != nil {
 		_, s.removesConfig = opts.Configurer.(driver.ConfigRemover)
+		_, s.surveysConfig = opts.Configurer.(driver.ConfigSurveyor)
 	} else {
 		_, s.removesConfig = s.d.(driver.ConfigRemover)
+		_, s.surveysConfig = s.d.(driver.ConfigSurveyor)
 	}
 	return &opts
 }
@@ -963,5 +983,183 @@ func noSecret(t *testing.T, call string, v any) {
 	t.Helper()
 	if text := fmt.Sprintf("%s", v); strings.Contains(text, SecretValue) {
 		t.Errorf("%s returned the secret's value: %s", call, text)
+	}
+}
+
+// current calls Current and fails the test on an error.
+func (s *suite) current(t *testing.T) driver.Current {
+	t.Helper()
+	c, err := s.p.Current(s.ctx, s.spec)
+	if err != nil {
+		t.Fatalf("Current: %v (code %v)", err, providers.Code(err))
+	}
+	if c.Ready > c.Desired {
+		t.Fatalf("Current = %+v: ready > desired", c)
+	}
+	return c
+}
+
+// checkNothingRuns fails the test unless c says that nothing runs.
+func checkNothingRuns(t *testing.T, when string, c driver.Current) {
+	t.Helper()
+	if c.Revision != "" || c.Desired != 0 || c.Ready != 0 || c.Version != "" {
+		t.Fatalf("Current %s = %+v, want nothing running (no revision, desired 0)", when, c)
+	}
+}
+
+// awaitCurrent waits until Current reports dep's revision, ready, and
+// checks what it says about it: the image, version and, where the driver
+// records it, a change ID among changes (the deploy's, or that of a
+// release whose rollback made it live again).
+func (s *suite) awaitCurrent(t *testing.T, dep driver.Deployment, version string, changes ...string) driver.Current {
+	t.Helper()
+	var c driver.Current
+	await(t, s.ctx, "Current to report "+dep.Revision+" ready", func() (bool, error) {
+		c = s.current(t)
+		return c.Revision == dep.Revision && c.State == driver.StateReady, nil
+	})
+	if c.Desired <= 0 || c.Ready != c.Desired {
+		t.Fatalf("Current = %+v: ready with %d/%d instances, want all of at least one", c, c.Ready, c.Desired)
+	}
+	if c.Version != version || c.Image != s.h.Image() {
+		t.Fatalf("Current = %+v, want image %q version %q", c, s.h.Image(), version)
+	}
+	if c.ChangeID != "" && !slices.Contains(changes, c.ChangeID) {
+		t.Fatalf("Current = %+v, want change ID one of %q (or none, where the driver does not record it)", c, changes)
+	}
+	return c
+}
+
+// testCurrent surveys a target through its life: what ran before Meridian
+// (or nothing), two deploys, a rollback and a removal.
+func testCurrent(t *testing.T, s *suite) {
+	if !s.surveys {
+		t.Skip("driver does not report what runs")
+	}
+	if c := s.current(t); s.initial == "" {
+		checkNothingRuns(t, "before the first deploy", c)
+	} else if c.Revision != s.initial || c.ChangeID != "" {
+		t.Fatalf("Current before the first deploy = %+v, want revision %q (what ran before), deployed by no change", c, s.initial)
+	}
+	v1 := s.deployReady(t, "v1")
+	c := s.awaitCurrent(t, v1, "v1", s.request("v1").ChangeID)
+	t.Logf("current: %+v", c)
+	v2 := s.deployReady(t, "v2")
+	s.awaitCurrent(t, v2, "v2", s.request("v2").ChangeID)
+	if err := s.p.Rollback(s.ctx, s.spec, v1.Revision); err != nil {
+		t.Fatalf("Rollback(%s): %v (code %v)", v1.Revision, err, providers.Code(err))
+	}
+	s.awaitReady(t, v1.Revision)
+	s.awaitCurrent(t, v1, "v1", s.request("v1").ChangeID, s.request("v2").ChangeID)
+	ctx, cancel := context.WithCancel(s.ctx)
+	cancel()
+	start := time.Now()
+	if _, err := s.p.Current(ctx, s.spec); providers.Code(err) != driver.Canceled || time.Since(start) > promptly {
+		t.Fatalf("Current with a canceled context: %v (code %v) after %v, want canceled promptly", err, providers.Code(err), time.Since(start))
+	}
+	if !s.removes {
+		return
+	}
+	s.remove(t)
+	s.awaitRemoved(t, "Remove")
+	checkNothingRuns(t, "after Remove", s.current(t))
+}
+
+// testCurrentConfig checks that Current reports the live config's
+// revision and version, through applies, a rollback and a removal.
+func testCurrentConfig(t *testing.T, s *suite) {
+	if !s.surveys || !s.configs {
+		t.Skip("driver does not report what runs, or delivers no config")
+	}
+	if !s.surveysConfig {
+		t.Fatal("the Configurer does not report the live config (not a driver.ConfigSurveyor)")
+	}
+	s.deployReady(t, "v1")
+	if c := s.current(t); c.ConfigRevision != "" || c.ConfigVersion != "" {
+		t.Fatalf("Current before any config = %+v, want no config", c)
+	}
+	apply := func(version string) driver.Deployment {
+		t.Helper()
+		dep, err := s.p.ApplyConfig(s.ctx, providers.ConfigRequest{Target: s.spec, Version: version, Data: []byte(`{"greeting":"` + version + `"}`)})
+		if err != nil {
+			t.Fatalf("ApplyConfig(%s): %v (code %v)", version, err, providers.Code(err))
+		}
+		s.awaitConfig(t, dep.Revision)
+		return dep
+	}
+	check := func(dep driver.Deployment, version string) {
+		t.Helper()
+		if c := s.current(t); c.ConfigRevision != dep.Revision || c.ConfigVersion != version {
+			t.Fatalf("Current = %+v, want config revision %q version %q", c, dep.Revision, version)
+		}
+	}
+	c1 := apply("c1")
+	check(c1, "c1")
+	check(apply("c2"), "c2")
+	if err := s.p.RollbackConfig(s.ctx, s.spec, c1.Revision); err != nil {
+		t.Fatalf("RollbackConfig(%s): %v (code %v)", c1.Revision, err, providers.Code(err))
+	}
+	s.awaitConfig(t, c1.Revision)
+	check(c1, "c1")
+	if !s.removesConfig {
+		return
+	}
+	if _, err := s.p.RemoveConfig(s.ctx, s.spec); err != nil {
+		t.Fatalf("RemoveConfig: %v (code %v)", err, providers.Code(err))
+	}
+	s.awaitConfigRemoved(t, c1.Revision)
+	if c := s.current(t); c.ConfigRevision != "" || c.ConfigVersion != "" {
+		t.Fatalf("Current after RemoveConfig = %+v, want no config", c)
+	}
+}
+
+// managed reports whether Managed lists the target in scope.
+func (s *suite) managed(t *testing.T, scope driver.Scope) bool {
+	t.Helper()
+	ts, err := s.p.Managed(s.ctx, scope)
+	if err != nil {
+		t.Fatalf("Managed(%+v): %v (code %v)", scope, err, providers.Code(err))
+	}
+	listed := false
+	for i, mt := range ts {
+		if !scope.Contains(driver.Target(mt)) {
+			t.Fatalf("Managed(%+v) lists %s, outside the scope", scope, mt.ID())
+		}
+		if i > 0 && ts[i-1].ID() >= mt.ID() {
+			t.Fatalf("Managed(%+v) is not sorted by ID: %s before %s", scope, ts[i-1].ID(), mt.ID())
+		}
+		listed = listed || mt == s.spec
+	}
+	return listed
+}
+
+// testManaged checks that Managed lists the target from Meridian's first
+// deploy until its Remove, in the scopes that contain it.
+func testManaged(t *testing.T, s *suite) {
+	if !s.lists {
+		t.Skip("driver does not list what it manages")
+	}
+	region := driver.Scope{Cloud: s.target.Cloud, Boundary: s.target.Boundary, Region: s.target.Region}
+	service := region
+	service.Service, service.Environment = s.target.Service, s.target.Environment
+	other := region
+	other.Service = s.target.Service + "-other"
+	if s.managed(t, region) {
+		t.Fatalf("Managed lists %s before Meridian deployed to it", s.target.ID())
+	}
+	s.deployReady(t, "v1")
+	if !s.managed(t, region) || !s.managed(t, service) {
+		t.Fatalf("Managed does not list %s after a deploy (scopes %+v, %+v)", s.target.ID(), region, service)
+	}
+	if s.managed(t, other) {
+		t.Fatalf("Managed(%+v) lists %s, another service's target", other, s.target.ID())
+	}
+	if !s.removes {
+		return
+	}
+	s.remove(t)
+	s.awaitRemoved(t, "Remove")
+	if s.managed(t, region) {
+		t.Fatalf("Managed lists %s after Remove", s.target.ID())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,28 +34,92 @@ func TestConformanceOnRunningTargets(t *testing.T) {
 // expects that run to fail in ErrorCodes and to pass where codes do not
 // matter.
 func TestBrokenDriverFailsTheSuite(t *testing.T) {
-	if os.Getenv(brokenEnv) != "" {
+	runBroken(t, "codes", func(h *memHarness) Harness { return brokenHarness{h} },
+		"--- FAIL: TestBrokenDriverFailsTheSuite/ErrorCodes", "--- PASS: TestBrokenDriverFailsTheSuite/DeployReportsPrevious")
+}
+
+// TestStaleSurveyFailsTheSuite runs the suite, likewise, on a memDriver
+// that remembers what Remove took off: Current still reports it and
+// Managed still lists the target. The run must fail in Current and
+// Managed, and pass in Remove, which reads Status.
+func TestStaleSurveyFailsTheSuite(t *testing.T) {
+	runBroken(t, "stale", func(h *memHarness) Harness { return staleHarness{h} },
+		"--- FAIL: TestStaleSurveyFailsTheSuite/Current", "--- FAIL: TestStaleSurveyFailsTheSuite/Managed", "--- PASS: TestStaleSurveyFailsTheSuite/Remove")
+}
+
+// runBroken runs the calling test's suite on the harness broken makes in
+// a child process of this test binary (when brokenEnv is name), and
+// checks that the child's output has every line in want.
+func runBroken(t *testing.T, name string, broken func(*memHarness) Harness, want ...string) {
+	if os.Getenv(brokenEnv) == name {
 		RunConformanceTests(t, func(ctx context.Context, t *testing.T) (Harness, error) {
 			h, err := newMemHarness(false)(ctx, t)
-			return brokenHarness{h.(*memHarness)}, err
+			return broken(h.(*memHarness)), err
 		})
 		return
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenDriverFailsTheSuite$", "-test.v")
-	cmd.Env = append(os.Environ(), brokenEnv+"=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v")
+	cmd.Env = append(os.Environ(), brokenEnv+"="+name)
 	out, err := cmd.CombinedOutput()
 	if err == nil {
-		t.Fatalf("the suite passed a driver that reports no error codes:\n%s", out)
+		t.Fatalf("the suite passed a broken driver (%s):\n%s", name, out)
 	}
-	for _, want := range []string{"--- FAIL: TestBrokenDriverFailsTheSuite/ErrorCodes", "--- PASS: TestBrokenDriverFailsTheSuite/DeployReportsPrevious"} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("the run on the broken driver lacks %q:\n%s", want, out)
+	for _, w := range want {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("the run on the broken driver lacks %q:\n%s", w, out)
 		}
 	}
 }
 
-// brokenEnv tells the child process of TestBrokenDriverFailsTheSuite to
-// run the suite on the broken driver.
+// staleHarness serves stale, a memDriver that remembers what it removed.
+type staleHarness struct{ *memHarness }
+
+func (h staleHarness) Deployer(context.Context) (driver.Deployer, error) {
+	return &stale{memDriver: h.d, removed: map[string]driver.Current{}}, nil
+}
+
+type stale struct {
+	*memDriver
+	mu      sync.Mutex
+	removed map[string]driver.Current // by target ID
+}
+
+func (s *stale) Remove(ctx context.Context, t driver.Target) (driver.Removal, error) {
+	c, err := s.memDriver.Current(ctx, t)
+	if err != nil {
+		return driver.Removal{}, err
+	}
+	s.mu.Lock()
+	s.removed[t.ID()] = c
+	s.mu.Unlock()
+	return s.memDriver.Remove(ctx, t)
+}
+
+func (s *stale) Current(ctx context.Context, t driver.Target) (driver.Current, error) {
+	c, err := s.memDriver.Current(ctx, t)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.removed[t.ID()]; ok && err == nil && c.Revision == "" {
+		return old, nil
+	}
+	return c, err
+}
+
+func (s *stale) Managed(ctx context.Context, scope driver.Scope) ([]driver.Target, error) {
+	ts, err := s.memDriver.Managed(ctx, scope)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id := range s.removed {
+		if t, ok := driver.ParseID(id); ok && scope.Contains(t) && !slices.Contains(ts, t) {
+			ts = append(ts, t)
+		}
+	}
+	driver.SortByID(ts)
+	return ts, err
+}
+
+// brokenEnv tells the child process of runBroken which broken driver to
+// run the suite on.
 const brokenEnv = "DRIVERTEST_BROKEN_DRIVER"
 
 // brokenHarness serves misclassifying, a memDriver whose ErrorCode
@@ -81,8 +146,10 @@ var (
 )
 
 type memTarget struct {
+	target    driver.Target
 	revisions []string // revision i+1 is revisions[i], a version
 	live      string
+	managed   bool // Meridian deployed or restored live
 	polls     map[string]int
 	health    driver.Health
 }
@@ -124,7 +191,7 @@ func (d *memDriver) enter(ctx context.Context) error {
 func (d *memDriver) target(t driver.Target) *memTarget {
 	mt := d.targets[t.ID()]
 	if mt == nil {
-		mt = &memTarget{polls: map[string]int{}, health: driver.Healthy}
+		mt = &memTarget{target: t, polls: map[string]int{}, health: driver.Healthy}
 		d.targets[t.ID()] = mt
 	}
 	return mt
@@ -140,6 +207,7 @@ func (d *memDriver) Deploy(ctx context.Context, req driver.DeployRequest) (drive
 		return driver.Deployment{Revision: mt.live, Previous: mt.live}, nil
 	}
 	mt.revisions = append(mt.revisions, req.Version)
+	mt.managed = true
 	prev := mt.live
 	mt.live = fmt.Sprintf("rev-%d", len(mt.revisions))
 	return driver.Deployment{Revision: mt.live, Previous: prev, Changed: true}, nil
@@ -187,6 +255,7 @@ func (d *memDriver) Rollback(ctx context.Context, t driver.Target, rev string) e
 		return fmt.Errorf("revision %s: %w", rev, errNotFound)
 	}
 	mt.live = rev // "" removes a first deploy
+	mt.managed = mt.managed && rev != ""
 	return nil
 }
 
@@ -201,7 +270,7 @@ func (d *memDriver) Remove(ctx context.Context, t driver.Target) (driver.Removal
 		return driver.Removal{}, nil
 	}
 	r := driver.Removal{Revision: mt.live, Version: mt.revisions[revIndex(mt.live)], Instances: 2}
-	mt.live = ""
+	mt.live, mt.managed = "", false
 	return r, nil
 }
 
@@ -220,8 +289,42 @@ func (d *memDriver) Restore(ctx context.Context, t driver.Target, r driver.Remov
 	if mt.live == r.Revision {
 		return driver.Deployment{Revision: mt.live}, nil
 	}
-	mt.live = r.Revision
+	mt.live, mt.managed = r.Revision, true
 	return driver.Deployment{Revision: mt.live, Changed: true}, nil
+}
+
+// Current reports the live revision, ready once Status has seen it ready.
+func (d *memDriver) Current(ctx context.Context, t driver.Target) (driver.Current, error) {
+	if err := d.enter(ctx); err != nil {
+		return driver.Current{}, err
+	}
+	defer d.mu.Unlock()
+	mt := d.target(t)
+	if mt.live == "" {
+		return driver.Current{}, nil
+	}
+	version := mt.revisions[revIndex(mt.live)]
+	c := driver.Current{Revision: mt.live, Version: version, Image: memImage, State: driver.StateProgressing, Desired: 2, Ready: min(max(mt.polls[mt.live]-1, 0), 2)}
+	if c.Ready == 2 {
+		c.State = driver.StateReady
+	}
+	return c, nil
+}
+
+// Managed lists the targets on which Meridian's revisions run.
+func (d *memDriver) Managed(ctx context.Context, scope driver.Scope) ([]driver.Target, error) {
+	if err := d.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer d.mu.Unlock()
+	var ts []driver.Target
+	for _, mt := range d.targets {
+		if mt.managed && mt.live != "" && scope.Contains(mt.target) {
+			ts = append(ts, mt.target)
+		}
+	}
+	driver.SortByID(ts)
+	return ts, nil
 }
 
 func (d *memDriver) EvaluateGate(ctx context.Context, t driver.Target, g driver.Gate) (driver.Observation, error) {
@@ -259,7 +362,10 @@ func (h *memHarness) LiveRevision(t driver.Target) string {
 	return h.d.target(t).live
 }
 
-func (h *memHarness) Image() string { return "mem/svc" }
+// memImage is the image memHarness deploys.
+const memImage = "mem/svc"
+
+func (h *memHarness) Image() string { return memImage }
 
 func (h *memHarness) FailVersion(_ driver.Target, version string) {
 	if !strings.Contains(version, "bad") {

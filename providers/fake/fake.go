@@ -1,6 +1,7 @@
 // Package fake is an in-memory provider driver for tests: it implements
 // every driver capability (deploy, status, rollback, config, gates,
-// instance restarts, sharding, removal), keeps revisions per target, lets a test
+// instance restarts, sharding, removal, surveys and listing what it
+// manages), keeps revisions per target, lets a test
 // inject failures per target, and records every call in order so a test
 // can assert what happened (rollback order, no target deployed twice).
 // It is safe for concurrent use.
@@ -25,7 +26,7 @@ type Error = driver.Error
 
 // Call is one recorded driver call.
 type Call struct {
-	Op     string // deploy, status, rollback, remove, restore, apply-config, config-status, rollback-config, remove-config, evaluate-gate, instances, restart-instance, drain, owned, undrain
+	Op     string // deploy, status, rollback, remove, restore, apply-config, config-status, rollback-config, remove-config, current, current-config, managed, evaluate-gate, instances, restart-instance, drain, owned, undrain
 	Target string // target ID
 	// Arg is the version, revision, gate name or instance id the call was about.
 	Arg string
@@ -62,8 +63,10 @@ type Faults struct {
 }
 
 type target struct {
-	live, previous string // revisions
-	image          string // what live runs
+	live, previous string            // revisions
+	image          string            // what live runs
+	changes        map[string]string // revision → the change ID that deployed it
+	managed        bool              // a Deploy or Restore put live there, which Remove has not taken off
 	config         string
 	configPrevious string
 	configDocs     map[string][]byte // config version → the document ApplyConfig applied with it
@@ -86,13 +89,16 @@ type Driver struct {
 }
 
 var (
-	_ driver.Deployer      = (*Driver)(nil)
-	_ driver.Configurer    = (*Driver)(nil)
-	_ driver.GateEvaluator = (*Driver)(nil)
-	_ driver.Restarter     = (*Driver)(nil)
-	_ driver.Sharder       = (*Driver)(nil)
-	_ driver.Remover       = (*Driver)(nil)
-	_ driver.ConfigRemover = (*Driver)(nil)
+	_ driver.Deployer       = (*Driver)(nil)
+	_ driver.Configurer     = (*Driver)(nil)
+	_ driver.GateEvaluator  = (*Driver)(nil)
+	_ driver.Restarter      = (*Driver)(nil)
+	_ driver.Sharder        = (*Driver)(nil)
+	_ driver.Remover        = (*Driver)(nil)
+	_ driver.ConfigRemover  = (*Driver)(nil)
+	_ driver.Surveyor       = (*Driver)(nil)
+	_ driver.ConfigSurveyor = (*Driver)(nil)
+	_ driver.Lister         = (*Driver)(nil)
 )
 
 // New returns an empty Driver.
@@ -260,6 +266,11 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 		return driver.Deployment{Revision: s.live, Previous: s.previous}, nil
 	}
 	s.previous, s.live, s.image, s.polls = s.live, req.Version, req.Image, 0
+	if s.changes == nil {
+		s.changes = map[string]string{}
+	}
+	s.changes[req.Version] = req.ChangeID
+	s.managed = true
 	if req.Instances > 0 {
 		d.resize(id, s, req.Instances)
 	}
@@ -270,14 +281,17 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 	return driver.Deployment{Revision: s.live, Previous: s.previous, Changed: true}, nil
 }
 
-// status is the rollout state of what is live on s. d.mu is held.
-func (d *Driver) status(id string, s *target, revision string) driver.Status {
+// status is the rollout state of what is live on s, which one poll
+// (advance) moves on. d.mu is held.
+func (d *Driver) status(id string, s *target, revision string, advance bool) driver.Status {
 	st := driver.Status{Revision: revision, Desired: len(s.instances)}
 	switch {
 	case s.faults.Ready || d.failing[id+"@"+revision]:
 		st.State, st.Reason = driver.StateFailed, "revision "+revision+" is unhealthy"
 	case s.polls < d.opts.Progress:
-		s.polls++
+		if advance {
+			s.polls++
+		}
 		st.State, st.Ready = driver.StateProgressing, len(s.instances)*s.polls/(d.opts.Progress+1)
 	default:
 		st.State, st.Ready = driver.StateReady, len(s.instances)
@@ -303,7 +317,7 @@ func (d *Driver) Status(ctx context.Context, t driver.Target, revision string) (
 	if revision == "" {
 		return driver.Status{State: driver.StateReady}, nil // nothing runs
 	}
-	return d.status(id, s, revision), nil
+	return d.status(id, s, revision, true), nil
 }
 
 // Rollback makes revision live again; revision "" undoes a first deploy:
@@ -324,6 +338,7 @@ func (d *Driver) Rollback(ctx context.Context, t driver.Target, revision string)
 	if s.live != revision {
 		s.previous, s.live, s.polls = s.live, revision, d.opts.Progress
 	}
+	s.managed = s.managed && revision != ""
 	for i := range s.instances {
 		s.instances[i].Revision = revision
 	}
@@ -349,7 +364,7 @@ func (d *Driver) Remove(ctx context.Context, t driver.Target) (driver.Removal, e
 		return driver.Removal{}, nil
 	}
 	r := driver.Removal{Revision: s.live, Image: s.image, Version: s.live, Instances: len(s.instances)}
-	s.previous, s.live, s.image = "", "", ""
+	s.previous, s.live, s.image, s.managed = "", "", "", false
 	for i := range s.instances {
 		s.instances[i].Revision = ""
 	}
@@ -376,7 +391,7 @@ func (d *Driver) Restore(ctx context.Context, t driver.Target, r driver.Removal)
 	if s.live == r.Revision {
 		return driver.Deployment{Revision: s.live, Previous: s.previous}, nil
 	}
-	s.previous, s.live, s.image, s.polls = s.live, r.Revision, r.Image, 0
+	s.previous, s.live, s.image, s.polls, s.managed = s.live, r.Revision, r.Image, 0, true
 	if r.Instances > 0 {
 		d.resize(id, s, r.Instances)
 	}
@@ -429,7 +444,7 @@ func (d *Driver) ConfigStatus(ctx context.Context, t driver.Target, version stri
 	if s.config != version {
 		return driver.Status{}, d.fail(driver.NotFound, fmt.Sprintf("config %q is not live on %s", version, id))
 	}
-	return d.status(id, s, version), nil
+	return d.status(id, s, version, true), nil
 }
 
 // RollbackConfig makes config version live again.
@@ -475,6 +490,66 @@ func (d *Driver) RemoveConfig(ctx context.Context, t driver.Target) (driver.Conf
 	s.config, s.configPrevious = "", ""
 	d.calls[len(d.calls)-1].Changed = true
 	return r, nil
+}
+
+// Current reports the revision live on t and its rollout state (without
+// moving a rollout on, as Status does); the image and change ID are those
+// of the Deploy or Restore that made it live ("" for a revision SetLive
+// made live).
+func (d *Driver) Current(ctx context.Context, t driver.Target) (driver.Current, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	id := t.ID()
+	if err := d.record(ctx, Call{Op: "current", Target: id}); err != nil {
+		return driver.Current{}, err
+	}
+	s := d.target(id)
+	if s.faults.Status != driver.Unknown {
+		return driver.Current{}, d.fail(s.faults.Status, "current refused")
+	}
+	if s.live == "" {
+		return driver.Current{}, nil
+	}
+	st := d.status(id, s, s.live, false)
+	return driver.Current{
+		Revision: s.live, Image: s.image, Version: s.live, ChangeID: s.changes[s.live],
+		State: st.State, Ready: st.Ready, Desired: st.Desired, Reason: st.Reason,
+	}, nil
+}
+
+// CurrentConfig reports the config version live on t; the fake's config
+// revisions are versions.
+func (d *Driver) CurrentConfig(ctx context.Context, t driver.Target) (driver.LiveConfig, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	id := t.ID()
+	if err := d.record(ctx, Call{Op: "current-config", Target: id}); err != nil {
+		return driver.LiveConfig{}, err
+	}
+	s := d.target(id)
+	if s.faults.Status != driver.Unknown {
+		return driver.LiveConfig{}, d.fail(s.faults.Status, "current config refused")
+	}
+	return driver.LiveConfig{Revision: s.config, Version: s.config}, nil
+}
+
+// Managed lists the targets in scope on which a Deploy or Restore made a
+// revision live, until a Remove or the Rollback to "" that undoes a first
+// deploy; a revision only SetLive made live is not Meridian's.
+func (d *Driver) Managed(ctx context.Context, scope driver.Scope) ([]driver.Target, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.record(ctx, Call{Op: "managed", Target: scope.Cloud + "/" + scope.Boundary + "/" + scope.Region}); err != nil {
+		return nil, err
+	}
+	var ts []driver.Target
+	for id, s := range d.targets {
+		if t, ok := driver.ParseID(id); ok && s.managed && s.live != "" && scope.Contains(t) {
+			ts = append(ts, t)
+		}
+	}
+	driver.SortByID(ts)
+	return ts, nil
 }
 
 // EvaluateGate reports the target's injected health.

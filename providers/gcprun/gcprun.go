@@ -14,6 +14,11 @@
 // traffic update, which Cloud Run applies in seconds. Remove deletes the
 // service and Restore recreates it under the removed revision's name;
 // RemoveConfig rolls out a revision without the config variables.
+//
+// Deploy labels the service with the target's environment (and cell);
+// Current reads the service and the revision it serves or rolls out to,
+// CurrentConfig the config variables of that revision, and Managed lists
+// the labelled services of the scope's project and region.
 package gcprun
 
 import (
@@ -43,11 +48,17 @@ const (
 	// annotationPreviousConfig is the config version live before a config revision.
 	annotationPreviousConfig = "meridian.dev/previous-config"
 	labelManagedBy           = "managed-by"
+	// labelEnvironment and labelCell are the target's environment and
+	// cell, which Deploy labels every service it deploys to with, for
+	// Managed to list.
+	labelEnvironment = "meridian-environment"
+	labelCell        = "meridian-cell"
 )
 
 // Driver deploys to Cloud Run services of one boundary. It implements
-// driver.Deployer, driver.Configurer, driver.Remover and
-// driver.ConfigRemover.
+// driver.Deployer, driver.Configurer, driver.Remover,
+// driver.ConfigRemover, driver.Surveyor, driver.ConfigSurveyor and
+// driver.Lister.
 type Driver struct {
 	scope     gcp.Scope
 	services  *run.ServicesClient
@@ -76,6 +87,7 @@ func New(ctx context.Context, b regions.Boundary, opts *Options) (*Driver, error
 	services.CallOptions.CreateService = retry
 	services.CallOptions.UpdateService = retry
 	services.CallOptions.DeleteService = retry
+	services.CallOptions.ListServices = retry
 	services.LROClient.CallOptions.GetOperation = retry
 	revisions.CallOptions.GetRevision = retry
 	revisions.CallOptions.ListRevisions = retry
@@ -132,6 +144,7 @@ func (d *Driver) Deploy(ctx context.Context, req driver.DeployRequest) (driver.D
 	app.Image = image
 	tmpl.Revision = revisionName(svc, req.Version)
 	prev := annotate(tmpl, live, req.ChangeID)
+	svc.Labels = targetLabels(svc.Labels, req.Target)
 	if err := d.roll(ctx, svc, tmpl); err != nil {
 		return driver.Deployment{}, err
 	}
@@ -207,6 +220,20 @@ func annotate(tmpl *runpb.RevisionTemplate, live *runpb.Revision, change string)
 	return prev
 }
 
+// targetLabels adds the target's labels (labelEnvironment, labelCell) to
+// labels, which it returns.
+func targetLabels(labels map[string]string, t driver.Target) map[string]string {
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[labelEnvironment] = t.Environment
+	delete(labels, labelCell)
+	if t.Cell != "" {
+		labels[labelCell] = t.Cell
+	}
+	return labels
+}
+
 // create creates the target's service running image.
 func (d *Driver) create(ctx context.Context, name, image string, req driver.DeployRequest) (driver.Deployment, error) {
 	parent, id, _ := strings.Cut(name, "/services/")
@@ -219,7 +246,7 @@ func (d *Driver) create(ctx context.Context, name, image string, req driver.Depl
 		Parent:    parent,
 		ServiceId: id,
 		Service: &runpb.Service{
-			Labels:   map[string]string{labelManagedBy: "meridian"},
+			Labels:   targetLabels(map[string]string{labelManagedBy: "meridian"}, req.Target),
 			Template: tmpl,
 			Traffic:  latest(),
 		},

@@ -9,7 +9,9 @@
 // shard assigner before they stop. Status and the HTTP gate are real HTTP
 // probes; Rollback rolls the previous revision's instances back the same
 // way; config is a JSON file per target that instances re-read (SIGHUP).
-// Instances and RestartInstance serve shard-aware restarts. SecretFiles is
+// Instances and RestartInstance serve shard-aware restarts. Current and
+// Managed read the state file: every target with a live revision is
+// Meridian's. SecretFiles is
 // the local cloud's secret store, a file per secret, which resolves the
 // secret references of config documents.
 //
@@ -65,8 +67,9 @@ type Options struct {
 }
 
 // Driver runs services as local processes. It implements
-// driver.Deployer, driver.Configurer, driver.GateEvaluator and
-// driver.Restarter; Sharder returns the demo fleet's driver.Sharder.
+// driver.Deployer, driver.Configurer, driver.GateEvaluator,
+// driver.Restarter, driver.Surveyor, driver.ConfigSurveyor and
+// driver.Lister; Sharder returns the demo fleet's driver.Sharder.
 type Driver struct {
 	opts Options
 	bin  string // resolved BinDir

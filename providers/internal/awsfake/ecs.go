@@ -48,6 +48,7 @@ type ecsService struct {
 	status      string
 	draining    int              // DescribeServices calls left that report DRAINING
 	network     map[string]any   // networkConfiguration
+	tags        []map[string]any // the service's own tags (TagResource, CreateService)
 	deployments []*ecsDeployment // deployments[0] is PRIMARY
 	events      []string
 }
@@ -249,6 +250,7 @@ func (svc *ecsService) json() map[string]any {
 		"deployments":          deps,
 		"events":               events,
 		"networkConfiguration": svc.network,
+		"tags":                 svc.tags,
 	}
 }
 
@@ -289,6 +291,12 @@ func (p ecsProtocol) serve(w http.ResponseWriter, r *http.Request, body []byte) 
 		out, apiErr = e.deleteService(in)
 	case "CreateService":
 		out, apiErr = e.createService(region(r), in)
+	case "ListClusters":
+		out, apiErr = e.listClusters(region(r))
+	case "ListServices":
+		out, apiErr = e.listServices(region(r), in)
+	case "TagResource":
+		out, apiErr = e.tagResource(in)
 	default:
 		apiErr = errorf(400, "UnknownOperationException", "fake ECS does not implement "+op)
 	}
@@ -351,7 +359,11 @@ func (e *ecsState) describeServices(in map[string]any) (any, *apiError) {
 			continue
 		}
 		e.advance(svc)
-		services = append(services, svc.json())
+		j := svc.json()
+		if include, _ := in["include"].([]any); len(include) == 0 || include[0] != "TAGS" {
+			delete(j, "tags")
+		}
+		services = append(services, j)
 	}
 	return map[string]any{"services": services, "failures": failures}, nil
 }
@@ -410,14 +422,7 @@ func (e *ecsState) registerTaskDefinition(region string, in map[string]any) (any
 			return nil, errorf(400, "ClientException", "Container.image should not be null or empty.")
 		}
 	}
-	var tags []map[string]any
-	if ts, ok := in["tags"].([]any); ok {
-		for _, t := range ts {
-			if m, ok := t.(map[string]any); ok {
-				tags = append(tags, m)
-			}
-		}
-	}
+	tags := tagList(in["tags"])
 	delete(in, "tags")
 	arn := e.register(region, in, tags)
 	return map[string]any{"taskDefinition": e.taskDefs[arn], "tags": tags}, nil
@@ -478,9 +483,73 @@ func (e *ecsState) createService(region string, in map[string]any) (any, *apiErr
 	}
 	e.nextID++
 	svc := &ecsService{
-		cluster: c, name: name, region: region, desired: int(desired), taskDef: arn, status: "ACTIVE", network: network,
+		cluster: c, name: name, region: region, desired: int(desired), taskDef: arn, status: "ACTIVE", network: network, tags: tagList(in["tags"]),
 		deployments: []*ecsDeployment{{id: fmt.Sprintf("ecs-svc/%019d", e.nextID), taskDef: arn, rollout: "IN_PROGRESS", failing: failing}},
 	}
 	e.services[c+"/"+name] = svc
 	return map[string]any{"service": svc.json()}, nil
+}
+
+// tagList is a request's tags ([{"key": …, "value": …}]).
+func tagList(v any) []map[string]any {
+	var tags []map[string]any
+	ts, _ := v.([]any)
+	for _, t := range ts {
+		if m, ok := t.(map[string]any); ok {
+			tags = append(tags, m)
+		}
+	}
+	return tags
+}
+
+// listClusters lists every cluster, in one page, as ARNs of the region.
+func (e *ecsState) listClusters(region string) (any, *apiError) {
+	arns := []any{}
+	for c := range e.clusters {
+		arns = append(arns, arn("ecs", region, "cluster/"+c))
+	}
+	return map[string]any{"clusterArns": arns}, nil
+}
+
+// listServices lists the cluster's services in the region that are not
+// INACTIVE, in one page.
+func (e *ecsState) listServices(region string, in map[string]any) (any, *apiError) {
+	c, apiErr := e.cluster(in)
+	if apiErr != nil {
+		return nil, apiErr
+	}
+	arns := []any{}
+	for _, svc := range e.services {
+		if svc.cluster == c && svc.region == region && svc.status != "INACTIVE" {
+			arns = append(arns, svc.arn())
+		}
+	}
+	return map[string]any{"serviceArns": arns}, nil
+}
+
+// tagResource adds tags to a service (by ARN), replacing those of the
+// same keys; the fake tags no other resource.
+func (e *ecsState) tagResource(in map[string]any) (any, *apiError) {
+	ref := str(in, "resourceArn")
+	var svc *ecsService
+	for _, s := range e.services {
+		if s.arn() == ref && s.status == "ACTIVE" {
+			svc = s
+		}
+	}
+	if svc == nil {
+		return nil, errorf(400, "InvalidParameterException", "The specified resource is not valid: "+ref)
+	}
+	for _, t := range tagList(in["tags"]) {
+		replaced := false
+		for i, old := range svc.tags {
+			if old["key"] == t["key"] {
+				svc.tags[i], replaced = t, true
+			}
+		}
+		if !replaced {
+			svc.tags = append(svc.tags, t)
+		}
+	}
+	return map[string]any{}, nil
 }

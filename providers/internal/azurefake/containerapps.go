@@ -603,3 +603,20 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// listApps lists the apps of a subscription, in one page:
+// /subscriptions/{s}/providers/microsoft.app/containerapps.
+func (s *Server) listApps(path string) (any, *apiError) {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	if len(parts) != 5 || parts[0] != "subscriptions" {
+		return nil, errorf(http.StatusBadRequest, "InvalidResourceId", "malformed path %s", path)
+	}
+	list := []*armappcontainers.ContainerApp{}
+	for _, a := range s.apps {
+		if strings.EqualFold(a.sub, parts[1]) {
+			j := a.json()
+			list = append(list, &j)
+		}
+	}
+	return armappcontainers.ContainerAppCollection{Value: list}, nil
+}

@@ -239,6 +239,8 @@ func (s *Server) serveARM(w http.ResponseWriter, r *http.Request, body []byte) {
 		st, v, err = s.operationResult(w, path[strings.LastIndex(path, "/")+1:])
 	case strings.Contains(path, "/providers/microsoft.app/containerapps/"):
 		st, v, err = s.serveContainerApps(w, r, path, body)
+	case strings.HasSuffix(path, "/providers/microsoft.app/containerapps") && r.Method == http.MethodGet:
+		v, err = s.listApps(path)
 	default:
 		err = errorf(http.StatusNotFound, "InvalidResourceType", "no route for %s %s", r.Method, r.URL.Path)
 	}

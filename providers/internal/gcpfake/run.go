@@ -3,6 +3,7 @@ package gcpfake
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -311,6 +312,20 @@ func (h *services) CreateService(_ context.Context, req *runpb.CreateServiceRequ
 	}
 	s.run.services[name] = svc
 	return s.write(svc, req.Service)
+}
+
+// ListServices lists the services of a project and location
+// (projects/{p}/locations/{l}), by name, in one page.
+func (h *services) ListServices(_ context.Context, req *runpb.ListServicesRequest) (*runpb.ListServicesResponse, error) {
+	s := h.s
+	resp := &runpb.ListServicesResponse{}
+	for _, name := range slices.Sorted(maps.Keys(s.run.services)) {
+		if svc := s.run.services[name]; strings.HasPrefix(name, req.Parent+"/services/") {
+			s.observe(svc)
+			resp.Services = append(resp.Services, proto.Clone(svc.pb).(*runpb.Service))
+		}
+	}
+	return resp, nil
 }
 
 func (h *services) UpdateService(_ context.Context, req *runpb.UpdateServiceRequest) (*longrunningpb.Operation, error) {
