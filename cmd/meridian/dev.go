@@ -37,7 +37,7 @@ type devOptions struct {
 	logLevel  string
 	down      bool
 
-	dbFlag      string // how to name the database in a command line: "" or " --db FILE"
+	dbFlag string // how to name the database in a command line: "" or " --db FILE"
 
 	level       slog.Level
 	out, errOut io.Writer
