@@ -12,12 +12,14 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/workflows/searchattr"
 )
 
@@ -185,18 +187,21 @@ func Outcome(ctx context.Context, c client.Client, release string) (Status, erro
 	return st, nil
 }
 
-// stageProgress fills in how many targets the running stages have done,
-// asking the Pipeline workflows themselves (on their boundaries' workers),
-// which the Release is not told target by target. It asks up to
-// progressQueries pipelines at once; a pipeline that does not answer
-// within progressTimeout (or before ctx ends) keeps the count the Release
-// knows.
+// stageProgress fills in, for each pipeline still to run, why it cannot
+// (no worker polls its task queue: see queueCheck.unserved) and, for a
+// running one that is served, how many targets its stage has done, asking
+// the Pipeline workflow itself (on its boundary's worker), which the
+// Release is not told target by target. It asks about up to
+// progressQueries pipelines at once; a question not answered within
+// progressTimeout (or before ctx ends) leaves the pipeline as the Release
+// knows it.
 func stageProgress(ctx context.Context, c client.Client, st *Status) {
+	queues := &queueCheck{c: c, answers: map[string]func() string{}}
 	sem := make(chan struct{}, progressQueries)
 	var wg sync.WaitGroup
 	for i := range st.Pipelines {
 		ps := &st.Pipelines[i]
-		if ps.Phase != PhaseRunning {
+		if ps.Phase != PhaseRunning && ps.Phase != PhasePending {
 			continue
 		}
 		select {
@@ -209,6 +214,13 @@ func stageProgress(ctx context.Context, c client.Client, st *Status) {
 			defer func() { <-sem }()
 			qctx, cancel := context.WithTimeout(ctx, progressTimeout)
 			defer cancel()
+			if why := queues.unserved(qctx, *ps); why != "" {
+				ps.Reason = strings.Join(slices.DeleteFunc([]string{ps.Reason, why}, func(s string) bool { return s == "" }), "; ")
+				return // a query would wait for the worker in vain
+			}
+			if ps.Phase != PhaseRunning {
+				return
+			}
 			v, err := c.QueryWorkflow(qctx, ps.WorkflowID, "", QueryStatus)
 			var live PipelineStatus
 			if err == nil && v.Get(&live) == nil && live.Stage == ps.Stage {
@@ -220,11 +232,68 @@ func stageProgress(ctx context.Context, c client.Client, st *Status) {
 }
 
 // progressQueries and progressTimeout bound stageProgress: how many
-// pipelines it queries at once, and how long it waits for each.
+// pipelines it asks about at once, and how long it waits for each.
 const (
 	progressQueries = 8
 	progressTimeout = 2 * time.Second
 )
+
+// pollerFresh is how recently a worker must have polled a task queue to
+// count as serving it. The server lists a poller for minutes after its
+// last poll, and a live idle worker polls again about every minute.
+const pollerFresh = 2 * time.Minute
+
+// queueCheck asks the server, once per task queue, whether workers poll it.
+type queueCheck struct {
+	c       client.Client
+	mu      sync.Mutex
+	answers map[string]func() string // by task queue, see unserved
+}
+
+// unserved says why ps cannot run when no worker has polled its task
+// queue lately for workflow tasks, activity tasks or both, with the
+// command that serves it; "" when workers poll it, or when the server
+// does not tell.
+func (q *queueCheck) unserved(ctx context.Context, ps PipelineStatus) string {
+	q.mu.Lock()
+	answer := q.answers[ps.TaskQueue]
+	if answer == nil {
+		answer = sync.OnceValue(func() string { return q.ask(ctx, ps) })
+		q.answers[ps.TaskQueue] = answer
+	}
+	q.mu.Unlock()
+	return answer()
+}
+
+func (q *queueCheck) ask(ctx context.Context, ps PipelineStatus) string {
+	var missing []string
+	for _, kind := range []struct {
+		name string
+		typ  enums.TaskQueueType
+	}{{"workflow", enums.TASK_QUEUE_TYPE_WORKFLOW}, {"activity", enums.TASK_QUEUE_TYPE_ACTIVITY}} {
+		resp, err := q.c.DescribeTaskQueue(ctx, ps.TaskQueue, kind.typ)
+		if err != nil {
+			return ""
+		}
+		if !slices.ContainsFunc(resp.GetPollers(), func(p *taskqueuepb.PollerInfo) bool {
+			return time.Since(p.GetLastAccessTime().AsTime()) < pollerFresh
+		}) {
+			missing = append(missing, kind.name)
+		}
+	}
+	what := ""
+	switch len(missing) {
+	case 0:
+		return ""
+	case 1:
+		what = " for " + missing[0] + " tasks"
+	}
+	serve := fmt.Sprintf("meridian worker --boundary %s/%s", ps.Cloud, ps.Boundary)
+	if ps.TaskQueue != placement.DefaultTaskQueue(ps.Cloud, ps.Boundary) {
+		serve = fmt.Sprintf("meridian worker --spec DIR --boundary %s/%s", ps.Cloud, ps.Boundary) // the spec names the queue
+	}
+	return fmt.Sprintf("no worker polls task queue %s%s: start `%s` inside that boundary", ps.TaskQueue, what, serve)
+}
 
 // Watch polls the status every interval, calls fn with each status that
 // differs from the last, and returns the final status once the release has

@@ -395,3 +395,41 @@ func currentDetails(t *testing.T, ctx context.Context, id string) string {
 	}
 	return md.GetCurrentDetails()
 }
+
+// A pipeline whose task queue no worker polls says so in its status, with
+// the command that serves it; once a worker starts, the reason goes and
+// the release runs to its end.
+func TestEndToEndStatusNamesAQueueNoWorkerPolls(t *testing.T) {
+	ctx := withTimeout(t)
+	b := &boundary{queue: placement.DefaultTaskQueue("aws", "e2e-noworker"), fake: fake.New(nil)}
+	two := stg("two", tgt("prod", "e2e-noworker", "region-2"))
+	two.Approval = true
+	req := e2eRequest("e2e-noworker", "c1", map[string]*boundary{"e2e-noworker": b},
+		pipe("e2e-noworker", "automatic", stg("one", tgt("prod", "e2e-noworker", "region-1")), two))
+	ref, _, err := StartRelease(ctx, tc, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "no worker polls task queue meridian-aws-e2e-noworker: start `meridian worker --boundary aws/e2e-noworker` inside that boundary"
+	var st Status
+	waitFor(t, ctx, "the status to name the queue without a worker", func() bool {
+		st, err = ReleaseStatus(ctx, tc, ref.ID)
+		return err == nil && len(st.Pipelines) == 1 && st.Pipelines[0].Reason == want
+	})
+	if ps := st.Pipelines[0]; ps.Phase != PhaseRunning || ps.Done != 0 {
+		t.Errorf("pipeline without a worker: %+v", ps)
+	}
+
+	b.start(t)
+	t.Cleanup(func() { b.w.Stop() })
+	waitFor(t, ctx, "stage two to await approval", phaseIs(t, ctx, ref, PhaseAwaitingApproval))
+	if st, err = ReleaseStatus(ctx, tc, ref.ID); err != nil || strings.Contains(st.Pipelines[0].Reason, "no worker") {
+		t.Fatalf("status once a worker polls: %+v, %v", st.Pipelines, err)
+	}
+	if _, err := Approve(ctx, tc, ref.ID, Request{Stage: "two", Who: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = Watch(ctx, tc, ref.ID, 20*time.Millisecond, nil); err != nil || st.Phase != PhaseSucceeded {
+		t.Fatalf("outcome %s (%s), %v", st.Phase, st.Reason, err)
+	}
+}

@@ -9,16 +9,20 @@ import (
 	"os"
 	"os/user"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/meridian-deploy/meridian/workflows"
+	"github.com/meridian-deploy/meridian/workflows/devserver"
 	"github.com/meridian-deploy/meridian/workflows/temporalconn"
 )
 
-// defaultUIURL is where `meridian dev` serves the Web UI.
+// defaultUIURL is where `meridian dev` serves the Web UI by default, the
+// link base when neither the flag, the environment nor the server tell.
 const defaultUIURL = "http://127.0.0.1:8233"
 
 // remote holds what every command that talks to Temporal shares: the
@@ -36,7 +40,7 @@ type remote struct {
 func addRemote(cmd *cobra.Command) *remote {
 	r := &remote{conn: temporalconn.AddFlags(cmd)}
 	cmd.Flags().StringVarP(&r.output, "output", "o", "text", "output format: text or json")
-	cmd.Flags().StringVar(&r.uiURL, "ui-url", "", "Temporal Web UI base URL for links (env MERIDIAN_UI_URL; default "+defaultUIURL+")")
+	cmd.Flags().StringVar(&r.uiURL, "ui-url", "", "Temporal Web UI base URL for links (env MERIDIAN_UI_URL; default the namespace's "+devserver.UIURLKey+" data, which meridian dev sets, else "+defaultUIURL+")")
 	return r
 }
 
@@ -48,23 +52,40 @@ func (r *remote) complete(cmd *cobra.Command) error {
 	if r.uiURL == "" {
 		r.uiURL = os.Getenv("MERIDIAN_UI_URL")
 	}
-	if r.uiURL == "" {
-		r.uiURL = defaultUIURL
-	}
-	r.uiURL = strings.TrimSuffix(r.uiURL, "/")
 	return nil
 }
 
 func (r *remote) json() bool { return r.output == "json" }
 
-// dial connects to Temporal; the caller closes the client.
+// dial connects to Temporal and settles the Web UI base of the links; the
+// caller closes the client.
 func (r *remote) dial(ctx context.Context) (client.Client, error) {
 	opts, err := r.conn.Options(nil)
 	if err != nil {
 		return nil, err
 	}
 	r.namespace = opts.Namespace
-	return temporalconn.Dial(ctx, opts)
+	c, err := temporalconn.Dial(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if r.uiURL == "" {
+		r.uiURL = namespaceUIURL(ctx, c, r.namespace)
+	}
+	r.uiURL = strings.TrimSuffix(r.uiURL, "/")
+	return c, nil
+}
+
+// namespaceUIURL is the Web UI base the namespace's data names (see
+// devserver.UIURLKey), else defaultUIURL.
+func namespaceUIURL(ctx context.Context, c client.Client, namespace string) string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	desc, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace})
+	if u := desc.GetNamespaceInfo().GetData()[devserver.UIURLKey]; err == nil && u != "" {
+		return u
+	}
+	return defaultUIURL
 }
 
 // releaseError words the server's NotFound for what it means to the

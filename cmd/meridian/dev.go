@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
@@ -34,6 +35,9 @@ type devOptions struct {
 	spec      string
 	tour      bool
 	logLevel  string
+	down      bool
+
+	dbFlag string // how to name the database in a command line: "" or " --db FILE"
 
 	level       slog.Level
 	out, errOut io.Writer
@@ -42,7 +46,7 @@ type devOptions struct {
 func newDevCmd() *cobra.Command {
 	o := &devOptions{}
 	cmd := &cobra.Command{
-		Use:   "dev [--db FILE | --ephemeral] [--port 7233] [--ui-port 8233] [--spec DIR] [--tour]",
+		Use:   "dev [--db FILE | --ephemeral] [--port 7233] [--ui-port 8233] [--spec DIR] [--tour] | dev --down [--db FILE]",
 		Short: "Run an embedded Temporal server, its Web UI and a worker for every boundary",
 		Long: "Run Meridian on this machine in one process: an embedded Temporal server on\n" +
 			"SQLite, the Temporal Web UI, and a worker for every boundary of the spec (or,\n" +
@@ -50,11 +54,17 @@ func newDevCmd() *cobra.Command {
 			"State persists in --db (default $XDG_STATE_HOME/meridian/dev.db, else\n" +
 			"~/.local/state/meridian/dev.db): started again on the same file, it resumes the\n" +
 			"releases that were running. Other meridian commands reach it with their default\n" +
-			"connection settings. Stops cleanly on Ctrl-C.",
+			"connection settings, and link to its Web UI. Stops cleanly on Ctrl-C, and says\n" +
+			"which local instances keep running: the next start adopts them.\n\n" +
+			"With --down, stop every local instance of the database's local state and\n" +
+			"remove that state (the database stays); refused while a meridian dev runs on it.",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.complete(cmd); err != nil {
 				return err
+			}
+			if o.down {
+				return o.runDown()
 			}
 			return o.run(cmd.Context())
 		},
@@ -66,6 +76,7 @@ func newDevCmd() *cobra.Command {
 	cmd.Flags().StringVar(&o.spec, "spec", "", "spec directory whose boundaries the workers serve")
 	cmd.Flags().BoolVar(&o.tour, "tour", false, "run the scripted demo tour once started")
 	cmd.Flags().StringVar(&o.logLevel, "log-level", "error", "server and worker log level: debug, info, warn or error")
+	cmd.Flags().BoolVar(&o.down, "down", false, "stop the local instances of --db's state, remove that state, and exit")
 	return cmd
 }
 
@@ -76,6 +87,20 @@ func (o *devOptions) complete(cmd *cobra.Command) error {
 	}
 	if o.ephemeral && o.db != "" {
 		return usageError{errors.New("--db and --ephemeral exclude each other")}
+	}
+	if o.down {
+		var other []string
+		cmd.Flags().Visit(func(f *pflag.Flag) {
+			if f.Name != "down" && f.Name != "db" {
+				other = append(other, "--"+f.Name)
+			}
+		})
+		if len(other) > 0 {
+			return usageError{fmt.Errorf("--down takes no %s: it stops the local instances of --db's state (an --ephemeral dev stops its own on exit)", strings.Join(other, ", "))}
+		}
+	}
+	if o.db != "" {
+		o.dbFlag = " --db " + o.db
 	}
 	if err := checkPort("--port", o.port); err != nil {
 		return err
@@ -128,6 +153,17 @@ func (o *devOptions) run(ctx context.Context) error {
 			return err
 		}
 		defer os.RemoveAll(localState)
+	} else {
+		// Before the server: a second server on the database would take
+		// its history shards from the first.
+		unlock, holder, err := lockState(localState)
+		if err != nil {
+			return err
+		}
+		if unlock == nil {
+			return fmt.Errorf("a meridian dev (pid %s) already runs on the local state in %s: stop it, or give this one a --db in another directory", holder, localState)
+		}
+		defer unlock()
 	}
 	level := new(slog.LevelVar)
 	level.Set(o.level)
@@ -158,7 +194,10 @@ func (o *devOptions) run(ctx context.Context) error {
 	if o.ephemeral {
 		defer f.Close()
 	} else {
-		defer f.Detach()
+		defer func() {
+			f.Detach()
+			o.tellLeftRunning(localState)
+		}()
 	}
 	ws, err := startWorkers(c, rules, f.Set(), true)
 	if err != nil {
@@ -193,6 +232,74 @@ func (o *devOptions) run(ctx context.Context) error {
 	if tourErr != nil {
 		return silentError{1}
 	}
+	return nil
+}
+
+// tellLeftRunning says how many local instances keep running after this
+// dev and what becomes of them.
+func (o *devOptions) tellLeftRunning(localState string) {
+	n, err := runningInstances(localState)
+	if err != nil {
+		fmt.Fprintln(o.errOut, "meridian dev:", err)
+		return
+	}
+	if len(n) == 0 {
+		return
+	}
+	words, total := instanceCount(n)
+	verb := "keep"
+	if total == 1 {
+		verb = "keeps"
+	}
+	fmt.Fprintf(o.out, "%s %s running: the next `meridian dev%s` adopts them; `meridian dev --down%s` stops them\n",
+		words, verb, o.dbFlag, o.dbFlag)
+}
+
+// runDown stops every local instance of the database's local state and
+// removes that state: state.json and targets/ (configs and logs). The
+// secrets directory and the Temporal database stay.
+func (o *devOptions) runDown() error {
+	dir := localStateDir(o.db)
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(o.out, "nothing to stop: no local state in %s\n", dir)
+		return nil
+	}
+	unlock, holder, err := lockState(dir)
+	if err != nil {
+		return err
+	}
+	if unlock == nil {
+		return fmt.Errorf("a meridian dev (pid %s) runs on the local state in %s: stop it (Ctrl-C) before --down", holder, dir)
+	}
+	defer unlock()
+	if _, err := os.Stat(filepath.Join(dir, "state.json")); errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(o.out, "nothing to stop: no local state in %s\n", dir)
+		return nil
+	}
+	// The provider adopts what still runs, then stops all of it.
+	p, err := local.New(&local.Options{StateDir: dir})
+	if err != nil {
+		return err
+	}
+	n, err := runningInstances(dir)
+	if err != nil {
+		p.Detach()
+		return err
+	}
+	if err := p.Close(); err != nil {
+		return fmt.Errorf("stopping the local instances: %w", err)
+	}
+	for _, name := range []string{"state.json", "targets"} {
+		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("removing the local state: %w", unwrapPathError(err))
+		}
+	}
+	if len(n) == 0 {
+		fmt.Fprintf(o.out, "no local instance ran; removed the local state in %s\n", dir)
+		return nil
+	}
+	words, _ := instanceCount(n)
+	fmt.Fprintf(o.out, "stopped %s and removed their state in %s\n", words, dir)
 	return nil
 }
 

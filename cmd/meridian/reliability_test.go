@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -418,4 +419,82 @@ func nonEmptyLines(s string) []string {
 		}
 	}
 	return lines
+}
+
+// The links rollout and status print point at the Web UI of the dev they
+// talk to (here on a free port, not 8233), unless --ui-url or
+// MERIDIAN_UI_URL say otherwise. Stopped, dev says which instances keep
+// running; --down stops them and removes their state, and is refused, as
+// a second dev is, while a dev runs on that state.
+func TestDevLinksLeftRunningAndDown(t *testing.T) {
+	bin := binDir(t)
+	t.Parallel() // its own dev server, ports and fleet
+	spec, db, _ := reliabilityFleet(t)
+	d := startDev(t, bin, db, "--spec", spec)
+	ui := regexp.MustCompile(`Web UI\s+(http://127\.0\.0\.1:\d+)`).FindStringSubmatch(d.out.String())
+	if ui == nil || ui[1] == defaultUIURL {
+		t.Fatalf("no Web UI on a free port in:\n%s", d.out.String())
+	}
+	run := func(env []string, args ...string) (code int, stdout, stderr string) {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(bin, "meridian"), args...)
+		// TestMain sets MERIDIAN_UI_URL for the in-process commands.
+		cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "MERIDIAN_UI_URL=") }), env...)
+		var o, e strings.Builder
+		cmd.Stdout, cmd.Stderr = &o, &e
+		_ = cmd.Run()
+		return cmd.ProcessState.ExitCode(), o.String(), e.String()
+	}
+	link := ui[1] + "/namespaces/default/workflows/release%2Fweb%2Ffirst"
+	if code, out, errOut := run(nil, "rollout", spec, "--service", "web", "--version", "v1", "--change-id", "first", "--address", d.addr); code != 0 || !strings.Contains(out, "\n  "+link+"\n") {
+		t.Fatalf("rollout: exit %d, stdout:\n%s\nstderr:\n%s\nwant the link %s", code, out, errOut, link)
+	}
+	for _, tc := range []struct {
+		env  []string
+		args []string
+		want string
+	}{
+		{nil, nil, ui[1]},
+		{[]string{"MERIDIAN_UI_URL=https://ui.example/"}, nil, "https://ui.example"},
+		{[]string{"MERIDIAN_UI_URL=https://ui.example"}, []string{"--ui-url", "https://flag.example"}, "https://flag.example"},
+	} {
+		args := append([]string{"status", "web/first", "--address", d.addr}, tc.args...)
+		code, out, _ := run(tc.env, args...)
+		want := regexp.MustCompile(`(?m)^web ui +` + regexp.QuoteMeta(tc.want+"/namespaces/default/workflows/release%2Fweb%2Ffirst") + `$`)
+		if code != 0 || !want.MatchString(out) {
+			t.Errorf("status with %v %v: exit %d, want %q in:\n%s", tc.env, tc.args, code, want, out)
+		}
+	}
+	awaitStatus(t, d.client, workflows.ReleaseID("web", "first"), 2*time.Minute, "the release to succeed", func(st workflows.Status) bool { return st.Phase == workflows.PhaseSucceeded })
+
+	pid := fmt.Sprint(d.cmd.Process.Pid)
+	for _, args := range [][]string{{"dev", "--db", db, "--port", "0", "--ui-port", "0"}, {"dev", "--down", "--db", db}} {
+		code, out, errOut := run(nil, args...)
+		if lines := nonEmptyLines(errOut); code != 1 || out != "" || len(lines) != 1 || !strings.Contains(lines[0], "a meridian dev (pid "+pid+")") {
+			t.Errorf("meridian %s while dev runs: exit %d, stdout %q, stderr %q: want exit 1 and one line naming pid %s", strings.Join(args, " "), code, out, errOut, pid)
+		}
+	}
+
+	if code := d.stop(t); code != 0 {
+		t.Errorf("meridian dev exited %d on SIGINT:\n%s", code, d.out.String())
+	}
+	want := "6 local instances (web ×6) keep running: the next `meridian dev --db " + db + "` adopts them; `meridian dev --down --db " + db + "` stops them\n"
+	if !strings.Contains(d.out.String(), want) {
+		t.Errorf("dev on SIGINT does not say %q:\n%s", want, d.out.String())
+	}
+	state := localStateDir(db)
+	code, out, errOut := run(nil, "dev", "--down", "--db", db)
+	if want := "stopped 6 local instances (web ×6) and removed their state in " + state + "\n"; code != 0 || out != want || errOut != "" {
+		t.Errorf("dev --down: exit %d, stdout %q, stderr %q; want exit 0 and %q", code, out, errOut, want)
+	}
+	if pids := processesWith(t, state); len(pids) > 0 {
+		t.Errorf("instances left running after dev --down: pids %v", pids)
+	}
+	if _, err := os.Stat(filepath.Join(state, "state.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state.json after dev --down: %v", err)
+	}
+	code, out, _ = run(nil, "dev", "--down", "--db", db)
+	if want := "nothing to stop: no local state in " + state + "\n"; code != 0 || out != want {
+		t.Errorf("dev --down again: exit %d, stdout %q; want exit 0 and %q", code, out, want)
+	}
 }

@@ -6,7 +6,8 @@
 // file resumes the workflows that were running; with no file the state is in
 // memory and lost on Stop. The namespace is created at first start with a
 // retention long enough to inspect past releases, and Meridian's search
-// attributes are registered on every start.
+// attributes are registered on every start, as is the Web UI's URL, in the
+// namespace's data under UIURLKey, where clients find where to link to.
 //
 // It follows the Temporal CLI's dev server (temporalio/cli internal/devserver,
 // MIT), reduced to what Meridian needs.
@@ -29,6 +30,8 @@ import (
 	uiconfig "github.com/temporalio/ui-server/v2/server/config"
 	uioptions "github.com/temporalio/ui-server/v2/server/server_options"
 	enumspb "go.temporal.io/api/enums/v1"
+	namespacepb "go.temporal.io/api/namespace/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/cluster"
@@ -52,6 +55,11 @@ const (
 	DefaultNamespace = "default"
 	DefaultRetention = 7 * 24 * time.Hour
 )
+
+// UIURLKey is the key of the namespace data entry that holds the base URL
+// of the namespace's Web UI. Start sets it; on another server an operator
+// may (temporal operator namespace update --data meridian.ui-url=URL).
+const UIURLKey = "meridian.ui-url"
 
 // Options configure Start. The zero value is an in-memory server with the
 // Web UI on free ports.
@@ -125,7 +133,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if !opts.NoUI {
 		s.startUI(uiPort, opts.Logger)
 	}
-	if err := s.registerSearchAttributes(ctx, opts.SearchAttributes); err != nil {
+	if err := s.registerNamespace(ctx, opts.SearchAttributes); err != nil {
 		s.Stop()
 		return nil, err
 	}
@@ -306,9 +314,10 @@ func (s *Server) startUI(port int, logger *slog.Logger) {
 	}()
 }
 
-// registerSearchAttributes waits until the frontend answers, then adds any
-// of attrs the namespace lacks (a database created by an older Meridian).
-func (s *Server) registerSearchAttributes(ctx context.Context, attrs map[string]enumspb.IndexedValueType) error {
+// registerNamespace waits until the frontend answers, then adds any of
+// attrs the namespace lacks (a database created by an older Meridian) and
+// records this start's Web UI URL in its data.
+func (s *Server) registerNamespace(ctx context.Context, attrs map[string]enumspb.IndexedValueType) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	c, err := client.DialContext(ctx, client.Options{HostPort: s.address, Namespace: s.namespace, Logger: quietSDKLogger{}})
@@ -318,6 +327,16 @@ func (s *Server) registerSearchAttributes(ctx context.Context, attrs map[string]
 	defer c.Close()
 	if err := searchattr.Register(ctx, c.OperatorService(), s.namespace, attrs); err != nil {
 		return fmt.Errorf("embedded temporal: %w", err)
+	}
+	if s.uiURL == "" {
+		return nil
+	}
+	_, err = c.WorkflowService().UpdateNamespace(ctx, &workflowservice.UpdateNamespaceRequest{
+		Namespace:  s.namespace,
+		UpdateInfo: &namespacepb.UpdateNamespaceInfo{Data: map[string]string{UIURLKey: s.uiURL}},
+	})
+	if err != nil {
+		return fmt.Errorf("embedded temporal: namespace %s: %w", s.namespace, err)
 	}
 	return nil
 }

@@ -175,6 +175,13 @@ func TestWebUI(t *testing.T) {
 	if !found {
 		t.Errorf("namespace meridian not listed by the UI API: %+v", body.Namespaces)
 	}
+	// Clients find the UI in the namespace's data.
+	c := dial(t, s)
+	defer c.Close()
+	desc, err := c.WorkflowService().DescribeNamespace(context.Background(), &workflowservice.DescribeNamespaceRequest{Namespace: "meridian"})
+	if got := desc.GetNamespaceInfo().GetData()[devserver.UIURLKey]; err != nil || got != s.UIURL() {
+		t.Errorf("namespace data %s = %q (%v), want %q", devserver.UIURLKey, got, err, s.UIURL())
+	}
 	page, err := http.Get(s.UIURL() + "/namespaces/meridian/workflows")
 	if err != nil {
 		t.Fatal(err)
