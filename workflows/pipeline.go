@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -50,7 +49,9 @@ func Pipeline(ctx workflow.Context, in PipelineInput) (PipelineResult, error) {
 		for _, a := range s.Approved {
 			p.approved[a] = true
 		}
-		maps.Copy(p.approvals, s.Approvals)
+		if s.Approvals != nil {
+			p.approvals = s.Approvals
+		}
 	}
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (PipelineStatus, error) { return p.st, nil }); err != nil {
 		return PipelineResult{}, err
