@@ -78,8 +78,8 @@ type releasePhase struct {
 
 // Apply is one merged spec change in the Web UI and the CLI: it follows
 // the releases meridian apply started for it (each release tells its apply
-// of every phase it goes through; meridian apply tells it of a release it
-// could not start) and ends once every release has ended: succeeded when
+// of every phase it goes through; a service's lock tells it of a release
+// it could not start) and ends once every release has ended: succeeded when
 // each succeeded or was superseded by a newer change (which carries its
 // parts), failed otherwise. It starts nothing itself: the releases carry
 // their services' pipelines, which for a whole fleet would exceed a

@@ -479,12 +479,6 @@ func applyDiff(had, want ApplyInput) (was, is string) {
 	return "", ""
 }
 
-// RefuseApplyRelease tells an apply that one of its releases could not
-// start, and why: the apply then counts it as not succeeded.
-func RefuseApplyRelease(ctx context.Context, c client.Client, changeID, release, reason string) error {
-	return c.SignalWorkflow(ctx, ApplyID(changeID), "", signalRefused, releasePhase{Release: release, Reason: reason})
-}
-
 // ApplyStatusOf returns the live status of an apply, or its outcome.
 func ApplyStatusOf(ctx context.Context, c client.Client, id string) (ApplyStatus, error) {
 	desc, err := c.DescribeWorkflowExecution(ctx, id, "")

@@ -36,7 +36,7 @@ const (
 	signalDequeue   = "dequeue"   // ServiceLock → queued Release: your turn
 	signalSupersede = "supersede" // ServiceLock → queued Release: a newer change replaces you
 	signalRelease   = "release"   // Release → Apply: the release's phase
-	signalRefused   = "refused"   // meridian apply → Apply: a release that could not start
+	signalRefused   = "refused"   // ServiceLock → Apply: a release that could not start
 )
 
 // ChangeKind is what a release changes.
