@@ -147,19 +147,12 @@ func closed(ctx context.Context, c client.Client, id string) bool {
 // ReleaseStatus returns the live status of a running release, or the
 // outcome of one that ended.
 func ReleaseStatus(ctx context.Context, c client.Client, release string) (Status, error) {
-	desc, err := c.DescribeWorkflowExecution(ctx, release, "")
-	if err != nil {
-		return Status{}, fmt.Errorf("release %s: %w", release, err)
-	}
 	var st Status
-	if desc.GetWorkflowExecutionInfo().GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		v, err := c.QueryWorkflow(ctx, release, "", QueryStatus)
-		if err == nil {
-			err = v.Get(&st)
-		}
-		if err != nil {
-			return Status{}, fmt.Errorf("release %s: status query: %w", release, err)
-		}
+	running, err := liveStatus(ctx, c, release, "release "+release, &st)
+	switch {
+	case err != nil:
+		return Status{}, err
+	case running:
 		stageProgress(ctx, c, &st)
 		return st, nil
 	}
@@ -168,6 +161,27 @@ func ReleaseStatus(ctx context.Context, c client.Client, release string) (Status
 		return Status{Release: release, Phase: PhaseAborted, Reason: "release workflow ended without an outcome: " + err.Error()}, nil
 	}
 	return st, nil
+}
+
+// liveStatus decodes into v the answer of the status Query of workflow
+// id when it runs (running is true), and leaves v alone when it has
+// ended. Its errors begin with what.
+func liveStatus(ctx context.Context, c client.Client, id, what string, v any) (running bool, err error) {
+	desc, err := c.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", what, err)
+	}
+	if desc.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return false, nil
+	}
+	val, err := c.QueryWorkflow(ctx, id, "", QueryStatus)
+	if err == nil {
+		err = val.Get(v)
+	}
+	if err != nil {
+		return true, fmt.Errorf("%s: status query: %w", what, err)
+	}
+	return true, nil
 }
 
 // outcome waits for a release or an apply to end and decodes its outcome
@@ -481,19 +495,12 @@ func applyDiff(had, want ApplyInput) (was, is string) {
 
 // ApplyStatusOf returns the live status of an apply, or its outcome.
 func ApplyStatusOf(ctx context.Context, c client.Client, id string) (ApplyStatus, error) {
-	desc, err := c.DescribeWorkflowExecution(ctx, id, "")
-	if err != nil {
-		return ApplyStatus{}, fmt.Errorf("%s: %w", id, err)
-	}
 	var st ApplyStatus
-	if desc.GetWorkflowExecutionInfo().GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		v, err := c.QueryWorkflow(ctx, id, "", QueryStatus)
-		if err == nil {
-			err = v.Get(&st)
-		}
-		if err != nil {
-			return ApplyStatus{}, fmt.Errorf("%s: status query: %w", id, err)
-		}
+	running, err := liveStatus(ctx, c, id, id, &st)
+	switch {
+	case err != nil:
+		return ApplyStatus{}, err
+	case running:
 		return st, nil
 	}
 	if err := outcome(ctx, c, id, &st); err != nil {
