@@ -313,17 +313,26 @@ func (q *queueCheck) ask(ctx context.Context, ps PipelineStatus) string {
 // differs from the last, and returns the final status once the release has
 // ended (including a succeeded release in its rollback window).
 func Watch(ctx context.Context, c client.Client, release string, interval time.Duration, fn func(Status)) (Status, error) {
+	return poll(ctx, interval, func() (Status, error) { return ReleaseStatus(ctx, c, release) },
+		func(st Status) string { return fmt.Sprint(st.Phase, st.Pipelines, len(st.Events)) },
+		func(st Status) bool { return st.Phase.Terminal() }, fn)
+}
+
+// poll gets a status every interval, calls fn (when not nil) with each
+// status whose key differs from the last one's, and returns the first
+// status that is done, or the error that ended the wait.
+func poll[S any](ctx context.Context, interval time.Duration, get func() (S, error), key func(S) string, done func(S) bool, fn func(S)) (S, error) {
 	var last string
 	for {
-		st, err := ReleaseStatus(ctx, c, release)
+		st, err := get()
 		if err != nil {
 			return st, err
 		}
-		if key := fmt.Sprint(st.Phase, st.Pipelines, len(st.Events)); key != last && fn != nil {
+		if k := key(st); k != last && fn != nil {
 			fn(st)
-			last = key
+			last = k
 		}
-		if st.Phase.Terminal() {
+		if done(st) {
 			return st, nil
 		}
 		select {
@@ -513,29 +522,15 @@ func ApplyStatusOf(ctx context.Context, c client.Client, id string) (ApplyStatus
 // status whose releases' phases differ from the last, and returns the
 // final status once the apply has ended.
 func WatchApply(ctx context.Context, c client.Client, id string, interval time.Duration, fn func(ApplyStatus)) (ApplyStatus, error) {
-	var last string
-	for {
-		st, err := ApplyStatusOf(ctx, c, id)
-		if err != nil {
-			return st, err
-		}
-		key := string(st.Phase)
-		for _, r := range st.Releases {
-			key += "," + string(r.Phase)
-		}
-		if key != last && fn != nil {
-			fn(st)
-			last = key
-		}
-		if st.Phase.Terminal() {
-			return st, nil
-		}
-		select {
-		case <-ctx.Done():
-			return st, ctx.Err()
-		case <-time.After(interval):
-		}
-	}
+	return poll(ctx, interval, func() (ApplyStatus, error) { return ApplyStatusOf(ctx, c, id) },
+		func(st ApplyStatus) string {
+			key := string(st.Phase)
+			for _, r := range st.Releases {
+				key += "," + string(r.Phase)
+			}
+			return key
+		},
+		func(st ApplyStatus) bool { return st.Phase.Terminal() }, fn)
 }
 
 // CurrentVersion is the artifact version (and image) of a service's last
