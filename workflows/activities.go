@@ -618,3 +618,12 @@ func observedHealth(h driver.Health) pipelines.Health {
 	}
 	return pipelines.HealthUnknown
 }
+
+// QueueServed says why a pipeline cannot run when no worker has polled its
+// task queue lately, with the command that serves it, and "" when workers
+// poll it (see queueCheck). It runs on the control task queue with the
+// worker's own client.
+func (a *Activities) QueueServed(ctx context.Context, ps PipelineStatus) (string, error) {
+	q := &queueCheck{c: activity.GetClient(ctx)}
+	return q.ask(ctx, ps), nil
+}

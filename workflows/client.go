@@ -229,7 +229,9 @@ func stageProgress(ctx context.Context, c client.Client, st *Status) {
 			qctx, cancel := context.WithTimeout(ctx, progressTimeout)
 			defer cancel()
 			if why := queues.unserved(qctx, *ps); why != "" {
-				ps.Reason = strings.Join(slices.DeleteFunc([]string{ps.Reason, why}, func(s string) bool { return s == "" }), "; ")
+				if !strings.Contains(ps.Reason, why) { // the release may have said it already
+					ps.Reason = strings.Join(slices.DeleteFunc([]string{ps.Reason, why}, func(s string) bool { return s == "" }), "; ")
+				}
 				return // a query would wait for the worker in vain
 			}
 			if ps.Phase != PhaseRunning {

@@ -12,7 +12,9 @@
 // asks.
 // Failures, aborts and rollback requests unwind the changes saga-style,
 // newest first, in a disconnected context, per the pipeline's rollback
-// policy (automatic, stage or manual).
+// policy (automatic, stage or manual). A pipeline that succeeded stays
+// open until its Release ends, so that it unwinds itself when the Release
+// later rolls back.
 //
 // Releases are serialized per service by a ServiceLock workflow: a
 // repeated trigger of the same change attaches to its release, and a

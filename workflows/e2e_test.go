@@ -396,9 +396,9 @@ func currentDetails(t *testing.T, ctx context.Context, id string) string {
 	return md.GetCurrentDetails()
 }
 
-// A pipeline whose task queue no worker polls says so in its status, with
-// the command that serves it; once a worker starts, the reason goes and
-// the release runs to its end.
+// A pipeline whose task queue no worker polls says so in its status and
+// the release's Web UI details, with the command that serves it; once a
+// worker starts, the reason goes and the release runs to its end.
 func TestEndToEndStatusNamesAQueueNoWorkerPolls(t *testing.T) {
 	ctx := withTimeout(t)
 	b := &boundary{queue: placement.DefaultTaskQueue("aws", "e2e-noworker"), fake: fake.New(nil)}
@@ -418,6 +418,13 @@ func TestEndToEndStatusNamesAQueueNoWorkerPolls(t *testing.T) {
 	})
 	if ps := st.Pipelines[0]; ps.Done != 0 {
 		t.Errorf("pipeline without a worker: %+v", ps)
+	}
+	// The release itself says it too, in the Web UI, after 5 s of silence.
+	waitFor(t, ctx, "the release's details to name the queue without a worker", func() bool {
+		return strings.Contains(currentDetails(t, ctx, ref.ID), want)
+	})
+	if st, err = ReleaseStatus(ctx, tc, ref.ID); err != nil || st.Pipelines[0].Reason != want {
+		t.Errorf("status once the release says it: %q, %v: want it once", st.Pipelines[0].Reason, err)
 	}
 
 	b.start(t)

@@ -123,7 +123,7 @@ func pipelineDetails(in PipelineInput, st PipelineStatus, unwound []bool) string
 	for i, s := range in.Pipeline.Stages {
 		state := "pending"
 		switch {
-		case i < current && unwound[i]:
+		case i <= current && unwound[i]:
 			state = "rolled back"
 		case i < current || (i == current && st.Phase == PhaseSucceeded):
 			state = "done"

@@ -47,6 +47,11 @@ func (r *releaseRun) register(ctx workflow.Context) error {
 		{UpdateRollback, r.canRollback, func(ctx workflow.Context, req Request) {
 			r.rollback = true
 			r.st.Reason = fmt.Sprintf("rollback requested by %s: %s", req.Who, req.Reason)
+			if r.window && workflow.GetVersion(ctx, "window-rollback-phase", workflow.DefaultVersion, 1) == 1 {
+				// The release is no longer succeeded (runs recorded
+				// before this said so until the rollback ended).
+				r.st.Phase, r.rollingBack = PhaseRollingBack, true
+			}
 			r.forward(ctx, command{Action: UpdateRollback, Req: req})
 		}},
 	}
@@ -73,10 +78,11 @@ func (r *releaseRun) register(ctx workflow.Context) error {
 	return nil
 }
 
-// forwardWhere sends c to the running pipelines whose status matches.
+// forwardWhere sends c to the running pipelines whose status matches
+// (not to those that succeeded and stay open).
 func (r *releaseRun) forwardWhere(ctx workflow.Context, c command, match func(PipelineStatus) bool) {
 	for i, f := range r.children {
-		if f != nil && match(r.st.Pipelines[i]) {
+		if f != nil && !r.open[i] && match(r.st.Pipelines[i]) {
 			_ = f.SignalChildWorkflow(ctx, signalCommand, c).Get(ctx, nil)
 		}
 	}

@@ -29,6 +29,12 @@ import (
 //     (targets are left as they are).
 //
 // Compensations run in a disconnected context, so they survive cancellation.
+//
+// A pipeline of a release that succeeded stays open until the release
+// ends (the release closes it): when the release later rolls it back (a
+// later boundary failed, or an operator's rollback in the window), the
+// pipeline unwinds its own changes in its own history and ends rolled
+// back, as the Web UI then shows it.
 func Pipeline(ctx workflow.Context, in PipelineInput) (PipelineResult, error) {
 	p := &pipelineRun{
 		in:        in,
@@ -44,7 +50,7 @@ func Pipeline(ctx workflow.Context, in PipelineInput) (PipelineResult, error) {
 	}
 	first := 0
 	if s := in.State; s != nil {
-		first, p.paused = s.Next, s.Paused
+		first, p.paused, p.reports = s.Next, s.Paused, s.Reports
 		copy(p.changed, s.Changed)
 		for _, a := range s.Approved {
 			p.approved[a] = true
@@ -90,11 +96,34 @@ func Pipeline(ctx workflow.Context, in PipelineInput) (PipelineResult, error) {
 			i-- // resumed under the manual policy: run the stage again
 			continue
 		}
-		res := p.result()
-		return res, failedOutcome(ctx, res.Phase, res.Reason, res)
+		return p.end(ctx)
+	}
+	if p.staysOpen(ctx) {
+		p.open = true
+		p.set(ctx, PhaseSucceeded, "succeeded; open until the release ends")
+		_ = workflow.Await(ctx, func() bool { return p.closed || p.stopping() })
+		p.open = false
+		if p.rollback {
+			p.unwind(ctx, 0, len(in.Pipeline.Stages)-1, p.stopWhy)
+			return p.end(ctx)
+		}
 	}
 	p.set(ctx, PhaseSucceeded, "")
 	return p.result(), nil
+}
+
+// staysOpen says whether a pipeline that succeeded waits for its release
+// to close it; runs recorded before pipelines stayed open (DefaultVersion)
+// and pipelines started on their own end at once.
+func (p *pipelineRun) staysOpen(ctx workflow.Context) bool {
+	return p.in.Release != "" && workflow.GetVersion(ctx, "pipelines-stay-open", workflow.DefaultVersion, 1) == 1
+}
+
+// end returns the pipeline's outcome: a failed workflow unless it
+// succeeded (see failedOutcome).
+func (p *pipelineRun) end(ctx workflow.Context) (PipelineResult, error) {
+	res := p.result()
+	return res, failedOutcome(ctx, res.Phase, res.Reason, res)
 }
 
 // defaultMaxHistory is where a Pipeline continues as new between stages.
@@ -111,7 +140,7 @@ func (p *pipelineRun) historyFull(ctx workflow.Context) bool {
 
 // state is what the next run needs to go on at stage next.
 func (p *pipelineRun) state(next int) *PipelineState {
-	s := &PipelineState{Next: next, Changed: p.changed, Paused: p.paused, Approvals: p.approvals}
+	s := &PipelineState{Next: next, Changed: p.changed, Paused: p.paused, Approvals: p.approvals, Reports: p.reports}
 	for _, st := range p.in.Pipeline.Stages {
 		if p.approved[st.Name] {
 			s.Approved = append(s.Approved, st.Name)
@@ -133,6 +162,10 @@ type pipelineRun struct {
 	paused, resumed, promoted bool
 	aborted, rollback         bool
 	stopWhy                   string
+	// open: succeeded, waiting for the release to close it (closed).
+	open, closed bool
+	reports      int       // progress reports sent, across runs (progress.Seq)
+	reported     time.Time // when the last one was sent
 }
 
 func (p *pipelineRun) stopping() bool { return p.aborted || p.rollback }
@@ -161,6 +194,8 @@ func (p *pipelineRun) apply(c command) {
 	case UpdateRollback:
 		p.rollback = true
 		p.stopWhy = fmt.Sprintf("rollback requested by %s: %s", c.Req.Who, c.Req.Reason)
+	case actionClose:
+		p.closed = true
 	}
 }
 
@@ -360,8 +395,36 @@ func (p *pipelineRun) set(ctx workflow.Context, phase Phase, reason string) {
 	}
 	p.st.Phase, p.st.Reason = phase, reason
 	workflow.SetCurrentDetails(ctx, pipelineDetails(p.in, p.st, p.unwound))
-	if p.in.Release != "" {
-		workflow.SignalExternalWorkflow(ctx, p.in.Release, "", signalProgress, progress{Pipeline: p.key, Status: p.st})
+	p.report(ctx)
+}
+
+// report sends the status to the release. Seq orders the reports: signals
+// sent in one workflow task may arrive in any order.
+func (p *pipelineRun) report(ctx workflow.Context) {
+	if p.in.Release == "" {
+		return
+	}
+	p.reports++
+	p.reported = workflow.Now(ctx)
+	workflow.SignalExternalWorkflow(ctx, p.in.Release, "", signalProgress, progress{Pipeline: p.key, Seq: p.reports, Open: p.open, Status: p.st})
+}
+
+// progressEvery is how often, at most, a stage's target count is reported
+// to the release between tenths of the stage.
+const progressEvery = 10 * time.Second
+
+// targetDone counts a target of the current stage done and shows it: in
+// the pipeline's details at once, and in the release's stage table at each
+// tenth of the stage or after progressEvery (runs recorded before live
+// counts, DefaultVersion, report phase changes only).
+func (p *pipelineRun) targetDone(ctx workflow.Context) {
+	p.st.Done++
+	workflow.SetCurrentDetails(ctx, pipelineDetails(p.in, p.st, p.unwound))
+	if p.in.Release == "" || workflow.GetVersion(ctx, "live-target-counts", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	if p.st.Done%max(p.st.Total/10, 1) == 0 || workflow.Now(ctx).Sub(p.reported) >= progressEvery {
+		p.report(ctx)
 	}
 }
 

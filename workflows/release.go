@@ -22,8 +22,10 @@ import (
 // succeeded, then Lag (a durable timer). When a pipeline fails, the others
 // are aborted (each rolls back per its policy) and, under the automatic
 // policy, pipelines that had already succeeded are rolled back too, newest
-// first. After success the release stays open for RollbackWindow, during
-// which the rollback Update still rolls everything back.
+// first: each of them stays open once it succeeded and unwinds itself when
+// told to. After success the release stays open for RollbackWindow, during
+// which the rollback Update still rolls everything back; then it closes its
+// pipelines, which end succeeded.
 //
 // Operators steer it with Updates (approve, promote, pause, resume, abort,
 // rollback), each validated against the live status and recorded with who
@@ -33,7 +35,10 @@ func Release(ctx workflow.Context, req ReleaseRequest) (Status, error) {
 	if err := req.Validate(); err != nil {
 		return Status{}, temporal.NewNonRetryableApplicationError(err.Error(), "invalid", nil)
 	}
-	r := &releaseRun{req: req, results: make([]*PipelineResult, len(req.Pipelines))}
+	r := &releaseRun{
+		req: req, results: make([]*PipelineResult, len(req.Pipelines)),
+		open: make([]bool, len(req.Pipelines)), seen: make([]int, len(req.Pipelines)),
+	}
 	r.st = Status{
 		Release: workflow.GetInfo(ctx).WorkflowExecution.ID, Service: req.Service, ChangeID: req.Change.ID,
 		Kind: req.Change.Kind, Version: req.Change.Version, Trigger: req.Change.Trigger,
@@ -79,6 +84,9 @@ func Release(ctx workflow.Context, req ReleaseRequest) (Status, error) {
 	if r.stopping() {
 		r.unwindSucceeded(ctx)
 	}
+	if r.stopping() || req.RollbackWindow <= 0 {
+		r.closeOpen(ctx) // before the outcome: once it shows, the release has ended
+	}
 	r.finish(ctx)
 	if r.st.Phase == PhaseSucceeded && req.RollbackWindow > 0 {
 		r.window = true
@@ -92,6 +100,7 @@ func Release(ctx workflow.Context, req ReleaseRequest) (Status, error) {
 			r.finish(ctx)
 		}
 	}
+	r.closeOpen(ctx)
 	st := r.outcome(ctx)
 	return st, failedOutcome(ctx, st.Phase, st.Reason, st)
 }
@@ -241,6 +250,8 @@ type releaseRun struct {
 	children  []workflow.ChildWorkflowFuture // started pipelines
 	results   []*PipelineResult              // ended pipelines
 	finished  []int                          // pipelines in the order they ended
+	open      []bool                         // succeeded pipelines still open
+	seen      []int                          // per pipeline: the last progress Seq applied
 	queued    bool                           // waiting for the lock (see waitTurn)
 	paused    bool
 	aborted   bool
@@ -248,8 +259,11 @@ type releaseRun struct {
 	failure   string // why a pipeline failure stopped the release
 	window    bool   // succeeded; rollback still accepted
 	unwinding bool
-	published Phase             // the phase search attribute's value
-	told      []workflow.Future // the phases signaled to the apply
+	// rollingBack: an operator's rollback in the window has started
+	// (see UpdateRollback).
+	rollingBack bool
+	published   Phase             // the phase search attribute's value
+	told        []workflow.Future // the phases signaled to the apply
 }
 
 // outcome waits until every handler has finished and the apply has been told
@@ -333,17 +347,65 @@ func (r *releaseRun) runPipeline(ctx workflow.Context, i int) {
 		if c, ok := r.catchUp(); ok {
 			_ = f.SignalChildWorkflow(ctx, signalCommand, c).Get(ctx, nil)
 		}
+		workflow.Go(ctx, func(ctx workflow.Context) { r.explainSilence(ctx, i) })
 	}
-	var res PipelineResult
-	if err := decodeOutcome(f.Get(ctx, &res), &res); err != nil {
-		res = PipelineResult{Phase: PhaseFailed, Reason: "pipeline workflow: " + rootMessage(err)}
+	_ = workflow.Await(ctx, func() bool { return f.IsReady() || r.open[i] })
+	if r.open[i] {
+		// Succeeded, and open until the release closes it or rolls it back.
+		r.end(ctx, i, &PipelineResult{Phase: PhaseSucceeded, Reason: r.st.Pipelines[i].Reason})
+		res := pipelineOutcome(ctx, f)
+		r.open[i] = false
+		r.end(ctx, i, &res)
+		return
 	}
+	res := pipelineOutcome(ctx, f)
 	r.end(ctx, i, &res)
 	if res.Phase != PhaseSucceeded && !r.stopping() {
 		r.failure = fmt.Sprintf("pipeline %s %s: %s", pipelineKey(pl), res.Phase, res.Reason)
 		r.st.Reason = r.failure
 		r.forward(ctx, command{Action: UpdateAbort, Req: Request{Who: "meridian", Reason: r.failure}})
 	}
+}
+
+// explainSilence says, in the status and the Web UI, why started pipeline
+// i does not report when no worker polls its task queue: it asks the
+// server (the QueueServed activity) after 5 s of silence, then less and
+// less often, until the pipeline reports. Runs recorded before this
+// (DefaultVersion) do not ask.
+func (r *releaseRun) explainSilence(ctx workflow.Context, i int) {
+	if workflow.GetVersion(ctx, "explain-silent-pipeline", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	ps := &r.st.Pipelines[i]
+	heard := func() bool { return r.seen[i] > 0 || r.results[i] != nil }
+	for wait := 5 * time.Second; ; wait = min(2*wait, 10*time.Minute) {
+		if ok, _ := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+			Timeout:      wait,
+			TimerOptions: workflow.TimerOptions{Summary: "no word yet from " + pipelineKey(r.req.Pipelines[i])},
+		}, heard); ok {
+			return
+		}
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: 30 * time.Second,
+			Summary:             "does a worker poll task queue " + ps.TaskQueue + "?",
+			RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
+		})
+		var why string
+		_ = workflow.ExecuteActivity(actx, (*Activities).QueueServed, *ps).Get(ctx, &why)
+		if why != "" && !heard() {
+			ps.Reason = why
+			r.refresh(ctx)
+		}
+	}
+}
+
+// pipelineOutcome waits for the pipeline's outcome.
+func pipelineOutcome(ctx workflow.Context, f workflow.ChildWorkflowFuture) PipelineResult {
+	var res PipelineResult
+	if err := decodeOutcome(f.Get(ctx, &res), &res); err != nil {
+		res = PipelineResult{Phase: PhaseFailed, Reason: "pipeline workflow: " + rootMessage(err)}
+	}
+	return res
 }
 
 // catchUp is the command a pipeline that has just started must get to
@@ -388,8 +450,12 @@ func (r *releaseRun) allEnded(idx []int) bool {
 // end records how pipeline i ended.
 func (r *releaseRun) end(ctx workflow.Context, i int, res *PipelineResult) {
 	r.results[i] = res
-	r.children[i] = nil
-	r.finished = append(r.finished, i)
+	if !r.open[i] {
+		r.children[i] = nil
+	}
+	if !slices.Contains(r.finished, i) {
+		r.finished = append(r.finished, i)
+	}
 	ps := &r.st.Pipelines[i]
 	ps.Phase, ps.Reason = res.Phase, res.Reason
 	r.st.LeftAsIs = append(r.st.LeftAsIs, res.LeftAsIs...)
@@ -398,16 +464,33 @@ func (r *releaseRun) end(ctx workflow.Context, i int, res *PipelineResult) {
 
 // forward sends an operator command to every running pipeline.
 func (r *releaseRun) forward(ctx workflow.Context, c command) {
-	for _, f := range r.children {
-		if f != nil {
-			_ = f.SignalChildWorkflow(ctx, signalCommand, c).Get(ctx, nil)
-		}
-	}
+	r.forwardWhere(ctx, c, func(PipelineStatus) bool { return true })
 }
 
-// unwindSucceeded rolls back, newest first, the pipelines that succeeded
-// before the release stopped, when their policy (or an operator's rollback)
-// says so.
+// closeOpen closes the pipelines that stay open (the release has ended)
+// and waits until they have.
+func (r *releaseRun) closeOpen(ctx workflow.Context) {
+	for i, f := range r.children {
+		if f != nil && r.open[i] {
+			_ = f.SignalChildWorkflow(ctx, signalCommand, command{Action: actionClose}).Get(ctx, nil)
+		}
+	}
+	_ = workflow.Await(ctx, func() bool { return !slices.Contains(r.open, true) })
+}
+
+// rollBackOpen tells open pipeline i to unwind itself and waits until it
+// has ended.
+func (r *releaseRun) rollBackOpen(ctx workflow.Context, i int) {
+	ps := &r.st.Pipelines[i]
+	ps.Phase, ps.Reason = PhaseRollingBack, "rolling back: "+r.why()
+	r.refresh(ctx)
+	_ = r.children[i].SignalChildWorkflow(ctx, signalCommand, command{Action: UpdateRollback, Req: Request{Who: "meridian", Reason: r.why()}}).Get(ctx, nil)
+	_ = workflow.Await(ctx, func() bool { return !r.open[i] })
+}
+
+// unwindSucceeded rolls back, newest first and one at a time, the
+// pipelines that succeeded before the release stopped, when their policy
+// (or an operator's rollback) says so.
 func (r *releaseRun) unwindSucceeded(ctx workflow.Context) {
 	for k := len(r.finished) - 1; k >= 0; k-- {
 		i := r.finished[k]
@@ -415,6 +498,12 @@ func (r *releaseRun) unwindSucceeded(ctx workflow.Context) {
 		if res.Phase != PhaseSucceeded || !(r.rollback || pl.Rollback == "automatic") {
 			continue
 		}
+		if r.open[i] {
+			r.rollBackOpen(ctx, i)
+			continue
+		}
+		// A pipeline recorded before pipelines stayed open has ended: its
+		// changes are rolled back here.
 		ps := &r.st.Pipelines[i]
 		r.unwinding = true
 		ps.Phase, ps.Reason = PhaseRollingBack, "rolling back: "+r.why()
@@ -492,7 +581,7 @@ func (r *releaseRun) livePhase() Phase {
 	switch {
 	case r.queued:
 		return PhaseQueued
-	case r.unwinding || has[PhaseRollingBack]:
+	case r.unwinding || r.rollingBack || has[PhaseRollingBack]:
 		return PhaseRollingBack
 	case has[PhaseAwaitingApproval]:
 		return PhaseAwaitingApproval
@@ -539,9 +628,14 @@ func (r *releaseRun) listen(ctx workflow.Context) {
 		ch.Receive(ctx, &p)
 		for i := range r.st.Pipelines {
 			ps := &r.st.Pipelines[i]
-			if pipelineKey(r.req.Pipelines[i]) != p.Pipeline || ps.Phase.Terminal() {
+			switch {
+			case pipelineKey(r.req.Pipelines[i]) != p.Pipeline, ps.Phase.Terminal() && !r.open[i]:
 				continue
+			case p.Seq > 0 && p.Seq <= r.seen[i]:
+				continue // a report older than the one applied
 			}
+			r.seen[i] = p.Seq
+			r.open[i] = r.open[i] || p.Open
 			p.Status.WorkflowID, p.Status.TaskQueue, p.Status.Decommission = ps.WorkflowID, ps.TaskQueue, ps.Decommission
 			*ps = p.Status
 		}

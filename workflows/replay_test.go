@@ -44,6 +44,38 @@ func TestRecordHistories(t *testing.T) {
 	t.Run("apply", recordQueuedApplies)
 	t.Run("two-approvers", recordTwoApprovers)
 	t.Run("failed-outcome", recordFailedOutcome)
+	t.Run("open", recordOpenPipelineUnwinds)
+	t.Run("window", recordWindowRollback)
+}
+
+// recordOpenPipelineUnwinds: the public pipeline succeeds (its target
+// counts reported live) and stays open; the gov boundary after it fails,
+// so the public pipeline unwinds itself (service recorded-open).
+func recordOpenPipelineUnwinds(t *testing.T) {
+	ctx := withTimeout(t)
+	pub, gov := newBoundary(t, "record-open-aws", nil), newBoundary(t, "record-open-gov", nil)
+	govPl := pipe("aws-us-gov", "automatic", stg("gov", govA))
+	govPl.After = []string{"aws"}
+	req := e2eRequest("recorded-open", "c1", map[string]*boundary{"aws": pub, "aws-us-gov": gov},
+		pipe("aws", "automatic", stg("one", prodA, prodB), stg("two", prodC)), govPl)
+	gov.fake.SetFaults(targetsOf(req.Pipelines[1])[0], fake.Faults{Health: driver.Unhealthy})
+	recordOutcome(t, ctx, startRecorded(t, ctx, req), req, PhaseRolledBack)
+}
+
+// recordWindowRollback: an operator rolls a succeeded release back in its
+// rollback window; its open pipeline unwinds itself (service
+// recorded-window).
+func recordWindowRollback(t *testing.T) {
+	ctx := withTimeout(t)
+	b := newBoundary(t, "record-window-aws", nil)
+	req := e2eRequest("recorded-window", "c1", map[string]*boundary{"aws": b}, pipe("aws", "stage", stg("one", prodA), stg("two", prodB)))
+	req.RollbackWindow = placement.Duration(time.Hour)
+	ref := startRecorded(t, ctx, req)
+	waitFor(t, ctx, "success", phaseIs(t, ctx, ref, PhaseSucceeded))
+	if _, err := Rollback(ctx, tc, ref.ID, Request{Who: "recorder", Reason: "recorded run"}); err != nil {
+		t.Fatal(err)
+	}
+	recordOutcome(t, ctx, ref, req, PhaseRolledBack)
 }
 
 // recordFailedOutcome: a release rolled back by a failed gate ends, with

@@ -37,6 +37,8 @@ const (
 	signalSupersede = "supersede" // ServiceLock → queued Release: a newer change replaces you
 	signalRelease   = "release"   // Release → Apply: the release's phase
 	signalRefused   = "refused"   // ServiceLock → Apply: a release that could not start
+
+	actionClose = "close" // Release → open Pipeline: the release ended, end succeeded
 )
 
 // ChangeKind is what a release changes.
@@ -214,8 +216,14 @@ type command struct {
 
 // progress is a Pipeline's status change, reported to its Release.
 type progress struct {
-	Pipeline string         `json:"pipeline"` // cloud/boundary
-	Status   PipelineStatus `json:"status"`
+	Pipeline string `json:"pipeline"` // cloud/boundary
+	// Seq numbers the pipeline's reports (0 in runs recorded before it):
+	// the release ignores one older than what it has.
+	Seq int `json:"seq,omitempty"`
+	// Open marks a pipeline that succeeded and waits for the release to
+	// close it or roll it back.
+	Open   bool           `json:"open,omitempty"`
+	Status PipelineStatus `json:"status"`
 }
 
 // PipelineInput is the Pipeline workflow's input.
@@ -243,6 +251,7 @@ type PipelineState struct {
 	// Approvals lists, per stage, who approved it (a stage may need more
 	// than one person).
 	Approvals map[string][]string `json:"approvals,omitempty"`
+	Reports   int                 `json:"reports,omitempty"` // progress reports sent so far
 }
 
 // PipelineResult is how a pipeline ended.

@@ -127,8 +127,7 @@ func (p *pipelineRun) change(ctx workflow.Context, t placement.Target, res *stag
 		res.fail(r.Failure)
 		res.fail(tallies.Observe(gates, r.Observations))
 	}
-	p.st.Done++
-	workflow.SetCurrentDetails(ctx, pipelineDetails(p.in, p.st, p.unwound))
+	p.targetDone(ctx)
 }
 
 // applySteps are the changes an apply makes on target t, in order: its
@@ -164,8 +163,7 @@ func (p *pipelineRun) decommission(ctx workflow.Context, t placement.Target, res
 		res.fail(r.Failure)
 		return
 	}
-	p.st.Done++
-	workflow.SetCurrentDetails(ctx, pipelineDetails(p.in, p.st, p.unwound))
+	p.targetDone(ctx)
 }
 
 // madeBeforeTimeout is the change a Rollout heartbeated before it timed
