@@ -222,7 +222,7 @@ func (r *FleetReport) Markdown() string {
 		b.WriteString("\n| state | target | version | config | ready | release | why |\n| --- | --- | --- | --- | --- | --- | --- |\n")
 		for _, t := range off[:min(len(off), MaxMarkdownTargets)] {
 			b.WriteString(fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s |\n", t.State, t.Target.ID(), cmp.Or(t.Observed.Version, "—"),
-				cmp.Or(t.Observed.ConfigVersion, "—"), t.ReadyCell(), cmp.Or(t.Release(), "—"), strings.ReplaceAll(t.Reason, "|", "\\|")))
+				cmp.Or(t.Observed.ConfigVersion, "—"), cmp.Or(t.ReadyCell(), "—"), cmp.Or(t.Release(), "—"), strings.ReplaceAll(t.Reason, "|", "\\|")))
 		}
 		if len(off) > MaxMarkdownTargets {
 			b.WriteString(fmt.Sprintf("\n… and %d more targets not in sync (meridian fleet -o table lists them all)\n", len(off)-MaxMarkdownTargets))
@@ -283,10 +283,10 @@ func countCell(n int) string {
 	return strconv.Itoa(n)
 }
 
-// ReadyCell is "ready/desired", "—" when nothing runs or it is unknown.
+// ReadyCell is "ready/desired", "" when nothing runs or it is unknown.
 func (t FleetTarget) ReadyCell() string {
 	if !t.Observed.Running {
-		return "—"
+		return ""
 	}
 	return fmt.Sprintf("%d/%d", t.Observed.Ready, t.Observed.Desired)
 }
