@@ -85,7 +85,6 @@ func (o *fleetOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	in.Narrowed = len(o.services) > 0
 	report, id, err := survey(ctx, c, in, o.timeout)
 	if err != nil {
 		return err
@@ -126,7 +125,8 @@ func (o *fleetOptions) narrow(t placement.Target) bool {
 
 // surveyInput is the survey of the services' targets that keep passes:
 // what the spec expects of each (the version of its last succeeded release
-// when the spec sets none), and each boundary's task queue.
+// when the spec sets none), and each boundary's task queue. Orphans are
+// looked for among the services' own when they are not all of the model's.
 func surveyInput(ctx context.Context, c client.Client, dir string, model *placement.Model, services []placement.Service, keep func(placement.Target) bool) (workflows.SurveyInput, error) {
 	released := map[string]string{}
 	var targets [][]placement.Target
@@ -153,7 +153,9 @@ func surveyInput(ctx context.Context, c client.Client, dir string, model *placem
 		queues[i] = workflows.SurveyQueue{Cloud: b.Cloud, Boundary: b.Boundary, TaskQueue: b.TaskQueue}
 	}
 	expect := pipelines.Expect(&placement.Model{Services: services}, released)
-	return workflows.NewSurveyInput(dir, expect, targets, queues), nil
+	in := workflows.NewSurveyInput(dir, expect, targets, queues)
+	in.Narrowed = len(services) < len(model.Services)
+	return in, nil
 }
 
 // survey runs the survey of in, waiting at most timeout, and returns its
