@@ -30,6 +30,13 @@
 // Apply workflow (apply/<change-id>) is one merge in the Web UI: its
 // releases tell it of every phase they go through.
 //
+// A Survey (survey/<time>-<digest>, on ControlTaskQueue) reads what runs
+// on every target of a spec for meridian fleet: batches of targets read by
+// SurveyTargets activities on each boundary's own task queue, a
+// SurveyManaged listing per region for orphans, each target assessed
+// against the spec by pipelines.Assess; FleetReport reads the report from
+// its history.
+//
 // Histories stay small: a Pipeline records about 4 events per target and a
 // handful per stage and bake round, and continues as new between stages
 // once its history passes MaxHistory events (10,000 by default); a Release

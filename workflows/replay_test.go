@@ -44,6 +44,7 @@ func TestRecordHistories(t *testing.T) {
 	t.Run("apply", recordQueuedApplies)
 	t.Run("two-approvers", recordTwoApprovers)
 	t.Run("failed-outcome", recordFailedOutcome)
+	t.Run("survey", recordSurvey)
 	t.Run("open", recordOpenPipelineUnwinds)
 	t.Run("window", recordWindowRollback)
 }
@@ -76,6 +77,17 @@ func recordWindowRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	recordOutcome(t, ctx, ref, req, PhaseRolledBack)
+}
+
+// recordSurvey: a fleet survey over two boundaries that finds every
+// state, orphans read in a second round.
+func recordSurvey(t *testing.T) {
+	ctx := withTimeout(t)
+	run, _, _, _ := startSurvey(t, ctx, "record-survey")
+	if err := run.Get(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	writeHistory(t, ctx, run.GetID(), "", "")
 }
 
 // recordFailedOutcome: a release rolled back by a failed gate ends, with

@@ -11,9 +11,10 @@ import (
 )
 
 // Register registers every workflow and the activities on w. A worker for
-// ControlTaskQueue runs Release, ServiceLock and Apply; a worker for a boundary's
-// task queue runs Pipeline (whose stages run inline, in its own history)
-// and the activities with that boundary's providers. Registering
+// ControlTaskQueue runs Release, ServiceLock, Apply and Survey; a worker for a
+// boundary's task queue runs Pipeline (whose stages run inline, in its own
+// history) and the activities with that boundary's providers (a survey's
+// reads among them). Registering
 // everything everywhere is harmless.
 func Register(w worker.Registry, acts *Activities) {
 	RegisterWorkflows(w)
@@ -26,6 +27,7 @@ func RegisterWorkflows(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(Pipeline, workflow.RegisterOptions{Name: PipelineWorkflowName})
 	w.RegisterWorkflowWithOptions(ServiceLock, workflow.RegisterOptions{Name: LockWorkflowName})
 	w.RegisterWorkflowWithOptions(Apply, workflow.RegisterOptions{Name: ApplyWorkflowName})
+	w.RegisterWorkflowWithOptions(Survey, workflow.RegisterOptions{Name: SurveyWorkflowName})
 }
 
 // RegisterSearchAttributes adds Meridian's search attributes

@@ -108,14 +108,7 @@ func (r *gitRepo) commit(tag string, c applyCommit) {
 // exit code.
 func (r *gitRepo) run(bin string, d *devProcess, args ...string) (string, int) {
 	r.t.Helper()
-	cmd := exec.Command(filepath.Join(bin, "meridian"), append(args, "--address", d.addr)...)
-	cmd.Dir = r.dir
-	out, err := cmd.CombinedOutput()
-	code := 0
-	if err != nil {
-		code = cmd.ProcessState.ExitCode()
-	}
-	return string(out), code
+	return runMeridian(r.t, r.dir, bin, d, args...)
 }
 
 // apply runs meridian apply spec --base base --change-id id (with args)

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"os/user"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,26 +29,32 @@ const defaultUIURL = "http://127.0.0.1:8233"
 // remote holds what every command that talks to Temporal shares: the
 // connection settings, the output format and the Web UI base for links.
 type remote struct {
-	conn   *temporalconn.Flags
-	output string
-	uiURL  string
+	conn    *temporalconn.Flags
+	output  string
+	formats []string // what -o accepts, the default first
+	uiURL   string
 
 	namespace   string
 	out, errOut io.Writer
 }
 
-// addRemote registers the connection, -o and --ui-url flags on cmd.
-func addRemote(cmd *cobra.Command) *remote {
-	r := &remote{conn: temporalconn.AddFlags(cmd)}
-	cmd.Flags().StringVarP(&r.output, "output", "o", "text", "output format: text or json")
+// addRemote registers the connection, -o and --ui-url flags on cmd; -o
+// takes one of formats, the first by default (text or json when none are
+// given).
+func addRemote(cmd *cobra.Command, formats ...string) *remote {
+	if len(formats) == 0 {
+		formats = []string{"text", "json"}
+	}
+	r := &remote{conn: temporalconn.AddFlags(cmd), formats: formats}
+	cmd.Flags().StringVarP(&r.output, "output", "o", formats[0], "output format: "+r.formatList())
 	cmd.Flags().StringVar(&r.uiURL, "ui-url", "", "Temporal Web UI base URL for links (env MERIDIAN_UI_URL; default the namespace's "+devserver.UIURLKey+" data, which meridian dev sets, else "+defaultUIURL+")")
 	return r
 }
 
 func (r *remote) complete(cmd *cobra.Command) error {
 	r.out, r.errOut = cmd.OutOrStdout(), cmd.ErrOrStderr()
-	if r.output != "text" && r.output != "json" {
-		return usageError{fmt.Errorf("unknown output format %q (want text or json)", r.output)}
+	if !slices.Contains(r.formats, r.output) {
+		return usageError{fmt.Errorf("unknown output format %q (want %s)", r.output, r.formatList())}
 	}
 	if r.uiURL == "" {
 		r.uiURL = os.Getenv("MERIDIAN_UI_URL")
@@ -56,6 +63,15 @@ func (r *remote) complete(cmd *cobra.Command) error {
 }
 
 func (r *remote) json() bool { return r.output == "json" }
+
+// formatList names the formats as a sentence does: "text or json".
+func (r *remote) formatList() string {
+	last := len(r.formats) - 1
+	if last == 0 {
+		return r.formats[0]
+	}
+	return strings.Join(r.formats[:last], ", ") + " or " + r.formats[last]
+}
 
 // dial connects to Temporal and settles the Web UI base of the links; the
 // caller closes the client.

@@ -47,6 +47,7 @@ func newRootCmd() *cobra.Command {
 		newRestartCmd(),
 		newConfigCmd(),
 		newApplyCmd(),
+		newFleetCmd(),
 		newStatusCmd(),
 		newSteerCmd("approve"),
 		newSteerCmd("promote"),

@@ -4,8 +4,9 @@ package main
 // the server, the Web UI and the workers are up: a good release through
 // every stage (the tour gives the approval and says so), a bad release that
 // the health gate catches and that rolls back, and a shard-aware restart of
-// the sharded service under keyed load; then a summary with the release ids
-// and where to look in the Web UI. docs/tour.md describes it.
+// the sharded service under keyed load, a survey of what runs (meridian
+// fleet's) that must find those services in sync; then a summary with the
+// release ids and where to look in the Web UI. docs/tour.md describes it.
 
 import (
 	"context"
@@ -71,6 +72,7 @@ type tourResult struct {
 	// rollback when the first Rollback activity was scheduled.
 	deployed, detected, rollback time.Time
 	load                         demoshard.Count // keyed requests while instances restarted
+	survey                       string          // the survey's workflow ID
 }
 
 // runTour is the scripted demo of `meridian dev --tour` (`make run`). It
@@ -96,7 +98,7 @@ func runTour(ctx context.Context, env devEnv) error {
 		http: &http.Client{Timeout: 2 * time.Second},
 	}
 	var res tourResult
-	t.say("Tour %s: a good release, a bad one rolled back, a shard-aware restart", t.run)
+	t.say("Tour %s: a good release, a bad one rolled back, a shard-aware restart, a survey", t.run)
 	if err := t.goodRelease(ctx, &res); err != nil {
 		return err
 	}
@@ -104,6 +106,9 @@ func runTour(ctx context.Context, env devEnv) error {
 		return err
 	}
 	if err := t.restart(ctx, &res); err != nil {
+		return err
+	}
+	if err := t.survey(ctx, &res); err != nil {
 		return err
 	}
 	t.summary(res)
@@ -122,7 +127,7 @@ func (t *tour) service(name string) placement.Service {
 
 // goodRelease rolls tourGood of tourService through every stage.
 func (t *tour) goodRelease(ctx context.Context, res *tourResult) error {
-	t.say("== 1/3  %s %s through every stage, the tour approving what waits for approval", tourService, tourGood)
+	t.say("== 1/4  %s %s through every stage, the tour approving what waits for approval", tourService, tourGood)
 	t.approved = nil
 	if vs, err := t.versions(ctx, tourService); err == nil && len(vs) > 0 && allOn(vs, tourGood) {
 		t.say("%s already runs %s everywhere (an earlier run): the deploys change nothing, the stages still gate, bake and wait for approval", tourService, tourGood)
@@ -142,7 +147,7 @@ func (t *tour) goodRelease(ctx context.Context, res *tourResult) error {
 // badRelease rolls tourBad out, which fails its health check; the release
 // must roll back and leave every target on the version it ran before.
 func (t *tour) badRelease(ctx context.Context, res *tourResult) error {
-	t.say("== 2/3  %s %s, whose /healthz fails: the gate must catch it and roll it back", tourService, tourBad)
+	t.say("== 2/4  %s %s, whose /healthz fails: the gate must catch it and roll it back", tourService, tourBad)
 	before, err := t.versions(ctx, tourService)
 	if err != nil {
 		return err
@@ -195,7 +200,7 @@ func (t *tour) checkVersions(ctx context.Context, before map[string][]string) er
 // does not run yet) while a keyed load client reads its cache.
 func (t *tour) restart(ctx context.Context, res *tourResult) error {
 	svc := t.service(tourSharded)
-	t.say("== 3/3  shard-aware restart of %s (%d instances per target, at most %d out at once) under keyed load",
+	t.say("== 3/4  shard-aware restart of %s (%d instances per target, at most %d out at once) under keyed load",
 		svc.Name, svc.Instances, max(svc.Sharding.MaxUnavailable, 1))
 	if !t.running(ctx, svc) {
 		t.say("%s is not running yet: deploying %s %s first", svc.Name, svc.Name, tourCacheVersion)
@@ -253,6 +258,31 @@ func (t *tour) restart(ctx context.Context, res *tourResult) error {
 	res.load = all
 	t.say("restart succeeded in %s; cache hit rate while instances restarted %.1f%% over %d requests",
 		st.Ended.Sub(st.Started).Round(100*time.Millisecond), 100*all.HitRate(), all.Requests)
+	return nil
+}
+
+// survey runs meridian fleet's survey of the services the tour released
+// and prints its table; every target must be in sync.
+func (t *tour) survey(ctx context.Context, res *tourResult) error {
+	t.say("== 4/4  survey of %s and %s, as meridian fleet runs it: what runs on each target, against the spec", tourService, tourSharded)
+	services := []placement.Service{t.service(tourService), t.service(tourSharded)}
+	in, err := surveyInput(ctx, t.c, t.spec, t.model, services, func(placement.Target) bool { return true })
+	if err != nil {
+		return err
+	}
+	report, id, err := survey(ctx, t.c, in, 2*time.Minute)
+	if err != nil {
+		return err
+	}
+	res.survey = id
+	fleet := &fleetOptions{remote: &remote{out: t.out, output: "table", uiURL: t.ui, namespace: t.ns}}
+	if err := fleet.print(report, id); err != nil {
+		return err
+	}
+	if !report.InSync() {
+		return fmt.Errorf("the survey %s found %s out of sync: %s", id, strings.Join([]string{tourService, tourSharded}, " and "), report.CountLine())
+	}
+	t.say("%s and %s are in sync with the spec", tourService, tourSharded)
 	return nil
 }
 
@@ -580,13 +610,14 @@ func (t *tour) summary(res tourResult) {
 	for _, st := range []workflows.Status{res.good, res.bad, res.restart} {
 		fmt.Fprintf(w, "  %-27s %s\n", st.Release+":", workflowLink(t.ui, t.ns, st.Release))
 	}
+	fmt.Fprintf(w, "  %-27s %s (its current details: the survey's table)\n", "the survey:", workflowLink(t.ui, t.ns, res.survey))
 	fmt.Fprintf(w, "  On a release's page: User Metadata has its summary, details and live stage table;\n"+
 		"  Relationships its pipelines (one per cloud/boundary); Event History every deploy,\n"+
 		"  gate check, approval and rollback. Filter the list with the search attributes:\n"+
 		"    %s=%q   %s=%q   %s=%q   %s=%q\n",
 		searchattr.Service.GetName(), tourService, searchattr.Phase.GetName(), workflows.PhaseRolledBack,
 		searchattr.Trigger.GetName(), tourWho, searchattr.Boundary.GetName(), "us-gov")
-	fmt.Fprintf(w, "  From the CLI: meridian status %s; meridian history --service %s\n", res.bad.Release, tourService)
+	fmt.Fprintf(w, "  From the CLI: meridian status %s; meridian history --service %s; meridian fleet %s\n", res.bad.Release, tourService, t.spec)
 	fmt.Fprintln(w, "The server keeps running: press Ctrl-C to stop.")
 }
 

@@ -44,6 +44,9 @@ func TestTourRerunsAfterAKill(t *testing.T) {
 		regexp.MustCompile(`(?m)^\s+\S+\s+web/prod/local/us-gov/us-gov-west-1\s+2/2 instances on v2$`),
 		regexp.MustCompile(`cache/prod/local/public/us-east-1\s+restarted in .*: hit rate`),
 		regexp.MustCompile(`MeridianService="web"`),
+		regexp.MustCompile(`(?m)^in-sync\s+web/prod/local/us-gov/us-gov-west-1\s+v2\s+-\s+2/2\s+release/web/tour-\S+-v2\s+-$`),
+		regexp.MustCompile(`(?m)^7 targets: 7 in-sync$`),
+		regexp.MustCompile(`web and cache are in sync with the spec`),
 	} {
 		if !want.MatchString(out) {
 			t.Errorf("tour output lacks %q:\n%s", want, out)
