@@ -134,4 +134,3 @@ func noopActivities(ctx workflow.Context, n, parallel int) error {
 }
 
 func noopActivity(context.Context) error { return nil }
-
