@@ -112,6 +112,16 @@ func approvalRelease(service string, b *boundary) ReleaseRequest {
 	return e2eRequest(service, "c1", map[string]*boundary{"aws": b}, pipe("aws", "automatic", stg("one", prodA), two))
 }
 
+// regionTargets are n prod targets of the aws boundary, in regions
+// region-0, region-1…
+func regionTargets(n int) []placement.Target {
+	var ts []placement.Target
+	for i := range n {
+		ts = append(ts, tgt("prod", "aws", fmt.Sprintf("region-%d", i)))
+	}
+	return ts
+}
+
 func targetsOf(pl pipelines.Pipeline) []placement.Target {
 	var ts []placement.Target
 	for _, s := range pl.Stages {
@@ -295,10 +305,7 @@ func assertTaken(t *testing.T, ctx context.Context, req ReleaseRequest, id, when
 func TestEndToEndWorkerStoppedMidStageDeploysNoTargetTwice(t *testing.T) {
 	ctx := withTimeout(t)
 	b := newBoundary(t, "e2e-restart-aws", &fake.Options{Progress: 20})
-	var targets []placement.Target
-	for i := range 6 {
-		targets = append(targets, tgt("prod", "aws", fmt.Sprintf("region-%d", i)))
-	}
+	targets := regionTargets(6)
 	one := stg("one", targets...)
 	one.MaxParallel = 2
 	req := e2eRequest("e2e-restart", "c1", map[string]*boundary{"aws": b}, pipe("aws", "automatic", one))

@@ -72,10 +72,7 @@ func recordWindowRollback(t *testing.T) {
 	req := e2eRequest("recorded-window", "c1", map[string]*boundary{"aws": b}, pipe("aws", "stage", stg("one", prodA), stg("two", prodB)))
 	req.RollbackWindow = placement.Duration(time.Hour)
 	ref := startRecorded(t, ctx, req)
-	waitFor(t, ctx, "success", phaseIs(t, ctx, ref, PhaseSucceeded))
-	if _, err := Rollback(ctx, tc, ref.ID, Request{Who: "recorder", Reason: "recorded run"}); err != nil {
-		t.Fatal(err)
-	}
+	steerAt(t, ctx, ref, PhaseSucceeded, Rollback, Request{Who: "recorder", Reason: "recorded run"})
 	recordOutcome(t, ctx, ref, req, PhaseRolledBack)
 }
 
@@ -111,10 +108,7 @@ func recordTwoApprovers(t *testing.T) {
 	req := e2eRequest("recorded-approvers", "c1", map[string]*boundary{"aws": b}, pipe("aws", "automatic", one))
 	ref := startRecorded(t, ctx, req)
 	for _, who := range []string{"alice", "bob"} {
-		waitFor(t, ctx, "approval", phaseIs(t, ctx, ref, PhaseAwaitingApproval))
-		if _, err := Approve(ctx, tc, ref.ID, Request{Who: who, Reason: "recorded run"}); err != nil {
-			t.Fatal(err)
-		}
+		steerAt(t, ctx, ref, PhaseAwaitingApproval, Approve, Request{Who: who, Reason: "recorded run"})
 	}
 	recordOutcome(t, ctx, ref, req, PhaseSucceeded)
 }
@@ -134,10 +128,7 @@ func recordTwoBoundaries(t *testing.T) {
 	req.MaxHistory = 30
 	gov.fake.SetFaults(targetsOf(req.Pipelines[1])[0], fake.Faults{Health: driver.Unhealthy})
 	ref := startRecorded(t, ctx, req)
-	waitFor(t, ctx, "approval", phaseIs(t, ctx, ref, PhaseAwaitingApproval))
-	if _, err := Approve(ctx, tc, ref.ID, Request{Who: "recorder", Reason: "recorded run"}); err != nil {
-		t.Fatal(err)
-	}
+	steerAt(t, ctx, ref, PhaseAwaitingApproval, Approve, Request{Who: "recorder", Reason: "recorded run"})
 	recordOutcome(t, ctx, ref, req, PhaseRolledBack)
 }
 
@@ -176,10 +167,7 @@ func recordManualPauseThenRollback(t *testing.T) {
 	req := e2eRequest("recorded-manual", "c1", map[string]*boundary{"aws": b}, pipe("aws", "manual", stg("one", prodA), stg("two", prodB)))
 	b.fake.SetFaults(targetsOf(req.Pipelines[0])[1], fake.Faults{Health: driver.Unhealthy})
 	ref := startRecorded(t, ctx, req)
-	waitFor(t, ctx, "the manual pause", phaseIs(t, ctx, ref, PhasePaused))
-	if _, err := Rollback(ctx, tc, ref.ID, Request{Who: "recorder", Reason: "gate failed"}); err != nil {
-		t.Fatal(err)
-	}
+	steerAt(t, ctx, ref, PhasePaused, Rollback, Request{Who: "recorder", Reason: "gate failed"})
 	recordOutcome(t, ctx, ref, req, PhaseRolledBack)
 }
 
@@ -202,10 +190,7 @@ func recordRepeatedTriggerAttaches(t *testing.T) {
 	if _, _, err := StartRelease(ctx, tc, other); !errors.Is(err, ErrBusy) {
 		t.Fatalf("a different change mid-release: %v, want ErrBusy", err)
 	}
-	waitFor(t, ctx, "approval", phaseIs(t, ctx, ref, PhaseAwaitingApproval))
-	if _, err := Approve(ctx, tc, ref.ID, Request{Who: "recorder", Reason: "recorded run"}); err != nil {
-		t.Fatal(err)
-	}
+	steerAt(t, ctx, ref, PhaseAwaitingApproval, Approve, Request{Who: "recorder", Reason: "recorded run"})
 	if st, err := Watch(ctx, tc, ref.ID, 20*time.Millisecond, nil); err != nil || st.Phase != PhaseSucceeded {
 		t.Fatalf("outcome %s (%s), %v", st.Phase, st.Reason, err)
 	}
@@ -266,6 +251,16 @@ func recordQueuedApplies(t *testing.T) {
 			t.Fatal(err)
 		}
 		writeHistory(t, ctx, id, "", "")
+	}
+}
+
+// steerAt waits for the release to reach phase, then steers it (Approve,
+// Rollback…) with req.
+func steerAt(t *testing.T, ctx context.Context, ref ReleaseRef, phase Phase, steer func(context.Context, client.Client, string, Request) (Status, error), req Request) {
+	t.Helper()
+	waitFor(t, ctx, string(phase), phaseIs(t, ctx, ref, phase))
+	if _, err := steer(ctx, tc, ref.ID, req); err != nil {
+		t.Fatal(err)
 	}
 }
 

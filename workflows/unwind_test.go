@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"context"
-	"fmt"
 	"regexp"
 	"strconv"
 	"testing"
@@ -118,11 +117,7 @@ func TestEndToEndSucceededReleaseClosesItsPipelines(t *testing.T) {
 func TestEndToEndReleaseDetailsCountTargetsLive(t *testing.T) {
 	ctx := withTimeout(t)
 	b := newBoundary(t, "e2e-counts-aws", &fake.Options{Progress: 10})
-	var targets []placement.Target
-	for i := range 10 {
-		targets = append(targets, tgt("prod", "aws", fmt.Sprintf("region-%d", i)))
-	}
-	req := e2eRequest("e2e-counts", "c1", map[string]*boundary{"aws": b}, pipe("aws", "automatic", stg("one", targets...)))
+	req := e2eRequest("e2e-counts", "c1", map[string]*boundary{"aws": b}, pipe("aws", "automatic", stg("one", regionTargets(10)...)))
 	ref, _, err := StartRelease(ctx, tc, req)
 	if err != nil {
 		t.Fatal(err)
