@@ -456,11 +456,7 @@ func BenchmarkApplyVsBareStarts(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := client.Dial(client.Options{HostPort: steerServer.Address(), Namespace: steerServer.Namespace(), Logger: quietLogger})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := steerClient(b)
 	b.Logf("fleet of %d services, %d releases to start", *benchServices, len(p.start))
 
 	var applyTime, bareTime time.Duration

@@ -42,11 +42,7 @@ func BenchmarkFleetSurvey(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := client.Dial(client.Options{HostPort: steerServer.Address(), Namespace: steerServer.Namespace(), Logger: quietLogger})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := steerClient(b)
 	instant := fake.New(nil)
 	set := providers.NewSet()
 	targets := 0

@@ -91,6 +91,17 @@ func (s withSteerServer) Run() int {
 // quietLogger drops the SDK's logs.
 var quietLogger = sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
 
+// steerClient is a client of the package's server, closed when the test ends.
+func steerClient(tb testing.TB) client.Client {
+	tb.Helper()
+	c, err := client.Dial(client.Options{HostPort: steerServer.Address(), Namespace: steerServer.Namespace(), Logger: quietLogger})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(c.Close)
+	return c
+}
+
 // steerResult is one run of the meridian command.
 type steerResult struct {
 	out  string

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
 
 	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/workflows"
@@ -35,11 +34,7 @@ func TestWorkerServesNamedBoundaries(t *testing.T) {
 		}
 	}()
 
-	c, err := client.Dial(client.Options{HostPort: steerServer.Address(), Namespace: steerServer.Namespace(), Logger: quietLogger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := steerClient(t)
 	queue := placement.DefaultTaskQueue("local", "eu-sovereign")
 	awaitTrue(t, 30*time.Second, "a poller on "+queue, func() bool {
 		d, err := c.DescribeTaskQueue(context.Background(), queue, enums.TASK_QUEUE_TYPE_ACTIVITY)
