@@ -100,7 +100,7 @@ func Release(ctx workflow.Context, req ReleaseRequest) (Status, error) {
 			r.finish(ctx)
 		}
 	}
-	r.closeOpen(ctx)
+	r.closeOpen(ctx) // after the rollback window (nothing left open otherwise)
 	st := r.outcome(ctx)
 	return st, failedOutcome(ctx, st.Phase, st.Reason, st)
 }
