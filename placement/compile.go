@@ -26,6 +26,7 @@ type document struct {
 		Rollback string     `json:"rollback"`
 	} `json:"pipelines"`
 	Services map[string]serviceDoc `json:"services"`
+	Freezes  map[string]freezeDoc  `json:"freezes"`
 }
 
 type cloudRegions struct {
@@ -64,6 +65,7 @@ func Compile(spec *Spec, cat *regions.Catalog) (*Model, error) {
 	c.secretRefs()
 	m.Services = c.services()
 	m.Boundaries = c.usedRules()
+	m.Freezes = c.freezes(m)
 	if err := c.errs.sorted(); err != nil {
 		return nil, err
 	}

@@ -242,7 +242,7 @@ func schemaOverlay(dir, pkg string) (map[string]load.Source, error) {
 }
 
 // topLevel are the fields of a spec's root.
-var topLevel = []string{"environments", "boundaries", "pipelines", "services"}
+var topLevel = []string{"environments", "boundaries", "pipelines", "services", "freezes"}
 
 // unknownTopLevel reports regular root fields the schema does not know.
 func (s *Spec) unknownTopLevel() Errors {

@@ -14,6 +14,8 @@ type Model struct {
 	Boundaries   []BoundaryRule `json:"boundaries"`
 	Pipelines    []PipelineDef  `json:"pipelines"`
 	Services     []Service      `json:"services"`
+	// Freezes are the spec's freeze windows, sorted by name.
+	Freezes []Freeze `json:"freezes,omitempty"`
 }
 
 // Environment is a user-defined environment (dev, staging, prod) and the
