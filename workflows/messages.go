@@ -37,6 +37,7 @@ func (r *releaseRun) register(ctx workflow.Context) error {
 		}},
 		{UpdateResume, r.canResume, func(ctx workflow.Context, req Request) {
 			r.paused = false
+			r.override = r.override || req.OverrideFreeze
 			r.forward(ctx, command{Action: UpdateResume, Req: req})
 		}},
 		{UpdateAbort, r.canAbort, func(ctx workflow.Context, req Request) {
@@ -57,7 +58,11 @@ func (r *releaseRun) register(ctx workflow.Context) error {
 	}
 	for _, u := range updates {
 		handler := func(ctx workflow.Context, req Request) (Status, error) {
-			r.st.Events = append(r.st.Events, Event{Time: workflow.Now(ctx), Action: u.name, Who: req.Who, Reason: req.Reason, Stage: req.Stage})
+			action := u.name
+			if req.OverrideFreeze {
+				action = actionOverrideFreeze
+			}
+			r.st.Events = append(r.st.Events, Event{Time: workflow.Now(ctx), Action: action, Who: req.Who, Reason: req.Reason, Stage: req.Stage})
 			u.apply(ctx, req)
 			r.refresh(ctx)
 			return r.status(), nil
@@ -180,9 +185,18 @@ func (r *releaseRun) canPause(Request) error {
 	return nil
 }
 
-func (r *releaseRun) canResume(Request) error {
-	if r.paused || len(r.where(PhasePaused)) > 0 {
+func (r *releaseRun) canResume(req Request) error {
+	switch {
+	case req.OverrideFreeze && strings.TrimSpace(req.Reason) == "":
+		return errors.New("overriding a freeze needs a reason")
+	case req.OverrideFreeze && r.override:
+		return errors.New("release already goes through freezes")
+	case req.OverrideFreeze:
+		return nil // through the freezes that hold it now and later
+	case r.paused || len(r.where(PhasePaused)) > 0:
 		return nil
+	case len(r.where(PhaseFrozen)) > 0:
+		return fmt.Errorf("release is frozen, not paused (%s): resume --override-freeze --reason R lets it through", strings.Join(r.where(PhaseFrozen), ", "))
 	}
 	return fmt.Errorf("release is not paused (it is %s)", r.livePhase())
 }

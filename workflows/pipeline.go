@@ -63,6 +63,13 @@ func Pipeline(ctx workflow.Context, in PipelineInput) (PipelineResult, error) {
 		return PipelineResult{}, err
 	}
 	commands := workflow.GetSignalChannel(ctx, signalCommand)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		thaws := workflow.GetSignalChannel(ctx, signalThaw)
+		for {
+			thaws.Receive(ctx, nil)
+			p.thawed = true
+		}
+	})
 	// Canceling the pipeline is an abort: the rest runs disconnected, so
 	// that targets in flight finish and every change is compensated.
 	canceled := ctx
@@ -164,6 +171,7 @@ type pipelineRun struct {
 	stopWhy                   string
 	// open: succeeded, waiting for the release to close it (closed).
 	open, closed bool
+	thawed       bool      // a freeze was lifted since the pipeline froze
 	reports      int       // progress reports sent, across runs (progress.Seq)
 	reported     time.Time // when the last one was sent
 }
@@ -188,6 +196,7 @@ func (p *pipelineRun) apply(c command) {
 		p.paused = true
 	case UpdateResume:
 		p.paused, p.resumed = false, true
+		p.in.OverrideFreeze = p.in.OverrideFreeze || c.Req.OverrideFreeze
 	case UpdateAbort:
 		p.aborted = true
 		p.stopWhy = fmt.Sprintf("aborted by %s: %s", c.Req.Who, c.Req.Reason)
@@ -215,6 +224,7 @@ func (p *pipelineRun) runStage(ctx workflow.Context, i int) string {
 		p.set(ctx, PhasePaused, "paused before stage "+stage.Name)
 		_ = workflow.Await(ctx, func() bool { return !p.paused || p.stopping() })
 	}
+	p.thaw(ctx, stage)
 	if p.stopping() {
 		return p.stopWhy
 	}
@@ -250,6 +260,47 @@ func (p *pipelineRun) runStage(ctx workflow.Context, i int) string {
 		return p.stopWhy
 	}
 	return ""
+}
+
+// frozenRecheck is how often a frozen pipeline looks at the freezes again
+// on its own (a lifted freeze also wakes it at once: see WakeFrozen).
+const frozenRecheck = 5 * time.Minute
+
+// thaw waits while a freeze holds the stage: a freeze of the spec or an
+// emergency freeze covering any of its targets, unless the release
+// overrides freezes. It is a forward stage's wait only: compensations
+// never wait for a freeze. Runs recorded before freezes (DefaultVersion)
+// never wait.
+func (p *pipelineRun) thaw(ctx workflow.Context, stage pipelines.Stage) {
+	if p.in.OverrideFreeze || p.stopping() || workflow.GetVersion(ctx, "freezes", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	for !p.in.OverrideFreeze && !p.stopping() {
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			ScheduleToCloseTimeout: 5 * time.Minute,
+			RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
+		})
+		var emergency []placement.Freeze
+		if err := workflow.ExecuteLocalActivity(lctx, (*Activities).EmergencyFreezes).Get(ctx, &emergency); err != nil {
+			// Temporal itself is out of reach: the spec's freezes still hold.
+			workflow.GetLogger(ctx).Warn("emergency freezes unread", "error", err)
+		}
+		now := workflow.Now(ctx)
+		h, held := pipelines.Holding(append(slices.Clone(p.in.Freezes), emergency...), stage.Targets, now)
+		if !held {
+			return
+		}
+		p.thawed = false
+		p.set(ctx, PhaseFrozen, h.Reason(stage.Name))
+		wait := frozenRecheck
+		if !h.Until.IsZero() {
+			wait = min(wait, h.Until.Sub(now))
+		}
+		_, _ = workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+			Timeout:      wait,
+			TimerOptions: workflow.TimerOptions{Summary: "frozen by " + h.Freeze.Name},
+		}, func() bool { return p.thawed || p.in.OverrideFreeze || p.stopping() })
+	}
 }
 
 // bake waits the stage's bake time, evaluating the gates every interval on

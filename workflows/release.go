@@ -50,6 +50,10 @@ func Release(ctx workflow.Context, req ReleaseRequest) (Status, error) {
 			TaskQueue: pipelineQueue(pl), Stages: len(pl.Stages), Phase: PhasePending,
 		})
 	}
+	if req.OverrideFreeze != "" {
+		r.override = true
+		r.st.Events = append(r.st.Events, Event{Time: r.st.Started, Action: actionOverrideFreeze, Who: req.Change.Who, Reason: req.OverrideFreeze})
+	}
 	r.children = make([]workflow.ChildWorkflowFuture, len(req.Pipelines))
 	if err := r.register(ctx); err != nil {
 		return Status{}, err
@@ -254,6 +258,7 @@ type releaseRun struct {
 	seen      []int                          // per pipeline: the last progress Seq applied
 	queued    bool                           // waiting for the lock (see waitTurn)
 	paused    bool
+	override  bool // the release goes through freezes
 	aborted   bool
 	rollback  bool
 	failure   string // why a pipeline failure stopped the release
@@ -338,6 +343,7 @@ func (r *releaseRun) runPipeline(ctx workflow.Context, i int) {
 	f := workflow.ExecuteChildWorkflow(cctx, Pipeline, PipelineInput{
 		Release: r.st.Release, Service: r.req.Service, Change: r.req.Change, Pipeline: pl,
 		Gates: gates, Sharding: r.req.Sharding, Instances: r.req.Instances, MaxHistory: r.req.MaxHistory,
+		Freezes: r.req.Freezes, OverrideFreeze: r.override,
 	})
 	if err := f.GetChildWorkflowExecution().Get(ctx, nil); err == nil {
 		r.children[i] = f
@@ -587,6 +593,8 @@ func (r *releaseRun) livePhase() Phase {
 		return PhaseAwaitingApproval
 	case r.paused || has[PhasePaused]:
 		return PhasePaused
+	case has[PhaseFrozen]:
+		return PhaseFrozen
 	}
 	return PhaseRunning
 }

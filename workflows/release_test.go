@@ -59,6 +59,9 @@ type fixture struct {
 	req     ReleaseRequest
 	updates int // Updates sent
 	settled int // Updates accepted or rejected as expected
+	// emergency are the emergency freezes the pipelines read (there is no
+	// Freezes workflow in the test environment).
+	emergency atomic.Pointer[[]placement.Freeze]
 }
 
 func newFixture(t *testing.T, req ReleaseRequest) *fixture {
@@ -82,6 +85,12 @@ func newFixture(t *testing.T, req ReleaseRequest) *fixture {
 // run executes the release and returns its final status.
 func (f *fixture) run() Status {
 	f.t.Helper()
+	f.env.OnActivity("EmergencyFreezes", mock.Anything).Return(func(context.Context) ([]placement.Freeze, error) {
+		if fs := f.emergency.Load(); fs != nil {
+			return *fs, nil
+		}
+		return nil, nil
+	})
 	f.env.ExecuteWorkflow(Release, f.req)
 	if !f.env.IsWorkflowCompleted() {
 		f.t.Fatal("release did not complete")

@@ -19,8 +19,13 @@ const (
 	PipelineWorkflowName = "Pipeline"
 	LockWorkflowName     = "ServiceLock"
 	ApplyWorkflowName    = "Apply"
+	FreezesWorkflowName  = "Freezes"
 
-	QueryStatus = "status"
+	QueryStatus  = "status"
+	QueryFreezes = "freezes" // Freezes: the active emergency freezes and the log
+
+	UpdateFreeze   = "freeze"   // Freezes: declare an emergency freeze
+	UpdateUnfreeze = "unfreeze" // Freezes: lift one, or all
 
 	UpdateApprove  = "approve"
 	UpdatePromote  = "promote"
@@ -37,8 +42,12 @@ const (
 	signalSupersede = "supersede" // ServiceLock → queued Release: a newer change replaces you
 	signalRelease   = "release"   // Release → Apply: the release's phase
 	signalRefused   = "refused"   // ServiceLock → Apply: a release that could not start
+	signalThaw      = "thaw"      // Freezes → frozen Pipeline: a freeze was lifted, look again
 
 	actionClose = "close" // Release → open Pipeline: the release ended, end succeeded
+	// actionOverrideFreeze is the event of a release let through freezes
+	// (at its start, or by resume with OverrideFreeze).
+	actionOverrideFreeze = "override-freeze"
 )
 
 // ChangeKind is what a release changes.
@@ -111,6 +120,13 @@ type ReleaseRequest struct {
 	// Apply is the apply workflow this release belongs to, told of every
 	// phase the release goes through.
 	Apply string `json:"apply,omitempty"`
+	// Freezes are the spec's freezes that may cover the service: a stage
+	// they cover waits while they hold, as it does for emergency freezes
+	// (meridian freeze, asked of the Freezes workflow before each stage).
+	Freezes []placement.Freeze `json:"freezes,omitempty"`
+	// OverrideFreeze, when set, is why the release goes through freezes;
+	// it is recorded in the release's events with Change.Who.
+	OverrideFreeze string `json:"overrideFreeze,omitempty"`
 }
 
 // ReleaseID is the workflow ID of a change to a service.
@@ -128,6 +144,7 @@ const (
 	PhaseBaking           Phase = "baking" // pipelines only; a release reports running
 	PhaseAwaitingApproval Phase = "awaiting-approval"
 	PhasePaused           Phase = "paused"
+	PhaseFrozen           Phase = "frozen" // waiting before a stage that a freeze holds
 	PhaseRollingBack      Phase = "rolling-back"
 	PhaseSucceeded        Phase = "succeeded"
 	PhaseRolledBack       Phase = "rolled-back"
@@ -206,6 +223,9 @@ type Request struct {
 	Stage  string `json:"stage,omitempty"`
 	Who    string `json:"who"`
 	Reason string `json:"reason,omitempty"`
+	// OverrideFreeze, on resume, lets the release through the freezes
+	// that hold it (Reason says why).
+	OverrideFreeze bool `json:"overrideFreeze,omitempty"`
 }
 
 // command is an operator action forwarded from a Release to its Pipelines.
@@ -238,6 +258,10 @@ type PipelineInput struct {
 	// MaxHistory is the history length past which the pipeline continues
 	// as new between stages (default 10,000 events).
 	MaxHistory int `json:"maxHistory,omitempty"`
+	// Freezes are the spec's freezes (see ReleaseRequest.Freezes);
+	// OverrideFreeze lets the pipeline through every freeze.
+	Freezes        []placement.Freeze `json:"freezes,omitempty"`
+	OverrideFreeze bool               `json:"overrideFreeze,omitempty"`
 	// State is the progress carried over by continue-as-new.
 	State *PipelineState `json:"state,omitempty"`
 }

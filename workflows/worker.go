@@ -11,7 +11,7 @@ import (
 )
 
 // Register registers every workflow and the activities on w. A worker for
-// ControlTaskQueue runs Release, ServiceLock, Apply and Survey; a worker for a
+// ControlTaskQueue runs Release, ServiceLock, Apply, Survey and Freezes; a worker for a
 // boundary's task queue runs Pipeline (whose stages run inline, in its own
 // history) and the activities with that boundary's providers (a survey's
 // reads among them). Registering
@@ -28,6 +28,7 @@ func RegisterWorkflows(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(ServiceLock, workflow.RegisterOptions{Name: LockWorkflowName})
 	w.RegisterWorkflowWithOptions(Apply, workflow.RegisterOptions{Name: ApplyWorkflowName})
 	w.RegisterWorkflowWithOptions(Survey, workflow.RegisterOptions{Name: SurveyWorkflowName})
+	w.RegisterWorkflowWithOptions(Freezes, workflow.RegisterOptions{Name: FreezesWorkflowName})
 }
 
 // RegisterSearchAttributes adds Meridian's search attributes
