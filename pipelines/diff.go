@@ -33,6 +33,10 @@ type Change struct {
 	// or defers to the next release), one per service, sorted by name: what
 	// `meridian apply` does. See Release.
 	OnMerge []Release `json:"onMerge"`
+	// Frozen lists the stages of the On merge releases that would wait,
+	// were they started now, for a freeze of the new spec (set by the
+	// caller, which knows the time).
+	Frozen []HeldStage `json:"frozen,omitempty"`
 }
 
 // Summary counts what changed.

@@ -43,7 +43,19 @@ func (p *Plan) Markdown() string {
 				st.MaxParallel, cmp.Or(durationText(st.Bake), "—"), yes(st.Approval))
 		}
 	}
+	if len(p.Frozen) > 0 {
+		b.WriteString("\n## Frozen now\n\n")
+		writeFrozen(&b, p.Frozen)
+	}
 	return b.String()
+}
+
+// writeFrozen writes the stages freezes hold, one line each.
+func writeFrozen(b *strings.Builder, held []HeldStage) {
+	b.WriteString("| service | pipeline | stage | targets | held by |\n| --- | --- | --- | --- | --- |\n")
+	for _, h := range held {
+		fmt.Fprintf(b, "| %s | %s/%s | %s | %d | %s |\n", h.Service, h.Cloud, h.Boundary, h.Stage, h.Targets, h.Hold.Reason(h.Stage))
+	}
 }
 
 // Markdown renders the change as a pull request comment: a summary, a loud
@@ -72,6 +84,7 @@ func (c *Change) Markdown() string {
 	}
 	if len(c.Services) == 0 {
 		writeOnMerge(&b, c.OnMerge)
+		writeFrozenOnMerge(&b, c.Frozen)
 		return b.String()
 	}
 	b.WriteString("| service | change | targets | pipelines | settings | boundaries |\n| --- | --- | --- | --- | --- | --- |\n")
@@ -83,10 +96,21 @@ func (c *Change) Markdown() string {
 		b.WriteString("\n")
 		writeOnMerge(&b, c.OnMerge)
 	}
+	writeFrozenOnMerge(&b, c.Frozen)
 	for _, sc := range c.Services {
 		writeService(&b, sc)
 	}
 	return b.String()
+}
+
+// writeFrozenOnMerge writes, loud, the stages of the On merge releases
+// that a freeze would hold.
+func writeFrozenOnMerge(b *strings.Builder, held []HeldStage) {
+	if len(held) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\n> ❄️ **Frozen: merged now, the releases would wait before %s**\n\n", plural(len(held), "stage"))
+	writeFrozen(b, held)
 }
 
 // writeOnMerge writes the "On merge" section: the release apply starts per

@@ -6,6 +6,10 @@ import "github.com/meridian-deploy/meridian/placement"
 // (service, cloud, boundary), sorted by service, cloud, boundary.
 type Plan struct {
 	Pipelines []Pipeline `json:"pipelines"`
+	// Frozen lists the stages a change started now would wait before: the
+	// spec's freezes that hold them (see FrozenStages; set by the caller,
+	// which knows the time).
+	Frozen []HeldStage `json:"frozen,omitempty"`
 }
 
 // Pipeline is the ordered stages that roll a change to one service out

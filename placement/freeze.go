@@ -175,3 +175,15 @@ func (c *compiler) checkScope(at []cue.Selector, m *Model, s FreezeScope) {
 	check("clouds", "cloud", s.Clouds, c.clouds)
 	check("boundaries", "boundary", s.Boundaries, boundaries)
 }
+
+// FreezesOf returns the spec's freezes that may cover service: those that
+// name it or name no service.
+func (m *Model) FreezesOf(service string) []Freeze {
+	var fs []Freeze
+	for _, f := range m.Freezes {
+		if len(f.Scope.Services) == 0 || slices.Contains(f.Scope.Services, service) {
+			fs = append(fs, f)
+		}
+	}
+	return fs
+}

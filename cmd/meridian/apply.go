@@ -25,6 +25,7 @@ type applyOptions struct {
 	*remote
 	dir, base, changeID, as string
 	wait, prune, dryRun     bool
+	override                freezeOverride
 }
 
 func newApplyCmd() *cobra.Command {
@@ -50,10 +51,14 @@ func newApplyCmd() *cobra.Command {
 				return err
 			}
 			o.dir = args[0]
+			if err := o.override.check(); err != nil {
+				return err
+			}
 			return o.run(cmd.Context())
 		},
 	}
 	o.remote = addRemote(cmd)
+	o.override.add(cmd)
 	cmd.Flags().StringVar(&o.base, "base", "", "the git ref the change is applied against: the commit before the merge (required)")
 	cmd.Flags().StringVar(&o.changeID, "change-id", "", "id of the change, such as the merged commit (required)")
 	_ = cmd.MarkFlagRequired("base")
@@ -223,6 +228,7 @@ func (o *applyOptions) requests(ctx context.Context, c client.Client, p *applyPl
 			Service: r.Service, Change: change, Pipelines: pls,
 			Gates: svc.Gates, Sharding: svc.Sharding, Instances: svc.Instances,
 			Queue: true, Apply: workflows.ApplyID(o.changeID),
+			Freezes: head.model.FreezesOf(r.Service), OverrideFreeze: o.override.why(),
 		}
 		if err := reqs[i].Validate(); err != nil {
 			return nil, err

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -41,7 +42,8 @@ func newDiffCmd() *cobra.Command {
 			"that changed, version and config changes, and \"On merge\": the release per\n" +
 			"service that merging the change starts. The markdown output is meant as a\n" +
 			"pull request comment; it opens with a loud line when a sovereign boundary is\n" +
-			"touched. The exit code is 0 whether or not there are differences; 1 when a\n" +
+			"touched, and says which stages of those releases a freeze of the new spec\n" +
+			"holds now. The exit code is 0 whether or not there are differences; 1 when a\n" +
 			"spec does not compile (its errors are printed first).",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if o.base != "" {
@@ -88,6 +90,7 @@ func (o *diffOptions) run(ctx context.Context) error {
 	}
 
 	change := pipelines.Diff(base.model, head.model, base.plan, head.plan)
+	change.Frozen = frozenOnMerge(change.OnMerge, head, time.Now())
 	w := bufio.NewWriter(o.out)
 	var err error
 	if o.output == "json" {
@@ -99,6 +102,16 @@ func (o *diffOptions) run(ctx context.Context) error {
 		return err
 	}
 	return w.Flush()
+}
+
+// frozenOnMerge lists the stages of the On merge releases (their forward
+// pipelines in the new spec) that a freeze of the new spec holds at now.
+func frozenOnMerge(releases []pipelines.Release, head *compiled, now time.Time) []pipelines.HeldStage {
+	var pls []pipelines.Pipeline
+	for _, r := range releases {
+		pls = append(pls, servicePipelines(head.plan, r.Service)...)
+	}
+	return pipelines.FrozenStages(pls, head.model.Freezes, now)
 }
 
 // compiled is a spec's model and plan, or its error with what planSpec

@@ -56,6 +56,8 @@ func newRootCmd() *cobra.Command {
 		newSteerCmd("abort"),
 		newSteerCmd("rollback"),
 		newHistoryCmd(),
+		newFreezeCmd(),
+		newUnfreezeCmd(),
 	)
 	return root
 }

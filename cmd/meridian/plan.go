@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -29,7 +30,9 @@ func newPlanCmd() *cobra.Command {
 		Long: "Compile the spec in DIR and print its plan: one pipeline per service, cloud and\n" +
 			"sovereign boundary, each an ordered list of stages of targets. The plan is\n" +
 			"deterministic: the same spec gives byte-identical output whatever its file\n" +
-			"names or order. Spec errors are printed as path:line:col: message (exit 1).",
+			"names or order. Stages that a freeze of the spec holds now are listed after\n" +
+			"the plan (emergency freezes live in Temporal: meridian freeze --list). Spec\n" +
+			"errors are printed as path:line:col: message (exit 1).",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.complete(cmd, args); err != nil {
@@ -53,10 +56,11 @@ func (o *planOptions) complete(cmd *cobra.Command, args []string) error {
 }
 
 func (o *planOptions) run(context.Context) error {
-	_, plan, err := planSpec(o.dir, "", o.errOut)
+	model, plan, err := planSpec(o.dir, "", o.errOut)
 	if err != nil {
 		return err
 	}
+	plan.Frozen = pipelines.FrozenStages(plan.Pipelines, model.Freezes, time.Now())
 	w := bufio.NewWriter(o.out)
 	switch o.output {
 	case "json":
@@ -86,7 +90,16 @@ func writePlanTable(w io.Writer, plan *pipelines.Plan) error {
 				len(st.Targets), st.MaxParallel, st.Bake, approval)
 		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(plan.Frozen) > 0 {
+		fmt.Fprintln(w, "\nFrozen now (a change started now waits before these stages):")
+	}
+	for _, h := range plan.Frozen {
+		fmt.Fprintf(w, "  %s %s/%s stage %s: %s\n", h.Service, h.Cloud, h.Boundary, h.Stage, h.Hold.Reason(h.Stage))
+	}
+	return nil
 }
 
 // writeIndentedJSON writes v as indented JSON, without HTML escaping.

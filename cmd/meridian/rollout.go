@@ -34,6 +34,7 @@ type releaseOptions struct {
 	wait           bool
 	queue          bool
 	rollbackWindow time.Duration
+	override       freezeOverride
 }
 
 func newRolloutCmd() *cobra.Command {
@@ -95,6 +96,7 @@ func newReleaseCmd(o *releaseOptions, cmd *cobra.Command, changeIDUsage string) 
 	cmd.Flags().StringVar(&o.changeID, "change-id", "", changeIDUsage)
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "follow the release until it ends and exit with its outcome")
 	cmd.Flags().BoolVar(&o.queue, "queue", false, "when the service is mid-release, queue behind it instead of refusing (a newer queued change supersedes this one)")
+	o.override.add(cmd)
 	return cmd
 }
 
@@ -105,6 +107,9 @@ func (o *releaseOptions) runE(cmd *cobra.Command, args []string) error {
 	o.dir = args[0]
 	if o.rollbackWindow < 0 {
 		return usageError{errors.New("--rollback-window must not be negative")}
+	}
+	if err := o.override.check(); err != nil {
+		return err
 	}
 	return o.run(cmd.Context())
 }
@@ -242,6 +247,7 @@ func (o *releaseOptions) request() (workflows.ReleaseRequest, error) {
 		Service: o.service, Change: change, Pipelines: pls,
 		Gates: svc.Gates, Sharding: svc.Sharding, Instances: svc.Instances,
 		RollbackWindow: placement.Duration(o.rollbackWindow), Queue: o.queue,
+		Freezes: model.FreezesOf(o.service), OverrideFreeze: o.override.why(),
 	}, nil
 }
 

@@ -22,6 +22,8 @@ type steerOptions struct {
 	stage   string
 	reason  string
 	as      string
+	// override: resume --override-freeze (its reason is --reason).
+	override freezeOverride
 
 	steerCommand
 }
@@ -46,7 +48,9 @@ var steerCommands = []steerCommand{
 		return !slices.ContainsFunc(st.Pipelines, func(p workflows.PipelineStatus) bool { return p.Phase == workflows.PhaseBaking })
 	}},
 	{"pause", "Hold a release before its next target, stage or pipeline", "paused", workflows.Pause, nil},
-	{"resume", "Continue a paused release (under the manual policy, retry the failed stage)", "resumed", workflows.Resume, nil},
+	{"resume", "Continue a paused release (under the manual policy, retry the failed stage; with --override-freeze, let a frozen one through)", "resumed", workflows.Resume, func(st workflows.Status) bool {
+		return st.Phase != workflows.PhasePaused && st.Phase != workflows.PhaseFrozen
+	}},
 	{"abort", "Stop a release and roll it back per its pipelines' policies", "aborted", workflows.Abort, stopped},
 	{"rollback", "Roll back everything a running or just-succeeded release changed, newest first", "rolling back", workflows.Rollback, stopped},
 }
@@ -100,14 +104,22 @@ func newSteerCmd(name string) *cobra.Command {
 			if o.release, err = releaseID(args[0]); err != nil {
 				return err
 			}
+			if o.override.reason = o.reason; o.override.on {
+				if err := o.override.check(); err != nil {
+					return err
+				}
+			}
 			return o.run(cmd.Context())
 		},
 	}
 	o.remote = addRemote(cmd)
 	cmd.Flags().StringVar(&o.reason, "reason", "", "why, recorded in the release's history")
 	cmd.Flags().StringVar(&o.as, "as", "", "who (default $USER)")
-	if name == "approve" {
+	switch name {
+	case "approve":
 		cmd.Flags().StringVar(&o.stage, "stage", "", "the stage to approve (default: whichever waits)")
+	case "resume":
+		o.override.add(cmd)
 	}
 	return cmd
 }
@@ -118,7 +130,7 @@ func (o *steerOptions) run(ctx context.Context) error {
 		return err
 	}
 	defer c.Close()
-	st, err := o.update(ctx, c, o.release, workflows.Request{Stage: o.stage, Who: who(o.as), Reason: o.reason})
+	st, err := o.update(ctx, c, o.release, workflows.Request{Stage: o.stage, Who: who(o.as), Reason: o.reason, OverrideFreeze: o.override.on})
 	if err != nil {
 		return o.releaseError(ctx, c, o.name, o.release, err)
 	}
