@@ -2,7 +2,6 @@ package pipelines
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/meridian-deploy/meridian/placement"
@@ -55,19 +54,15 @@ func coversAny(s placement.FreezeScope, targets []placement.Target) bool {
 // Reason says why the stage waits: "frozen by NAME (declared by WHO)
 // before stage S until T: REASON".
 func (h Hold) Reason(stage string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "frozen by %s", h.Freeze.Name)
+	by := ""
 	if h.Freeze.Who != "" {
-		fmt.Fprintf(&b, " (declared by %s)", h.Freeze.Who)
+		by = " (declared by " + h.Freeze.Who + ")"
 	}
-	fmt.Fprintf(&b, " before stage %s ", stage)
-	if h.Until.IsZero() {
-		b.WriteString("until it is lifted")
-	} else {
-		fmt.Fprintf(&b, "until %s", h.Until.UTC().Format(time.RFC3339))
+	until := "until it is lifted"
+	if !h.Until.IsZero() {
+		until = "until " + h.Until.UTC().Format(time.RFC3339)
 	}
-	fmt.Fprintf(&b, ": %s", h.Freeze.Reason)
-	return b.String()
+	return fmt.Sprintf("frozen by %s%s before stage %s %s: %s", h.Freeze.Name, by, stage, until, h.Freeze.Reason)
 }
 
 // HeldStage is a stage of a plan that a freeze holds.

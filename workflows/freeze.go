@@ -198,6 +198,9 @@ func (f *freezesRun) lift(ctx workflow.Context, u Unfreeze) (Unfrozen, error) {
 	return Unfrozen{Lifted: names, Woken: woken, List: f.list}, nil
 }
 
+// emergencyFreezesActivity is the registered name of EmergencyFreezes.
+const emergencyFreezesActivity = "EmergencyFreezes"
+
 // EmergencyFreezes returns the emergency freezes in force, from the
 // Freezes workflow's memo (none when it never ran). Pipelines run it as a
 // local activity before each stage.

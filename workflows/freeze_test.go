@@ -135,3 +135,24 @@ func TestEmergencyFreezeMidReleaseHoldsTheNextStageAndLetsARollbackThrough(t *te
 		t.Errorf("deploys %v: want stage one's only", got)
 	}
 }
+
+func TestPausedWhileFrozenStaysPausedAfterTheFreeze(t *testing.T) {
+	f := newFixture(t, request(pipe("aws", "automatic", stg("staging", stagingA), stg("prod", prodA))))
+	start := f.env.Now()
+	f.req.Freezes = []placement.Freeze{prodFreeze(start, 2*time.Hour)}
+	f.env.RegisterDelayedCallback(func() { f.update(UpdatePause, Request{Who: "ivy"}, true) }, time.Hour)
+	var after Status
+	var deploys []string
+	f.env.RegisterDelayedCallback(func() {
+		after, deploys = f.status(), f.calls("deploy")
+		f.update(UpdateResume, Request{Who: "ivy"}, true)
+	}, 5*time.Hour)
+	st := f.run()
+
+	if after.Phase != PhasePaused || after.Pipelines[0].Phase != PhasePaused || len(deploys) != 1 {
+		t.Errorf("after the freeze: %s, pipeline %s, deploys %v; want paused with staging's deploy only", after.Phase, after.Pipelines[0].Phase, deploys)
+	}
+	if st.Phase != PhaseSucceeded {
+		t.Fatalf("phase %s (%s)", st.Phase, st.Reason)
+	}
+}

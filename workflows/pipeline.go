@@ -220,11 +220,16 @@ func (p *pipelineRun) runStage(ctx workflow.Context, i int) string {
 		}
 	}
 	p.st.Stage, p.st.Done, p.st.Total = stage.Name, 0, len(stage.Targets)
-	if p.paused {
-		p.set(ctx, PhasePaused, "paused before stage "+stage.Name)
-		_ = workflow.Await(ctx, func() bool { return !p.paused || p.stopping() })
+	for {
+		if p.paused {
+			p.set(ctx, PhasePaused, "paused before stage "+stage.Name)
+			_ = workflow.Await(ctx, func() bool { return !p.paused || p.stopping() })
+		}
+		// Paused while frozen: the pause holds once the freeze is over.
+		if !p.thaw(ctx, stage) || !p.paused {
+			break
+		}
 	}
-	p.thaw(ctx, stage)
 	if p.stopping() {
 		return p.stopWhy
 	}
@@ -270,10 +275,10 @@ const frozenRecheck = 5 * time.Minute
 // emergency freeze covering any of its targets, unless the release
 // overrides freezes. It is a forward stage's wait only: compensations
 // never wait for a freeze. Runs recorded before freezes (DefaultVersion)
-// never wait.
-func (p *pipelineRun) thaw(ctx workflow.Context, stage pipelines.Stage) {
+// never wait. It reports whether the stage was frozen.
+func (p *pipelineRun) thaw(ctx workflow.Context, stage pipelines.Stage) (frozen bool) {
 	if p.in.OverrideFreeze || p.stopping() || workflow.GetVersion(ctx, "freezes", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		return
+		return false
 	}
 	for !p.in.OverrideFreeze && !p.stopping() {
 		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
@@ -281,16 +286,18 @@ func (p *pipelineRun) thaw(ctx workflow.Context, stage pipelines.Stage) {
 			RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
 		})
 		var emergency []placement.Freeze
-		if err := workflow.ExecuteLocalActivity(lctx, (*Activities).EmergencyFreezes).Get(ctx, &emergency); err != nil {
+		// By name, so that a replayer, which registers no activities,
+		// takes the result from the history.
+		if err := workflow.ExecuteLocalActivity(lctx, emergencyFreezesActivity).Get(ctx, &emergency); err != nil {
 			// Temporal itself is out of reach: the spec's freezes still hold.
 			workflow.GetLogger(ctx).Warn("emergency freezes unread", "error", err)
 		}
 		now := workflow.Now(ctx)
 		h, held := pipelines.Holding(append(slices.Clone(p.in.Freezes), emergency...), stage.Targets, now)
 		if !held {
-			return
+			return frozen
 		}
-		p.thawed = false
+		frozen, p.thawed = true, false
 		p.set(ctx, PhaseFrozen, h.Reason(stage.Name))
 		wait := frozenRecheck
 		if !h.Until.IsZero() {
@@ -301,6 +308,7 @@ func (p *pipelineRun) thaw(ctx workflow.Context, stage pipelines.Stage) {
 			TimerOptions: workflow.TimerOptions{Summary: "frozen by " + h.Freeze.Name},
 		}, func() bool { return p.thawed || p.in.OverrideFreeze || p.stopping() })
 	}
+	return frozen
 }
 
 // bake waits the stage's bake time, evaluating the gates every interval on

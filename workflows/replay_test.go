@@ -47,6 +47,35 @@ func TestRecordHistories(t *testing.T) {
 	t.Run("survey", recordSurvey)
 	t.Run("open", recordOpenPipelineUnwinds)
 	t.Run("window", recordWindowRollback)
+	t.Run("freeze", recordFreezes)
+}
+
+// recordFreezes: an emergency freeze holds the first stage until it is
+// lifted, a freeze of the spec holds the second until an operator
+// overrides it (service recorded-freeze; the Freezes workflow too).
+func recordFreezes(t *testing.T) {
+	ctx := withTimeout(t)
+	b := newBoundary(t, "record-freeze-aws", nil)
+	req := e2eRequest("recorded-freeze", "c1", map[string]*boundary{"aws": b}, pipe("aws", "automatic", stg("one", stagingA), stg("two", prodA)))
+	now := time.Now().UTC().Truncate(time.Second)
+	req.Freezes = []placement.Freeze{{Name: "quarter-end", Reason: "recorded run", Start: now.Add(-time.Hour), End: now.Add(time.Hour),
+		Scope: placement.FreezeScope{Environments: []string{"prod"}}}}
+	scope := placement.FreezeScope{Services: []string{req.Service}}
+	if _, err := DeclareFreeze(ctx, tc, placement.Freeze{Name: "recorded", Reason: "recorded run", Who: "recorder", Scope: scope}); err != nil {
+		t.Fatal(err)
+	}
+	ref := startRecorded(t, ctx, req)
+	waitFor(t, ctx, "frozen", phaseIs(t, ctx, ref, PhaseFrozen))
+	if _, err := LiftFreeze(ctx, tc, Unfreeze{Name: "recorded", Who: "recorder", Reason: "recorded run"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "stage two", func() bool {
+		st, err := ReleaseStatus(ctx, tc, ref.ID)
+		return err == nil && st.Pipelines[0].Stage == "two"
+	})
+	steerAt(t, ctx, ref, PhaseFrozen, Resume, Request{Who: "recorder", Reason: "recorded run", OverrideFreeze: true})
+	recordOutcome(t, ctx, ref, req, PhaseSucceeded)
+	writeHistory(t, ctx, FreezesID, "", "")
 }
 
 // recordOpenPipelineUnwinds: the public pipeline succeeds (its target
