@@ -51,6 +51,24 @@ func (s FreezeScope) Covers(t Target) bool {
 	return in(s.Services, t.Service) && in(s.Environments, t.Environment) && in(s.Clouds, t.Cloud) && in(s.Boundaries, t.Boundary)
 }
 
+// String says what the scope covers: "env prod; boundary us-gov", or
+// "everything".
+func (s FreezeScope) String() string {
+	var parts []string
+	for _, p := range []struct {
+		what  string
+		names []string
+	}{{"service", s.Services}, {"env", s.Environments}, {"cloud", s.Clouds}, {"boundary", s.Boundaries}} {
+		if len(p.names) > 0 {
+			parts = append(parts, p.what+" "+strings.Join(p.names, ","))
+		}
+	}
+	if len(parts) == 0 {
+		return "everything"
+	}
+	return strings.Join(parts, "; ")
+}
+
 // Weekdays are the names a weekly window's days use, Sunday first as in
 // time.Weekday.
 var Weekdays = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}

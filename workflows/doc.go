@@ -16,6 +16,12 @@
 // open until its Release ends, so that it unwinds itself when the Release
 // later rolls back.
 //
+// Freezes hold forward stages, never compensations: before each stage a
+// Pipeline asks whether a freeze of the spec (carried in its input) or an
+// emergency freeze (the Freezes workflow's memo, read by a local activity)
+// covers one of its targets, and waits in phase frozen until it ends, is
+// lifted (unfreeze signals frozen pipelines) or is overridden.
+//
 // Releases are serialized per service by a ServiceLock workflow: a
 // repeated trigger of the same change attaches to its release, and a
 // different change mid-release is refused, or queued when asked (apply

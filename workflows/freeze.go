@@ -100,9 +100,30 @@ func Freezes(ctx workflow.Context, list FreezeList) error {
 
 type freezesRun struct{ list FreezeList }
 
-// publish writes the list to the memo.
+// publish writes the list to the memo, and to the Web UI's current
+// details as a table.
 func (f *freezesRun) publish(ctx workflow.Context) error {
+	workflow.SetCurrentDetails(ctx, freezesDetails(f.list))
 	return workflow.UpsertMemo(ctx, map[string]any{freezesMemo: f.list})
+}
+
+// freezesDetails is the list as markdown: the freezes in force, then the
+// latest declarations and lifts, newest first.
+func freezesDetails(list FreezeList) string {
+	var b strings.Builder
+	b.WriteString("**Emergency freezes in force**\n\n| name | scope | since | until | who | reason |\n| --- | --- | --- | --- | --- | --- |\n")
+	for _, fz := range list.Active {
+		until := "lifted"
+		if !fz.End.IsZero() {
+			until = fz.End.UTC().Format(time.RFC3339)
+		}
+		printf(&b, "| %s | %s | %s | %s | %s | %s |\n", fz.Name, fz.Scope, fz.Start.UTC().Format(time.RFC3339), until, fz.Who, fz.Reason)
+	}
+	b.WriteString("\n**Latest**\n\n| time | action | name | who | reason |\n| --- | --- | --- | --- | --- |\n")
+	for _, e := range slices.Backward(list.Log) {
+		printf(&b, "| %s | %s | %s | %s | %s |\n", e.Time.UTC().Format(time.RFC3339), e.Action, e.Name, e.Who, orDash(e.Reason))
+	}
+	return b.String()
 }
 
 // inForce are the freezes of list that have not ended at now.

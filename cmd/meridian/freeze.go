@@ -175,23 +175,11 @@ func (o *freezeOptions) printList(ctx context.Context) error {
 // freezeSummary says what a freeze holds and until when: "NAME (scope)
 // until T".
 func freezeSummary(f placement.Freeze) string {
-	var scope []string
-	for _, part := range []struct {
-		what  string
-		names []string
-	}{{"service", f.Scope.Services}, {"env", f.Scope.Environments}, {"cloud", f.Scope.Clouds}, {"boundary", f.Scope.Boundaries}} {
-		if len(part.names) > 0 {
-			scope = append(scope, part.what+" "+strings.Join(part.names, ","))
-		}
-	}
-	if len(scope) == 0 {
-		scope = []string{"everything"}
-	}
 	until := "until lifted"
 	if !f.End.IsZero() {
 		until = "until " + f.End.UTC().Format(time.RFC3339)
 	}
-	return fmt.Sprintf("%s (%s) %s", f.Name, strings.Join(scope, "; "), until)
+	return fmt.Sprintf("%s (%s) %s", f.Name, f.Scope, until)
 }
 
 // unfreezeOptions are the arguments and flags of `meridian unfreeze`.
