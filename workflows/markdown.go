@@ -17,6 +17,8 @@ func changeLine(svc string, c Change) string {
 		return fmt.Sprintf("config %s of %s", c.Version, svc)
 	case KindRestart:
 		return fmt.Sprintf("shard-aware restart of %s", svc)
+	case KindRevert:
+		return fmt.Sprintf("rollback of %s to before %s", svc, c.Reverts)
 	case KindApply:
 		parts := make([]string, len(c.Parts))
 		for i, p := range c.Parts {
@@ -81,6 +83,9 @@ func releaseDetails(st Status) string {
 			key += " (decommission)"
 		}
 		printf(&b, "| %s | %s | %s | %d/%d | %s |\n", key, orDash(ps.Stage), ps.Phase, ps.Done, ps.Total, orDash(ps.Reason))
+	}
+	if len(st.LeftAlone) > 0 {
+		printf(&b, "\n**left alone** (changed since by another release): %s\n", strings.Join(st.LeftAlone, "; "))
 	}
 	if len(st.LeftAsIs) > 0 {
 		printf(&b, "\n**left as they are** (rollback failed): %s\n", strings.Join(st.LeftAsIs, ", "))

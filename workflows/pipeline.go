@@ -50,7 +50,7 @@ func Pipeline(ctx workflow.Context, in PipelineInput) (PipelineResult, error) {
 	}
 	first := 0
 	if s := in.State; s != nil {
-		first, p.paused, p.reports = s.Next, s.Paused, s.Reports
+		first, p.paused, p.reports, p.leftAlone = s.Next, s.Paused, s.Reports, s.LeftAlone
 		copy(p.changed, s.Changed)
 		for _, a := range s.Approved {
 			p.approved[a] = true
@@ -147,7 +147,7 @@ func (p *pipelineRun) historyFull(ctx workflow.Context) bool {
 
 // state is what the next run needs to go on at stage next.
 func (p *pipelineRun) state(next int) *PipelineState {
-	s := &PipelineState{Next: next, Changed: p.changed, Paused: p.paused, Approvals: p.approvals, Reports: p.reports}
+	s := &PipelineState{Next: next, Changed: p.changed, Paused: p.paused, Approvals: p.approvals, Reports: p.reports, LeftAlone: p.leftAlone}
 	for _, st := range p.in.Pipeline.Stages {
 		if p.approved[st.Name] {
 			s.Approved = append(s.Approved, st.Name)
@@ -164,6 +164,7 @@ type pipelineRun struct {
 	changed                   [][]Compensation
 	unwound                   []bool // per stage: its changes were rolled back
 	leftAsIs                  []string
+	leftAlone                 []string // targets a revert left alone, "target: why"
 	approved                  map[string]bool
 	approvals                 map[string][]string // per stage: who approved, distinct
 	paused, resumed, promoted bool
@@ -211,10 +212,16 @@ func (p *pipelineRun) apply(c command) {
 // runStage runs stage i: roll out, bake, approval. It returns why it failed or stopped.
 func (p *pipelineRun) runStage(ctx workflow.Context, i int) string {
 	stage := p.in.Pipeline.Stages[i]
-	if p.in.Change.Kind == KindApply && !p.in.Pipeline.Decommission {
-		// An apply changes only the targets its parts name: a stage
-		// without one has nothing to roll out, bake or approve.
-		stage.Targets = slices.DeleteFunc(slices.Clone(stage.Targets), func(t placement.Target) bool { return len(applySteps(p.in.Change, t)) == 0 })
+	if kind := p.in.Change.Kind; (kind == KindApply && !p.in.Pipeline.Decommission) || kind == KindRevert {
+		// An apply changes only the targets its parts name, a revert
+		// those the undone release changed: a stage without one has
+		// nothing to roll out, bake or approve.
+		stage.Targets = slices.DeleteFunc(slices.Clone(stage.Targets), func(t placement.Target) bool {
+			if kind == KindRevert {
+				return len(revertSteps(p.in.Change, t)) == 0
+			}
+			return len(applySteps(p.in.Change, t)) == 0
+		})
 		if len(stage.Targets) == 0 {
 			return ""
 		}
@@ -237,6 +244,7 @@ func (p *pipelineRun) runStage(ctx workflow.Context, i int) string {
 	p.set(ctx, PhaseRunning, "")
 	res := p.rollout(ctx, stage)
 	p.changed[i] = append(p.changed[i], res.changed...)
+	p.leftAlone = append(p.leftAlone, res.leftAlone...)
 	switch {
 	case res.failure != "":
 		return res.failure
@@ -275,9 +283,10 @@ const frozenRecheck = 5 * time.Minute
 // emergency freeze covering any of its targets, unless the release
 // overrides freezes. It is a forward stage's wait only: compensations
 // never wait for a freeze. Runs recorded before freezes (DefaultVersion)
-// never wait. It reports whether the stage was frozen.
+// never wait, and nor does a revert, which is a rollback. It reports
+// whether the stage was frozen.
 func (p *pipelineRun) thaw(ctx workflow.Context, stage pipelines.Stage) (frozen bool) {
-	if p.in.OverrideFreeze || p.stopping() || workflow.GetVersion(ctx, "freezes", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if p.in.OverrideFreeze || p.stopping() || p.in.Change.Kind == KindRevert || workflow.GetVersion(ctx, "freezes", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return false
 	}
 	for !p.in.OverrideFreeze && !p.stopping() {
@@ -443,7 +452,7 @@ func (p *pipelineRun) result() PipelineResult {
 	for _, cs := range p.changed {
 		changed = append(changed, cs...)
 	}
-	return PipelineResult{Phase: p.st.Phase, Reason: p.st.Reason, Changed: changed, LeftAsIs: p.leftAsIs}
+	return PipelineResult{Phase: p.st.Phase, Reason: p.st.Reason, Changed: changed, LeftAsIs: p.leftAsIs, LeftAlone: p.leftAlone}
 }
 
 // set records a phase change and its reason ("" clears the last one):

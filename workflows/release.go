@@ -200,6 +200,10 @@ func (req ReleaseRequest) Validate() error {
 			errs = append(errs, "a config change needs a config version and document")
 		}
 	case KindRestart:
+	case KindRevert:
+		if req.Change.Reverts == "" || len(req.Change.Restore) == 0 {
+			errs = append(errs, "a revert names the release it undoes and the changes to restore")
+		}
 	case KindApply:
 		c := req.Change
 		if c.Version == "" && (len(c.Added) > 0 || slices.Contains(c.Parts, pipelines.PartVersion) || slices.Contains(c.Parts, pipelines.PartNewService)) {
@@ -209,7 +213,7 @@ func (req ReleaseRequest) Validate() error {
 			errs = append(errs, "an apply change of config needs a config version and document")
 		}
 	default:
-		errs = append(errs, fmt.Sprintf("unknown change kind %q (want version, config, restart or apply)", req.Change.Kind))
+		errs = append(errs, fmt.Sprintf("unknown change kind %q (want version, config, restart, apply or revert)", req.Change.Kind))
 	}
 	if req.Change.Kind != KindApply && slices.ContainsFunc(req.Pipelines, func(pl pipelines.Pipeline) bool { return pl.Decommission }) {
 		errs = append(errs, "only an apply change decommissions")
@@ -340,8 +344,12 @@ func (r *releaseRun) runPipeline(ctx workflow.Context, i int) {
 	if pl.Decommission {
 		gates = nil // nothing runs on a decommissioned target to check
 	}
+	change := r.req.Change
+	if change.Kind == KindRevert {
+		change.Restore = restoresOf(change, pl) // this pipeline's part only
+	}
 	f := workflow.ExecuteChildWorkflow(cctx, Pipeline, PipelineInput{
-		Release: r.st.Release, Service: r.req.Service, Change: r.req.Change, Pipeline: pl,
+		Release: r.st.Release, Service: r.req.Service, Change: change, Pipeline: pl,
 		Gates: gates, Sharding: r.req.Sharding, Instances: r.req.Instances, MaxHistory: r.req.MaxHistory,
 		Freezes: r.req.Freezes, OverrideFreeze: r.override,
 	})
@@ -465,6 +473,7 @@ func (r *releaseRun) end(ctx workflow.Context, i int, res *PipelineResult) {
 	ps := &r.st.Pipelines[i]
 	ps.Phase, ps.Reason = res.Phase, res.Reason
 	r.st.LeftAsIs = append(r.st.LeftAsIs, res.LeftAsIs...)
+	r.st.LeftAlone = append(r.st.LeftAlone, res.LeftAlone...)
 	r.refresh(ctx)
 }
 
@@ -605,6 +614,7 @@ func (r *releaseRun) status() Status {
 	st.Pipelines = slices.Clone(r.st.Pipelines)
 	st.Events = slices.Clone(r.st.Events)
 	st.LeftAsIs = slices.Clone(r.st.LeftAsIs)
+	st.LeftAlone = slices.Clone(r.st.LeftAlone)
 	return st
 }
 

@@ -63,6 +63,11 @@ const (
 	// KindDecommission is the compensation of a decommissioned target: it
 	// puts back what Remove took off (see Compensation.Removal).
 	KindDecommission ChangeKind = "decommission"
+	// KindRevert undoes an earlier release that has ended (meridian
+	// rollback --since, --to): it makes Change.Restore's compensations,
+	// the undone release's recorded changes, on their targets, where the
+	// undone release's revision is still live (or Force).
+	KindRevert ChangeKind = "revert"
 )
 
 // Change is one change to one service. It never carries credentials.
@@ -93,6 +98,14 @@ type Change struct {
 	// Supersedes lists the queued releases of the service this change
 	// replaced (latest wins); an apply change carries their parts too.
 	Supersedes []string `json:"supersedes,omitempty"`
+
+	// A revert change names the release it undoes (Reverts) and carries,
+	// oldest first, the changes of that release still in effect (Restore,
+	// from its pipelines' results). Force restores a target even where
+	// another release changed it since.
+	Reverts string         `json:"reverts,omitempty"`
+	Restore []Compensation `json:"restore,omitempty"`
+	Force   bool           `json:"force,omitempty"`
 }
 
 // ReleaseRequest is the Release workflow's input: the change and the
@@ -183,7 +196,10 @@ type Status struct {
 	Pipelines    []PipelineStatus `json:"pipelines"`
 	// LeftAsIs lists the targets a failed rollback left at the new revision.
 	LeftAsIs []string `json:"leftAsIs,omitempty"`
-	Events   []Event  `json:"events,omitempty"`
+	// LeftAlone lists, "target: why", the targets a revert did not touch
+	// because another release changed them since.
+	LeftAlone []string `json:"leftAlone,omitempty"`
+	Events    []Event  `json:"events,omitempty"`
 }
 
 // PipelineStatus is one pipeline of a release.
@@ -276,6 +292,7 @@ type PipelineState struct {
 	// than one person).
 	Approvals map[string][]string `json:"approvals,omitempty"`
 	Reports   int                 `json:"reports,omitempty"` // progress reports sent so far
+	LeftAlone []string            `json:"leftAlone,omitempty"`
 }
 
 // PipelineResult is how a pipeline ended.
@@ -284,8 +301,9 @@ type PipelineResult struct {
 	Reason string `json:"reason,omitempty"`
 	// Changed lists, oldest first, the changes still in effect, so that the
 	// Release can roll a succeeded pipeline back.
-	Changed  []Compensation `json:"changed,omitempty"`
-	LeftAsIs []string       `json:"leftAsIs,omitempty"`
+	Changed   []Compensation `json:"changed,omitempty"`
+	LeftAsIs  []string       `json:"leftAsIs,omitempty"`
+	LeftAlone []string       `json:"leftAlone,omitempty"` // see Status.LeftAlone
 }
 
 // Compensation undoes one change: it makes Previous live again on Target.
@@ -317,6 +335,17 @@ type RolloutResult struct {
 	// ready: the deployment must still be compensated.
 	Failure      string                      `json:"failure,omitempty"`
 	Observations []pipelines.GateObservation `json:"observations,omitempty"`
+	// LeftAlone says why a revert step changed nothing: another release
+	// changed the target since.
+	LeftAlone string `json:"leftAlone,omitempty"`
+}
+
+// RevertInput is the argument of the Revert activity: one change of an
+// undone release to make undone on its target.
+type RevertInput struct {
+	Undo  Compensation     `json:"undo"`
+	Force bool             `json:"force,omitempty"`
+	Gates []placement.Gate `json:"gates,omitempty"`
 }
 
 // DecommissionInput is the argument of the Decommission activity.

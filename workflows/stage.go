@@ -50,8 +50,9 @@ func rolloutOptions(taskQueue, summary string) workflow.ActivityOptions {
 // stageResult is what a stage's rollout changed, oldest first, and why it
 // stopped early ("" when every target rolled out and passed its gates).
 type stageResult struct {
-	changed []Compensation
-	failure string
+	changed   []Compensation
+	failure   string
+	leftAlone []string // "target: why" (a revert)
 }
 
 // rollout changes the stage's targets, at most MaxParallel at once (all
@@ -76,9 +77,12 @@ func (p *pipelineRun) rollout(ctx workflow.Context, stage pipelines.Stage) stage
 		inflight++
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			defer func() { inflight-- }()
-			if p.in.Pipeline.Decommission {
+			switch {
+			case p.in.Pipeline.Decommission:
 				p.decommission(ctx, t, &res)
-			} else {
+			case p.in.Change.Kind == KindRevert:
+				p.revert(ctx, t, &res, tallies)
+			default:
 				p.change(ctx, t, &res, tallies)
 			}
 		})
@@ -126,6 +130,43 @@ func (p *pipelineRun) change(ctx workflow.Context, t placement.Target, res *stag
 		}
 		res.fail(r.Failure)
 		res.fail(tallies.Observe(gates, r.Observations))
+	}
+	p.targetDone(ctx)
+}
+
+// revert undoes the undone release's changes on t, newest first (one
+// Revert activity each, the gates checked after the last): what each
+// made is recorded for compensation, a change another release made since
+// is left alone, and the first failure stops the target.
+func (p *pipelineRun) revert(ctx workflow.Context, t placement.Target, res *stageResult, tallies pipelines.GateTallies) {
+	steps := revertSteps(p.in.Change, t)
+	for j, c := range steps {
+		gates := p.in.Gates
+		if j < len(steps)-1 {
+			gates = nil
+		}
+		summary := fmt.Sprintf("restore %s on %s", orDash(c.Previous), t.ID())
+		if c.Kind == KindDecommission {
+			summary = "restore decommissioned " + t.ID()
+		}
+		actx := workflow.WithActivityOptions(ctx, rolloutOptions(p.st.TaskQueue, summary))
+		var r RolloutResult
+		err := workflow.ExecuteActivity(actx, (*Activities).Revert, RevertInput{Undo: c, Force: p.in.Change.Force, Gates: gates}).Get(ctx, &r)
+		if r.Deployment.Changed {
+			res.changed = append(res.changed, Compensation{Target: t, Kind: revertKind(c), Revision: r.Deployment.Revision, Previous: r.Deployment.Previous})
+		}
+		if r.LeftAlone != "" {
+			res.leftAlone = append(res.leftAlone, t.ID()+": "+r.LeftAlone)
+		}
+		if err != nil {
+			res.fail(fmt.Sprintf("%s: %s", t.ID(), rootMessage(err)))
+			return
+		}
+		res.fail(r.Failure)
+		res.fail(tallies.Observe(gates, r.Observations))
+		if res.failure != "" {
+			return
+		}
 	}
 	p.targetDone(ctx)
 }

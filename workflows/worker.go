@@ -11,7 +11,7 @@ import (
 )
 
 // Register registers every workflow and the activities on w. A worker for
-// ControlTaskQueue runs Release, ServiceLock, Apply, Survey and Freezes; a worker for a
+// ControlTaskQueue runs Release, ServiceLock, Apply, Survey, Freezes and FleetRollback; a worker for a
 // boundary's task queue runs Pipeline (whose stages run inline, in its own
 // history) and the activities with that boundary's providers (a survey's
 // reads among them). Registering
@@ -29,6 +29,7 @@ func RegisterWorkflows(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(Apply, workflow.RegisterOptions{Name: ApplyWorkflowName})
 	w.RegisterWorkflowWithOptions(Survey, workflow.RegisterOptions{Name: SurveyWorkflowName})
 	w.RegisterWorkflowWithOptions(Freezes, workflow.RegisterOptions{Name: FreezesWorkflowName})
+	w.RegisterWorkflowWithOptions(FleetRollback, workflow.RegisterOptions{Name: FleetRollbackWorkflowName})
 }
 
 // RegisterSearchAttributes adds Meridian's search attributes

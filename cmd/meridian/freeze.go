@@ -76,18 +76,27 @@ func (o *freezeOptions) freeze(now time.Time) (placement.Freeze, error) {
 		}
 		f.End = end
 	}
-	catalog := regions.Default()
-	for _, c := range o.scope.Clouds {
-		if !slices.Contains(catalog.Clouds(), c) {
-			return placement.Freeze{}, usageError{fmt.Errorf("--cloud %s: no such cloud (want %s)", c, strings.Join(catalog.Clouds(), ", "))}
-		}
-	}
-	for _, b := range o.scope.Boundaries {
-		if !slices.ContainsFunc(catalog.Boundaries(), func(rb regions.Boundary) bool { return rb.ID == b }) {
-			return placement.Freeze{}, usageError{fmt.Errorf("--boundary %s: no such boundary (want %s)", b, strings.Join(boundaryIDs(catalog), ", "))}
-		}
+	if err := checkPlaces(o.scope.Clouds, o.scope.Boundaries); err != nil {
+		return placement.Freeze{}, err
 	}
 	return f, nil
+}
+
+// checkPlaces refuses a --cloud or --boundary the region catalog does not
+// have (a typo would match nothing).
+func checkPlaces(clouds, boundaries []string) error {
+	catalog := regions.Default()
+	for _, c := range clouds {
+		if !slices.Contains(catalog.Clouds(), c) {
+			return usageError{fmt.Errorf("--cloud %s: no such cloud (want %s)", c, strings.Join(catalog.Clouds(), ", "))}
+		}
+	}
+	for _, b := range boundaries {
+		if !slices.ContainsFunc(catalog.Boundaries(), func(rb regions.Boundary) bool { return rb.ID == b }) {
+			return usageError{fmt.Errorf("--boundary %s: no such boundary (want %s)", b, strings.Join(boundaryIDs(catalog), ", "))}
+		}
+	}
+	return nil
 }
 
 // boundaryIDs are the catalog's boundary names, each once.

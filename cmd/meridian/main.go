@@ -54,7 +54,7 @@ func newRootCmd() *cobra.Command {
 		newSteerCmd("pause"),
 		newSteerCmd("resume"),
 		newSteerCmd("abort"),
-		newSteerCmd("rollback"),
+		newRollbackCmd(),
 		newHistoryCmd(),
 		newFreezeCmd(),
 		newUnfreezeCmd(),

@@ -172,6 +172,9 @@ func writeStatus(w io.Writer, st workflows.Status, link string) error {
 	if st.Reason != "" {
 		fmt.Fprintf(tw, "reason\t%s\n", st.Reason)
 	}
+	for _, why := range st.LeftAlone {
+		fmt.Fprintf(tw, "left alone\t%s\n", why)
+	}
 	if len(st.LeftAsIs) > 0 {
 		fmt.Fprintf(tw, "left as is\t%s\n", strings.Join(st.LeftAsIs, ", "))
 	}

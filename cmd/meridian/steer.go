@@ -86,6 +86,12 @@ func (s steerCommand) settle(ctx context.Context, c client.Client, st workflows.
 
 // newSteerCmd returns the operator command called name, one of steerCommands.
 func newSteerCmd(name string) *cobra.Command {
+	cmd, _ := steerCmd(name)
+	return cmd
+}
+
+// steerCmd returns the operator command called name and its options.
+func steerCmd(name string) (*cobra.Command, *steerOptions) {
 	i := slices.IndexFunc(steerCommands, func(s steerCommand) bool { return s.name == name })
 	s := steerCommands[i]
 	o := &steerOptions{steerCommand: s}
@@ -121,7 +127,7 @@ func newSteerCmd(name string) *cobra.Command {
 	case "resume":
 		o.override.add(cmd)
 	}
-	return cmd
+	return cmd, o
 }
 
 func (o *steerOptions) run(ctx context.Context) error {
