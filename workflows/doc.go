@@ -22,6 +22,11 @@
 // covers one of its targets, and waits in phase frozen until it ends, is
 // lifted (unfreeze signals frozen pipelines) or is overridden.
 //
+// A FleetRollback (rollback/<time>) undoes releases newest first, one at
+// a time: the rollback Update for a running one, a revert release
+// (KindRevert) for an ended one, which restores the revisions its
+// pipelines' results recorded where nothing changed them since.
+//
 // Releases are serialized per service by a ServiceLock workflow: a
 // repeated trigger of the same change attaches to its release, and a
 // different change mid-release is refused, or queued when asked (apply
