@@ -91,8 +91,9 @@ func Pipeline(ctx workflow.Context, in PipelineInput) (PipelineResult, error) {
 				p.apply(c)
 			}
 			if !p.stopping() {
-				in.State = p.state(i)
-				return PipelineResult{}, workflow.NewContinueAsNewError(ctx, Pipeline, in)
+				// p.in: an override of freezes is carried over too.
+				p.in.State = p.state(i)
+				return PipelineResult{}, workflow.NewContinueAsNewError(ctx, Pipeline, p.in)
 			}
 		}
 		why := p.runStage(ctx, i)

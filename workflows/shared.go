@@ -21,8 +21,7 @@ const (
 	ApplyWorkflowName    = "Apply"
 	FreezesWorkflowName  = "Freezes"
 
-	QueryStatus  = "status"
-	QueryFreezes = "freezes" // Freezes: the active emergency freezes and the log
+	QueryStatus = "status"
 
 	UpdateFreeze   = "freeze"   // Freezes: declare an emergency freeze
 	UpdateUnfreeze = "unfreeze" // Freezes: lift one, or all

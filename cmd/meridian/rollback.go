@@ -30,7 +30,7 @@ func newRollbackCmd() *cobra.Command {
 	cmd, steer := steerCmd("rollback")
 	o := &fleetRollbackOptions{steerOptions: steer}
 	one := cmd.RunE
-	cmd.Use = "rollback RELEASE | rollback --since D [--service S] [--cloud C] [--boundary B] --reason R | rollback --service S --to RELEASE --reason R"
+	cmd.Use = "rollback RELEASE | rollback --since D [--service S] [--cloud C] [--boundary B] --reason R [--force] [--wait] | rollback --service S --to RELEASE --reason R [--wait]"
 	cmd.Long = "Roll back everything a running or just-succeeded release changed, newest first:\n" +
 		"rollback RELEASE sends the release the rollback (RELEASE is release/<service>/<change>,\n" +
 		"the release/ prefix may be left out).\n\n" +
