@@ -51,42 +51,18 @@ func TestRecordHistories(t *testing.T) {
 	t.Run("fleet-rollback", recordFleetRollback)
 }
 
-// recordFleetRollback: a fleet rollback of two services, newest first:
-// one still in its rollback window gets the rollback Update, the other,
-// ended, is undone by its revert release (services recorded-window-b and
-// recorded-revert).
+// recordFleetRollback: the fleet rollback of
+// TestEndToEndFleetRollbackRollsBackRunningAndRevertsEnded, with the
+// revert release it starts (service recorded-fleet-revert).
 func recordFleetRollback(t *testing.T) {
 	ctx := withTimeout(t)
-	b := newBoundary(t, "record-fleet-rollback-aws", nil)
-	ended := e2eRequest("recorded-revert", "c1", map[string]*boundary{"aws": b}, pipe("aws", "automatic", stg("one", prodA), stg("two", prodB)))
-	recordOutcome(t, ctx, startRecorded(t, ctx, ended), ended, PhaseSucceeded)
-	open := e2eRequest("recorded-window-b", "c1", map[string]*boundary{"aws": b}, pipe("aws", "automatic", stg("one", prodA)))
-	open.RollbackWindow = placement.Duration(time.Hour)
-	ref := startRecorded(t, ctx, open)
-	waitFor(t, ctx, "succeeded", phaseIs(t, ctx, ref, PhaseSucceeded))
-
-	var steps []RollbackStep
-	for _, svc := range []string{open.Service, ended.Service} {
-		s, err := ReleasesToRollBack(ctx, tc, time.Now().Add(-time.Hour), RollbackScope{Service: svc})
-		if err != nil || len(s) != 1 {
-			t.Fatalf("releases of %s to roll back: %v, %v", svc, s, err)
-		}
-		steps = append(steps, s...)
-	}
-	id, err := StartFleetRollback(ctx, tc, FleetRollbackInput{Steps: steps, Who: "recorder", Reason: "recorded run"})
+	u := fleetRollbackOfTwo(t, ctx, "recorded-fleet")
+	revert, err := RevertRequest(ctx, tc, u.st.Steps[1].Release, RollbackScope{}, false, "recorder")
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := WatchFleetRollback(ctx, tc, id, 20*time.Millisecond, nil)
-	if err != nil || st.Phase != PhaseSucceeded || st.Steps[0].Phase != PhaseRolledBack || st.Steps[1].Phase != PhaseSucceeded {
-		t.Fatalf("fleet rollback: %+v, %v", st, err)
-	}
-	revert, err := RevertRequest(ctx, tc, steps[1].Release, RollbackScope{}, false, "recorder")
-	if err != nil {
-		t.Fatal(err)
-	}
-	recordOutcome(t, ctx, ReleaseRef{ID: st.Steps[1].By}, revert, PhaseSucceeded)
-	writeHistory(t, ctx, id, "", "")
+	recordOutcome(t, ctx, ReleaseRef{ID: u.st.Steps[1].By}, revert, PhaseSucceeded)
+	writeHistory(t, ctx, u.id, "", "")
 }
 
 // recordFreezes: an emergency freeze holds the first stage until it is

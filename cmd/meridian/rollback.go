@@ -161,7 +161,7 @@ func (o *fleetRollbackOptions) runFleet(ctx context.Context) error {
 		}
 	} else {
 		for _, s := range st.Steps {
-			fmt.Fprintf(o.out, "  %s\t%s by %s%s\n", s.Release, s.Phase, orNone(s.By), reasonSuffix(s))
+			fmt.Fprintf(o.out, "  %s\t%s\n", s.Release, stepOutcome(s))
 		}
 		fmt.Fprintf(o.out, "fleet rollback %s %s\n  %s\n", id, st.Phase, o.link(id))
 	}
@@ -203,9 +203,14 @@ func reasonSuffix(s workflows.RollbackStepStatus) string {
 	return ": " + strings.Join(parts, "; ")
 }
 
-func orNone(s string) string {
-	if s == "" {
-		return "nothing"
+// stepOutcome says how a release was undone: "rolled-back", "reverted
+// by REVERT: succeeded", or why nothing was to undo.
+func stepOutcome(s workflows.RollbackStepStatus) string {
+	switch s.By {
+	case "":
+		return "nothing to undo: " + s.Reason
+	case s.Release:
+		return string(s.Phase) + reasonSuffix(s)
 	}
-	return s
+	return fmt.Sprintf("reverted by %s: %s%s", s.By, s.Phase, reasonSuffix(s))
 }

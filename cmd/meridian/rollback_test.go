@@ -116,7 +116,7 @@ func TestRollbackSinceRestoresEveryServiceNewestFirst(t *testing.T) {
 		t.Fatalf("rollout 3.0.0: exit %d\n%s", r3.code, r3.out)
 	}
 	to := meridian(t, "rollback", "--service", "orders", "--to", "orders/rb3-"+run, "--reason", "3.0.0 is bad", "--wait")
-	if to.code != 0 || !strings.Contains(to.out, "release/orders/rb3-"+run+"\tsucceeded by release/orders/revert-rb3-"+run) {
+	if to.code != 0 || !strings.Contains(to.out, "release/orders/rb3-"+run+"\treverted by release/orders/revert-rb3-"+run+": succeeded") {
 		t.Fatalf("rollback --to: exit %d\n%s", to.code, to.out)
 	}
 	assertLedgerRuns(t, serviceTargets(model, "orders"), "r0")
