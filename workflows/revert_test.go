@@ -121,7 +121,7 @@ func fleetRollbackOfTwo(t *testing.T, ctx context.Context, prefix string) twoUnd
 
 func TestEndToEndFleetRollbackRollsBackRunningAndRevertsEnded(t *testing.T) {
 	ctx := withTimeout(t)
-	u := fleetRollbackOfTwo(t, ctx, "e2e")
+	u := fleetRollbackOfTwo(t, ctx, "e2e-fleet")
 	st := u.st
 	if st.Phase != PhaseSucceeded || len(st.Steps) != 2 {
 		t.Fatalf("fleet rollback %s (%s): %+v", st.Phase, st.Reason, st.Steps)
