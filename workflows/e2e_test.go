@@ -447,3 +447,25 @@ func TestEndToEndStatusNamesAQueueNoWorkerPolls(t *testing.T) {
 		t.Fatalf("outcome %s (%s), %v", st.Phase, st.Reason, err)
 	}
 }
+
+// A release stuck for any reason is cleared by terminating its workflow
+// (docs/operations.md): the service's lock lets the next change start.
+func TestEndToEndTerminatedReleaseFreesItsService(t *testing.T) {
+	ctx := withTimeout(t)
+	b := newBoundary(t, "e2e-terminate-aws", nil)
+	req := approvalRelease("e2e-terminate", b)
+	ref, _, err := StartRelease(ctx, tc, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "awaiting approval", phaseIs(t, ctx, ref, PhaseAwaitingApproval))
+	if err := tc.TerminateWorkflow(ctx, ref.ID, "", "stuck: cleared by the operator"); err != nil {
+		t.Fatal(err)
+	}
+	next := approvalRelease("e2e-terminate", b)
+	next.Change.ID = "c2"
+	waitFor(t, ctx, "the next change to start", func() bool {
+		_, _, err := StartRelease(ctx, tc, next)
+		return err == nil
+	})
+}

@@ -189,6 +189,11 @@ func (req ReleaseRequest) Validate() error {
 	}
 	if req.Change.ID == "" {
 		errs = append(errs, "change id is required")
+	} else if err := CheckChangeID(req.Change.ID); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if v := req.Change.Version; v != "" && CheckVersion(v) != nil {
+		errs = append(errs, CheckVersion(v).Error())
 	}
 	switch req.Change.Kind {
 	case KindVersion:

@@ -54,6 +54,9 @@ func newApplyCmd() *cobra.Command {
 			if err := o.override.check(); err != nil {
 				return err
 			}
+			if err := checkIDs("", o.changeID); err != nil {
+				return err
+			}
 			return o.run(cmd.Context())
 		},
 	}

@@ -111,6 +111,9 @@ func (o *releaseOptions) runE(cmd *cobra.Command, args []string) error {
 	if err := o.override.check(); err != nil {
 		return err
 	}
+	if err := checkIDs(o.version, o.changeID); err != nil {
+		return err
+	}
 	return o.run(cmd.Context())
 }
 
@@ -206,6 +209,22 @@ func progressLine(st workflows.Status) string {
 		parts = append(parts, s+string(p.Phase))
 	}
 	return strings.Join(parts, " · ")
+}
+
+// checkIDs refuses, as a usage error, a version or change id that cannot
+// be part of a release's id or an image tag ("" is not given).
+func checkIDs(version, changeID string) error {
+	if version != "" {
+		if err := workflows.CheckVersion(version); err != nil {
+			return usageError{err}
+		}
+	}
+	if changeID != "" {
+		if err := workflows.CheckChangeID(changeID); err != nil {
+			return usageError{err}
+		}
+	}
+	return nil
 }
 
 // request compiles the spec and builds the release request of the service.

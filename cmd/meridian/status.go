@@ -148,10 +148,23 @@ func releaseID(arg string) (string, error) {
 	if strings.TrimPrefix(arg, "release/") == "" {
 		return "", usageError{fmt.Errorf("RELEASE %q is empty: give release/<service>/<change> or <service>/<change>", arg)}
 	}
-	if strings.HasPrefix(arg, "release/") {
-		return arg, nil
+	id := "release/" + strings.TrimPrefix(arg, "release/")
+	service, change, ok := strings.Cut(strings.TrimPrefix(id, "release/"), "/")
+	if !ok || service == "" {
+		return "", usageError{fmt.Errorf("RELEASE %q: give release/<service>/<change> or <service>/<change>", arg)}
 	}
-	return "release/" + arg, nil
+	if err := workflows.CheckChangeID(change); err != nil {
+		return "", usageError{fmt.Errorf("RELEASE %s: %w", quoted(arg), err)}
+	}
+	return id, nil
+}
+
+// quoted quotes s for a message, escaping what does not print, cut short.
+func quoted(s string) string {
+	if r := []rune(s); len(r) > 60 {
+		return fmt.Sprintf("%q…", string(r[:60]))
+	}
+	return fmt.Sprintf("%q", s)
 }
 
 // writeStatus writes a release's status as text: a header, then one row
