@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -55,12 +56,13 @@ func Load(dir string) (*Spec, error) {
 		return nil, Errors{{Msg: fmt.Sprintf("spec directory %s: %v", dir, err)}}
 	}
 	p := positioner{dir: abs}
-	pkg, errs := checkDir(dir, abs)
+	pkg, files, errs := readDir(dir, abs)
 	if len(errs) > 0 {
 		return nil, errs.sorted()
 	}
 
-	overlay, err := schemaOverlay(abs, pkg)
+	// CUE reads what readDir read (the overlay), never those files again.
+	overlay, err := schemaOverlay(abs, pkg, files)
 	if err != nil {
 		return nil, Errors{{Msg: err.Error()}}
 	}
@@ -105,68 +107,160 @@ func Load(dir string) (*Spec, error) {
 	return spec, nil
 }
 
-// checkDir reports a missing or unreadable directory, one without CUE
-// files, and files too large to read. It returns the package name of the
-// first file that has one.
-func checkDir(dir, abs string) (pkg string, errs Errors) {
+// readDir reads the spec's files: the .cue files of dir (not those whose
+// names start with "." or "_"), each a regular file inside dir (a symlink
+// may point only inside it), read with a bound. It
+// reports a missing or unreadable directory, one without CUE files,
+// special files, symlinks that leave dir, and files too large to read;
+// with a module file of its own (cue.mod/module.cue), every .cue file of
+// the tree is read the same way (readModule). It returns the package name
+// of the first file that has one, and the files by slash-separated path
+// relative to dir.
+func readDir(dir, abs string) (pkg string, files map[string][]byte, errs Errors) {
 	entries, err := os.ReadDir(abs)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return "", Errors{{Msg: fmt.Sprintf("spec directory %s does not exist", dir)}}
+		return "", nil, Errors{{Msg: fmt.Sprintf("spec directory %s does not exist", dir)}}
 	case err != nil:
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err // the message names the directory already
 		}
-		return "", Errors{{Msg: fmt.Sprintf("spec directory %s: %v", dir, err)}}
+		return "", nil, Errors{{Msg: fmt.Sprintf("spec directory %s: %v", dir, err)}}
 	}
-	found := false
+	root, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return "", nil, Errors{{Msg: fmt.Sprintf("spec directory %s: %v", dir, err)}}
+	}
+	files = map[string][]byte{}
 	var total int64
-	var files []string
+	var names []string
 	for _, e := range entries {
 		name := e.Name()
 		if !strings.HasSuffix(name, ".cue") || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
 			continue
 		}
-		info, err := e.Info()
-		if err != nil || !info.Mode().IsRegular() {
+		b, e := readInside(root, abs, name)
+		if e != nil {
+			errs = append(errs, *e)
 			continue
 		}
-		found = true
-		total += info.Size()
-		if info.Size() > MaxFileSize {
-			errs = append(errs, Error{File: name, Msg: fmt.Sprintf("file is too large (%s; at most %s)", mib(info.Size()), mib(MaxFileSize))})
-			continue
-		}
-		files = append(files, name)
+		total += int64(len(b))
+		files[name], names = b, append(names, name)
 	}
-	if !found {
+	if len(names) == 0 && len(errs) == 0 {
 		errs = append(errs, Error{Msg: "no .cue files in the spec directory"})
+	}
+	if _, err := os.Lstat(filepath.Join(abs, filepath.FromSlash(modFile))); err == nil {
+		// A module of its own: its packages may be imported, so every
+		// .cue file of the tree is checked and read the same way.
+		errs = append(errs, readModule(root, abs, files, &total)...)
 	}
 	if total > MaxSpecSize && len(errs) == 0 {
 		errs = append(errs, Error{Msg: fmt.Sprintf("spec is too large (%s of .cue files; at most %s)", mib(total), mib(MaxSpecSize))})
 	}
 	if len(errs) > 0 {
-		return "", errs
+		return "", nil, errs
 	}
-	for _, name := range files {
-		if e := notText(abs, name); e != nil {
+	for _, name := range names {
+		if e := notText(name, files[name]); e != nil {
 			errs = append(errs, *e)
 		} else if pkg == "" {
-			pkg = packageName(filepath.Join(abs, name))
+			pkg = packageName(name, files[name])
 		}
 	}
-	return pkg, errs
+	return pkg, files, errs
+}
+
+// modFile is a spec's own module file: the spec directory is then a CUE
+// module whose packages it may import.
+const modFile = "cue.mod/module.cue"
+
+// readModule reads into files every .cue file below abs (the module file
+// and the packages it may import; hidden files and directories are
+// skipped, as CUE skips them), as readInside reads them, and adds their
+// sizes to total. A symlink to a directory is refused: CUE would follow
+// it out of the spec.
+func readModule(root, abs string, files map[string][]byte, total *int64) Errors {
+	var errs Errors
+	_ = filepath.WalkDir(abs, func(path string, d fs.DirEntry, err error) error {
+		rel, _ := filepath.Rel(abs, path)
+		name := filepath.ToSlash(rel)
+		switch {
+		case err != nil:
+			errs = append(errs, Error{File: name, Msg: "cannot be read: " + err.Error()})
+			return nil
+		case path == abs:
+			return nil
+		case strings.HasPrefix(d.Name(), ".") || strings.HasPrefix(d.Name(), "_"):
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		case d.Type()&fs.ModeSymlink != 0 && isDir(path):
+			errs = append(errs, Error{File: name, Msg: "symlink to a directory; a spec reads only files inside it"})
+			return nil
+		case d.IsDir(), !strings.Contains(name, "/"), !strings.HasSuffix(name, ".cue"):
+			return nil // a directory, one of the spec's own files (read already), not CUE
+		}
+		b, e := readInside(root, abs, name)
+		if e != nil {
+			errs = append(errs, *e)
+			return nil
+		}
+		files[name] = b
+		*total += int64(len(b))
+		return nil
+	})
+	return errs
+}
+
+func isDir(path string) bool {
+	info, err := os.Stat(path)
+	return err == nil && info.IsDir()
+}
+
+// readInside reads the file name (slash-separated, relative to abs, whose
+// symlinks resolve to root): a regular file inside the directory, at most
+// MaxFileSize bytes. A special file is never opened (a FIFO would block, a
+// device never end).
+func readInside(root, abs, name string) ([]byte, *Error) {
+	path := filepath.Join(abs, filepath.FromSlash(name))
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return nil, &Error{File: name, Msg: "cannot be read: a symlink to nothing, or " + errors.Unwrap(err).Error()}
+	}
+	if rel, err := filepath.Rel(root, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return nil, &Error{File: name, Msg: "symlink to a file outside the spec directory; a spec reads only files inside it"}
+	}
+	info, err := os.Stat(real)
+	switch {
+	case err != nil:
+		return nil, &Error{File: name, Msg: "cannot be read: " + errors.Unwrap(err).Error()}
+	case !info.Mode().IsRegular():
+		return nil, &Error{File: name, Msg: fmt.Sprintf("not a regular file (%s); a spec reads only regular files", info.Mode().Type())}
+	case info.Size() > MaxFileSize:
+		return nil, &Error{File: name, Msg: fmt.Sprintf("file is too large (%s; at most %s)", mib(info.Size()), mib(MaxFileSize))}
+	}
+	f, err := os.Open(real)
+	if err != nil {
+		return nil, &Error{File: name, Msg: "cannot be read: " + errors.Unwrap(err).Error()}
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	switch {
+	case err != nil:
+		return nil, &Error{File: name, Msg: "cannot be read: " + err.Error()}
+	case len(b) > MaxFileSize:
+		return nil, &Error{File: name, Msg: fmt.Sprintf("file is too large (more than %s)", mib(MaxFileSize))}
+	}
+	return b, nil
 }
 
 // notText reports a .cue file that is not UTF-8 text (a binary dropped
 // into the spec directory) as one error at its first bad byte, instead of
 // the hundreds of illegal-character errors the CUE scanner would give.
-func notText(abs, name string) *Error {
-	b, err := os.ReadFile(filepath.Join(abs, name))
-	if err != nil {
-		return &Error{File: name, Msg: err.Error()}
-	}
+func notText(name string, b []byte) *Error {
 	bad := bytes.IndexByte(b, 0)
 	if bad < 0 && utf8.Valid(b) {
 		return nil
@@ -195,8 +289,8 @@ func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // packageName returns the package a CUE file declares, "" when it declares
 // none or cannot be parsed (load reports that).
-func packageName(file string) string {
-	f, err := parser.ParseFile(file, nil, parser.PackageClauseOnly)
+func packageName(file string, src []byte) string {
+	f, err := parser.ParseFile(file, src, parser.PackageClauseOnly)
 	if err != nil {
 		return ""
 	}
@@ -207,13 +301,18 @@ func packageName(file string) string {
 // spec's package.
 const rootFile = "zz_meridian_schema_root.cue"
 
-// schemaOverlay makes the embedded schema a local package of the spec
-// directory (cue.mod/pkg/meridian.dev/schema), with a synthetic module file
-// when the directory has none of its own, and adds to package pkg a file
-// that embeds schema.#Spec, so that one evaluation checks the whole spec.
-// Nothing is written to disk.
-func schemaOverlay(dir, pkg string) (map[string]load.Source, error) {
+// schemaOverlay is what CUE loads the spec from: files (the spec's own,
+// as readDir read them, by slash-separated path relative to dir), the
+// embedded schema as a local package of the spec directory
+// (cue.mod/pkg/meridian.dev/schema), a synthetic module file when the
+// spec has none of its own, and a file of package pkg that embeds
+// schema.#Spec, so that one evaluation checks the whole spec. Nothing is
+// written to disk.
+func schemaOverlay(dir, pkg string, files map[string][]byte) (map[string]load.Source, error) {
 	overlay := map[string]load.Source{}
+	for name, b := range files {
+		overlay[filepath.Join(dir, filepath.FromSlash(name))] = load.FromBytes(b)
+	}
 	if pkg != "" {
 		root := "package " + pkg + "\n\nimport meridianschema \"" + cueschema.ImportPath + "\"\n\n"
 		for _, field := range topLevel {
@@ -223,15 +322,14 @@ func schemaOverlay(dir, pkg string) (map[string]load.Source, error) {
 		}
 		overlay[filepath.Join(dir, rootFile)] = load.FromString(root)
 	}
-	modFile := filepath.Join(dir, "cue.mod", "module.cue")
-	if _, err := os.Stat(modFile); err != nil {
-		overlay[modFile] = load.FromString("module: \"meridian.local/spec@v0\"\nlanguage: version: \"v0.17.0\"\n")
+	if _, ok := files[modFile]; !ok {
+		overlay[filepath.Join(dir, filepath.FromSlash(modFile))] = load.FromString("module: \"meridian.local/spec@v0\"\nlanguage: version: \"v0.17.0\"\n")
 	}
-	files, err := fs.Glob(cueschema.FS, "*.cue")
+	names, err := fs.Glob(cueschema.FS, "*.cue")
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range files {
+	for _, name := range names {
 		b, err := fs.ReadFile(cueschema.FS, name)
 		if err != nil {
 			return nil, err
