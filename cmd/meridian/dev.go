@@ -143,7 +143,7 @@ func stateDir() (string, error) {
 }
 
 func (o *devOptions) run(ctx context.Context) error {
-	rules, err := o.boundaries()
+	rules, err := o.boundaries(ctx)
 	if err != nil {
 		return err
 	}
@@ -305,7 +305,7 @@ func (o *devOptions) runDown() error {
 
 // boundaries are the spec's boundaries of the local cloud, the one cloud
 // this machine has a provider for, or without a spec all of them.
-func (o *devOptions) boundaries() ([]placement.BoundaryRule, error) {
+func (o *devOptions) boundaries(ctx context.Context) ([]placement.BoundaryRule, error) {
 	if o.spec == "" {
 		var rules []placement.BoundaryRule
 		for _, b := range regions.Default().Boundaries() {
@@ -318,7 +318,7 @@ func (o *devOptions) boundaries() ([]placement.BoundaryRule, error) {
 	if fi, err := os.Stat(o.spec); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("--spec %s: not a directory", o.spec)
 	}
-	model, _, err := planSpec(o.spec, "", o.errOut)
+	model, _, err := planSpec(ctx, o.spec, "", o.errOut)
 	if err != nil {
 		return nil, err
 	}

@@ -123,9 +123,9 @@ type compiled struct {
 	errOut bytes.Buffer
 }
 
-func compile(dir, label string) *compiled {
+func compile(ctx context.Context, dir, label string) *compiled {
 	c := &compiled{}
-	c.model, c.plan, c.err = planSpec(dir, label, &c.errOut)
+	c.model, c.plan, c.err = planSpec(ctx, dir, label, &c.errOut)
 	return c
 }
 
@@ -134,7 +134,7 @@ func compile(dir, label string) *compiled {
 // base when it is set.
 func compileBoth(ctx context.Context, oldDir, base, newDir string) (head, old *compiled) {
 	var wg sync.WaitGroup
-	wg.Go(func() { head = compile(newDir, newDir) })
+	wg.Go(func() { head = compile(ctx, newDir, newDir) })
 	wg.Go(func() { old = compileBase(ctx, oldDir, base, newDir) })
 	wg.Wait()
 	return head, old
@@ -156,7 +156,7 @@ func compileBase(ctx context.Context, oldDir, base, newDir string) *compiled {
 	if dir == "" {
 		return &compiled{model: &placement.Model{}, plan: &pipelines.Plan{}}
 	}
-	return compile(dir, label)
+	return compile(ctx, dir, label)
 }
 
 // checkoutSpec extracts the content of the spec directory dir at a git ref

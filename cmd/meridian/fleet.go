@@ -68,7 +68,7 @@ func newFleetCmd() *cobra.Command {
 }
 
 func (o *fleetOptions) run(ctx context.Context) error {
-	model, _, err := planSpec(o.dir, "", o.errOut)
+	model, _, err := planSpec(ctx, o.dir, "", o.errOut)
 	if err != nil {
 		return err
 	}

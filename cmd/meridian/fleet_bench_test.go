@@ -38,7 +38,7 @@ func BenchmarkFleetSurvey(b *testing.B) {
 	ctx := context.Background()
 	specDir := filepath.Join(b.TempDir(), "spec")
 	writeBenchFleet(b, specDir, *benchServices)
-	model, _, err := planSpec(specDir, "", io.Discard)
+	model, _, err := planSpec(ctx, specDir, "", io.Discard)
 	if err != nil {
 		b.Fatal(err)
 	}

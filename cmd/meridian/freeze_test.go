@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -44,7 +45,7 @@ func TestEmergencyFreezeHoldsTheNextStageAndLetsARollbackThrough(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "fleet.cue"), []byte(freezeSpec), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	model, _, err := planSpec(dir, "", os.Stderr)
+	model, _, err := planSpec(context.Background(), dir, "", os.Stderr)
 	if err != nil {
 		t.Fatal(err)
 	}

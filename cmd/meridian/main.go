@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -34,7 +35,13 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return requiredNotEmpty(cmd) }
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if specTimeout <= 0 {
+			return usageError{errors.New("--spec-timeout must be positive")}
+		}
+		return requiredNotEmpty(cmd)
+	}
+	root.PersistentFlags().DurationVar(&specTimeout, "spec-timeout", 2*time.Minute, "how long a spec's evaluation may take")
 	root.AddCommand(
 		newRegionsCmd(),
 		newPlanCmd(),

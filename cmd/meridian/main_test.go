@@ -69,7 +69,7 @@ func (s withSteerServer) Run() int {
 		return 1
 	}
 	defer c.Close()
-	rules, err := (&workerOptions{spec: steerSpec, errOut: os.Stderr}).served()
+	rules, err := (&workerOptions{spec: steerSpec, errOut: os.Stderr}).served(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -126,7 +126,7 @@ func meridian(t *testing.T, args ...string) steerResult {
 // steerPlan is the test spec's plan.
 func steerPlan(t *testing.T) (*placement.Model, *pipelines.Plan) {
 	t.Helper()
-	m, p, err := planSpec(steerSpec, "", os.Stderr)
+	m, p, err := planSpec(context.Background(), steerSpec, "", os.Stderr)
 	if err != nil {
 		t.Fatal(err)
 	}

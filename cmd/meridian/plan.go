@@ -55,8 +55,8 @@ func (o *planOptions) complete(cmd *cobra.Command, args []string) error {
 	return usageError{fmt.Errorf("unknown output format %q (want table, json or markdown)", o.output)}
 }
 
-func (o *planOptions) run(context.Context) error {
-	model, plan, err := planSpec(o.dir, "", o.errOut)
+func (o *planOptions) run(ctx context.Context) error {
+	model, plan, err := planSpec(ctx, o.dir, "", o.errOut)
 	if err != nil {
 		return err
 	}

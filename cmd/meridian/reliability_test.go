@@ -170,7 +170,7 @@ func reliabilityFleet(t *testing.T) (spec, db string, targets []placement.Target
 	if err := os.WriteFile(filepath.Join(spec, "fleet.cue"), []byte(reliabilitySpec), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	model, _, err := planSpec(spec, "", io.Discard)
+	model, _, err := planSpec(context.Background(), spec, "", io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

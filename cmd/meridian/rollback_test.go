@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -47,7 +48,7 @@ func TestRollbackSinceRestoresEveryServiceNewestFirst(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "fleet.cue"), []byte(rollbackSpec), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	model, _, err := planSpec(dir, "", os.Stderr)
+	model, _, err := planSpec(context.Background(), dir, "", os.Stderr)
 	if err != nil {
 		t.Fatal(err)
 	}

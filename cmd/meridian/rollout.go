@@ -118,7 +118,7 @@ func (o *releaseOptions) runE(cmd *cobra.Command, args []string) error {
 }
 
 func (o *releaseOptions) run(ctx context.Context) error {
-	req, err := o.request()
+	req, err := o.request(ctx)
 	if err != nil {
 		return err
 	}
@@ -228,8 +228,8 @@ func checkIDs(version, changeID string) error {
 }
 
 // request compiles the spec and builds the release request of the service.
-func (o *releaseOptions) request() (workflows.ReleaseRequest, error) {
-	model, plan, err := planSpec(o.dir, "", o.errOut)
+func (o *releaseOptions) request(ctx context.Context) (workflows.ReleaseRequest, error) {
+	model, plan, err := planSpec(ctx, o.dir, "", o.errOut)
 	if err != nil {
 		return workflows.ReleaseRequest{}, err
 	}

@@ -81,7 +81,7 @@ func runTour(ctx context.Context, env devEnv) error {
 	if env.Spec == "" {
 		return errors.New("the tour needs the demo spec: meridian dev --spec testdata/demo --tour")
 	}
-	model, _, err := planSpec(env.Spec, "", env.Out)
+	model, _, err := planSpec(ctx, env.Spec, "", env.Out)
 	if err != nil {
 		return err
 	}
@@ -339,7 +339,7 @@ func (t *tour) release(ctx context.Context, service string, kind workflows.Chang
 		remote: &remote{errOut: t.out}, kind: kind, trigger: tourWho, as: tourWho,
 		dir: t.spec, service: service, version: version, changeID: id,
 	}
-	req, err := o.request()
+	req, err := o.request(ctx)
 	if err != nil {
 		return workflows.Status{}, err
 	}

@@ -38,9 +38,9 @@ func (o *validateOptions) complete(cmd *cobra.Command, args []string) {
 	o.out, o.errOut = cmd.OutOrStdout(), cmd.ErrOrStderr()
 }
 
-func (o *validateOptions) run(context.Context) error {
+func (o *validateOptions) run(ctx context.Context) error {
 	// Building the plan too makes a valid spec one that plan accepts.
-	model, _, err := planSpec(o.dir, "", o.errOut)
+	model, _, err := planSpec(ctx, o.dir, "", o.errOut)
 	if err != nil {
 		return err
 	}

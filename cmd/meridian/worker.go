@@ -70,7 +70,7 @@ func (o *workerOptions) complete(cmd *cobra.Command) error {
 }
 
 func (o *workerOptions) run(ctx context.Context) error {
-	rules, err := o.served()
+	rules, err := o.served(ctx)
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func (o *workerOptions) run(ctx context.Context) error {
 // served returns the rules of the boundaries this worker serves: those of
 // the spec (all, or the ones named), or the named ones with default task
 // queues.
-func (o *workerOptions) served() ([]placement.BoundaryRule, error) {
+func (o *workerOptions) served(ctx context.Context) ([]placement.BoundaryRule, error) {
 	var named []placement.BoundaryRule
 	for _, b := range o.boundaries {
 		r, _ := parseBoundary(b)
@@ -110,7 +110,7 @@ func (o *workerOptions) served() ([]placement.BoundaryRule, error) {
 	if o.spec == "" {
 		return named, nil
 	}
-	model, _, err := planSpec(o.spec, "", o.errOut)
+	model, _, err := planSpec(ctx, o.spec, "", o.errOut)
 	if err != nil {
 		return nil, err
 	}
