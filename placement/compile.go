@@ -369,7 +369,35 @@ func (c *compiler) boundaryRules() {
 			c.rules[boundaryKey{cloud, id}] = &rule
 		}
 	}
+	c.ownQueues()
 }
+
+// ownQueues refuses a boundary task queue that is not the boundary's own:
+// the control queue, or the queue of another boundary (its default, or the
+// one its rules name). Otherwise one boundary's activities would run on
+// another's workers, outside the boundary.
+func (c *compiler) ownQueues() {
+	owner := map[string]string{ControlTaskQueue: "the control workflows'"}
+	for _, b := range c.cat.Boundaries() {
+		owner[DefaultTaskQueue(b.Cloud, b.ID)] = "boundary " + b.Cloud + "/" + b.ID + "'s"
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(c.rules), func(a, b boundaryKey) int {
+		return strings.Compare(a.cloud+"/"+a.boundary, b.cloud+"/"+b.boundary)
+	}) {
+		r := c.rules[k]
+		self := "boundary " + r.Cloud + "/" + r.Boundary + "'s"
+		switch who, taken := owner[r.TaskQueue]; {
+		case taken && who != self:
+			c.errorf(sel("boundaries", r.Cloud, r.Boundary, "taskQueue"), "task queue %q is %s: a boundary's activities run only on its own queue, which no other boundary shares", r.TaskQueue, who)
+		default:
+			owner[r.TaskQueue] = self
+		}
+	}
+}
+
+// ControlTaskQueue is where Meridian's control workflows (releases, locks,
+// applies, surveys) run; no boundary's activities do.
+const ControlTaskQueue = "meridian-control"
 
 // DefaultTaskQueue is the task queue of a boundary whose rules name none:
 // only workers inside the boundary poll it.

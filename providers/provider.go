@@ -397,6 +397,18 @@ func (s *Set) Add(cloud, boundary string, p *Provider) *Set {
 	return s
 }
 
+// Only returns the Set that serves the one boundary: its Provider (or the
+// cloud's fallback), and nothing else.
+func (s *Set) Only(cloud, boundary string) *Set {
+	only := NewSet()
+	if p, ok := s.byKey[setKey(cloud, boundary)]; ok {
+		only.Add(cloud, boundary, p)
+	} else if p, ok := s.byKey[setKey(cloud, "")]; ok {
+		only.Add(cloud, boundary, p)
+	}
+	return only
+}
+
 // For returns the Provider for t's cloud and boundary.
 func (s *Set) For(t placement.Target) (*Provider, error) {
 	if p, ok := s.byKey[setKey(t.Cloud, t.Boundary)]; ok {

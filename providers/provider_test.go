@@ -275,3 +275,18 @@ func TestCurrentCombinesDeployerAndConfigurer(t *testing.T) {
 		t.Errorf("Managed on a deployer that cannot list: %v", err)
 	}
 }
+
+func TestSetOnlyServesOneBoundary(t *testing.T) {
+	pub, cloud := providers.New(fake.New(nil), nil), providers.New(fake.New(nil), nil)
+	s := providers.NewSet().Add("aws", "public", pub).Add("azure", "", cloud)
+	gov := placement.Target{Service: "s", Environment: "prod", Cloud: "aws", Boundary: "us-gov", Region: "us-gov-west-1"}
+	if _, err := s.Only("aws", "public").For(gov); err == nil {
+		t.Error("the public boundary's set serves a us-gov target")
+	}
+	if p, err := s.Only("aws", "public").For(placement.Target{Cloud: "aws", Boundary: "public"}); err != nil || p != pub {
+		t.Errorf("the public boundary's set: %v, %v", p, err)
+	}
+	if p, err := s.Only("azure", "us-gov").For(placement.Target{Cloud: "azure", Boundary: "us-gov"}); err != nil || p != cloud {
+		t.Errorf("a boundary served by the cloud's fallback: %v, %v", p, err)
+	}
+}

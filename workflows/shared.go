@@ -11,7 +11,7 @@ import (
 
 // ControlTaskQueue runs Release and ServiceLock workflows. They only
 // orchestrate; every provider call runs on a boundary's task queue.
-const ControlTaskQueue = "meridian-control"
+const ControlTaskQueue = placement.ControlTaskQueue
 
 // Workflow, update, signal and query names.
 const (

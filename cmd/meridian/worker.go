@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -154,22 +153,26 @@ type queueWorker struct {
 // startWorkers starts one SDK worker per served boundary's task queue, and
 // one on the control queue when control is set. Every worker registers
 // the same workflows and activities; what runs where is decided by the
-// task queue each workflow and activity is scheduled on.
+// task queue each workflow and activity is scheduled on. A boundary's
+// worker has that boundary's provider only, so an activity of another
+// boundary that reached its queue fails there instead of running outside
+// its boundary; the control worker has none.
 func startWorkers(c client.Client, rules []placement.BoundaryRule, set *providers.Set, control bool) ([]queueWorker, error) {
-	acts := &workflows.Activities{Providers: set}
+	sets := map[string]*providers.Set{}
 	var queues []string
 	if control {
-		queues = append(queues, workflows.ControlTaskQueue)
+		queues, sets[workflows.ControlTaskQueue] = append(queues, workflows.ControlTaskQueue), providers.NewSet()
 	}
 	for _, r := range rules {
-		if !slices.Contains(queues, r.TaskQueue) {
-			queues = append(queues, r.TaskQueue)
+		if _, dup := sets[r.TaskQueue]; dup {
+			return nil, fmt.Errorf("task queue %s is served for two boundaries (%s/%s among them): a boundary's queue is its own", r.TaskQueue, r.Cloud, r.Boundary)
 		}
+		queues, sets[r.TaskQueue] = append(queues, r.TaskQueue), set.Only(r.Cloud, r.Boundary)
 	}
 	var ws []queueWorker
 	for _, q := range queues {
 		w := worker.New(c, q, worker.Options{})
-		workflows.Register(w, acts)
+		workflows.Register(w, &workflows.Activities{Providers: sets[q]})
 		if err := w.Start(); err != nil {
 			stopWorkers(ws)
 			return nil, fmt.Errorf("worker on %s: %w", q, err)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -9,6 +11,7 @@ import (
 
 	"go.temporal.io/api/enums/v1"
 
+	"github.com/meridian-deploy/meridian/pipelines"
 	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/workflows"
 )
@@ -43,5 +46,45 @@ func TestWorkerServesNamedBoundaries(t *testing.T) {
 	awaitTrue(t, 30*time.Second, "the worker to print its queue", func() bool { return strings.Contains(out.String(), "polling "+queue) })
 	if strings.Contains(out.String(), "polling "+workflows.ControlTaskQueue) || strings.Count(out.String(), "polling ") != 1 {
 		t.Errorf("worker polls more than it was told:\n%s", out.String())
+	}
+}
+
+// A boundary's worker runs no other boundary's activities: a us-gov
+// pipeline sent to the public queue (as a spec whose us-gov taskQueue was
+// the public one would have done before the spec refused it) fails on the
+// public worker, which has no us-gov provider, and deploys nothing there.
+func TestBoundaryWorkerRunsNoOtherBoundarysActivities(t *testing.T) {
+	model, plan := steerPlan(t)
+	var pls []pipelines.Pipeline
+	for _, pl := range plan.Pipelines {
+		if pl.Service == "catalog" {
+			if pl.Boundary == "us-gov" {
+				pl.TaskQueue = placement.DefaultTaskQueue("local", "public")
+			}
+			pls = append(pls, pl)
+		}
+	}
+	svc := model.Services[slices.IndexFunc(model.Services, func(s placement.Service) bool { return s.Name == "catalog" })]
+	change := "misrouted-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	req := workflows.ReleaseRequest{Service: "catalog", Pipelines: pls, Gates: svc.Gates,
+		Change: workflows.Change{Kind: workflows.KindVersion, ID: change, Version: "9.9.9", Image: svc.Artifact.Image, Trigger: "test", Who: "test"}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := steerClient(t)
+	ref, _, err := workflows.StartRelease(ctx, c, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := workflows.Outcome(ctx, c, ref.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Phase == workflows.PhaseSucceeded || !strings.Contains(st.Reason, `no provider for cloud "local" boundary "us-gov"`) {
+		t.Fatalf("release %s (%s): want it stopped by the public worker, which has no us-gov provider", st.Phase, st.Reason)
+	}
+	for _, call := range steerFake.Calls() {
+		if call.Op == "deploy" && strings.Contains(call.Target, "/us-gov/") && strings.Contains(call.Arg, "9.9.9") {
+			t.Errorf("a us-gov target was deployed from the public worker: %+v", call)
+		}
 	}
 }
