@@ -108,6 +108,9 @@ func (o *devOptions) complete(cmd *cobra.Command) error {
 	if err := checkPort("--ui-port", o.uiPort); err != nil {
 		return err
 	}
+	if o.port != 0 && o.port == o.uiPort {
+		return usageError{fmt.Errorf("--port and --ui-port are both %d: the server and the Web UI need a port each", o.port)}
+	}
 	if o.ephemeral || o.db != "" {
 		return nil
 	}

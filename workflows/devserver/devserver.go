@@ -104,13 +104,19 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Retention == 0 {
 		opts.Retention = DefaultRetention
 	}
-	port, err := claimPort(opts.Port, "gRPC")
+	if !opts.NoUI && opts.Port != 0 && opts.Port == opts.UIPort {
+		return nil, fmt.Errorf("the gRPC and Web UI ports are both %d: give each its own", opts.Port)
+	}
+	// Every port is held until all are chosen, so that no two are the same.
+	ps := &ports{}
+	defer ps.release()
+	port, err := ps.claim(opts.Port, "gRPC")
 	if err != nil {
 		return nil, err
 	}
 	uiPort := 0
 	if !opts.NoUI {
-		if uiPort, err = claimPort(opts.UIPort, "Web UI"); err != nil {
+		if uiPort, err = ps.claim(opts.UIPort, "Web UI"); err != nil {
 			return nil, err
 		}
 	}
@@ -123,7 +129,14 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 
 	s := &Server{address: net.JoinHostPort(host, strconv.Itoa(port)), namespace: opts.Namespace}
-	s.temporal, err = newTemporal(s.address, sqlConf, opts.Logger)
+	internal := map[primitives.ServiceName]int{}
+	for _, name := range []primitives.ServiceName{primitives.HistoryService, primitives.MatchingService, primitives.WorkerService} {
+		if internal[name], err = ps.claim(0, string(name)); err != nil {
+			return nil, err
+		}
+	}
+	ps.release() // the server and the UI bind them from here on
+	s.temporal, err = newTemporal(s.address, internal, sqlConf, opts.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("embedded temporal: %w", err)
 	}
@@ -157,10 +170,14 @@ func (s *Server) Stop() {
 	_ = s.temporal.Stop()
 }
 
-// claimPort checks that port (or a free one when 0) can be listened on at
-// 127.0.0.1 and returns it. The listener is closed again because the
-// server and the UI bind it themselves.
-func claimPort(port int, what string) (int, error) {
+// ports are the ports Start has chosen, each held by a listener on
+// 127.0.0.1 until release, so that a port chosen as free (0) is never
+// chosen twice; the server and the UI bind them themselves afterwards.
+type ports struct{ held []net.Listener }
+
+// claim checks that port (or a free one when 0) can be listened on and
+// holds it; it returns the port.
+func (ps *ports) claim(port int, what string) (int, error) {
 	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
@@ -168,8 +185,16 @@ func claimPort(port int, what string) (int, error) {
 		}
 		return 0, fmt.Errorf("%s port %d: %w", what, port, err)
 	}
-	defer l.Close()
+	ps.held = append(ps.held, l)
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// release closes the listeners (again: it is idempotent).
+func (ps *ports) release() {
+	for _, l := range ps.held {
+		_ = l.Close()
+	}
+	ps.held = nil
 }
 
 // openDatabase returns the SQLite settings for file, creating the file and
@@ -228,8 +253,9 @@ func createNamespace(sqlConf *config.SQL, opts Options) error {
 }
 
 // newTemporal builds a single-process server: the frontend on address, the
-// other services on free loopback ports, found through static membership.
-func newTemporal(address string, sqlConf *config.SQL, logger *slog.Logger) (temporal.Server, error) {
+// other services on the loopback ports internal names, found through
+// static membership.
+func newTemporal(address string, internal map[primitives.ServiceName]int, sqlConf *config.SQL, logger *slog.Logger) (temporal.Server, error) {
 	conf := &config.Config{}
 	conf.Global.Membership.MaxJoinDuration = 30 * time.Second
 	conf.Global.Membership.BroadcastAddress = host
@@ -259,11 +285,7 @@ func newTemporal(address string, sqlConf *config.SQL, logger *slog.Logger) (temp
 	for _, name := range []primitives.ServiceName{primitives.FrontendService, primitives.HistoryService, primitives.MatchingService, primitives.WorkerService} {
 		addr := address
 		if name != primitives.FrontendService {
-			port, err := claimPort(0, string(name))
-			if err != nil {
-				return nil, err
-			}
-			addr = net.JoinHostPort(host, strconv.Itoa(port))
+			addr = net.JoinHostPort(host, strconv.Itoa(internal[name]))
 		}
 		_, port, _ := net.SplitHostPort(addr)
 		grpcPort, _ := strconv.Atoi(port)

@@ -233,3 +233,10 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestStartRefusesOnePortForServerAndUI(t *testing.T) {
+	_, err := devserver.Start(context.Background(), devserver.Options{Port: 7412, UIPort: 7412})
+	if err == nil || err.Error() != "the gRPC and Web UI ports are both 7412: give each its own" {
+		t.Fatalf("Start with one port for both: %v", err)
+	}
+}
