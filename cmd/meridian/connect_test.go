@@ -27,7 +27,7 @@ func TestUnreachableTemporal(t *testing.T) {
 		{silent.Addr().String(), "", "no answer in time (is it a Temporal frontend?)"},
 	}
 	for _, tt := range tests {
-		commands := [][]string{{"status", "x"}, {"approve", "x"}, {"history", "--service", "api"}, {"worker", "--boundary", "local/public"}}
+		commands := [][]string{{"status", "x/c1"}, {"approve", "x/c1"}, {"history", "--service", "api"}, {"worker", "--boundary", "local/public"}}
 		if tt.address == silent.Addr().String() {
 			if testing.Short() {
 				continue
