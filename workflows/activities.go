@@ -287,10 +287,13 @@ func (a *Activities) restart(ctx context.Context, p *providers.Provider, in Roll
 
 // restartInstance is one shard-aware restart: drain, wait until the
 // instance owns no shards, restart, wait ready, undrain, check the gates.
-// wait sleeps one poll interval between two checks.
+// Only a sharded service's instance that answers is drained: a dead one
+// owns nothing and is only replaced. wait sleeps one poll interval
+// between two checks.
 func (a *Activities) restartInstance(ctx context.Context, p *providers.Provider, in RolloutInput, inst driver.Instance, drainTimeout time.Duration, wait func() error) (string, error) {
 	t := in.Target
-	if p.HasSharder() {
+	drain := p.HasSharder() && in.Sharding != nil && inst.Ready
+	if drain {
 		if err := p.Drain(ctx, t, inst); err != nil {
 			return "", err
 		}
@@ -328,7 +331,7 @@ func (a *Activities) restartInstance(ctx context.Context, p *providers.Provider,
 			}
 		}
 	}
-	if p.HasSharder() {
+	if drain {
 		if err := p.Undrain(ctx, t, inst); err != nil {
 			return "", err
 		}

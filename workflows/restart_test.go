@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -79,5 +80,43 @@ func TestRetriedRestartSkipsInstancesAlreadyRestarted(t *testing.T) {
 		if restarts[id] != 1 {
 			t.Errorf("%s restarted %d times, want once (all: %v)", id, restarts[id], restarts)
 		}
+	}
+}
+
+// A crashed instance has nothing to drain: the restart replaces it
+// without the drain protocol, and drains the others as ever.
+func TestRestartReplacesACrashedInstanceWithoutDraining(t *testing.T) {
+	req := request(pipe("aws", "automatic", stg("one", prodA)))
+	req.Change = Change{Kind: KindRestart, ID: "restart-crashed"}
+	req.Sharding = &placement.Sharding{Sharder: "http-drain", MaxUnavailable: 1, DrainTimeout: placement.Duration(time.Second)}
+	f := newFixture(t, req)
+	dead := prodA.ID() + "#1"
+	f.fake.Crash(prodA, dead)
+	st := f.run()
+	if st.Phase != PhaseSucceeded {
+		t.Fatalf("phase %s (%s)", st.Phase, st.Reason)
+	}
+	var seq []string
+	for _, c := range f.fake.Calls() {
+		if (c.Op == "drain" || c.Op == "restart-instance" || c.Op == "undrain") && c.Arg == dead {
+			seq = append(seq, c.Op)
+		}
+	}
+	if !slices.Equal(seq, []string{"restart-instance"}) {
+		t.Errorf("calls on the crashed instance %v, want only its restart", seq)
+	}
+}
+
+// A service without sharding settings is not drained, even where the
+// worker has a sharder.
+func TestRestartOfAnUnshardedServiceDoesNotDrain(t *testing.T) {
+	req := request(pipe("aws", "automatic", stg("one", prodA)))
+	req.Change = Change{Kind: KindRestart, ID: "restart-unsharded"}
+	f := newFixture(t, req)
+	if st := f.run(); st.Phase != PhaseSucceeded {
+		t.Fatalf("phase %s (%s)", st.Phase, st.Reason)
+	}
+	if drains := f.calls("drain", "undrain"); len(drains) > 0 {
+		t.Errorf("an unsharded service was drained: %v", drains)
 	}
 }

@@ -175,7 +175,7 @@ func (s *server) handleHealth(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusInternalServerError, "unhealthy: "+why)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.version})
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.version, "instance": s.instance})
 }
 
 // ownsLocked reports whether the instance serves key's shard.

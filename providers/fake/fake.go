@@ -592,12 +592,25 @@ func (d *Driver) RestartInstance(ctx context.Context, t driver.Target, iid strin
 	if err := d.record(ctx, Call{Op: "restart-instance", Target: id, Arg: iid}); err != nil {
 		return err
 	}
-	for _, inst := range d.target(id).instances {
+	for i, inst := range d.target(id).instances {
 		if inst.ID == iid {
+			d.target(id).instances[i].Ready = true
 			return nil
 		}
 	}
 	return d.fail(driver.NotFound, "no instance "+iid)
+}
+
+// Crash makes an instance of t stop answering (not Ready) until it is
+// restarted.
+func (d *Driver) Crash(t TargetID, iid string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, inst := range d.target(t.ID()).instances {
+		if inst.ID == iid {
+			d.target(t.ID()).instances[i].Ready = false
+		}
+	}
 }
 
 // Drain moves the instance's shards away (at once, unless StuckDrain).

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
@@ -171,8 +172,18 @@ func (p *Driver) probeAll(ctx context.Context, ins []instance, path string, want
 	return n, why
 }
 
+// answeredBy is the instance a probe's JSON answer names ("" when it
+// names none).
+func answeredBy(body string) string {
+	var who struct {
+		Instance string `json:"instance"`
+	}
+	_ = json.Unmarshal([]byte(body), &who)
+	return who.Instance
+}
+
 // probeEach probes path on the instances at once and reports, for each,
-// whether it answered want and, if not, why.
+// whether it answered want as itself and, if not, why.
 func (p *Driver) probeEach(ctx context.Context, ins []instance, path string, want int) (ok []bool, whys []string) {
 	ok = make([]bool, len(ins))
 	whys = make([]string, len(ins))
@@ -190,6 +201,9 @@ func (p *Driver) probeEach(ctx context.Context, ins []instance, path string, wan
 				whys[i] = fmt.Sprintf("instance %s: %v", in.ID, err)
 			case code != want:
 				whys[i] = fmt.Sprintf("instance %s: %s answered %d: %s", in.ID, path, code, body)
+			case answeredBy(body) != "" && answeredBy(body) != in.ID:
+				// The port was freed and taken: another instance answers.
+				whys[i] = fmt.Sprintf("instance %s: %s was answered by instance %s, which holds its port", in.ID, path, answeredBy(body))
 			default:
 				ok[i] = true
 			}

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -497,5 +498,26 @@ func TestRemoveFirstDeploy(t *testing.T) {
 	good := deployReady(t, p2, demoRequest(tgt, "v2", 2))
 	if good.Previous != "" {
 		t.Fatalf("deploy after the removal = %+v, want previous \"\"", good)
+	}
+}
+
+// An instance counts as ready only when it answers as itself: a recorded
+// instance whose pid is alive (reused after a reboot, say) but whose port
+// another instance holds is not ready, so nothing drains or counts it.
+func TestInstanceAnswersAsItself(t *testing.T) {
+	p := newDriver(t, t.TempDir())
+	defer p.Close()
+	other := newTarget("identity")
+	deployReady(t, p, demoRequest(other, "v1", 1))
+	p.mu.Lock()
+	held := *p.state.Targets[other.ID()].Instances[0]
+	p.mu.Unlock()
+	impostor := instance{ID: "someone-else", PID: os.Getpid(), Port: held.Port}
+	ok, whys := p.probeEach(context.Background(), []instance{held, impostor}, "/healthz", 200)
+	if !ok[0] {
+		t.Errorf("the instance itself is not ready: %s", whys[0])
+	}
+	if ok[1] || !strings.Contains(whys[1], "was answered by instance "+held.ID) {
+		t.Errorf("an instance whose port another holds: ready %v (%s)", ok[1], whys[1])
 	}
 }
