@@ -111,13 +111,23 @@ func Pipeline(ctx workflow.Context, in PipelineInput) (PipelineResult, error) {
 		p.set(ctx, PhaseSucceeded, "succeeded; open until the release ends")
 		_ = workflow.Await(ctx, func() bool { return p.closed || p.stopping() })
 		p.open = false
-		if p.rollback {
+		if p.rollback || p.abortedWhileOpen(ctx) {
 			p.unwind(ctx, 0, len(in.Pipeline.Stages)-1, p.stopWhy)
 			return p.end(ctx)
 		}
 	}
 	p.set(ctx, PhaseSucceeded, "")
 	return p.result(), nil
+}
+
+// abortedWhileOpen reports whether an abort reached the pipeline after it
+// had succeeded: the release sent it before it heard the pipeline was
+// open, and would roll such a pipeline back under the automatic policy,
+// as the pipeline then does itself. Runs recorded before this
+// (DefaultVersion) ended succeeded.
+func (p *pipelineRun) abortedWhileOpen(ctx workflow.Context) bool {
+	return p.aborted && !p.closed && p.in.Pipeline.Rollback == "automatic" &&
+		workflow.GetVersion(ctx, "abort-while-open", workflow.DefaultVersion, 1) == 1
 }
 
 // staysOpen says whether a pipeline that succeeded waits for its release

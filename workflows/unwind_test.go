@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"go.temporal.io/api/enums/v1"
 
 	"github.com/meridian-deploy/meridian/placement"
@@ -162,4 +163,27 @@ func activities(t *testing.T, ctx context.Context, id, name string) int {
 		}
 	}
 	return n
+}
+
+// An abort that reaches a pipeline after it succeeded (the release sent it
+// before it heard the pipeline was open) rolls it back under the automatic
+// policy, as the release would have: it never ends succeeded with its
+// changes in effect while its release rolls back.
+func TestAbortThatReachesAnOpenPipelineRollsItBack(t *testing.T) {
+	pl := pipe("aws", "automatic", stg("one", prodA), stg("two", prodB))
+	f := newFixture(t, request(pl))
+	f.env.OnActivity("EmergencyFreezes", mock.Anything).Return(nil, nil)
+	f.env.OnSignalExternalWorkflow(mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(nil) // progress to the release
+	f.env.RegisterDelayedCallback(func() {
+		f.env.SignalWorkflow(signalCommand, command{Action: UpdateAbort, Req: Request{Who: "meridian", Reason: "another pipeline failed"}})
+	}, time.Hour)
+	f.env.ExecuteWorkflow(Pipeline, PipelineInput{Release: "release/billing/c1", Service: "billing", Change: f.req.Change, Pipeline: pl})
+	var res PipelineResult
+	if err := decodeOutcome(f.env.GetWorkflowError(), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Phase != PhaseAborted || len(res.Changed) != 0 {
+		t.Fatalf("pipeline %s (%s), changes in effect %v: want aborted, every change unwound", res.Phase, res.Reason, res.Changed)
+	}
+	f.assertLive("v1", prodA, prodB)
 }
