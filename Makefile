@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin
 MERIDIAN := $(BIN)/meridian
 
-.PHONY: all build test lint bench run clean
+.PHONY: all build test race lint bench run clean
 
 all: build
 
@@ -12,6 +12,11 @@ build:
 
 test:
 	$(GO) test -count=1 -timeout 20m ./...
+
+# race runs the packages that run concurrent code (workflows against a real
+# server, providers and their fakes, the CLI) under the race detector.
+race:
+	$(GO) test -race -count=1 -timeout 30m ./workflows/... ./providers/... ./cmd/...
 
 lint:
 	$(GO) vet ./...
