@@ -176,7 +176,7 @@ func (a *Activities) RollBackRelease(ctx context.Context, o rollbackOrder) (Roll
 		res.Phase, res.Reason, res.By = PhaseSkipped, err.Error(), ""
 		return res, nil
 	case err != nil:
-		return res, temporal.NewNonRetryableApplicationError(err.Error(), "invalid", nil)
+		return res, err // retried: reading the release's history may fail for a while
 	}
 	for {
 		acq, err := AcquireRelease(ctx, c, req)
