@@ -47,3 +47,17 @@ func TestUnreachableTemporal(t *testing.T) {
 		}
 	}
 }
+
+// A namespace the server does not have is one line naming it, for every
+// command that dials, the worker included (it would otherwise start and
+// fail its pollers).
+func TestUnknownNamespace(t *testing.T) {
+	for _, args := range [][]string{{"status", "x/c1"}, {"history", "--service", "api"}, {"worker", "--boundary", "local/public"}} {
+		args = append(args, "--address", steerServer.Address(), "--namespace", "nope")
+		r := meridian(t, args...)
+		want := "namespace nope does not exist at " + steerServer.Address() + ": give --namespace (or TEMPORAL_NAMESPACE) of one that does"
+		if r.code != 1 || r.err == nil || r.err.Error() != want {
+			t.Errorf("meridian %s: exit %d, %v; want %q", strings.Join(args, " "), r.code, r.err, want)
+		}
+	}
+}

@@ -15,12 +15,16 @@ package temporalconn
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	sdklog "go.temporal.io/sdk/log"
@@ -132,6 +136,16 @@ func Dial(ctx context.Context, opts client.Options) (client.Client, error) {
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach Temporal at %s (namespace %s): %s", opts.HostPort, opts.Namespace, dialCause(err))
+	}
+	// A namespace the server lacks would otherwise surface later, as a
+	// worker's pollers failing or every call's "not found".
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	_, err = c.WorkflowService().DescribeNamespace(dctx, &workflowservice.DescribeNamespaceRequest{Namespace: opts.Namespace})
+	cancel()
+	var missing *serviceerror.NamespaceNotFound
+	if errors.As(err, &missing) {
+		c.Close()
+		return nil, fmt.Errorf("namespace %s does not exist at %s: give --namespace (or TEMPORAL_NAMESPACE) of one that does", opts.Namespace, opts.HostPort)
 	}
 	return c, nil
 }
