@@ -152,6 +152,10 @@ func (o *fleetRollbackOptions) runFleet(ctx context.Context) error {
 			fmt.Fprintf(o.out, "%s  %s\n", time.Now().Format("15:04:05"), fleetProgress(st))
 		}
 	})
+	if ctx.Err() != nil {
+		fmt.Fprintf(o.errOut, "meridian: stopped following %s; the fleet rollback goes on\n", id)
+		return silentError{1}
+	}
 	if err != nil {
 		return err
 	}
