@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin
 MERIDIAN := $(BIN)/meridian
 
-.PHONY: all build test race lint bench run clean
+.PHONY: all build test race lint bench run clean temporal postgres cluster cluster-down soak soak-dev
 
 all: build
 
@@ -28,6 +28,27 @@ bench: build
 	@bin=$$($(GO) env GOBIN); bin=$${bin:-$$($(GO) env GOPATH)/bin}; \
 	"$$bin/cue" version 2>/dev/null | grep -q 'cue version v0.17.1' || $(GO) install cuelang.org/go/cmd/cue@v0.17.1
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+
+# temporal builds Temporal's own server and SQL tool from the pinned module
+# (go.mod's tool directives).
+temporal:
+	$(GO) build -o $(BIN)/temporal-server go.temporal.io/server/cmd/server
+	$(GO) build -o $(BIN)/temporal-sql-tool go.temporal.io/server/cmd/tools/sql
+
+# postgres installs Debian's PostgreSQL when it is missing.
+postgres:
+	@command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+# cluster starts Meridian in its production shape (docs/production.md) in
+# CLUSTER_DIR and returns; cluster-down stops it.
+CLUSTER_DIR ?= .cluster
+CLUSTER_SPEC ?= testdata/demo
+cluster: build temporal postgres
+	$(BIN)/meridian-cluster up --dir $(CLUSTER_DIR) --spec $(CLUSTER_SPEC)
+
+cluster-down:
+	$(BIN)/meridian-cluster down --dir $(CLUSTER_DIR)
 
 run: build
 	$(MERIDIAN) dev --spec testdata/demo --tour

@@ -93,7 +93,10 @@ func Pipeline(ctx workflow.Context, in PipelineInput) (PipelineResult, error) {
 			if !p.stopping() {
 				// p.in: an override of freezes is carried over too.
 				p.in.State = p.state(i)
-				return PipelineResult{}, workflow.NewContinueAsNewError(ctx, Pipeline, p.in)
+				// A new run moves to the current build of Meridian's workers.
+				return PipelineResult{}, workflow.NewContinueAsNewErrorWithOptions(ctx,
+					workflow.ContinueAsNewErrorOptions{InitialVersioningBehavior: workflow.ContinueAsNewVersioningBehaviorAutoUpgrade},
+					Pipeline, p.in)
 			}
 		}
 		why := p.runStage(ctx, i)

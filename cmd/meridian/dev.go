@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/meridian-deploy/meridian/placement"
@@ -202,7 +203,8 @@ func (o *devOptions) run(ctx context.Context) error {
 			o.tellLeftRunning(localState)
 		}()
 	}
-	ws, err := startWorkers(c, rules, f.Set(), true)
+	// Unversioned: one process, always on its own build.
+	ws, err := startWorkers(c, rules, f.Set(), true, worker.WorkerDeploymentVersion{})
 	if err != nil {
 		return err
 	}

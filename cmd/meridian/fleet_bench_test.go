@@ -55,7 +55,7 @@ func BenchmarkFleetSurvey(b *testing.B) {
 	for _, r := range model.Boundaries {
 		set.Add(r.Cloud, r.Boundary, providers.New(instant, nil))
 	}
-	ws, err := startWorkers(c, model.Boundaries, set, false)
+	ws, err := startWorkers(c, model.Boundaries, set, false, worker.WorkerDeploymentVersion{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -49,6 +49,7 @@ func newRootCmd() *cobra.Command {
 		newValidateCmd(),
 		newDevCmd(),
 		newWorkerCmd(),
+		newWorkersCmd(),
 		newRolloutCmd(),
 		newTriggerCmd(),
 		newRestartCmd(),

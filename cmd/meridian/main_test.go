@@ -17,6 +17,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/spf13/pflag"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/meridian-deploy/meridian/pipelines"
@@ -79,7 +80,7 @@ func (s withSteerServer) Run() int {
 	for _, r := range rules {
 		set.Add(r.Cloud, r.Boundary, providers.New(steerFake, nil))
 	}
-	ws, err := startWorkers(c, rules, set, true)
+	ws, err := startWorkers(c, rules, set, true, worker.WorkerDeploymentVersion{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

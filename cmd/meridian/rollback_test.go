@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/worker"
+
 	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers"
 	"github.com/meridian-deploy/meridian/workflows"
@@ -54,7 +56,7 @@ func TestRollbackSinceRestoresEveryServiceNewestFirst(t *testing.T) {
 	}
 	// The steering workers serve public and us-gov: this boundary gets its own.
 	rule := placement.BoundaryRule{Cloud: "local", Boundary: "eu-sovereign", TaskQueue: placement.DefaultTaskQueue("local", "eu-sovereign")}
-	ws, err := startWorkers(steerClient(t), []placement.BoundaryRule{rule}, providers.NewSet().Add("local", "eu-sovereign", providers.New(steerFake, nil)), false)
+	ws, err := startWorkers(steerClient(t), []placement.BoundaryRule{rule}, providers.NewSet().Add("local", "eu-sovereign", providers.New(steerFake, nil)), false, worker.WorkerDeploymentVersion{})
 	if err != nil {
 		t.Fatal(err)
 	}

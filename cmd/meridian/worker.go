@@ -25,6 +25,9 @@ type workerOptions struct {
 	boundaries []string
 	spec       string
 	control    bool
+	only       bool // control only
+	deployment string
+	buildID    string
 
 	out, errOut io.Writer
 }
@@ -52,11 +55,20 @@ func newWorkerCmd() *cobra.Command {
 	cmd.Flags().StringSliceVar(&o.boundaries, "boundary", nil, "a boundary to serve, as CLOUD/BOUNDARY (local/public, aws/us-gov); repeatable")
 	cmd.Flags().StringVar(&o.spec, "spec", "", "spec directory: task queues and provider settings of its boundaries")
 	cmd.Flags().BoolVar(&o.control, "control", true, "also run Release workflows ("+workflows.ControlTaskQueue+"); no provider is called there")
+	cmd.Flags().BoolVar(&o.only, "control-only", false, "run only the control queue's workflows, with no provider and no boundary")
+	cmd.Flags().StringVar(&o.buildID, "build-id", "", "join the worker deployment as this build (worker versioning: releases stay on the build that started them); unversioned if empty")
+	cmd.Flags().StringVar(&o.deployment, "deployment", defaultDeployment, "worker deployment name, with --build-id")
 	return cmd
 }
 
 func (o *workerOptions) complete(cmd *cobra.Command) error {
 	o.out, o.errOut = cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if o.only {
+		if len(o.boundaries) > 0 || o.spec != "" || cmd.Flags().Changed("control") {
+			return usageError{errors.New("--control-only serves no boundary: drop --boundary, --spec and --control")}
+		}
+		return nil
+	}
 	if len(o.boundaries) == 0 && o.spec == "" {
 		return usageError{errors.New("name the boundaries to serve with --boundary CLOUD/BOUNDARY, or give --spec DIR to serve all of the spec's")}
 	}
@@ -68,7 +80,19 @@ func (o *workerOptions) complete(cmd *cobra.Command) error {
 	return nil
 }
 
+// version is the worker deployment version the worker joins; zero when
+// unversioned.
+func (o *workerOptions) version() worker.WorkerDeploymentVersion {
+	if o.buildID == "" {
+		return worker.WorkerDeploymentVersion{}
+	}
+	return worker.WorkerDeploymentVersion{DeploymentName: o.deployment, BuildID: o.buildID}
+}
+
 func (o *workerOptions) run(ctx context.Context) error {
+	if o.only {
+		o.control = true
+	}
 	rules, err := o.served(ctx)
 	if err != nil {
 		return err
@@ -85,12 +109,21 @@ func (o *workerOptions) run(ctx context.Context) error {
 	// The services keep running when the worker stops; the next one adopts them.
 	defer f.Detach()
 	fmt.Fprintf(o.out, "meridian worker: connected to %s\n", o.conn)
-	ws, err := startWorkers(c, rules, f.Set(), o.control)
+	version := o.version()
+	ws, err := startWorkers(c, rules, f.Set(), o.control || o.only, version)
 	if err != nil {
 		return err
 	}
 	for _, w := range ws {
 		fmt.Fprintf(o.out, "  polling %s\n", w.queue)
+	}
+	if version.BuildID != "" {
+		first, err := adoptFirstVersion(ctx, c, version)
+		if err != nil {
+			stopWorkers(ws)
+			return err
+		}
+		fmt.Fprintf(o.out, "  as build %s of worker deployment %s%s\n", version.BuildID, version.DeploymentName, first)
 	}
 	<-ctx.Done()
 	stopWorkers(ws)
@@ -101,6 +134,9 @@ func (o *workerOptions) run(ctx context.Context) error {
 // the spec (all, or the ones named), or the named ones with default task
 // queues.
 func (o *workerOptions) served(ctx context.Context) ([]placement.BoundaryRule, error) {
+	if o.only {
+		return nil, nil
+	}
 	var named []placement.BoundaryRule
 	for _, b := range o.boundaries {
 		r, _ := parseBoundary(b)
@@ -156,8 +192,9 @@ type queueWorker struct {
 // task queue each workflow and activity is scheduled on. A boundary's
 // worker has that boundary's provider only, so an activity of another
 // boundary that reached its queue fails there instead of running outside
-// its boundary; the control worker has none.
-func startWorkers(c client.Client, rules []placement.BoundaryRule, set *providers.Set, control bool) ([]queueWorker, error) {
+// its boundary; the control worker has none. With a version, every worker
+// joins that worker deployment version, pinning the workflows it starts.
+func startWorkers(c client.Client, rules []placement.BoundaryRule, set *providers.Set, control bool, version worker.WorkerDeploymentVersion) ([]queueWorker, error) {
 	sets := map[string]*providers.Set{}
 	var queues []string
 	if control {
@@ -171,7 +208,11 @@ func startWorkers(c client.Client, rules []placement.BoundaryRule, set *provider
 	}
 	var ws []queueWorker
 	for _, q := range queues {
-		w := worker.New(c, q, worker.Options{})
+		var opts worker.Options
+		if version.BuildID != "" {
+			opts.DeploymentOptions = worker.DeploymentOptions{UseVersioning: true, Version: version}
+		}
+		w := worker.New(c, q, opts)
 		workflows.Register(w, &workflows.Activities{Providers: sets[q]})
 		if err := w.Start(); err != nil {
 			stopWorkers(ws)
