@@ -50,6 +50,16 @@ cluster: build temporal postgres
 cluster-down:
 	$(BIN)/meridian-cluster down --dir $(CLUSTER_DIR)
 
+# soak runs many releases at once on that shape while a fault loop kills
+# and restarts its parts, then checks nothing was lost (README: Soak);
+# soak-dev is its shorter form on meridian dev. SOAK_FOR bounds them.
+SOAK_FOR ?= 10m
+soak: build temporal postgres
+	$(BIN)/meridian-soak --for $(SOAK_FOR)
+
+soak-dev: build
+	$(BIN)/meridian-soak --dev --services 20 --for $(or $(SOAK_DEV_FOR),2m)
+
 run: build
 	$(MERIDIAN) dev --spec testdata/demo --tour
 

@@ -45,7 +45,6 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/meridian-deploy/meridian/workflows/searchattr"
-	"github.com/meridian-deploy/meridian/workflows/temporalconn"
 )
 
 // host is the only address the embedded server and the UI listen on.
@@ -57,8 +56,10 @@ const (
 	DefaultRetention = 7 * 24 * time.Hour
 )
 
-// UIURLKey is the namespace data entry Start sets to the Web UI's URL.
-const UIURLKey = temporalconn.UIURLKey
+// UIURLKey is the key of the namespace data entry that holds the base URL
+// of the namespace's Web UI. Start sets it; on another server an operator
+// may (temporal operator namespace update --data meridian.ui-url=URL).
+const UIURLKey = "meridian.ui-url"
 
 // Options configure Start. The zero value is an in-memory server with the
 // Web UI on free ports.

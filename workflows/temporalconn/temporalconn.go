@@ -36,12 +36,6 @@ const (
 	DefaultNamespace = "default"
 )
 
-// UIURLKey is the key of the namespace data entry that holds the base URL
-// of the namespace's Web UI, where clients find where to link to. The
-// embedded server and meridian-cluster set it; on another server an
-// operator may (temporal operator namespace update --data meridian.ui-url=URL).
-const UIURLKey = "meridian.ui-url"
-
 // Flags are the connection flags of one command.
 type Flags struct {
 	Address    string

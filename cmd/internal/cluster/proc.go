@@ -35,6 +35,16 @@ type Proc struct {
 	exited chan struct{} // closed when the current run ends; nil for an adopted process
 }
 
+// NewProc is a process outside a cluster (the soak's meridian dev):
+// bin with args and env, its output in log, ready when ready says (nil:
+// once started).
+func NewProc(name, bin string, args, env []string, log string, ready func(ctx context.Context, p *Proc) error) *Proc {
+	return &Proc{Name: name, bin: bin, args: args, env: env, log: log, ready: ready}
+}
+
+// Start runs the process and waits until it is ready.
+func (p *Proc) Start(ctx context.Context) error { return p.start(ctx) }
+
 // adopt is a process another command started, known only by its pid.
 func adopt(ps procState) *Proc { return &Proc{Name: ps.Name, pid: ps.Pid, log: ps.Log} }
 

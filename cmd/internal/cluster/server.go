@@ -26,7 +26,7 @@ import (
 
 	"github.com/meridian-deploy/meridian/workflows"
 	"github.com/meridian-deploy/meridian/workflows/searchattr"
-	"github.com/meridian-deploy/meridian/workflows/temporalconn"
+	"github.com/meridian-deploy/meridian/workflows/devserver"
 )
 
 // startServer writes the server's configuration into the state directory
@@ -65,7 +65,7 @@ func (c *Cluster) serverReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	var cl client.Client
-	err := await(ctx, func() (err error) {
+	err := Await(ctx, func() (err error) {
 		cl, err = client.DialContext(ctx, client.Options{HostPort: c.Address(), Namespace: c.opts.Namespace, Logger: quiet{}})
 		return err
 	})
@@ -81,7 +81,7 @@ func (c *Cluster) serverReady(ctx context.Context) error {
 	if err != nil && !errors.As(err, &exists) {
 		return fmt.Errorf("register namespace %s: %w", c.opts.Namespace, err)
 	}
-	err = await(ctx, func() error {
+	err = Await(ctx, func() error {
 		if _, err := cl.WorkflowService().DescribeTaskQueue(ctx, &workflowservice.DescribeTaskQueueRequest{
 			Namespace: c.opts.Namespace, TaskQueue: &taskqueuepb.TaskQueue{Name: workflows.ControlTaskQueue},
 		}); err != nil {
@@ -95,7 +95,7 @@ func (c *Cluster) serverReady(ctx context.Context) error {
 	// Where meridian's commands link to.
 	_, err = cl.WorkflowService().UpdateNamespace(ctx, &workflowservice.UpdateNamespaceRequest{
 		Namespace:  c.opts.Namespace,
-		UpdateInfo: &namespacepb.UpdateNamespaceInfo{Data: map[string]string{temporalconn.UIURLKey: c.UIURL()}},
+		UpdateInfo: &namespacepb.UpdateNamespaceInfo{Data: map[string]string{devserver.UIURLKey: c.UIURL()}},
 	})
 	return err
 }
@@ -112,7 +112,7 @@ func (c *Cluster) startUI(ctx context.Context) error {
 		ready: func(ctx context.Context, _ *Proc) error {
 			ctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
-			return await(ctx, func() error {
+			return Await(ctx, func() error {
 				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.UIURL(), nil)
 				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
@@ -205,21 +205,30 @@ func (c *Cluster) StartWorkers(ctx context.Context, buildID string) error {
 	return c.save()
 }
 
-// polling waits until the process polls queue for workflow and activity
-// tasks: a poller whose identity starts with its pid.
+// polling waits until the process polls queue.
 func (c *Cluster) polling(ctx context.Context, p *Proc, queue string) error {
+	return Polling(ctx, c.Address(), c.opts.Namespace, queue, p.Pid())
+}
+
+// Polling waits until the process pid polls queue for workflow and
+// activity tasks: a poller whose identity starts with its pid.
+func Polling(ctx context.Context, address, namespace, queue string, pid int) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	cl, err := client.DialContext(ctx, client.Options{HostPort: c.Address(), Namespace: c.opts.Namespace, Logger: quiet{}})
+	var cl client.Client
+	err := Await(ctx, func() (err error) {
+		cl, err = client.DialContext(ctx, client.Options{HostPort: address, Namespace: namespace, Logger: quiet{}})
+		return err
+	})
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	prefix := strconv.Itoa(p.Pid()) + "@"
-	return await(ctx, func() error {
+	prefix := strconv.Itoa(pid) + "@"
+	return Await(ctx, func() error {
 		for _, typ := range []enumspb.TaskQueueType{enumspb.TASK_QUEUE_TYPE_WORKFLOW, enumspb.TASK_QUEUE_TYPE_ACTIVITY} {
 			resp, err := cl.WorkflowService().DescribeTaskQueue(ctx, &workflowservice.DescribeTaskQueueRequest{
-				Namespace: c.opts.Namespace, TaskQueue: &taskqueuepb.TaskQueue{Name: queue}, TaskQueueType: typ,
+				Namespace: namespace, TaskQueue: &taskqueuepb.TaskQueue{Name: queue}, TaskQueueType: typ,
 			})
 			if err != nil {
 				return err
@@ -229,15 +238,16 @@ func (c *Cluster) polling(ctx context.Context, p *Proc, queue string) error {
 				found = found || strings.HasPrefix(poller.GetIdentity(), prefix)
 			}
 			if !found {
-				return fmt.Errorf("no poller of pid %d on %s yet", p.Pid(), queue)
+				return fmt.Errorf("no poller of pid %d on %s yet", pid, queue)
 			}
 		}
 		return nil
 	})
 }
 
-// await calls f until it succeeds or ctx ends, returning f's last error.
-func await(ctx context.Context, f func() error) error {
+// Await calls f every 200 ms until it succeeds or ctx ends, returning
+// f's last error.
+func Await(ctx context.Context, f func() error) error {
 	for {
 		err := f()
 		if err == nil {

@@ -3,6 +3,7 @@ package awsfake
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -51,6 +52,7 @@ type ecsService struct {
 	tags        []map[string]any // the service's own tags (TagResource, CreateService)
 	deployments []*ecsDeployment // deployments[0] is PRIMARY
 	events      []string
+	deployed    map[string]int // image → deployments UpdateService made of it
 }
 
 type ecsDeployment struct {
@@ -107,6 +109,17 @@ func (s *Server) ServiceTaskDefinition(cluster, service string) string {
 		return svc.taskDef
 	}
 	return ""
+}
+
+// Deployed returns how many deployments UpdateService started of each
+// image on a service: a change deployed twice to one target shows as 2.
+func (s *Server) Deployed(cluster, service string) map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if svc := s.ecs.services[cluster+"/"+service]; svc != nil {
+		return maps.Clone(svc.deployed)
+	}
+	return nil
 }
 
 // TaskDefinitionImages returns the container images of a task definition.
@@ -392,6 +405,12 @@ func (e *ecsState) updateService(in map[string]any) (any, *apiError) {
 			d := &ecsDeployment{id: fmt.Sprintf("ecs-svc/%019d", e.nextID), taskDef: arn, rollout: "IN_PROGRESS", failing: failing}
 			svc.deployments = append([]*ecsDeployment{d}, svc.deployments...)
 			svc.taskDef = arn
+			if svc.deployed == nil {
+				svc.deployed = map[string]int{}
+			}
+			for _, img := range images(td) {
+				svc.deployed[img]++
+			}
 		}
 	}
 	return map[string]any{"service": svc.json()}, nil

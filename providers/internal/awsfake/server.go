@@ -48,6 +48,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	failNext []string // error codes the next requests get, in order
+	stalls   []time.Duration // the next requests are held this long, then cut
 	requests []string // every request seen: method, path, headers, body
 	keys     []string // access key ids from SigV4 Authorization headers
 	roles    []string // role ARNs assumed through STS
@@ -111,6 +112,16 @@ func (s *Server) FailNext(n int, code string) {
 	}
 }
 
+// Stall makes the next n requests hang for d, then drops their
+// connections without an answer: a request that times out.
+func (s *Server) Stall(n int, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.stalls = append(s.stalls, d)
+	}
+}
+
 // AccessKeys returns the access key ids the requests were signed with.
 func (s *Server) AccessKeys() []string {
 	s.mu.Lock()
@@ -166,6 +177,22 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	var stall time.Duration
+	if len(s.stalls) > 0 {
+		stall, s.stalls = s.stalls[0], s.stalls[1:]
+	}
+	s.mu.Unlock()
+	if stall > 0 {
+		select {
+		case <-time.After(stall):
+		case <-r.Context().Done():
+		}
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close()
+		}
 		return
 	}
 	var proto protocol
