@@ -23,8 +23,9 @@ type ReleaseRef struct {
 // busyErrorType types the rejection of a different change mid-release.
 const busyErrorType = "MeridianBusy"
 
-// lockIdle is how long an idle lock lives before it ends.
-const lockIdle = time.Minute
+// lockIdle is how long an idle lock lives before it ends (a variable for
+// the test that makes requests arrive as it ends).
+var lockIdle = time.Minute
 
 // ServiceLock serializes a service's releases, race-free: StartRelease sends
 // it an acquire Update with update-with-start (workflow ID lock/<service>,
@@ -51,10 +52,21 @@ func ServiceLock(ctx workflow.Context, service string) error {
 		return err
 	}
 	enqueued := workflow.GetSignalChannel(ctx, signalEnqueue)
+	// A request stays in the channel until the goroutine below takes it
+	// and counts it in one step, so that busy() sees it in the very task
+	// it arrives in, whichever coroutine runs first. (A blocked Receive
+	// takes it at delivery, before its goroutine runs: a request arriving
+	// with the idle timer's firing was dropped as the lock ended.)
+	counted := workflow.GetVersion(ctx, "lock-counts-requests-on-receipt", workflow.DefaultVersion, 1) == 1
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
 			var req ReleaseRequest
-			enqueued.Receive(ctx, &req)
+			if counted {
+				_ = workflow.Await(ctx, func() bool { return enqueued.Len() > 0 })
+				enqueued.ReceiveAsync(&req)
+			} else {
+				enqueued.Receive(ctx, &req)
+			}
 			l.pending++
 			workflow.Go(ctx, func(ctx workflow.Context) {
 				defer func() { l.pending-- }()
