@@ -25,8 +25,8 @@ import (
 	uioptions "github.com/temporalio/ui-server/v2/server/server_options"
 
 	"github.com/meridian-deploy/meridian/workflows"
-	"github.com/meridian-deploy/meridian/workflows/searchattr"
 	"github.com/meridian-deploy/meridian/workflows/devserver"
+	"github.com/meridian-deploy/meridian/workflows/searchattr"
 )
 
 // startServer writes the server's configuration into the state directory

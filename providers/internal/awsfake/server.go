@@ -47,16 +47,16 @@ type Server struct {
 	srv *httptest.Server
 
 	mu       sync.Mutex
-	failNext []string // error codes the next requests get, in order
+	failNext []string        // error codes the next requests get, in order
 	stalls   []time.Duration // the next requests are held this long, then cut
-	requests []string // every request seen: method, path, headers, body
-	keys     []string // access key ids from SigV4 Authorization headers
-	roles    []string // role ARNs assumed through STS
-	regions  []string // regions of the SigV4 scopes
-	ecs      ecsState // ECS clusters, services, task definitions
-	ac       acState  // AppConfig applications and deployments
-	cw       cwState  // CloudWatch alarms and metrics
-	sm       smState  // Secrets Manager secrets
+	requests []string        // every request seen: method, path, headers, body
+	keys     []string        // access key ids from SigV4 Authorization headers
+	roles    []string        // role ARNs assumed through STS
+	regions  []string        // regions of the SigV4 scopes
+	ecs      ecsState        // ECS clusters, services, task definitions
+	ac       acState         // AppConfig applications and deployments
+	cw       cwState         // CloudWatch alarms and metrics
+	sm       smState         // Secrets Manager secrets
 }
 
 // New starts a fake on 127.0.0.1. Close it when done.
