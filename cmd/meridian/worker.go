@@ -118,7 +118,7 @@ func (o *workerOptions) run(ctx context.Context) error {
 		fmt.Fprintf(o.out, "  polling %s\n", w.queue)
 	}
 	if version.BuildID != "" {
-		first, err := adoptFirstVersion(ctx, c, version)
+		first, err := joinDeployment(ctx, c, version, queues(ws))
 		if err != nil {
 			stopWorkers(ws)
 			return err
@@ -221,6 +221,15 @@ func startWorkers(c client.Client, rules []placement.BoundaryRule, set *provider
 		ws = append(ws, queueWorker{q, w})
 	}
 	return ws, nil
+}
+
+// queues are the task queues ws poll.
+func queues(ws []queueWorker) []string {
+	var qs []string
+	for _, w := range ws {
+		qs = append(qs, w.queue)
+	}
+	return qs
 }
 
 func stopWorkers(ws []queueWorker) {

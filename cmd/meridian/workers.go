@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -19,43 +21,64 @@ import (
 // current for all of its task queues at once.
 const defaultDeployment = "meridian"
 
-// adoptFirstVersion makes version current when its deployment has no
-// current version yet (the first versioned workers of a namespace), so
-// that a fresh install runs without an operator's step; later builds
-// become current only through `meridian workers use`. It says which.
-func adoptFirstVersion(ctx context.Context, c client.Client, version worker.WorkerDeploymentVersion) (string, error) {
+// joinDeployment waits until the server lists every queue the worker
+// polls under its version (it learns them from the polls, a moment after
+// they start), so that the version can be made current; then makes the
+// version current if its deployment has none yet (the first versioned
+// workers of a namespace), so that a fresh install runs without an
+// operator's step. Later builds become current only through `meridian
+// workers use`. It says which.
+func joinDeployment(ctx context.Context, c client.Client, version worker.WorkerDeploymentVersion, queues []string) (string, error) {
 	h := c.WorkerDeploymentClient().GetHandle(version.DeploymentName)
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	for {
-		// The server creates the deployment when it sees the first poll.
-		d, err := h.Describe(ctx, client.WorkerDeploymentDescribeOptions{})
-		var notFound *serviceerror.NotFound
-		switch {
-		case errors.As(err, &notFound):
-		case err != nil:
-			return "", fmt.Errorf("worker deployment %s: %w", version.DeploymentName, err)
-		case d.Info.RoutingConfig.CurrentVersion != nil:
-			if *d.Info.RoutingConfig.CurrentVersion == version {
-				return " (current)", nil
-			}
-			return fmt.Sprintf(" (not current: %s is; make this one current with meridian workers use %s)", d.Info.RoutingConfig.CurrentVersion.BuildID, version.BuildID), nil
-		default:
-			_, err := h.SetCurrentVersion(ctx, client.WorkerDeploymentSetCurrentVersionOptions{BuildID: version.BuildID, ConflictToken: d.ConflictToken})
-			if err == nil {
-				return " (current: the deployment's first)", nil
-			}
-			var failed *serviceerror.FailedPrecondition
-			if !errors.As(err, &failed) { // another worker set one first: look again
-				return "", fmt.Errorf("worker deployment %s: make %s current: %w", version.DeploymentName, version.BuildID, err)
-			}
+		said, done, err := tryJoin(ctx, h, version, queues)
+		if done || err != nil {
+			return said, err
 		}
 		select {
 		case <-ctx.Done():
-			return "", fmt.Errorf("worker deployment %s did not appear within a minute of polling", version.DeploymentName)
+			return "", fmt.Errorf("worker deployment %s: build %s was not registered with all of its task queues (%s) within a minute of polling", version.DeploymentName, version.BuildID, strings.Join(queues, ", "))
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// tryJoin is one attempt of joinDeployment; not done means look again.
+func tryJoin(ctx context.Context, h client.WorkerDeploymentHandle, version worker.WorkerDeploymentVersion, queues []string) (said string, done bool, err error) {
+	var notFound *serviceerror.NotFound
+	v, err := h.DescribeVersion(ctx, client.WorkerDeploymentDescribeVersionOptions{BuildID: version.BuildID})
+	if errors.As(err, &notFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("worker deployment %s: %w", version.DeploymentName, err)
+	}
+	for _, q := range queues {
+		if !slices.ContainsFunc(v.Info.TaskQueuesInfos, func(i client.WorkerDeploymentTaskQueueInfo) bool { return i.Name == q }) {
+			return "", false, nil
+		}
+	}
+	d, err := h.Describe(ctx, client.WorkerDeploymentDescribeOptions{})
+	if err != nil {
+		return "", false, fmt.Errorf("worker deployment %s: %w", version.DeploymentName, err)
+	}
+	switch current := d.Info.RoutingConfig.CurrentVersion; {
+	case current != nil && *current == version:
+		return " (current)", true, nil
+	case current != nil:
+		return fmt.Sprintf(" (not current: %s is; make this one current with meridian workers use %s)", current.BuildID, version.BuildID), true, nil
+	}
+	_, err = h.SetCurrentVersion(ctx, client.WorkerDeploymentSetCurrentVersionOptions{BuildID: version.BuildID, ConflictToken: d.ConflictToken})
+	var failed *serviceerror.FailedPrecondition
+	switch {
+	case err == nil:
+		return " (current: the deployment's first)", true, nil
+	case errors.As(err, &failed): // another worker set one first: look again
+		return "", false, nil
+	}
+	return "", false, fmt.Errorf("worker deployment %s: make %s current: %w", version.DeploymentName, version.BuildID, err)
 }
 
 // workersOptions are the flags of `meridian workers`.
@@ -147,9 +170,25 @@ func (o *workersOptions) use(ctx context.Context, build string) error {
 		return err
 	}
 	defer c.Close()
-	resp, err := c.WorkerDeploymentClient().GetHandle(o.deployment).SetCurrentVersion(ctx, client.WorkerDeploymentSetCurrentVersionOptions{BuildID: build})
+	// A build's workers that just started may not be registered with all
+	// of their queues yet: the server refuses until they are.
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var resp client.WorkerDeploymentSetCurrentVersionResponse
+	for {
+		resp, err = c.WorkerDeploymentClient().GetHandle(o.deployment).SetCurrentVersion(ctx, client.WorkerDeploymentSetCurrentVersionOptions{BuildID: build})
+		var failed *serviceerror.FailedPrecondition
+		if err == nil || !errors.As(err, &failed) || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 	if err != nil {
-		return fmt.Errorf("worker deployment %s: make %s current: %w", o.deployment, build, err)
+		// The server's answer lists the missing queues on lines of their own.
+		return fmt.Errorf("worker deployment %s: make %s current: %s", o.deployment, build, strings.Join(strings.Fields(err.Error()), " "))
 	}
 	prev := "none"
 	if resp.PreviousVersion != nil {
