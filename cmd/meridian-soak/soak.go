@@ -64,6 +64,7 @@ type soak struct {
 	live       map[string]string // service → the version its targets run
 	faults     faults
 	retired    map[string]bool // processes of the first build, stopped after the upgrade
+	turn       int             // the fault loop's turn: which fault comes next
 }
 
 // faults counts what the fault loop injected.
@@ -430,12 +431,14 @@ func (s *soak) faultLoop(ctx context.Context, wave int) {
 		case first && tick == 1 && s.cluster != nil:
 			s.upgrade(ctx)
 			continue
-		case first && tick == 3 && s.cluster != nil:
+		case first && tick == 2 && s.cluster != nil:
 			s.restartPostgres(ctx)
 			continue
 		}
 		b := boundaries[rand.IntN(len(boundaries))]
-		switch tick % 6 {
+		// The turn goes on across waves, so that every kind comes round.
+		s.turn++
+		switch s.turn % 6 {
 		case 0:
 			s.kill(ctx, func(p *cluster.Proc) bool { return p.Boundary != "" })
 		case 1:

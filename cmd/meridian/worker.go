@@ -35,7 +35,7 @@ type workerOptions struct {
 func newWorkerCmd() *cobra.Command {
 	o := &workerOptions{}
 	cmd := &cobra.Command{
-		Use:   "worker [--boundary CLOUD/BOUNDARY ...] [--spec DIR]",
+		Use:   "worker [--boundary CLOUD/BOUNDARY ...] [--spec DIR] [--control=false] | worker --control-only",
 		Short: "Run Meridian's workflows and provider activities against a Temporal server",
 		Long: "Poll the task queues of the named sovereign boundaries (meridian-<cloud>-<boundary>\n" +
 			"unless the spec sets another) and run their pipelines and provider calls, and\n" +
@@ -90,9 +90,6 @@ func (o *workerOptions) version() worker.WorkerDeploymentVersion {
 }
 
 func (o *workerOptions) run(ctx context.Context) error {
-	if o.only {
-		o.control = true
-	}
 	rules, err := o.served(ctx)
 	if err != nil {
 		return err
