@@ -63,7 +63,8 @@ type soak struct {
 	duplicated []string          // targets a change was deployed to twice
 	live       map[string]string // service → the version its targets run
 	faults     faults
-	retired    map[string]bool // processes of the first build, stopped after the upgrade
+	firstBuild []*cluster.Proc // the first build's workers, once the second is current
+	retired    map[string]bool // the first build's workers, once stopped
 	turn       int             // the fault loop's turn: which fault comes next
 }
 
@@ -530,7 +531,7 @@ func (s *soak) upgrade(ctx context.Context) {
 	s.faults.upgrades++
 	for _, p := range s.cluster.Procs() {
 		if first[p.Name] && (p.Boundary != "" || strings.HasPrefix(p.Name, "control-")) {
-			s.retired[p.Name] = false // stopped once its releases ended
+			s.firstBuild = append(s.firstBuild, p)
 		}
 	}
 }
@@ -540,13 +541,11 @@ func (s *soak) upgrade(ctx context.Context) {
 func (s *soak) retireOldBuild() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, p := range s.cluster.Procs() {
-		if stopped, ok := s.retired[p.Name]; ok && !stopped {
-			p.Stop(10 * time.Second)
-			s.retired[p.Name] = true
-		}
+	for _, p := range s.firstBuild {
+		p.Stop(10 * time.Second)
+		s.retired[p.Name] = true
 	}
-	s.logf("retired the first build's workers")
+	s.logf("retired the first build's %d workers", len(s.firstBuild))
 }
 
 // quietLogger drops the SDK's log lines: the server restarts on purpose.

@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -117,13 +118,12 @@ func Up(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if _, err := os.Stat(c.stateFile()); err == nil {
 		return nil, fmt.Errorf("a cluster already runs from %s: stop it with meridian-cluster down --dir %s", opts.Dir, opts.Dir)
 	}
-	for _, port := range []struct {
-		port int
-		what string
-	}{{opts.Port, "the Temporal frontend"}, {opts.Port + 1, "Temporal history"}, {opts.Port + 2, "Temporal matching"}, {opts.Port + 3, "Temporal's worker service"},
-		{opts.Port + 10, "Temporal membership"}, {opts.Port + 11, "Temporal membership"}, {opts.Port + 12, "Temporal membership"}, {opts.Port + 13, "Temporal membership"},
-		{opts.UIPort, "the Web UI"}} {
-		if err := free("127.0.0.1:"+strconv.Itoa(port.port), port.what); err != nil {
+	ports := map[int]string{opts.UIPort: "the Web UI"}
+	for i, what := range []string{"the Temporal frontend", "Temporal history", "Temporal matching", "Temporal's worker service"} {
+		ports[opts.Port+i], ports[opts.Port+10+i] = what, what+" (membership)"
+	}
+	for _, port := range slices.Sorted(maps.Keys(ports)) {
+		if err := free("127.0.0.1:"+strconv.Itoa(port), ports[port]); err != nil {
 			return nil, err
 		}
 	}
