@@ -174,9 +174,17 @@ func (o *workersOptions) use(ctx context.Context, build string) error {
 	// of their queues yet: the server refuses until they are.
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	var resp client.WorkerDeploymentSetCurrentVersionResponse
+	h := c.WorkerDeploymentClient().GetHandle(o.deployment)
+	prev := "none"
 	for {
-		resp, err = c.WorkerDeploymentClient().GetHandle(o.deployment).SetCurrentVersion(ctx, client.WorkerDeploymentSetCurrentVersionOptions{BuildID: build})
+		var d client.WorkerDeploymentDescribeResponse
+		if d, err = h.Describe(ctx, client.WorkerDeploymentDescribeOptions{}); err != nil {
+			break
+		}
+		if cur := d.Info.RoutingConfig.CurrentVersion; cur != nil {
+			prev = cur.BuildID
+		}
+		_, err = h.SetCurrentVersion(ctx, client.WorkerDeploymentSetCurrentVersionOptions{BuildID: build, ConflictToken: d.ConflictToken})
 		var failed *serviceerror.FailedPrecondition
 		if err == nil || !errors.As(err, &failed) || ctx.Err() != nil {
 			break
@@ -189,10 +197,6 @@ func (o *workersOptions) use(ctx context.Context, build string) error {
 	if err != nil {
 		// The server's answer lists the missing queues on lines of their own.
 		return fmt.Errorf("worker deployment %s: make %s current: %s", o.deployment, build, strings.Join(strings.Fields(err.Error()), " "))
-	}
-	prev := "none"
-	if resp.PreviousVersion != nil {
-		prev = resp.PreviousVersion.BuildID
 	}
 	fmt.Fprintf(o.out, "build %s of %s is current (was %s): new releases start on it; running ones finish on theirs\n", build, o.deployment, prev)
 	return nil
