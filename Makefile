@@ -3,19 +3,19 @@ GO       ?= go
 BIN      := bin
 MERIDIAN := $(BIN)/meridian
 
-.PHONY: all build test race lint bench run clean temporal postgres cluster cluster-down soak soak-dev
+.PHONY: all build test race lint bench run clean temporal postgres cluster cluster-down soak soak-dev kube
 
 all: build
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-test:
+test: kube
 	$(GO) test -count=1 -timeout 20m ./...
 
 # race runs the packages that run concurrent code (workflows against a real
 # server, providers and their fakes, the CLI) under the race detector.
-race:
+race: kube
 	$(GO) test -race -count=1 -timeout 30m ./workflows/... ./providers/... ./cmd/...
 
 lint:
@@ -34,6 +34,17 @@ bench: build
 temporal:
 	$(GO) build -o $(BIN)/temporal-server go.temporal.io/server/cmd/server
 	$(GO) build -o $(BIN)/temporal-sql-tool go.temporal.io/server/cmd/tools/sql
+
+# kube builds the Kubernetes control plane the tests run (etcd,
+# kube-apiserver, kube-controller-manager) from the wrapper module
+# providers/kubernetes/controlplane, once: again only when its go.mod
+# changes. A cold build takes about 7 minutes here (README).
+KUBE_BIN := $(BIN)/kube
+KUBE_MOD := providers/kubernetes/controlplane
+kube: $(KUBE_BIN)/.built
+$(KUBE_BIN)/.built: $(KUBE_MOD)/go.mod $(KUBE_MOD)/go.sum $(KUBE_MOD)/etcd/main.go
+	cd $(KUBE_MOD) && $(GO) build -o $(CURDIR)/$(KUBE_BIN)/ ./etcd k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
+	touch $@
 
 # postgres installs Debian's PostgreSQL when it is missing.
 postgres:
