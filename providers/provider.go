@@ -141,6 +141,9 @@ type DeployRequest struct {
 	ChangeID  string
 	Instances int
 	Sharding  *placement.Sharding
+	// Workload is the target's workload, for drivers that deploy one
+	// (driver.DeployRequest.Workload).
+	Workload []byte
 }
 
 // ConfigRequest asks a Provider for a config version on a target.
@@ -189,6 +192,7 @@ func (p *Provider) Deploy(ctx context.Context, req DeployRequest) (driver.Deploy
 	d, err := p.deployer.Deploy(ctx, driver.DeployRequest{
 		Target: driverTarget(req.Target), Image: req.Image, Version: req.Version,
 		ChangeID: req.ChangeID, Instances: req.Instances, Sharding: driverSharding(req.Sharding),
+		Workload: req.Workload,
 	})
 	return d, wrap(ctx, p.deployer, "deploy", err)
 }

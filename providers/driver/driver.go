@@ -114,14 +114,20 @@ func (t Target) ID() string {
 }
 
 // Gate is a health check a GateEvaluator observes. Exactly one of HTTP,
-// Alarm and Metric is set; a driver that cannot evaluate the kind it is
-// given fails with code Invalid.
+// Alarm, Metric and Workload is set; a driver that cannot evaluate the
+// kind it is given fails with code Invalid.
 type Gate struct {
-	Name   string
-	HTTP   *HTTPGate
-	Alarm  *AlarmGate
-	Metric *MetricGate
+	Name     string
+	HTTP     *HTTPGate
+	Alarm    *AlarmGate
+	Metric   *MetricGate
+	Workload *WorkloadGate
 }
+
+// WorkloadGate is healthy while the target's own instances run without
+// trouble: no container of the live revision restarted, crash-loops or
+// was killed for its memory (a Kubernetes pod's status).
+type WorkloadGate struct{}
 
 // HTTPGate probes an HTTP path on every instance of the target.
 type HTTPGate struct {
@@ -196,6 +202,10 @@ type DeployRequest struct {
 	ChangeID  string    `json:"changeId"`
 	Instances int       `json:"instances"`
 	Sharding  *Sharding `json:"sharding,omitempty"`
+	// Workload is the target's workload as the spec writes it, JSON, for
+	// drivers that deploy one (a Kubernetes Deployment or StatefulSet);
+	// nil for the others.
+	Workload []byte `json:"workload,omitempty"`
 }
 
 // Deployment is what Deploy changed.

@@ -103,6 +103,13 @@ type LiveRevisionHarness interface {
 	LiveRevision(t driver.Target) string
 }
 
+// WorkloadHarness is implemented by harnesses whose driver deploys a
+// workload the spec describes (driver.DeployRequest.Workload).
+type WorkloadHarness interface {
+	// Workload is the workload every deploy to t asks for.
+	Workload(t driver.Target) []byte
+}
+
 // ConfigHarness is implemented by harnesses whose driver delivers config.
 type ConfigHarness interface {
 	Configurer(ctx context.Context) (driver.Configurer, error)
@@ -280,13 +287,17 @@ func (s *suite) options(t *testing.T) *providers.Options {
 }
 
 func (s *suite) request(version string) providers.DeployRequest {
-	return providers.DeployRequest{
+	req := providers.DeployRequest{
 		Target:    s.spec,
 		Image:     s.h.Image(),
 		Version:   version,
 		ChangeID:  "conformance-" + version,
 		Instances: instances,
 	}
+	if wh, ok := s.h.(WorkloadHarness); ok {
+		req.Workload = wh.Workload(s.target)
+	}
+	return req
 }
 
 func (s *suite) deploy(t *testing.T, version string) driver.Deployment {
@@ -702,17 +713,25 @@ func testRestartInstance(t *testing.T, s *suite) {
 	if err := s.p.RestartInstance(s.ctx, s.spec, id); err != nil {
 		t.Fatalf("RestartInstance(%s): %v (code %v)", id, err, providers.Code(err))
 	}
-	await(t, s.ctx, "instance "+id+" to come back ready", func() (bool, error) {
-		list, err := s.p.Instances(s.ctx, s.spec)
+	// The instance comes back ready, or (a Kubernetes Deployment's pod) a
+	// replacement with a new id takes its place.
+	before := map[string]bool{}
+	for _, in := range list {
+		before[in.ID] = true
+	}
+	await(t, s.ctx, "instance "+id+" to come back ready or be replaced", func() (bool, error) {
+		now, err := s.p.Instances(s.ctx, s.spec)
 		if err != nil {
 			return false, fmt.Errorf("listing instances: %w", err)
 		}
-		for _, in := range list {
-			if in.ID == id {
-				return in.Ready && in.Revision == dep.Revision, nil
+		ready, replaced := 0, false
+		for _, in := range now {
+			if in.Ready && in.Revision == dep.Revision {
+				ready++
+				replaced = replaced || !before[in.ID] || in.ID == id
 			}
 		}
-		return false, nil
+		return replaced && ready >= len(list), nil
 	})
 	if err := s.p.RestartInstance(s.ctx, s.spec, "no-such-instance"); providers.Code(err) != driver.NotFound {
 		t.Fatalf("RestartInstance of an unknown instance: err %v (code %v), want not-found", err, providers.Code(err))
