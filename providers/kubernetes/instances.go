@@ -191,4 +191,3 @@ func probe(ctx context.Context, p *corev1.Pod, port int, path string, want int) 
 	}
 	return "", nil
 }
-
