@@ -185,6 +185,8 @@ func GateName(g placement.Gate) string {
 		return "alarm:" + g.Alarm.Name
 	case g.Metric != nil:
 		return "metric:" + g.Metric.Name
+	case g.Workload != nil:
+		return "workload"
 	}
 	return "gate"
 }

@@ -767,8 +767,12 @@ func (c *compiler) gates(at []cue.Selector, gates []Gate) []Gate {
 			kinds++
 			name = "metric:" + g.Metric.Name
 		}
+		if g.Workload != nil {
+			kinds++
+			name = "workload"
+		}
 		if kinds != 1 {
-			c.errorf(append(slices.Clip(at), cue.Index(i)), "gate must have exactly one of http, alarm and metric (it has %d)", kinds)
+			c.errorf(append(slices.Clip(at), cue.Index(i)), "gate must have exactly one of http, alarm, metric and workload (it has %d)", kinds)
 		}
 		if g.Name == "" {
 			g.Name = name

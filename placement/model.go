@@ -126,6 +126,8 @@ type Gate struct {
 	HTTP   *HTTPGate   `json:"http,omitempty"`
 	Alarm  *AlarmGate  `json:"alarm,omitempty"`
 	Metric *MetricGate `json:"metric,omitempty"`
+	// Workload checks the target's own instances (Kubernetes pods).
+	Workload *WorkloadGate `json:"workload,omitempty"`
 	// Interval between evaluations during bake.
 	Interval Duration `json:"interval"`
 	// FailureLimit is how many failed observations fail the gate (default 1).
@@ -148,6 +150,10 @@ type HTTPGate struct {
 type AlarmGate struct {
 	Name string `json:"name"`
 }
+
+// WorkloadGate is healthy while no instance of the target's live
+// revision restarted, crash-loops or was OOM-killed.
+type WorkloadGate struct{}
 
 // MetricGate compares a metric against a threshold.
 type MetricGate struct {

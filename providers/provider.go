@@ -171,6 +171,9 @@ func driverGate(g placement.Gate) driver.Gate {
 		alarm := driver.AlarmGate(*g.Alarm)
 		dg.Alarm = &alarm
 	}
+	if g.Workload != nil {
+		dg.Workload = &driver.WorkloadGate{}
+	}
 	if m := g.Metric; m != nil {
 		dg.Metric = &driver.MetricGate{Name: m.Name, Op: m.Op, Threshold: m.Threshold, Window: time.Duration(m.Window)}
 	}

@@ -152,19 +152,20 @@ func cannotStart(p *corev1.Pod) string {
 // troubled names what is wrong with a running pod for the workload gate:
 // a container that restarted, crash-loops or was OOM-killed.
 func troubled(p *corev1.Pod) string {
-	if why := cannotStart(p); why != "" {
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.RestartCount == 0 {
+			continue
+		}
+		why := fmt.Sprintf("pod %s: container %s restarted %d time(s)", p.Name, cs.Name, cs.RestartCount)
+		if t := cs.LastTerminationState.Terminated; t != nil {
+			why += fmt.Sprintf(" (last exit: %s, code %d)", t.Reason, t.ExitCode)
+		}
+		if w := cs.State.Waiting; w != nil && w.Reason != "" {
+			why += ", now " + w.Reason
+		}
 		return why
 	}
-	for _, cs := range p.Status.ContainerStatuses {
-		if cs.RestartCount > 0 {
-			last := ""
-			if t := cs.LastTerminationState.Terminated; t != nil {
-				last = fmt.Sprintf(" (last exit: %s, code %d)", t.Reason, t.ExitCode)
-			}
-			return fmt.Sprintf("pod %s: container %s restarted %d time(s)%s", p.Name, cs.Name, cs.RestartCount, last)
-		}
-	}
-	return ""
+	return cannotStart(p)
 }
 
 // podsOf lists the workload's pods that are not being deleted, by name.

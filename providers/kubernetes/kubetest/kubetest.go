@@ -24,6 +24,10 @@ import (
 	"github.com/meridian-deploy/meridian/providers/kubernetes/processnode"
 )
 
+// NoRightsToken authenticates a user the cluster grants nothing: every
+// request it makes is forbidden.
+const NoRightsToken = "meridian-test-no-rights"
+
 // DemoImage is the image of the demo service, which the node runs as
 // meridian-demo.
 const DemoImage = "local/meridian-demo"
@@ -113,7 +117,7 @@ var nonName = strings.NewReplacer("/", "-", "_", "-", " ", "-", ".", "-")
 
 // Main runs a test package's tests with env set to a shared cluster.
 func Main(m *testing.M, env **Env) {
-	e, err := Start(kubelocal.Options{})
+	e, err := Start(kubelocal.Options{Tokens: map[string]kubelocal.User{NoRightsToken: {Name: "no-rights"}}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kubetest:", err)
 		os.Exit(1)
