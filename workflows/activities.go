@@ -314,21 +314,26 @@ func (a *Activities) restartInstance(ctx context.Context, p *providers.Provider,
 			}
 		}
 	}
-	if err := p.RestartInstance(ctx, t, inst.ID); err != nil {
+	id := inst.ID
+	before, err := p.Instances(ctx, t)
+	if err != nil {
 		return "", err
 	}
-	for ready := false; !ready; {
+	if err := p.RestartInstance(ctx, t, id); err != nil {
+		return "", err
+	}
+	// The instance comes back, or (a Kubernetes Deployment's pod) a
+	// replacement with a new id takes its place: either is undrained.
+	for back := false; !back; {
 		insts, err := p.Instances(ctx, t)
 		if err != nil && !providers.Code(err).Retryable() {
 			return "", err
 		}
-		for _, i := range insts {
-			ready = ready || (i.ID == inst.ID && i.Ready)
-		}
-		if !ready {
-			if err := wait(); err != nil {
-				return "", err
-			}
+		var replaced driver.Instance
+		if replaced, back = replacement(insts, before, id); back {
+			inst = replaced
+		} else if err := wait(); err != nil {
+			return "", err
 		}
 	}
 	if drain {
@@ -341,9 +346,32 @@ func (a *Activities) restartInstance(ctx context.Context, p *providers.Provider,
 		return "", err
 	}
 	if why := (pipelines.GateTallies{}).Observe(in.Gates, obs); why != "" {
-		return fmt.Sprintf("after restarting %s: %s", inst.ID, why), nil
+		return fmt.Sprintf("after restarting %s: %s", id, why), nil
 	}
 	return "", nil
+}
+
+// replacement is the restarted instance id once it is back ready in
+// now: the same id, or, once id is gone, a ready instance that was not
+// there before the restart.
+func replacement(now, before []driver.Instance, id string) (driver.Instance, bool) {
+	listed := func(list []driver.Instance, id string) bool {
+		return slices.ContainsFunc(list, func(i driver.Instance) bool { return i.ID == id })
+	}
+	for _, i := range now {
+		if i.ID == id && i.Ready {
+			return i, true
+		}
+	}
+	if listed(now, id) {
+		return driver.Instance{}, false
+	}
+	for _, i := range now {
+		if i.Ready && !listed(before, i.ID) {
+			return i, true
+		}
+	}
+	return driver.Instance{}, false
 }
 
 // Rollback undoes one change: it makes c.Previous live again on c.Target

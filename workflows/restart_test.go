@@ -120,3 +120,66 @@ func TestRestartOfAnUnshardedServiceDoesNotDrain(t *testing.T) {
 		t.Errorf("an unsharded service was drained: %v", drains)
 	}
 }
+
+// replacingInstances is the fake driver where a restarted instance comes
+// back under a new id, as a Kubernetes Deployment's evicted pod does.
+type replacingInstances struct {
+	*fake.Driver
+	mu      sync.Mutex
+	renamed map[string]string // old id → its replacement's
+}
+
+func (d *replacingInstances) RestartInstance(ctx context.Context, t driver.Target, id string) error {
+	if err := d.Driver.RestartInstance(ctx, t, id); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.renamed[id] = id + "-replacement"
+	return nil
+}
+
+func (d *replacingInstances) Instances(ctx context.Context, t driver.Target) ([]driver.Instance, error) {
+	list, err := d.Driver.Instances(ctx, t)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, in := range list {
+		if r, ok := d.renamed[in.ID]; ok {
+			list[i].ID = r
+		}
+	}
+	return list, err
+}
+
+// A restarted instance that comes back under a new id is waited for and
+// undrained under that id; it is not restarted again.
+func TestRestartAcceptsAReplacementInstance(t *testing.T) {
+	req := request(pipe("aws", "automatic", stg("one", prodA)))
+	req.Change = Change{Kind: KindRestart, ID: "restart-replaced"}
+	req.Sharding = &placement.Sharding{Sharder: "http-drain", MaxUnavailable: 1, DrainTimeout: placement.Duration(time.Minute)}
+	f := newFixture(t, req)
+	d := &replacingInstances{Driver: f.fake, renamed: map[string]string{}}
+	f.env = quietEnv()
+	Register(f.env, &Activities{Providers: providers.NewSet().Add("aws", "", providers.New(d, nil)), PollInterval: time.Millisecond})
+	if st := f.run(); st.Phase != PhaseSucceeded {
+		t.Fatalf("phase %s (%s)", st.Phase, st.Reason)
+	}
+	var undrained, restarted []string
+	for _, c := range f.fake.Calls() {
+		switch {
+		case c.Op == "undrain":
+			undrained = append(undrained, c.Arg)
+		case c.Op == "restart-instance" && !c.Err:
+			restarted = append(restarted, c.Arg)
+		}
+	}
+	for i := range 3 {
+		id := fmt.Sprintf("%s#%d", prodA.ID(), i)
+		if !slices.Contains(undrained, id+"-replacement") || slices.Contains(undrained, id) {
+			t.Errorf("undrained %v, want %s's replacement and not %s", undrained, id, id)
+		}
+	}
+	if len(restarted) != 3 {
+		t.Errorf("restarted %v, want each of the 3 instances once", restarted)
+	}
+}
