@@ -9,8 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/meridian-deploy/meridian/providers/driver"
@@ -133,14 +131,6 @@ func recordLabels(t driver.Target, w workload) map[string]string {
 	return labels
 }
 
-// resource is the API resource of a workload kind.
-func resource(kind string) schema.GroupVersionResource {
-	if kind == "StatefulSet" {
-		return schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}
-	}
-	return schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
-}
-
 // getLive reads w as it runs, nil when it does not exist.
 func getLive(ctx context.Context, c kubernetes.Interface, w workload) (map[string]any, error) {
 	var obj any
@@ -180,10 +170,4 @@ func fromMap(m map[string]any, obj any) error {
 		return err
 	}
 	return json.Unmarshal(b, obj)
-}
-
-// nested reads a string field of an object.
-func nested(obj map[string]any, fields ...string) string {
-	s, _, _ := unstructured.NestedString(obj, fields...)
-	return s
 }
