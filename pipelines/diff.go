@@ -182,6 +182,17 @@ func diffServices(names []string, oldSvc, newSvc map[string]placement.Service, o
 	return changes
 }
 
+// kubernetesTargets names the service's targets on Kubernetes clusters.
+func kubernetesTargets(s placement.Service) string {
+	var ids []string
+	for _, t := range s.Targets {
+		if t.Runtime == placement.RuntimeKubernetes {
+			ids = append(ids, t.ID())
+		}
+	}
+	return strings.Join(ids, ", ")
+}
+
 func diffService(o, n placement.Service, oldPl, newPl []Pipeline) ServiceChange {
 	sc := ServiceChange{Service: cmp.Or(n.Name, o.Name)}
 	rollout := false // whether a change rolls out to every pipeline of the service
@@ -197,6 +208,8 @@ func diffService(o, n placement.Service, oldPl, newPl []Pipeline) ServiceChange 
 	field("pipeline", o.Pipeline, n.Pipeline, false)
 	field("instances", intText(o.Instances), intText(n.Instances), true)
 	field("sharding", jsonText(o.Sharding), jsonText(n.Sharding), true)
+	field("runtime", kubernetesTargets(o), kubernetesTargets(n), true)
+	field("kubernetes.workload", jsonText(o.Kubernetes), jsonText(n.Kubernetes), true)
 	gates := diffGates(o.Gates, n.Gates)
 	sc.Fields = append(sc.Fields, gates...)
 	rollout = rollout || len(gates) > 0

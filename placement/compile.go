@@ -44,7 +44,11 @@ type serviceDoc struct {
 	Health    struct {
 		Gates []Gate `json:"gates"`
 	} `json:"health"`
-	Sharding *Sharding `json:"sharding"`
+	Sharding   *Sharding         `json:"sharding"`
+	Runtime    map[string]string `json:"runtime"`
+	Kubernetes struct {
+		Workload json.RawMessage `json:"workload"`
+	} `json:"kubernetes"`
 }
 
 // Compile checks a loaded spec against the regions catalog and resolves it
@@ -363,6 +367,9 @@ func (c *compiler) boundaryRules() {
 			rule.After = sortedCopy(rule.After)
 			rule.Registries = sortedCopy(rule.Registries)
 			rule.AllowedApprovers = sortedCopy(rule.AllowedApprovers)
+			if rule.Runtime == "managed" {
+				rule.Runtime = "" // the default: kept out of the plan
+			}
 			if len(rule.Provider) == 0 {
 				rule.Provider = nil
 			}
@@ -647,6 +654,11 @@ func (c *compiler) service(name string, doc serviceDoc) (Service, bool) {
 		}
 		boundaries[b] = true
 	}
+	for _, cloud := range slices.Sorted(maps.Keys(doc.Runtime)) {
+		if !clouds[cloud] {
+			c.errorf(at("runtime", cloud), "runtime for cloud %q, which the service does not use (placement.clouds: %s)", cloud, strings.Join(svc.Placement.Clouds, ", "))
+		}
+	}
 	include, okInc := c.selectors(at("placement", "include"), doc.Placement.Include)
 	exclude, okExc := c.selectors(at("placement", "exclude"), doc.Placement.Exclude)
 	if okInc {
@@ -670,7 +682,12 @@ func (c *compiler) service(name string, doc serviceDoc) (Service, bool) {
 			if !clouds[r.Cloud] || !boundaries[r.Boundary] || (len(include) > 0 && !matchesAny(include, r.Region)) || matchesAny(exclude, r.Region) {
 				continue
 			}
-			t := Target{Service: name, Environment: st.Environment, Cloud: r.Cloud, Boundary: r.Boundary, Region: r.ID}
+			t := Target{Service: name, Environment: st.Environment, Cloud: r.Cloud, Boundary: r.Boundary, Region: r.ID,
+				Runtime: c.runtime(doc, r.Cloud, r.Boundary)}
+			if t.Runtime == RuntimeKubernetes && len(r.cells) == 0 {
+				c.errorf(c.runtimeAt(name, doc, r.Cloud, r.Boundary), "service %q runs on Kubernetes in %s:%s, which has no cells: list the region's clusters in environments.%s.%s.cells", name, r.Cloud, r.ID, st.Environment, r.Cloud)
+				continue
+			}
 			if len(r.cells) == 0 {
 				svc.Targets = append(svc.Targets, t)
 			}
@@ -680,6 +697,12 @@ func (c *compiler) service(name string, doc serviceDoc) (Service, bool) {
 			}
 		}
 	}
+	if len(c.errs) > errs {
+		return svc, false
+	}
+	if slices.ContainsFunc(svc.Targets, func(t Target) bool { return t.Runtime == RuntimeKubernetes }) {
+		svc.Kubernetes = &Kubernetes{Workload: doc.Kubernetes.Workload}
+	}
 	if len(svc.Targets) == 0 {
 		c.errorf(at(), "service %q is placed nowhere: no region of the environments of pipeline %q is in its clouds and boundaries and matches its include and exclude", name, doc.Pipeline)
 		return svc, false
@@ -687,6 +710,27 @@ func (c *compiler) service(name string, doc serviceDoc) (Service, bool) {
 	slices.SortFunc(svc.Targets, CompareTargets)
 	c.checkRegistry(at("artifact", "image"), svc)
 	return svc, true
+}
+
+// runtime is what runs the service on cloud's boundary: the service's own
+// runtime for the cloud, else the boundary's; "" for managed.
+func (c *compiler) runtime(doc serviceDoc, cloud, boundary string) string {
+	rt := doc.Runtime[cloud]
+	if rt == "" {
+		rt = c.rule(cloud, boundary).Runtime
+	}
+	if rt == "managed" {
+		return ""
+	}
+	return rt
+}
+
+// runtimeAt is where the spec says a service runs on Kubernetes in cloud.
+func (c *compiler) runtimeAt(service string, doc serviceDoc, cloud, boundary string) []cue.Selector {
+	if doc.Runtime[cloud] != "" {
+		return sel("services", service, "runtime", cloud)
+	}
+	return sel("boundaries", cloud, boundary, "runtime")
 }
 
 // checkInclude reports include entries that name a region, cloud or

@@ -55,6 +55,9 @@ type BoundaryRule struct {
 	Lag   Duration `json:"lag,omitempty"`
 	// Registries, when non-empty, are the only artifact registries allowed.
 	Registries []string `json:"registries,omitempty"`
+	// Runtime is what runs the boundary's services unless they say
+	// otherwise: "managed" (or "") or "kubernetes".
+	Runtime string `json:"runtime,omitempty"`
 	// Provider holds driver settings for this boundary (driver name, profile,
 	// role ARN, subscription, project…). Never credentials.
 	Provider map[string]string `json:"provider,omitempty"`
@@ -101,9 +104,23 @@ type Service struct {
 	Sharding  *Sharding      `json:"sharding,omitempty"`
 	// Instances is how many instances run per target (used by the local provider).
 	Instances int `json:"instances"`
+	// Kubernetes is set when some of the service's targets run on
+	// Kubernetes (Target.Runtime).
+	Kubernetes *Kubernetes `json:"kubernetes,omitempty"`
 	// Targets, sorted by environment, cloud, boundary, region, cell.
 	Targets []Target `json:"targets"`
 }
+
+// Kubernetes is how a service runs on its Kubernetes targets.
+type Kubernetes struct {
+	// Workload is the Deployment or StatefulSet the spec writes, JSON,
+	// which the Kubernetes driver completes and applies.
+	Workload json.RawMessage `json:"workload"`
+}
+
+// RuntimeKubernetes is the Target.Runtime of a target on a Kubernetes
+// cluster (its cell).
+const RuntimeKubernetes = "kubernetes"
 
 // Artifact is what a release deploys: an image, tagged with the release's version.
 type Artifact struct {
@@ -179,6 +196,10 @@ type Target struct {
 	Boundary    string `json:"boundary"`
 	Region      string `json:"region"`
 	Cell        string `json:"cell,omitempty"`
+	// Runtime is RuntimeKubernetes when the target is a Kubernetes
+	// cluster (its cell), "" when the cloud's managed service runs it.
+	// It is not part of the target's ID.
+	Runtime string `json:"runtime,omitempty"`
 }
 
 // ID is the target's stable, human-readable identity:

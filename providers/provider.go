@@ -386,8 +386,10 @@ func (p *Provider) Managed(ctx context.Context, scope driver.Scope) ([]placement
 	return out, nil
 }
 
-// Set maps (cloud, boundary) to the Provider serving it. A worker builds
-// one Set at start; it is read-only afterwards and safe for concurrent use.
+// Set maps (cloud, boundary) to the Provider serving it, and to the one
+// serving its Kubernetes targets (placement.Target.Runtime). A worker
+// builds one Set at start; it is read-only afterwards and safe for
+// concurrent use.
 type Set struct {
 	byKey map[string]*Provider
 }
@@ -395,34 +397,51 @@ type Set struct {
 // NewSet returns an empty Set.
 func NewSet() *Set { return &Set{byKey: map[string]*Provider{}} }
 
-func setKey(cloud, boundary string) string { return cloud + "/" + boundary }
+func setKey(runtime, cloud, boundary string) string {
+	if runtime != "" {
+		return runtime + ":" + cloud + "/" + boundary
+	}
+	return cloud + "/" + boundary
+}
 
 // Add registers p for the cloud and boundary. An empty boundary makes p
 // the cloud's fallback for boundaries without a Provider of their own.
 func (s *Set) Add(cloud, boundary string, p *Provider) *Set {
-	s.byKey[setKey(cloud, boundary)] = p
+	return s.AddRuntime("", cloud, boundary, p)
+}
+
+// AddRuntime registers p for the targets of the cloud and boundary that
+// runtime runs ("kubernetes"; "" is Add).
+func (s *Set) AddRuntime(runtime, cloud, boundary string, p *Provider) *Set {
+	s.byKey[setKey(runtime, cloud, boundary)] = p
 	return s
 }
 
-// Only returns the Set that serves the one boundary: its Provider (or the
-// cloud's fallback), and nothing else.
+// Only returns the Set that serves the one boundary: its Providers (or the
+// cloud's fallbacks), and nothing else.
 func (s *Set) Only(cloud, boundary string) *Set {
 	only := NewSet()
-	if p, ok := s.byKey[setKey(cloud, boundary)]; ok {
-		only.Add(cloud, boundary, p)
-	} else if p, ok := s.byKey[setKey(cloud, "")]; ok {
-		only.Add(cloud, boundary, p)
+	for _, rt := range []string{"", placement.RuntimeKubernetes} {
+		if p, ok := s.byKey[setKey(rt, cloud, boundary)]; ok {
+			only.AddRuntime(rt, cloud, boundary, p)
+		} else if p, ok := s.byKey[setKey(rt, cloud, "")]; ok {
+			only.AddRuntime(rt, cloud, boundary, p)
+		}
 	}
 	return only
 }
 
-// For returns the Provider for t's cloud and boundary.
+// For returns the Provider for t's cloud, boundary and runtime.
 func (s *Set) For(t placement.Target) (*Provider, error) {
-	if p, ok := s.byKey[setKey(t.Cloud, t.Boundary)]; ok {
+	if p, ok := s.byKey[setKey(t.Runtime, t.Cloud, t.Boundary)]; ok {
 		return p, nil
 	}
-	if p, ok := s.byKey[setKey(t.Cloud, "")]; ok {
+	if p, ok := s.byKey[setKey(t.Runtime, t.Cloud, "")]; ok {
 		return p, nil
 	}
-	return nil, &Error{Code: driver.Invalid, Op: "provider", Err: fmt.Errorf("no provider for cloud %q boundary %q (have %v)", t.Cloud, t.Boundary, slices.Sorted(maps.Keys(s.byKey)))}
+	what := "provider"
+	if t.Runtime != "" {
+		what = t.Runtime + " provider"
+	}
+	return nil, &Error{Code: driver.Invalid, Op: "provider", Err: fmt.Errorf("no %s for cloud %q boundary %q (have %v)", what, t.Cloud, t.Boundary, slices.Sorted(maps.Keys(s.byKey)))}
 }

@@ -152,7 +152,7 @@ func (a *Activities) change(ctx context.Context, p *providers.Provider, in Rollo
 	case in.Change.Kind == KindVersion:
 		stop := a.keepAlive(ctx)
 		dep, err = p.Deploy(ctx, providers.DeployRequest{Target: in.Target, Image: in.Change.Image, Version: in.Change.Version,
-			ChangeID: in.Change.ID, Instances: in.Instances, Sharding: in.Sharding})
+			ChangeID: in.Change.ID, Instances: in.Instances, Sharding: in.Sharding, Workload: in.Workload})
 		stop()
 	default:
 		stop := a.keepAlive(ctx)

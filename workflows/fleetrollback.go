@@ -235,7 +235,7 @@ func RevertRequest(ctx context.Context, c client.Client, release string, scope R
 		change.ID += "-forced"
 	}
 	req := ReleaseRequest{Service: undone.Service, Change: change, Gates: undone.Gates, Sharding: undone.Sharding,
-		Instances: undone.Instances, MaxHistory: undone.MaxHistory}
+		Instances: undone.Instances, Workload: undone.Workload, MaxHistory: undone.MaxHistory}
 	for _, pl := range undone.Pipelines {
 		if !scope.covers(pl) {
 			continue

@@ -355,7 +355,7 @@ func (r *releaseRun) runPipeline(ctx workflow.Context, i int) {
 	}
 	f := workflow.ExecuteChildWorkflow(cctx, Pipeline, PipelineInput{
 		Release: r.st.Release, Service: r.req.Service, Change: change, Pipeline: pl,
-		Gates: gates, Sharding: r.req.Sharding, Instances: r.req.Instances, MaxHistory: r.req.MaxHistory,
+		Gates: gates, Sharding: r.req.Sharding, Instances: r.req.Instances, Workload: r.req.Workload, MaxHistory: r.req.MaxHistory,
 		Freezes: r.req.Freezes, OverrideFreeze: r.override,
 	})
 	if err := f.GetChildWorkflowExecution().Get(ctx, nil); err == nil {

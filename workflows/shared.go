@@ -116,6 +116,9 @@ type ReleaseRequest struct {
 	Gates     []placement.Gate     `json:"gates,omitempty"`
 	Sharding  *placement.Sharding  `json:"sharding,omitempty"`
 	Instances int                  `json:"instances,omitempty"`
+	// Workload is the service's Kubernetes workload (placement.Kubernetes)
+	// for its targets on Kubernetes clusters.
+	Workload json.RawMessage `json:"workload,omitempty"`
 	// RollbackWindow keeps a succeeded release open this long so that an
 	// operator can still roll it back (0: the release ends at once).
 	RollbackWindow placement.Duration `json:"rollbackWindow,omitempty"`
@@ -270,6 +273,7 @@ type PipelineInput struct {
 	Gates     []placement.Gate    `json:"gates,omitempty"`
 	Sharding  *placement.Sharding `json:"sharding,omitempty"`
 	Instances int                 `json:"instances,omitempty"`
+	Workload  json.RawMessage     `json:"workload,omitempty"`
 	// MaxHistory is the history length past which the pipeline continues
 	// as new between stages (default 10,000 events).
 	MaxHistory int `json:"maxHistory,omitempty"`
@@ -325,6 +329,8 @@ type RolloutInput struct {
 	Gates     []placement.Gate    `json:"gates,omitempty"`
 	Sharding  *placement.Sharding `json:"sharding,omitempty"`
 	Instances int                 `json:"instances,omitempty"`
+	// Workload is set on Kubernetes targets: what their deploy applies.
+	Workload json.RawMessage `json:"workload,omitempty"`
 }
 
 // RolloutResult is what the Rollout activity did on one target.

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -13,6 +14,15 @@ import (
 	"github.com/meridian-deploy/meridian/placement"
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
+
+// workloadOf is the workload a deploy to t applies: the service's on a
+// Kubernetes target, none elsewhere.
+func workloadOf(t placement.Target, w json.RawMessage) json.RawMessage {
+	if t.Runtime != placement.RuntimeKubernetes {
+		return nil
+	}
+	return w
+}
 
 // maxPending bounds a stage's in-flight activities far below Temporal's
 // limit of 2,000 pending activities per workflow.
@@ -109,7 +119,7 @@ func (p *pipelineRun) change(ctx workflow.Context, t placement.Target, res *stag
 		actx := workflow.WithActivityOptions(ctx, rolloutOptions(p.st.TaskQueue, summary))
 		var r RolloutResult
 		err := workflow.ExecuteActivity(actx, (*Activities).Rollout, RolloutInput{
-			Target: t, Change: c, Gates: gates, Sharding: p.in.Sharding, Instances: p.in.Instances,
+			Target: t, Change: c, Gates: gates, Sharding: p.in.Sharding, Instances: p.in.Instances, Workload: workloadOf(t, p.in.Workload),
 		}).Get(ctx, &r)
 		if err != nil {
 			r.Deployment = madeBeforeTimeout(err)

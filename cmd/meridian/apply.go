@@ -229,7 +229,7 @@ func (o *applyOptions) requests(ctx context.Context, c client.Client, p *applyPl
 		pls = append(pls, pipelines.DecommissionPipelines(base.plan, r.Service, r.TargetsRemoved)...)
 		reqs[i] = workflows.ReleaseRequest{
 			Service: r.Service, Change: change, Pipelines: pls,
-			Gates: svc.Gates, Sharding: svc.Sharding, Instances: svc.Instances,
+			Gates: svc.Gates, Sharding: svc.Sharding, Instances: svc.Instances, Workload: workloadOf(svc),
 			Queue: true, Apply: workflows.ApplyID(o.changeID),
 			Freezes: head.model.FreezesOf(r.Service), OverrideFreeze: o.override.why(),
 		}

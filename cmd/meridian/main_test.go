@@ -57,6 +57,7 @@ func (s withSteerServer) Run() int {
 		return 1
 	}
 	defer srv.Stop()
+	defer stopKubeClusters()
 	steerServer = srv
 	// Commands find the server through the environment, as a user's shell would.
 	os.Setenv("TEMPORAL_ADDRESS", srv.Address())

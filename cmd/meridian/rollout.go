@@ -264,7 +264,7 @@ func (o *releaseOptions) request(ctx context.Context) (workflows.ReleaseRequest,
 	}
 	return workflows.ReleaseRequest{
 		Service: o.service, Change: change, Pipelines: pls,
-		Gates: svc.Gates, Sharding: svc.Sharding, Instances: svc.Instances,
+		Gates: svc.Gates, Sharding: svc.Sharding, Instances: svc.Instances, Workload: workloadOf(svc),
 		RollbackWindow: placement.Duration(o.rollbackWindow), Queue: o.queue,
 		Freezes: model.FreezesOf(o.service), OverrideFreeze: o.override.why(),
 	}, nil
@@ -287,4 +287,12 @@ func defaultChangeID(c workflows.Change, pls []pipelines.Pipeline) string {
 	}{c.Kind, c.Image, c.Version, pls})
 	sum := sha256.Sum256(b)
 	return c.Version + "-" + hex.EncodeToString(sum[:])[:12]
+}
+
+// workloadOf is the service's Kubernetes workload, for its release.
+func workloadOf(svc placement.Service) json.RawMessage {
+	if svc.Kubernetes == nil {
+		return nil
+	}
+	return svc.Kubernetes.Workload
 }

@@ -101,6 +101,9 @@ type Target struct {
 	Boundary    string `json:"boundary"`
 	Region      string `json:"region"`
 	Cell        string `json:"cell,omitempty"`
+	// Runtime is "kubernetes" for a target on a Kubernetes cluster (its
+	// cell), "" where the cloud's managed service runs it; not part of ID.
+	Runtime string `json:"runtime,omitempty"`
 }
 
 // ID is the target's stable, human-readable identity:

@@ -239,12 +239,13 @@ func Open(ctx context.Context, rules []placement.BoundaryRule, opts *Options) (*
 	}
 	f := &Fleet{set: providers.NewSet()}
 	for _, r := range rules {
-		p, err := f.open(ctx, r, opts)
+		p, kp, err := f.open(ctx, r, opts)
 		if err != nil {
 			_ = f.Detach()
 			return nil, err
 		}
 		f.set.Add(r.Cloud, r.Boundary, p)
+		f.set.AddRuntime(placement.RuntimeKubernetes, r.Cloud, r.Boundary, kp)
 	}
 	return f, nil
 }
@@ -262,15 +263,16 @@ type boundary struct {
 	azure *azureAuth  // resolved on first use
 }
 
-// open builds the provider of one rule.
-func (f *Fleet) open(ctx context.Context, r placement.BoundaryRule, opts *Options) (*providers.Provider, error) {
+// open builds the providers of one rule: its cloud's drivers, and the
+// Kubernetes driver for its Kubernetes targets.
+func (f *Fleet) open(ctx context.Context, r placement.BoundaryRule, opts *Options) (*providers.Provider, *providers.Provider, error) {
 	c, err := choose(r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	b, ok := regions.Default().Boundary(r.Cloud, r.Boundary)
 	if !ok {
-		return nil, fmt.Errorf("boundary %s/%s: not in the region catalog", r.Cloud, r.Boundary)
+		return nil, nil, fmt.Errorf("boundary %s/%s: not in the region catalog", r.Cloud, r.Boundary)
 	}
 	bd := &boundary{ctx: ctx, rule: r, b: b, opts: opts, fleet: f, built: map[string]any{}}
 	var po providers.Options
@@ -285,12 +287,16 @@ func (f *Fleet) open(ctx context.Context, r placement.BoundaryRule, opts *Option
 		po.Secrets, err = build[driver.SecretResolver](bd, c.secrets)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("boundary %s/%s: %w", r.Cloud, r.Boundary, err)
+		return nil, nil, fmt.Errorf("boundary %s/%s: %w", r.Cloud, r.Boundary, err)
 	}
 	if lp, ok := dep.(*local.Driver); ok {
 		po.Sharder = lp.Sharder()
 	}
-	return providers.New(dep, &po), nil
+	kp, err := kubernetesProvider(bd, po.Gates, po.Secrets)
+	if err != nil {
+		return nil, nil, fmt.Errorf("boundary %s/%s: %w", r.Cloud, r.Boundary, err)
+	}
+	return providers.New(dep, &po), kp, nil
 }
 
 // build returns the driver name of the boundary as a T, building it on first use.

@@ -115,7 +115,8 @@ func parseManifest(t driver.Target, raw []byte) (manifest, error) {
 		u.SetNamespace("default")
 	}
 	if containers, _, _ := unstructured.NestedSlice(body, "spec", "template", "spec", "containers"); len(containers) == 0 {
-		return manifest{}, driver.Errorf(driver.Invalid, "%s: workload %s has no containers", t.ID(), head.Kind)
+		// The spec's default: one container, named after the service.
+		_ = unstructured.SetNestedSlice(body, []any{map[string]any{"name": t.Service}}, "spec", "template", "spec", "containers")
 	}
 	return manifest{workload: workload{kind: head.Kind, namespace: u.GetNamespace(), name: u.GetName()}, body: body}, nil
 }

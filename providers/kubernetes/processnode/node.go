@@ -3,8 +3,8 @@
 // kubelocal's). It registers a Node, binds the pods no one has scheduled
 // to itself (it is the cluster's only node), and for each pod:
 //
-//   - gives it its own loopback address as its pod IP (127.1.x.y), on
-//     which its containers serve their ports;
+//   - gives it its own loopback address as its pod IP (127.x.y.z, x ≥ 1,
+//     one whose container ports are free), on which its containers serve;
 //   - runs each container's image as a program: the image's last path
 //     element without its tag names a binary ("local/meridian-demo:v1" →
 //     meridian-demo), looked up in Options.BinDir, then in $PATH; the
@@ -35,9 +35,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -76,7 +78,7 @@ type Node struct {
 
 	mu     sync.Mutex
 	pods   map[types.UID]*pod // the pods it runs
-	nextIP uint32             // the last pod IP handed out, as 127.1.x.y's x*256+y
+	nextIP uint32             // the last pod IP handed out, counted from 127.1.0.0
 }
 
 // Run registers the node and starts running its pods; it returns once its
@@ -277,15 +279,50 @@ func (n *Node) forget(key string) {
 	}
 }
 
-// newPod makes the runner of a pod, with the next loopback address
-// (127.1.0.1 onward) as its IP; the caller holds n.mu.
+// newPod makes the runner of a pod, with the next free loopback address
+// as its IP; the caller holds n.mu.
 func (n *Node) newPod(want *corev1.Pod) *pod {
-	n.nextIP++
-	ip := net.IPv4(127, 1+byte(n.nextIP>>16), byte(n.nextIP>>8), byte(n.nextIP)).String()
 	return &pod{
-		node: n, key: want.Namespace + "/" + want.Name, uid: want.UID, spec: want.DeepCopy(), ip: ip,
+		node: n, key: want.Namespace + "/" + want.Name, uid: want.UID, spec: want.DeepCopy(), ip: n.podIP(want),
 		dir: filepath.Join(n.opts.Dir, string(want.UID)), stopped: make(chan struct{}),
 	}
+}
+
+// podIP hands out loopback addresses in 127.1.0.1–127.254.255.254 in
+// turn, from a random start so that nodes of several processes on one
+// machine rarely meet, skipping any on which a port of the pod's
+// containers is taken (another node's pod); the caller holds n.mu.
+func (n *Node) podIP(want *corev1.Pod) string {
+	const first, size = 1 << 16, 254 << 16 // 127.1.0.0 and the addresses after it
+	if n.nextIP == 0 {
+		n.nextIP = uint32(rand.IntN(size))
+	}
+	for {
+		n.nextIP = (n.nextIP + 1) % size
+		a := first + n.nextIP
+		if byte(a) == 0 || byte(a) == 255 {
+			continue
+		}
+		ip := net.IPv4(127, byte(a>>16), byte(a>>8), byte(a)).String()
+		if portsFree(ip, want) {
+			return ip
+		}
+	}
+}
+
+// portsFree reports whether every container port of the pod can be bound
+// on ip.
+func portsFree(ip string, p *corev1.Pod) bool {
+	for _, c := range p.Spec.Containers {
+		for _, cp := range c.Ports {
+			ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(int(cp.ContainerPort))))
+			if err != nil {
+				return false
+			}
+			ln.Close()
+		}
+	}
+	return true
 }
 
 // logf records what the node did to a pod in Dir/node.log.
