@@ -128,3 +128,62 @@ func TestKubernetesSpecErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestDocKubernetesExample: the Kubernetes example of docs/spec.md,
+// unified with the rest of a spec written after it, compiles to the
+// Kubernetes targets the page says: every target of aws/us-gov and api's
+// targets on GCP, with the workload as written.
+func TestDocKubernetesExample(t *testing.T) {
+	b, err := os.ReadFile("../docs/spec.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "### Kubernetes\n")
+	_, rest, ok2 := strings.Cut(section, "```cue\n")
+	if !ok || !ok2 {
+		t.Fatal("docs/spec.md has no cue block under ### Kubernetes")
+	}
+	example, _, _ := strings.Cut(rest, "```")
+	dir := t.TempDir()
+	spec := "package fleet\n\n" + example + `
+environments: prod: {
+	aws: {regions: ["us-east-1", "us-gov-west-1"], cells: "us-gov-west-1": ["gov-1"]}
+	gcp: {regions: ["europe-west3"], cells: "europe-west3": ["gke-1", "gke-2"]}
+}
+pipelines: standard: stages: [{name: "prod", environment: "prod"}]
+services: api: {
+	owner: "web"
+	artifact: image: "registry.example.com/api"
+	placement: {clouds: ["aws", "gcp"], boundaries: ["public", "us-gov"]}
+	pipeline: "standard"
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "fleet.cue"), []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := placement.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := placement.Compile(loaded, regions.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kube := map[string]bool{}
+	for _, tg := range m.Services[0].Targets {
+		kube[tg.ID()] = tg.Runtime == placement.RuntimeKubernetes
+	}
+	want := map[string]bool{"api/prod/aws/public/us-east-1": false, "api/prod/aws/us-gov/us-gov-west-1/gov-1": true,
+		"api/prod/gcp/public/europe-west3/gke-1": true, "api/prod/gcp/public/europe-west3/gke-2": true}
+	if len(kube) != len(want) {
+		t.Fatalf("targets %v, want %v", kube, want)
+	}
+	for id, k := range want {
+		if kube[id] != k {
+			t.Errorf("%s on Kubernetes: %v, want %v", id, kube[id], k)
+		}
+	}
+	if w := string(m.Services[0].Kubernetes.Workload); !strings.Contains(w, `"namespace":"web"`) || !strings.Contains(w, `"cpu":"250m"`) {
+		t.Errorf("workload %s", w)
+	}
+}
