@@ -17,7 +17,6 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/meridian-deploy/meridian/providers/kubernetes"
-	"github.com/meridian-deploy/meridian/providers/kubernetes/kubelocal"
 	"github.com/meridian-deploy/meridian/providers/kubernetes/kubetest"
 	"github.com/meridian-deploy/meridian/workflows"
 )
@@ -43,7 +42,7 @@ func clusters(t *testing.T) map[string]*kubetest.Env {
 		errs := make([]error, len(kubeContexts))
 		var wg sync.WaitGroup
 		for i := range kubeContexts {
-			wg.Go(func() { envs[i], errs[i] = kubetest.Start(kubelocal.Options{}) })
+			wg.Go(func() { envs[i], errs[i] = kubetest.Start(kubetest.Options{}) })
 		}
 		wg.Wait()
 		kubeClusters.envs = map[string]*kubetest.Env{}

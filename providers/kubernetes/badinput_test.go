@@ -45,7 +45,7 @@ func setup(t *testing.T, cfg *rest.Config) (*providers.Provider, driver.Target, 
 
 func deployReq(tgt driver.Target, ns, version string) providers.DeployRequest {
 	return providers.DeployRequest{Target: placementTarget(tgt), Image: kubetest.DemoImage, Version: version, ChangeID: "c-" + version,
-		Instances: 2, Workload: demoWorkload("Deployment", ns, tgt.Service)}
+		Instances: 2, Workload: kubetest.DemoWorkload("Deployment", ns, tgt.Service)}
 }
 
 // awaitState polls Status of rev until it leaves progressing.

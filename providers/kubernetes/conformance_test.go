@@ -172,30 +172,7 @@ func (h *harness) Close() {}
 // pod IP, its config file, a readiness probe, and a short progress
 // deadline so that a bad version fails quickly.
 func (h *harness) Workload(t driver.Target) []byte {
-	return demoWorkload(h.kind, h.ns, t.Service)
-}
-
-func demoWorkload(kind, ns, name string) []byte {
-	container := map[string]any{
-		"name": "demo",
-		"args": []string{"--addr=$(POD_IP):8080", "--version=$(MERIDIAN_VERSION)", "--instance=$(POD_NAME)", "--config=/etc/meridian/config.json"},
-		"env": []map[string]any{
-			{"name": "POD_IP", "valueFrom": map[string]any{"fieldRef": map[string]any{"fieldPath": "status.podIP"}}},
-			{"name": "POD_NAME", "valueFrom": map[string]any{"fieldRef": map[string]any{"fieldPath": "metadata.name"}}},
-		},
-		"ports":          []map[string]any{{"name": "http", "containerPort": 8080}},
-		"readinessProbe": map[string]any{"periodSeconds": 1, "httpGet": map[string]any{"path": "/healthz", "port": "http"}},
-	}
-	spec := map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []any{container}, "terminationGracePeriodSeconds": 5}}}
-	meta := map[string]any{"namespace": ns, "name": name}
-	if kind == "Deployment" {
-		spec["progressDeadlineSeconds"] = 8
-	} else {
-		meta["annotations"] = map[string]any{AnnProgressTime: "8s"}
-		spec["podManagementPolicy"] = "Parallel"
-	}
-	b, _ := json.Marshal(map[string]any{"apiVersion": "apps/v1", "kind": kind, "metadata": meta, "spec": spec})
-	return b
+	return kubetest.DemoWorkload(h.kind, h.ns, t.Service)
 }
 
 // LiveConfigDocument reads the document of the config the live pod

@@ -54,7 +54,9 @@ import (
 	"github.com/meridian-deploy/meridian/providers/driver"
 )
 
-// Clusters resolves how to reach a target's cluster.
+// Clusters resolves how to reach a target's cluster. One that calls a
+// cloud API (EKS, AKS, GKE) also implements driver.ErrorCoder, which
+// classifies that API's errors.
 type Clusters interface {
 	// Config returns a client configuration for the cluster t.Cell
 	// names; its credentials may expire (the driver asks again after
@@ -185,6 +187,9 @@ func (d *Driver) ErrorCode(err error) driver.Code {
 		return driver.Unavailable
 	case errors.As(err, &ne):
 		return driver.Unavailable // the cluster cannot be reached: retried
+	}
+	if ec, ok := d.opts.Clusters.(driver.ErrorCoder); ok {
+		return ec.ErrorCode(err) // a cloud API's error, resolving the cluster
 	}
 	return driver.Unknown
 }

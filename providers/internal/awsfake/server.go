@@ -1,7 +1,9 @@
 // Package awsfake is a stateful fake of the AWS services Meridian's AWS
 // drivers call: ECS (awsJson1.1), AppConfig (restJson1), CloudWatch
-// (Smithy RPC v2 CBOR), Secrets Manager's GetSecretValue (awsJson1.1), and
-// STS AssumeRole (awsQuery) for role credentials. One Server on 127.0.0.1
+// (Smithy RPC v2 CBOR), Secrets Manager's GetSecretValue (awsJson1.1),
+// STS AssumeRole (awsQuery) for role credentials, and EKS's
+// DescribeCluster (restJson1) with STS GetCallerIdentity presigned as EKS
+// tokens are (eks.go). One Server on 127.0.0.1
 // answers them all on the real wire protocols, so the real SDK clients
 // drive it over real HTTP. Secrets are per region, like Secrets
 // Manager's, and no secret value is kept in the request log (Saw).
@@ -57,6 +59,7 @@ type Server struct {
 	ac       acState         // AppConfig applications and deployments
 	cw       cwState         // CloudWatch alarms and metrics
 	sm       smState         // Secrets Manager secrets
+	eks      eksState        // EKS clusters and the secrets STS verifies presigned requests with
 }
 
 // New starts a fake on 127.0.0.1. Close it when done.
@@ -66,6 +69,7 @@ func New() *Server {
 	s.ac.init()
 	s.cw.init()
 	s.sm.init()
+	s.eks.init()
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	return s
 }
@@ -203,6 +207,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		proto = smProtocol{s}
 	case strings.HasPrefix(r.URL.Path, cwPathPrefix):
 		proto = cwProtocol{s}
+	case strings.HasPrefix(r.URL.Path, eksPathPrefix):
+		proto = eksProtocol{s}
 	case strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded"):
 		proto = stsProtocol{s}
 	default:
@@ -212,6 +218,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.record(r, body)
+	if isPresignedCallerIdentity(r) {
+		stsProtocol{s}.callerIdentity(w, r) // signed in its query
+		return
+	}
 	if r.Header.Get("Authorization") == "" {
 		proto.writeError(w, errorf(http.StatusForbidden, "MissingAuthenticationTokenException", "Missing Authentication Token"))
 		return
@@ -250,13 +260,17 @@ func (s *Server) record(r *http.Request, body []byte) {
 
 // arn makes an ARN in the partition of region.
 func arn(service, region, resource string) string {
-	partition := "aws"
+	return fmt.Sprintf("arn:%s:%s:%s:%s:%s", partition(region), service, region, Account, resource)
+}
+
+// partition is the partition of region.
+func partition(region string) string {
 	for prefix, p := range map[string]string{"us-gov-": "aws-us-gov", "cn-": "aws-cn", "eusc-": "aws-eusc"} {
 		if strings.HasPrefix(region, prefix) {
-			partition = p
+			return p
 		}
 	}
-	return fmt.Sprintf("arn:%s:%s:%s:%s:%s", partition, service, region, Account, resource)
+	return "aws"
 }
 
 // Regions returns the regions requests were signed for, in order.

@@ -154,7 +154,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	}
 	if opts.TokenWebhook != "" {
 		apiserver = append(apiserver, "--authentication-token-webhook-config-file="+opts.TokenWebhook,
-			"--authentication-token-webhook-cache-ttl=0s")
+			"--authentication-token-webhook-version=v1", "--authentication-token-webhook-cache-ttl=0s")
 	}
 	if err := c.start(bin, "kube-apiserver", apiserver...); err != nil {
 		return nil, err

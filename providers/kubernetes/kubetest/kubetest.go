@@ -7,7 +7,10 @@ package kubetest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,9 +19,12 @@ import (
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/meridian-deploy/meridian/providers/kubernetes/kubelocal"
 	"github.com/meridian-deploy/meridian/providers/kubernetes/processnode"
@@ -44,11 +50,23 @@ type Env struct {
 	BinDir string
 
 	namespaces atomic.Int64
+	webhook    *http.Server
+}
+
+// Options configure Start.
+type Options struct {
+	// Tokens are static bearer tokens and the users they authenticate.
+	Tokens map[string]kubelocal.User
+	// Authenticate, when set, is the apiserver's token review webhook for
+	// the tokens Tokens does not know (the cloud fakes' EKS, AKS and GKE
+	// tokens): it returns the token's user, or an error for a token it
+	// refuses.
+	Authenticate func(ctx context.Context, token string) (kubelocal.User, error)
 }
 
 // Start builds meridian-demo, starts the control plane and the node. The
 // caller stops them with Stop; on error nothing runs.
-func Start(opts kubelocal.Options) (env *Env, err error) {
+func Start(o Options) (env *Env, err error) {
 	dir, err := os.MkdirTemp("", "meridian-kube")
 	if err != nil {
 		return nil, err
@@ -65,9 +83,14 @@ func Start(opts kubelocal.Options) (env *Env, err error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	opts.Dir = filepath.Join(dir, "cluster")
+	opts := kubelocal.Options{Dir: filepath.Join(dir, "cluster"), Tokens: o.Tokens}
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, err
+	}
+	if o.Authenticate != nil {
+		if opts.TokenWebhook, err = env.serveTokenReviews(o.Authenticate); err != nil {
+			return nil, err
+		}
 	}
 	if env.Cluster, err = kubelocal.Start(ctx, opts); err != nil {
 		return nil, err
@@ -83,6 +106,39 @@ func Start(opts kubelocal.Options) (env *Env, err error) {
 	return env, err
 }
 
+// serveTokenReviews serves the apiserver's token review webhook on
+// 127.0.0.1 with authenticate and returns the webhook's kubeconfig file.
+func (e *Env) serveTokenReviews(authenticate func(context.Context, string) (kubelocal.User, error)) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	e.webhook = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var review authenticationv1.TokenReview
+		if err := json.NewDecoder(r.Body).Decode(&review); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		user, err := authenticate(r.Context(), review.Spec.Token)
+		review.Status = authenticationv1.TokenReviewStatus{Authenticated: err == nil}
+		if err != nil {
+			review.Status.Error = err.Error()
+		} else {
+			review.Status.User = authenticationv1.UserInfo{Username: user.Name, Groups: user.Groups}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(review)
+	})}
+	go func() { _ = e.webhook.Serve(ln) }()
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["webhook"] = &clientcmdapi.Cluster{Server: "http://" + ln.Addr().String() + "/authenticate"}
+	cfg.AuthInfos["apiserver"] = &clientcmdapi.AuthInfo{}
+	cfg.Contexts["webhook"] = &clientcmdapi.Context{Cluster: "webhook", AuthInfo: "apiserver"}
+	cfg.CurrentContext = "webhook"
+	path := filepath.Join(e.Dir, "token-webhook.kubeconfig")
+	return path, clientcmd.WriteToFile(*cfg, path)
+}
+
 // Stop stops the node's pods, the node and the control plane, and
 // removes their files unless KEEP_KUBE is set (to read the logs).
 func (e *Env) Stop() {
@@ -91,6 +147,9 @@ func (e *Env) Stop() {
 	}
 	if e.Cluster != nil {
 		e.Cluster.Stop()
+	}
+	if e.webhook != nil {
+		e.webhook.Close()
 	}
 	if os.Getenv("KEEP_KUBE") == "" {
 		os.RemoveAll(e.Dir)
@@ -117,7 +176,7 @@ var nonName = strings.NewReplacer("/", "-", "_", "-", " ", "-", ".", "-")
 
 // Main runs a test package's tests with env set to a shared cluster.
 func Main(m *testing.M, env **Env) {
-	e, err := Start(kubelocal.Options{Tokens: map[string]kubelocal.User{NoRightsToken: {Name: "no-rights"}}})
+	e, err := Start(Options{Tokens: map[string]kubelocal.User{NoRightsToken: {Name: "no-rights"}}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kubetest:", err)
 		os.Exit(1)
@@ -126,4 +185,31 @@ func Main(m *testing.M, env **Env) {
 	code := m.Run()
 	e.Stop()
 	os.Exit(code)
+}
+
+// DemoWorkload is the demo service as a spec writes its workload, JSON: it
+// serves on the pod IP, reads the config Meridian mounts, is ready when
+// /healthz answers, and has a short progress deadline (8s) so that a bad
+// version fails quickly.
+func DemoWorkload(kind, namespace, name string) []byte {
+	container := map[string]any{
+		"name": "demo",
+		"args": []string{"--addr=$(POD_IP):8080", "--version=$(MERIDIAN_VERSION)", "--instance=$(POD_NAME)", "--config=/etc/meridian/config.json"},
+		"env": []map[string]any{
+			{"name": "POD_IP", "valueFrom": map[string]any{"fieldRef": map[string]any{"fieldPath": "status.podIP"}}},
+			{"name": "POD_NAME", "valueFrom": map[string]any{"fieldRef": map[string]any{"fieldPath": "metadata.name"}}},
+		},
+		"ports":          []map[string]any{{"name": "http", "containerPort": 8080}},
+		"readinessProbe": map[string]any{"periodSeconds": 1, "httpGet": map[string]any{"path": "/healthz", "port": "http"}},
+	}
+	spec := map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []any{container}, "terminationGracePeriodSeconds": 5}}}
+	meta := map[string]any{"namespace": namespace, "name": name}
+	if kind == "Deployment" {
+		spec["progressDeadlineSeconds"] = 8
+	} else {
+		meta["annotations"] = map[string]any{"meridian.dev/progress-deadline": "8s"}
+		spec["podManagementPolicy"] = "Parallel"
+	}
+	b, _ := json.Marshal(map[string]any{"apiVersion": "apps/v1", "kind": kind, "metadata": meta, "spec": spec})
+	return b
 }
