@@ -6,7 +6,8 @@
 // their status, metric values), the App Configuration data plane (key
 // values with labels, ETags, If-Match and If-None-Match, and the Sync-Token
 // header the SDK requires on every response), and Key Vault's secrets
-// (versions, and the authentication challenge of its SDK).
+// (versions, and the authentication challenge of its SDK), and AKS's
+// listClusterUserCredential (aks.go).
 //
 // It models progress over calls rather than time, to keep tests fast and
 // deterministic: every read of a revision moves it one step (Provisioning →
@@ -52,11 +53,14 @@ type Credential struct {
 	scopes []string
 }
 
-// GetToken returns Token.
+// GetToken returns Token, or AKSToken for AKSScope.
 func (c *Credential) GetToken(_ context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.scopes = append(c.scopes, opts.Scopes...)
+	if len(opts.Scopes) == 1 && opts.Scopes[0] == AKSScope {
+		return azcore.AccessToken{Token: AKSToken, ExpiresOn: time.Now().Add(time.Hour)}, nil
+	}
 	return azcore.AccessToken{Token: Token, ExpiresOn: time.Now().Add(time.Hour)}, nil
 }
 
@@ -83,9 +87,10 @@ type Server struct {
 	alerts       map[string]*alert
 	metrics      map[string]*float64
 	kv           map[string]*keyValue
-	vault        map[string]*kvSecret // Key Vault secrets by host/name
-	syncTokens   []string             // Sync-Token headers clients sent
-	seq          int                  // sequence of changes: ETags, operation ids, sync tokens
+	vault        map[string]*kvSecret  // Key Vault secrets by host/name
+	aks          map[string]aksCluster // AKS clusters by lower-case resource id
+	syncTokens   []string              // Sync-Token headers clients sent
+	seq          int                   // sequence of changes: ETags, operation ids, sync tokens
 }
 
 // New starts a fake on 127.0.0.1. Close it when done.
@@ -98,6 +103,7 @@ func New() *Server {
 		metrics:   map[string]*float64{},
 		kv:        map[string]*keyValue{},
 		vault:     map[string]*kvSecret{},
+		aks:       map[string]aksCluster{},
 	}
 	s.srv = httptest.NewTLSServer(http.HandlerFunc(s.serveHTTP))
 	return s
@@ -241,6 +247,8 @@ func (s *Server) serveARM(w http.ResponseWriter, r *http.Request, body []byte) {
 		st, v, err = s.serveContainerApps(w, r, path, body)
 	case strings.HasSuffix(path, "/providers/microsoft.app/containerapps") && r.Method == http.MethodGet:
 		v, err = s.listApps(path)
+	case strings.Contains(path, "/providers/microsoft.containerservice/managedclusters/") && strings.HasSuffix(path, "/listclusterusercredential"):
+		v, err = s.listClusterUserCredential(r, path)
 	default:
 		err = errorf(http.StatusNotFound, "InvalidResourceType", "no route for %s %s", r.Method, r.URL.Path)
 	}
