@@ -1,8 +1,8 @@
 // Package gcpfake runs in-process fakes of the Google Cloud APIs Meridian's
 // GCP drivers call: Cloud Run Admin v2 (services, revisions and their
 // long-running operations), Cloud Monitoring v3 (alert policies and time
-// series) and Secret Manager v1 (secret versions, read with
-// AccessSecretVersion). It is a real gRPC server on 127.0.0.1 implementing the services'
+// series), Secret Manager v1 (secret versions, read with
+// AccessSecretVersion) and GKE's GetCluster (gke.go). It is a real gRPC server on 127.0.0.1 implementing the services'
 // generated server interfaces, so the drivers' real SDK clients talk to it
 // over the wire.
 //
@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 
+	"cloud.google.com/go/container/apiv1/containerpb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"cloud.google.com/go/run/apiv2/runpb"
@@ -53,6 +54,7 @@ type Server struct {
 	run        runState
 	monitoring monitoringState
 	secrets    secretState
+	gke        map[string]gkeCluster // GKE clusters by resource name
 }
 
 // Start listens on 127.0.0.1 on a free port and serves the fakes in
@@ -72,6 +74,7 @@ func start(secure bool) (*Server, error) {
 		run:        newRunState(),
 		monitoring: newMonitoringState(),
 		secrets:    newSecretState(),
+		gke:        map[string]gkeCluster{},
 	}
 	opts := []grpc.ServerOption{grpc.UnaryInterceptor(s.intercept)}
 	if secure {
@@ -95,6 +98,7 @@ func start(secure bool) (*Server, error) {
 	monitoringpb.RegisterAlertPolicyServiceServer(s.grpc, &alertPolicies{s: s})
 	monitoringpb.RegisterMetricServiceServer(s.grpc, &metrics{s: s})
 	secretmanagerpb.RegisterSecretManagerServiceServer(s.grpc, &secretManager{s: s})
+	containerpb.RegisterClusterManagerServer(s.grpc, &clusterManager{s: s})
 	go s.grpc.Serve(lis) //nolint:errcheck // Serve returns when Close stops it
 	return s, nil
 }
