@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -9,10 +10,19 @@ import (
 	"github.com/meridian-deploy/meridian/providers/driver"
 	"github.com/meridian-deploy/meridian/providers/httpdrain"
 	"github.com/meridian-deploy/meridian/providers/kubernetes"
+	"github.com/meridian-deploy/meridian/providers/kubernetes/aks"
+	"github.com/meridian-deploy/meridian/providers/kubernetes/eks"
+	"github.com/meridian-deploy/meridian/providers/kubernetes/gke"
 )
 
 // Boundary settings of the Kubernetes provider.
 const (
+	// SettingKubeClusters says how the boundary's clusters are reached:
+	// "kubeconfig" (the default), "eks", "aks" or "gke".
+	SettingKubeClusters = "kubeClusters"
+	// SettingKubeCluster names a target's EKS, AKS or GKE cluster
+	// (default "{cell}").
+	SettingKubeCluster = "kubeCluster"
 	// SettingKubeconfig is the kubeconfig file whose contexts reach the
 	// boundary's clusters (default $KUBECONFIG, else ~/.kube/config).
 	SettingKubeconfig = "kubeconfig"
@@ -25,8 +35,11 @@ const (
 // with the boundary's gate driver for alarm and metric gates, its secrets
 // driver, and the HTTP drain protocol for sharded services.
 func kubernetesProvider(bd *boundary, cloudGates driver.GateEvaluator, secrets driver.SecretResolver) (*providers.Provider, error) {
-	d, err := kubernetes.New(kubernetes.Options{Clusters: kubernetes.Kubeconfig{
-		Path: bd.rule.Provider[SettingKubeconfig], Context: bd.rule.Provider[SettingKubeContext]}})
+	clusters, err := kubeClusters(bd)
+	if err != nil {
+		return nil, err
+	}
+	d, err := kubernetes.New(kubernetes.Options{Clusters: clusters})
 	if err != nil {
 		return nil, err
 	}
@@ -35,6 +48,47 @@ func kubernetesProvider(bd *boundary, cloudGates driver.GateEvaluator, secrets d
 		Sharder: httpdrain.New(&httpdrain.Options{Client: &http.Client{Timeout: 5 * time.Second}}),
 		Secrets: secrets,
 	}), nil
+}
+
+// kubeClusters is how the boundary reaches its clusters, from its
+// settings: through the cloud's API with the boundary's SDK
+// configuration (EKS, AKS, GKE), or a kubeconfig file's contexts.
+func kubeClusters(bd *boundary) (kubernetes.Clusters, error) {
+	name := bd.rule.Provider[SettingKubeCluster]
+	switch via := bd.rule.Provider[SettingKubeClusters]; via {
+	case "", "kubeconfig":
+		return kubernetes.Kubeconfig{Path: bd.rule.Provider[SettingKubeconfig], Context: bd.rule.Provider[SettingKubeContext]}, nil
+	case "eks":
+		if bd.rule.Cloud != "aws" {
+			break
+		}
+		cfg, err := bd.awsConfig("eks")
+		if err != nil {
+			return nil, err
+		}
+		return eks.New(cfg, bd.rule.Boundary, name), nil
+	case "aks":
+		if bd.rule.Cloud != "azure" {
+			break
+		}
+		cred, opts, err := bd.azureOptions("aks")
+		if err != nil {
+			return nil, err
+		}
+		return aks.New(cred, opts, name)
+	case "gke":
+		if bd.rule.Cloud != "gcp" {
+			break
+		}
+		c, err := gke.New(bd.ctx, bd.b, bd.gcpOptions("gke"), name)
+		if err != nil {
+			return nil, err
+		}
+		bd.fleet.closers = append(bd.fleet.closers, c.Close)
+		return c, nil
+	}
+	return nil, fmt.Errorf("provider setting %s: %q does not reach %s clusters (choose kubeconfig%s)", SettingKubeClusters,
+		bd.rule.Provider[SettingKubeClusters], bd.rule.Cloud, map[string]string{"aws": ", eks", "azure": ", aks", "gcp": ", gke"}[bd.rule.Cloud])
 }
 
 // kubeGates evaluates a Kubernetes target's HTTP and workload gates on its
