@@ -308,8 +308,10 @@ func (o *devOptions) runDown() error {
 	return nil
 }
 
-// boundaries are the spec's boundaries of the local cloud, the one cloud
-// this machine has a provider for, or without a spec all of them.
+// boundaries are the spec's boundaries this machine has a provider for,
+// or without a spec all of the local cloud's: the local cloud's, and those
+// whose runtime is Kubernetes on clusters of a kubeconfig (make kube-up's,
+// or a user's own).
 func (o *devOptions) boundaries(ctx context.Context) ([]placement.BoundaryRule, error) {
 	if o.spec == "" {
 		var rules []placement.BoundaryRule
@@ -329,13 +331,20 @@ func (o *devOptions) boundaries(ctx context.Context) ([]placement.BoundaryRule, 
 	}
 	var rules []placement.BoundaryRule
 	for _, r := range model.Boundaries {
-		if r.Cloud == "local" {
+		if r.Cloud == "local" || onKubeconfig(r) {
 			rules = append(rules, r)
 		} else {
 			fmt.Fprintf(o.errOut, "meridian dev: not serving %s/%s: no %s provider on this machine; its pipelines will wait for a worker\n", r.Cloud, r.Boundary, r.Cloud)
 		}
 	}
 	return rules, nil
+}
+
+// onKubeconfig tells a boundary whose services run on clusters that a
+// kubeconfig reaches.
+func onKubeconfig(r placement.BoundaryRule) bool {
+	via := r.Provider[fleet.SettingKubeClusters]
+	return r.Runtime == placement.RuntimeKubernetes && (via == "" || via == "kubeconfig")
 }
 
 // devEnv is what `meridian dev` hands the tour once everything runs.

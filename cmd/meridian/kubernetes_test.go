@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,7 +23,7 @@ import (
 	"github.com/meridian-deploy/meridian/workflows"
 )
 
-// kubeClusters are the package's Kubernetes clusters, three real control
+// kubeClusters are the package's Kubernetes clusters, four real control
 // planes with a process node each, started by the first test that needs
 // them and stopped after the package's tests.
 var kubeClusters struct {
@@ -30,7 +32,8 @@ var kubeClusters struct {
 	err  error
 }
 
-var kubeContexts = []string{"cluster-a", "cluster-b", "cluster-gov"}
+// kubeContexts are the cells of testdata/kubernetes.
+var kubeContexts = []string{"eks-east", "aks-west", "gke-west", "eks-gov"}
 
 func clusters(t *testing.T) map[string]*kubetest.Env {
 	t.Helper()
@@ -81,50 +84,12 @@ func writeKubeconfig(t *testing.T, envs map[string]*kubetest.Env, path string) {
 	}
 }
 
-// kubeSpec is web on three clusters: two in the public boundary's
-// us-east-1, one in us-gov, as a Deployment of the demo service.
-const kubeSpec = `package fleet
-
-environments: prod: local: {
-	regions: ["us-east-1", "us-gov-west-1"]
-	cells: {"us-east-1": ["cluster-a", "cluster-b"], "us-gov-west-1": ["cluster-gov"]}
-}
-boundaries: local: {
-	public: {runtime: "kubernetes", provider: kubeconfig: "KUBECONFIG"}
-	"us-gov": {runtime: "kubernetes", provider: kubeconfig: "KUBECONFIG"}
-}
-pipelines: quick: stages: [{name: "prod", environment: "prod", maxParallel: 3}]
-services: web: {
-	owner: "web"
-	artifact: image: "localhost/meridian-demo"
-	pipeline: "quick"
-	placement: {clouds: ["local"], boundaries: ["public", "us-gov"]}
-	instances: 2
-	health: gates: [{workload: {}, interval: "1s"}, {http: path: "/healthz", interval: "1s"}]
-	kubernetes: workload: spec: {
-		progressDeadlineSeconds: 10
-		template: spec: {
-			terminationGracePeriodSeconds: 5
-			containers: [{
-				name: "web"
-				args: ["--addr=$(POD_IP):8080", "--version=$(MERIDIAN_VERSION)", "--instance=$(POD_NAME)", "--config=$(MERIDIAN_CONFIG)"]
-				env: [
-					{name: "POD_IP", valueFrom: fieldRef: fieldPath: "status.podIP"},
-					{name: "POD_NAME", valueFrom: fieldRef: fieldPath: "metadata.name"},
-				]
-				ports: [{name: "http", containerPort: 8080}]
-				readinessProbe: {periodSeconds: 1, httpGet: {path: "/healthz", port: "http"}}
-			}]
-		}
-	}
-}
-`
-
-// A release of a Kubernetes service through the CLI: meridian dev's
-// workers deploy it to three clusters of two boundaries through their
-// kubeconfig contexts, and every pod serves the new version; a bad
-// version then fails its progress deadline and is rolled back on all of
-// them, each cluster running the good version's revision again.
+// A release of testdata/kubernetes through the CLI: meridian dev's
+// workers deploy shop to the four clusters of three clouds and GovCloud
+// through their kubeconfig contexts, as the tour does, and every pod
+// serves the new version; a bad version then fails its progress deadline
+// and is rolled back on all of them, each cluster running the good
+// version's revision again.
 func TestKubernetesReleaseAcrossClusters(t *testing.T) {
 	envs := clusters(t)
 	bin := binDir(t)
@@ -135,21 +100,39 @@ func TestKubernetesReleaseAcrossClusters(t *testing.T) {
 	if err := os.MkdirAll(spec, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(spec, "fleet.cue"), []byte(strings.ReplaceAll(kubeSpec, "KUBECONFIG", kubeconfig)), 0o644); err != nil {
+	text, err := os.ReadFile("../../testdata/kubernetes/fleet.cue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text = []byte(strings.ReplaceAll(string(text), `".kube-local/kubeconfig"`, strconv.Quote(kubeconfig)))
+	if err := os.WriteFile(filepath.Join(spec, "fleet.cue"), text, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	db := filepath.Join(dir, "state", "dev.db")
 	stopFleetAtEnd(t, db)
 	d := startDev(t, bin, db, "--spec", spec)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("meridian dev:\n%s", d.out.String())
+		}
+	})
+	shop := func(version string) workflows.Status {
+		t.Helper()
+		change := "kube-" + version
+		args := []string{"rollout", spec, "--service", "shop", "--version", version, "--change-id", change, "--address", d.addr}
+		if out, err := exec.Command(filepath.Join(bin, "meridian"), args...).CombinedOutput(); err != nil {
+			t.Fatalf("meridian %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		id := workflows.ReleaseID("shop", change)
+		return awaitStatus(t, d.client, id, 3*time.Minute, version+" to end", func(s workflows.Status) bool { return s.Phase.Terminal() })
+	}
 
-	good := rollout(t, bin, d, spec, "v1", "kube-v1", false)
-	st := awaitStatus(t, d.client, good, 2*time.Minute, "v1 to roll out", func(s workflows.Status) bool { return s.Phase.Terminal() })
-	if st.Phase != workflows.PhaseSucceeded {
+	if st := shop("v1"); st.Phase != workflows.PhaseSucceeded {
 		t.Fatalf("v1: %s (%s)\n%s", st.Phase, st.Reason, d.out.String())
 	}
 	v1 := map[string]string{}
 	for name, e := range envs {
-		dep, err := e.Client.AppsV1().Deployments("default").Get(context.Background(), "web", metav1.GetOptions{})
+		dep, err := e.Client.AppsV1().Deployments("default").Get(context.Background(), "shop", metav1.GetOptions{})
 		if err != nil {
 			t.Fatalf("cluster %s: %v", name, err)
 		}
@@ -164,25 +147,24 @@ func TestKubernetesReleaseAcrossClusters(t *testing.T) {
 		}
 	}
 
-	bad := rollout(t, bin, d, spec, "v2-bad", "kube-v2", false)
-	st = awaitStatus(t, d.client, bad, 2*time.Minute, "v2-bad to end", func(s workflows.Status) bool { return s.Phase.Terminal() })
+	st := shop("v2-bad")
 	if st.Phase != workflows.PhaseRolledBack {
 		t.Fatalf("v2-bad: %s (%s), want rolled back", st.Phase, st.Reason)
 	}
 	t.Logf("v2-bad: %s", st.Reason)
 	for name, e := range envs {
 		awaitTrue(t, time.Minute, "cluster "+name+" to run v1 again", func() bool {
-			dep, err := e.Client.AppsV1().Deployments("default").Get(context.Background(), "web", metav1.GetOptions{})
+			dep, err := e.Client.AppsV1().Deployments("default").Get(context.Background(), "shop", metav1.GetOptions{})
 			return err == nil && dep.Annotations[kubernetes.AnnRevision] == v1[name] && dep.Status.AvailableReplicas == 2 &&
 				dep.Status.UpdatedReplicas == 2 && dep.Status.Replicas == 2
 		})
 	}
 }
 
-// podVersions asks every pod of web what version it serves.
+// podVersions asks every pod of shop what version it serves.
 func podVersions(t *testing.T, e *kubetest.Env) []string {
 	t.Helper()
-	pods, err := e.Client.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{LabelSelector: kubernetes.LabelWorkload + "=web"})
+	pods, err := e.Client.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{LabelSelector: kubernetes.LabelWorkload + "=shop"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -286,6 +286,17 @@ func (f *Fleet) open(ctx context.Context, r placement.BoundaryRule, opts *Option
 	if err == nil {
 		po.Secrets, err = build[driver.SecretResolver](bd, c.secrets)
 	}
+	if err != nil && r.Runtime == placement.RuntimeKubernetes {
+		// A Kubernetes boundary's clusters need none of the cloud's
+		// drivers (a kubeconfig reaches them): it serves them without,
+		// and what would need them fails with the reason.
+		err = fmt.Errorf("boundary %s/%s: its %s drivers could not start: %w", r.Cloud, r.Boundary, r.Cloud, err)
+		kp, kerr := kubernetesProvider(bd, nil, nil)
+		if kerr != nil {
+			return nil, nil, fmt.Errorf("boundary %s/%s: %w", r.Cloud, r.Boundary, kerr)
+		}
+		return providers.New(unavailable{err}, nil), kp, nil
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("boundary %s/%s: %w", r.Cloud, r.Boundary, err)
 	}

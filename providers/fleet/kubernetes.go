@@ -91,6 +91,20 @@ func kubeClusters(bd *boundary) (kubernetes.Clusters, error) {
 		bd.rule.Provider[SettingKubeClusters], bd.rule.Cloud, map[string]string{"aws": ", eks", "azure": ", aks", "gcp": ", gke"}[bd.rule.Cloud])
 }
 
+// unavailable is the deployer of a Kubernetes boundary whose cloud drivers
+// could not start: every call fails with why.
+type unavailable struct{ err error }
+
+func (u unavailable) fail() error                 { return driver.Errorf(driver.Invalid, "%v", u.err) }
+func (u unavailable) ErrorCode(error) driver.Code { return driver.Invalid }
+func (u unavailable) Deploy(context.Context, driver.DeployRequest) (driver.Deployment, error) {
+	return driver.Deployment{}, u.fail()
+}
+func (u unavailable) Status(context.Context, driver.Target, string) (driver.Status, error) {
+	return driver.Status{}, u.fail()
+}
+func (u unavailable) Rollback(context.Context, driver.Target, string) error { return u.fail() }
+
 // kubeGates evaluates a Kubernetes target's HTTP and workload gates on its
 // pods, and its alarm and metric gates with the cloud's gate driver.
 type kubeGates struct {
@@ -98,6 +112,9 @@ type kubeGates struct {
 }
 
 func (g kubeGates) EvaluateGate(ctx context.Context, t driver.Target, gate driver.Gate) (driver.Observation, error) {
+	if (gate.Alarm != nil || gate.Metric != nil) && g.cloud == nil {
+		return driver.Observation{}, driver.Errorf(driver.Invalid, "gate %s: the boundary's %s gate driver did not start", gate.Name, t.Cloud)
+	}
 	if (gate.Alarm != nil || gate.Metric != nil) && g.cloud != nil {
 		return g.cloud.EvaluateGate(ctx, t, gate)
 	}
