@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin
 MERIDIAN := $(BIN)/meridian
 
-.PHONY: all build test race lint bench run clean temporal postgres cluster cluster-down soak soak-dev kube
+.PHONY: all build test race lint bench run clean temporal postgres cluster cluster-down soak soak-dev kube kube-up
 
 all: build
 
@@ -24,7 +24,7 @@ lint:
 	$(GO) run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 ./workflows/...
 
 # bench installs the CUE command BenchmarkPlanVsCueExport compares with, if missing.
-bench: build
+bench: build kube
 	@bin=$$($(GO) env GOBIN); bin=$${bin:-$$($(GO) env GOPATH)/bin}; \
 	"$$bin/cue" version 2>/dev/null | grep -q 'cue version v0.17.1' || $(GO) install cuelang.org/go/cmd/cue@v0.17.1
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
@@ -45,6 +45,12 @@ kube: $(KUBE_BIN)/.built
 $(KUBE_BIN)/.built: $(KUBE_MOD)/go.mod $(KUBE_MOD)/go.sum $(KUBE_MOD)/etcd/main.go
 	cd $(KUBE_MOD) && $(GO) build -o $(CURDIR)/$(KUBE_BIN)/ ./etcd k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
 	touch $@
+
+# kube-up runs local Kubernetes clusters (KUBE_CLUSTERS, the cells of
+# testdata/kubernetes) until Ctrl-C, with a kubeconfig in .kube-local.
+KUBE_CLUSTERS ?= eks-east,aks-west,gke-west,eks-gov
+kube-up: build kube
+	$(BIN)/meridian-kube --dir .kube-local --clusters $(KUBE_CLUSTERS)
 
 # postgres installs Debian's PostgreSQL when it is missing.
 postgres:
