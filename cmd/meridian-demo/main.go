@@ -77,14 +77,17 @@ func run(o options) error {
 		return err
 	case <-ctx.Done():
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// Well inside the 5s its provider (or kubelet) waits before SIGKILL,
+	// so that a stop is always clean.
+	const grace = 2 * time.Second
+	shutdown, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	switch err := srv.Shutdown(shutdown); {
 	case errors.Is(err, context.DeadlineExceeded):
 		// A connection that never finished its request (a probe dialled
 		// as the instance stopped) holds Shutdown until it gives up.
 		_ = srv.Close()
-		log.Printf("instance %s closed the connections still open after 5s", o.instance)
+		log.Printf("instance %s closed the connections still open after %s", o.instance, grace)
 	case err != nil && !errors.Is(err, http.ErrServerClosed):
 		return err
 	}
