@@ -144,7 +144,7 @@ type Unlisted struct {
 // by ID, and the regions where orphans were not looked for.
 type FleetReport struct {
 	Targets  []FleetTarget `json:"targets"`
-	Listed   int           `json:"listed"` // regions where orphans were looked for
+	Listed   int           `json:"listed"` // listings where orphans were looked for: one per region and runtime
 	Unlisted []Unlisted    `json:"unlisted,omitempty"`
 }
 

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -103,6 +104,14 @@ type SurveyBatch struct {
 	Orphans bool               `json:"orphans,omitempty"`
 }
 
+// SurveyScope is the argument of the SurveyManaged activity: a region
+// with the cells the spec has there, listed by the provider of one
+// runtime ("" for the boundary's managed services, or "kubernetes").
+type SurveyScope struct {
+	driver.Scope
+	Runtime string `json:"runtime,omitempty"`
+}
+
 // SurveyResult is how a survey ended: its verdict (SurveyInSync or
 // SurveyOutOfSync) and counts. The targets' lines are in the history (see
 // FleetReport).
@@ -152,7 +161,7 @@ type survey struct {
 type surveyQueue struct {
 	SurveyQueue
 	targets []placement.Target // of the spec, in input order
-	scopes  []driver.Scope     // regions to list what Meridian deployed in
+	scopes  []SurveyScope      // regions to list what Meridian deployed in, per runtime
 	orphans []placement.Target
 }
 
@@ -160,7 +169,7 @@ type surveyQueue struct {
 type surveyWork struct {
 	queue *surveyQueue
 	batch *SurveyBatch
-	scope *driver.Scope
+	scope *SurveyScope
 }
 
 func newSurvey(in SurveyInput) *survey {
@@ -170,7 +179,7 @@ func newSurvey(in SurveyInput) *survey {
 		queueOf[q.Cloud+"/"+q.Boundary] = q
 	}
 	byKey := map[string]*surveyQueue{}
-	listed := map[string]bool{}
+	listed := map[string]int{} // scope index by runtime and region
 	for i := range in.Services {
 		svc := &in.Services[i]
 		s.expect[svc.Service] = &svc.Expectation
@@ -191,9 +200,15 @@ func newSurvey(in SurveyInput) *survey {
 			q.targets = append(q.targets, t)
 			s.inSpec[t.ID()] = true
 			s.total++
-			if region := key + "/" + t.Region; !listed[region] {
-				listed[region] = true
-				q.scopes = append(q.scopes, driver.Scope{Cloud: t.Cloud, Boundary: t.Boundary, Region: t.Region})
+			region := t.Runtime + ":" + key + "/" + t.Region
+			i, ok := listed[region]
+			if !ok {
+				i = len(q.scopes)
+				listed[region] = i
+				q.scopes = append(q.scopes, SurveyScope{Scope: driver.Scope{Cloud: t.Cloud, Boundary: t.Boundary, Region: t.Region}, Runtime: t.Runtime})
+			}
+			if sc := &q.scopes[i]; t.Cell != "" && !slices.Contains(sc.Cells, t.Cell) {
+				sc.Cells = append(sc.Cells, t.Cell)
 			}
 		}
 	}
@@ -268,8 +283,12 @@ func (s *survey) read(ctx workflow.Context, q *surveyQueue, b SurveyBatch) {
 
 // list runs one SurveyManaged activity and keeps what the spec does not
 // have as orphans to read.
-func (s *survey) list(ctx workflow.Context, q *surveyQueue, scope driver.Scope) {
-	opts := surveyOptions(q.TaskQueue, fmt.Sprintf("list what Meridian deployed in %s/%s/%s", scope.Cloud, scope.Boundary, scope.Region))
+func (s *survey) list(ctx workflow.Context, q *surveyQueue, scope SurveyScope) {
+	where := fmt.Sprintf("%s/%s/%s", scope.Cloud, scope.Boundary, scope.Region)
+	if scope.Runtime != "" {
+		where += " on " + scope.Runtime
+	}
+	opts := surveyOptions(q.TaskQueue, "list what Meridian deployed in "+where)
 	var managed []placement.Target
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), (*Activities).SurveyManaged, scope).Get(ctx, &managed); err != nil {
 		s.report.Unlisted = append(s.report.Unlisted, pipelines.Unlisted{Cloud: scope.Cloud, Boundary: scope.Boundary, Region: scope.Region, Reason: surveyError(q, err)})

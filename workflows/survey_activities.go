@@ -60,13 +60,17 @@ func (a *Activities) observe(ctx context.Context, t placement.Target) pipelines.
 }
 
 // SurveyManaged lists the targets in scope on which something Meridian
-// deployed runs. A driver that cannot list (code invalid) fails it for
+// deployed runs, through the provider of the scope's runtime, which the
+// targets keep. A driver that cannot list (code invalid) fails it for
 // good.
-func (a *Activities) SurveyManaged(ctx context.Context, scope driver.Scope) ([]placement.Target, error) {
-	p, err := a.Providers.For(placement.Target{Cloud: scope.Cloud, Boundary: scope.Boundary, Region: scope.Region})
+func (a *Activities) SurveyManaged(ctx context.Context, scope SurveyScope) ([]placement.Target, error) {
+	p, err := a.Providers.For(placement.Target{Cloud: scope.Cloud, Boundary: scope.Boundary, Region: scope.Region, Runtime: scope.Runtime})
 	if err != nil {
 		return nil, activityError(err)
 	}
-	ts, err := p.Managed(ctx, scope)
+	ts, err := p.Managed(ctx, scope.Scope)
+	for i := range ts {
+		ts[i].Runtime = scope.Runtime
+	}
 	return ts, activityError(err)
 }

@@ -521,6 +521,10 @@ type Scope struct {
 	// that service or environment.
 	Service     string `json:"service,omitempty"`
 	Environment string `json:"environment,omitempty"`
+	// Cells are the region's cells the spec places targets in, where a
+	// driver whose cells are backends of their own (Kubernetes clusters)
+	// looks; other drivers list the whole region.
+	Cells []string `json:"cells,omitempty"`
 }
 
 // Contains reports whether t is in the scope.

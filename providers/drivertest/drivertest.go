@@ -1159,6 +1159,9 @@ func testManaged(t *testing.T, s *suite) {
 		t.Skip("driver does not list what it manages")
 	}
 	region := driver.Scope{Cloud: s.target.Cloud, Boundary: s.target.Boundary, Region: s.target.Region}
+	if s.target.Cell != "" {
+		region.Cells = []string{s.target.Cell}
+	}
 	service := region
 	service.Service, service.Environment = s.target.Service, s.target.Environment
 	other := region

@@ -52,10 +52,6 @@ const testCell = "test-cluster"
 
 func (c *cluster) Config(context.Context, driver.Target) (*rest.Config, error) { return c.cfg, nil }
 
-func (c *cluster) Cells(context.Context, driver.Scope) ([]string, error) {
-	return []string{testCell}, nil
-}
-
 // newCluster starts a proxy on 127.0.0.1 in front of the test apiserver
 // and returns the cluster it serves; the proxy stops with t.
 func newCluster(t testing.TB) *cluster {

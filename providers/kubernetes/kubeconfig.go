@@ -3,7 +3,6 @@ package kubernetes
 import (
 	"cmp"
 	"context"
-	"slices"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -38,22 +37,4 @@ func (k Kubeconfig) Config(_ context.Context, t driver.Target) (*rest.Config, er
 		return nil, driver.Errorf(driver.Invalid, "cluster %s: kubeconfig context %q: %v", t.Cell, name, err)
 	}
 	return cfg, nil
-}
-
-// Cells names the file's contexts, when a context is named after its
-// cell alone.
-func (k Kubeconfig) Cells(context.Context, driver.Scope) ([]string, error) {
-	if cmp.Or(k.Context, "{cell}") != "{cell}" {
-		return nil, driver.Errorf(driver.Invalid, "kubeconfig contexts named %q cannot be listed as cells", k.Context)
-	}
-	cfg, err := k.rules().Load()
-	if err != nil {
-		return nil, driver.Errorf(driver.Invalid, "kubeconfig: %v", err)
-	}
-	var cells []string
-	for name := range cfg.Contexts {
-		cells = append(cells, name)
-	}
-	slices.Sort(cells)
-	return cells, nil
 }

@@ -64,13 +64,6 @@ type Clusters interface {
 	Config(ctx context.Context, t driver.Target) (*rest.Config, error)
 }
 
-// ClusterLister is implemented by Clusters that can name every cluster
-// of a scope, for Managed.
-type ClusterLister interface {
-	// Cells names the clusters of scope's region.
-	Cells(ctx context.Context, scope driver.Scope) ([]string, error)
-}
-
 // Options configure a Driver.
 type Options struct {
 	// Clusters reaches targets' clusters; required.

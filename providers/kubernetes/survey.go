@@ -131,16 +131,8 @@ func (d *Driver) Current(ctx context.Context, t driver.Target) (driver.Current, 
 }
 
 // Managed lists the targets in scope whose record is in one of the
-// scope's clusters (Options.Clusters must be a ClusterLister).
+// scope's cells, the clusters the spec has in its region.
 func (d *Driver) Managed(ctx context.Context, scope driver.Scope) ([]driver.Target, error) {
-	lister, ok := d.opts.Clusters.(ClusterLister)
-	if !ok {
-		return nil, driver.Errorf(driver.Invalid, "the kubernetes driver's clusters cannot be listed")
-	}
-	cells, err := lister.Cells(ctx, scope)
-	if err != nil {
-		return nil, err
-	}
 	sel := labels.Set{"meridian.dev/record": "true", "meridian.dev/cloud": scope.Cloud, "meridian.dev/boundary": scope.Boundary, "meridian.dev/region": scope.Region}
 	if scope.Service != "" {
 		sel["meridian.dev/service"] = scope.Service
@@ -149,7 +141,7 @@ func (d *Driver) Managed(ctx context.Context, scope driver.Scope) ([]driver.Targ
 		sel["meridian.dev/environment"] = scope.Environment
 	}
 	var out []driver.Target
-	for _, cell := range cells {
+	for _, cell := range scope.Cells {
 		c, err := d.client(ctx, driver.Target{Cloud: scope.Cloud, Boundary: scope.Boundary, Region: scope.Region, Cell: cell})
 		if err != nil {
 			return nil, err
