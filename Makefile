@@ -47,7 +47,7 @@ KUBE_BIN := $(BIN)/kube
 KUBE_MOD := providers/kubernetes/controlplane
 kube: $(KUBE_BIN)/.built
 $(KUBE_BIN)/.built: $(KUBE_MOD)/go.mod $(KUBE_MOD)/go.sum $(KUBE_MOD)/etcd/main.go
-	cd $(KUBE_MOD) && $(GO) build -ldflags='-s -w' -o $(CURDIR)/$(KUBE_BIN)/ ./etcd k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
+	cd $(KUBE_MOD) && $(GO) build -ldflags='-s -w' -o $(abspath $(KUBE_BIN))/ ./etcd k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
 	touch $@
 
 # kube-up runs local Kubernetes clusters (KUBE_CLUSTERS, the cells of
